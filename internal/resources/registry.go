@@ -1,0 +1,66 @@
+// Package resources describes every kind the API server serves: where it lives in the
+// URL space, how it is stored, and the per-kind rules (defaults, validation, the
+// spec/status split, which fields can be selected on).
+package resources
+
+import (
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Info describes one resource as served at one group/version.
+type Info struct {
+	schema.GroupVersionResource
+	Kind       string
+	ListKind   string
+	Singular   string
+	ShortNames []string
+	Categories []string
+	Namespaced bool
+	// Subresources served besides the object itself ("status", "scale", "log", ...).
+	Subresources []string
+	// Storage is the version objects are kept in; equal to the served version unless
+	// this Info is an older alias (autoscaling/v1 HPA, policy/v1beta1 PDB).
+	Storage schema.GroupVersion
+	// Deprecated, when set, is sent as a Warning header on every request.
+	Deprecated string
+	// Strategy holds the per-kind rules.
+	Strategy Strategy
+}
+
+// GVK is the kind as served.
+func (i *Info) GVK() schema.GroupVersionKind { return i.GroupVersion().WithKind(i.Kind) }
+
+// StorageGVK is the kind as stored.
+func (i *Info) StorageGVK() schema.GroupVersionKind { return i.Storage.WithKind(i.Kind) }
+
+// GroupResource identifies the resource independent of version: the storage key.
+func (i *Info) GroupResource() schema.GroupResource { return i.GroupVersionResource.GroupResource() }
+
+// HasSubresource reports whether sub is served.
+func (i *Info) HasSubresource(sub string) bool {
+	for _, s := range i.Subresources {
+		if s == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// Strategy is what differs between kinds when objects are written. Objects passed in
+// are always of the storage version.
+type Strategy interface {
+	// Default fills unset fields, as Kubernetes' defaulters do.
+	Default(obj runtime.Object)
+	// PrepareForCreate clears what a client may not set on create (usually status).
+	PrepareForCreate(obj runtime.Object)
+	// PrepareForUpdate keeps what this write may not change: status on a main-resource
+	// update, everything but status on a status update.
+	PrepareForUpdate(obj, old runtime.Object, subresource string)
+	// Validate checks a new object (old == nil) or an update.
+	Validate(obj, old runtime.Object) field.ErrorList
+	// Fields are the values field selectors can match on.
+	Fields(obj runtime.Object) fields.Set
+}
