@@ -1,0 +1,263 @@
+// Package apiserver serves the Kubernetes REST API over the object store: routing,
+// content negotiation, watch, discovery, tables, patch and apply, and errors as
+// metav1.Status.
+package apiserver
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/client-go/applyconfigurations"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"skiff/internal/auth"
+	"skiff/internal/resources"
+	"skiff/internal/store"
+)
+
+// endpoint is one served resource with its storage and field managers.
+type endpoint struct {
+	*resources.Info
+	store *store.Resource
+	// managers track managedFields, one per subresource that writes ("" and "status").
+	managers map[string]*managedfields.FieldManager
+}
+
+// API is the REST API handler.
+type API struct {
+	store     *store.Store
+	endpoints map[schema.GroupVersionResource]*endpoint
+	infos     []*resources.Info
+	authn     *auth.Authenticator
+	authz     auth.Authorizer
+	admit     *admission
+	// NodeProxy forwards pods/log, exec, attach and portforward to the node's agent;
+	// nil until the node agent exists.
+	NodeProxy func(w http.ResponseWriter, r *http.Request, q request)
+	// Extra serves non-resource paths (openapi, metrics...) after authentication.
+	Extra map[string]http.Handler
+	now   func() time.Time
+	ready atomic.Bool
+}
+
+// NewAPI wires every resource to the store.
+func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, alloc *resources.Allocators) (*API, error) {
+	a := &API{
+		store:     s,
+		endpoints: map[schema.GroupVersionResource]*endpoint{},
+		infos:     resources.All(),
+		authn:     authn,
+		authz:     authz,
+		Extra:     map[string]http.Handler{},
+		now:       time.Now,
+	}
+	tc := applyconfigurations.NewTypeConverter(resources.Scheme)
+	managers := map[schema.GroupVersionKind]map[string]*managedfields.FieldManager{}
+	for _, info := range a.infos {
+		ep := &endpoint{Info: info, store: s.Register(info.GroupResource(), info.Storage)}
+		gvk := info.StorageGVK()
+		if managers[gvk] == nil {
+			m, err := newManagers(tc, info)
+			if err != nil {
+				return nil, fmt.Errorf("field manager for %s: %w", gvk, err)
+			}
+			managers[gvk] = m
+		}
+		ep.managers = managers[gvk]
+		a.endpoints[info.GroupVersionResource] = ep
+	}
+	a.admit = &admission{api: a, alloc: alloc}
+	return a, nil
+}
+
+func newManagers(tc managedfields.TypeConverter, info *resources.Info) (map[string]*managedfields.FieldManager, error) {
+	gvk := info.StorageGVK()
+	apiVersion := fieldpath.APIVersion(gvk.GroupVersion().String())
+	out := map[string]*managedfields.FieldManager{}
+	subs := []string{""}
+	reset := map[string]map[fieldpath.APIVersion]fieldpath.Filter{}
+	if info.HasSubresource("status") {
+		subs = append(subs, "status")
+		reset[""] = map[fieldpath.APIVersion]fieldpath.Filter{apiVersion: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("status")))}
+		reset["status"] = map[fieldpath.APIVersion]fieldpath.Filter{apiVersion: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("spec"), fieldpath.MakePathOrDie("metadata")))}
+	}
+	for _, sub := range subs {
+		m, err := managedfields.NewDefaultFieldManager(tc, resources.Scheme, info.Strategy, resources.Scheme, gvk, gvk.GroupVersion(), sub, reset[sub])
+		if err != nil {
+			return nil, err
+		}
+		out[sub] = m
+	}
+	return out, nil
+}
+
+// ServeHTTP authenticates, routes and authorizes every request.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/healthz", "/livez", "/readyz":
+		a.serveHealth(w, r)
+		return
+	case "/version":
+		serveVersion(w)
+		return
+	}
+	user, ok := a.authn.Authenticate(r)
+	if !ok {
+		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+		return
+	}
+	r = r.WithContext(auth.WithUser(r.Context(), user))
+	if a.serveDiscovery(w, r) {
+		return
+	}
+	q, ok := parseRequest(r)
+	if !ok {
+		a.serveNonResource(w, r, user)
+		return
+	}
+	ep, err := a.endpointFor(q)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	attrs := auth.Attributes{User: user, Verb: authzVerb(r, q), Namespace: q.Namespace, APIGroup: q.Group,
+		Resource: q.Resource, Subresource: q.Subresource, Name: q.Name}
+	if allowed, why := a.authz.Authorize(r.Context(), attrs); !allowed {
+		writeError(w, forbidden(attrs, why))
+		return
+	}
+	if ep.Deprecated != "" {
+		w.Header().Add("Warning", fmt.Sprintf(`299 - %q`, ep.Deprecated))
+	}
+	a.serveResource(w, r, q, ep)
+}
+
+func (a *API) serveNonResource(w http.ResponseWriter, r *http.Request, user *auth.User) {
+	for prefix, h := range a.Extra {
+		if r.URL.Path == prefix || strings.HasPrefix(r.URL.Path, prefix+"/") {
+			attrs := auth.Attributes{User: user, Verb: strings.ToLower(r.Method), Path: r.URL.Path}
+			if allowed, why := a.authz.Authorize(r.Context(), attrs); !allowed {
+				writeError(w, forbidden(attrs, why))
+				return
+			}
+			h.ServeHTTP(w, r)
+			return
+		}
+	}
+	writeError(w, apierrors.NewNotFound(schema.GroupResource{}, r.URL.Path))
+}
+
+// authzVerb is the verb authorization sees: WebSocket upgrades of exec, attach and
+// portforward arrive as GET but mean create.
+func authzVerb(r *http.Request, q request) string {
+	switch q.Subresource {
+	case "exec", "attach", "portforward":
+		return "create"
+	}
+	return q.Verb
+}
+
+func forbidden(a auth.Attributes, why string) error {
+	name := ""
+	if a.User != nil {
+		name = a.User.Name
+	}
+	msg := fmt.Sprintf("User %q cannot %s resource %q", name, a.Verb, a.Resource)
+	if a.Subresource != "" {
+		msg = fmt.Sprintf("User %q cannot %s resource \"%s/%s\"", name, a.Verb, a.Resource, a.Subresource)
+	}
+	if a.APIGroup != "" {
+		msg += fmt.Sprintf(" in API group %q", a.APIGroup)
+	} else if a.Resource != "" {
+		msg += ` in API group ""`
+	}
+	if a.Namespace != "" {
+		msg += fmt.Sprintf(" in the namespace %q", a.Namespace)
+	} else if a.Resource != "" {
+		msg += " at the cluster scope"
+	}
+	if !a.IsResource() {
+		msg = fmt.Sprintf("User %q cannot %s path %q", name, a.Verb, a.Path)
+	}
+	if why != "" {
+		msg += ": " + why
+	}
+	return apierrors.NewForbidden(schema.GroupResource{Group: a.APIGroup, Resource: a.Resource}, a.Name, fmt.Errorf("%s", msg))
+}
+
+func (a *API) endpointFor(q request) (*endpoint, error) {
+	ep := a.endpoints[schema.GroupVersionResource{Group: q.Group, Version: q.Version, Resource: q.Resource}]
+	notFound := apierrors.NewNotFound(schema.GroupResource{}, "")
+	notFound.ErrStatus.Message = "the server could not find the requested resource"
+	if ep == nil {
+		return nil, notFound
+	}
+	if q.Subresource != "" && !ep.HasSubresource(q.Subresource) {
+		return nil, notFound
+	}
+	if !ep.Namespaced && q.Namespace != "" && q.Resource != "namespaces" {
+		return nil, notFound
+	}
+	if ep.Namespaced && q.Namespace == "" && q.Name != "" {
+		return nil, notFound
+	}
+	return ep, nil
+}
+
+func (a *API) serveResource(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
+	switch q.Subresource {
+	case "", "status":
+	case "scale":
+		a.serveScale(w, r, q, ep)
+		return
+	case "binding":
+		a.serveBinding(w, r, q, ep)
+		return
+	case "eviction":
+		a.serveEviction(w, r, q, ep)
+		return
+	case "finalize":
+		a.serveFinalize(w, r, q, ep)
+		return
+	default:
+		if a.NodeProxy == nil {
+			writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("%s/%s is served by the node agent, which this server does not run", q.Resource, q.Subresource)))
+			return
+		}
+		a.NodeProxy(w, r, q)
+		return
+	}
+	switch q.Verb {
+	case "get":
+		a.get(w, r, q, ep)
+	case "list":
+		a.list(w, r, q, ep)
+	case "watch":
+		a.watch(w, r, q, ep)
+	case "create":
+		a.create(w, r, q, ep)
+	case "update":
+		a.update(w, r, q, ep)
+	case "patch":
+		a.patch(w, r, q, ep)
+	case "delete":
+		a.delete(w, r, q, ep)
+	case "deletecollection":
+		a.deleteCollection(w, r, q, ep)
+	default:
+		writeError(w, apierrors.NewMethodNotSupported(ep.GroupResource(), r.Method))
+	}
+}
+
+func (ep *endpoint) newList() (runtime.Object, error) {
+	return resources.Scheme.New(ep.GroupVersion().WithKind(ep.ListKind))
+}
+
+func secondsDuration(s int64) time.Duration { return time.Duration(s) * time.Second }

@@ -1,0 +1,68 @@
+package apiserver
+
+import (
+	"context"
+	"net"
+
+	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// bootstrap creates the objects every cluster has, if they are missing.
+func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) error {
+	ns := func(name string) runtime.Object {
+		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	}
+	pc := func(name string, value int32, desc string) runtime.Object {
+		return &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value, Description: desc}
+	}
+	apiIP := a.admit.alloc.ClusterIPs.Nth(1).String()
+	objs := []struct {
+		gvr string
+		obj runtime.Object
+	}{
+		{"namespaces", ns("default")},
+		{"namespaces", ns("kube-system")},
+		{"namespaces", ns("kube-public")},
+		{"namespaces", ns("kube-node-lease")},
+		{"priorityclasses", pc("system-cluster-critical", 2000000000, "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.")},
+		{"priorityclasses", pc("system-node-critical", 2000001000, "Used for system critical pods that must not be moved from their current node.")},
+		{"services", &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default",
+				Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
+			Spec: corev1.ServiceSpec{ClusterIP: apiIP, Ports: []corev1.ServicePort{{
+				Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(int32(addr.Port)),
+			}}},
+		}},
+	}
+	for _, o := range objs {
+		if err := a.ensure(ctx, o.gvr, o.obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensure creates obj through the normal create pipeline unless it exists.
+func (a *API) ensure(ctx context.Context, resource string, obj runtime.Object) error {
+	for gvr, ep := range a.endpoints {
+		if gvr.Resource != resource || gvr.GroupVersion() != ep.Storage {
+			continue
+		}
+		obj.GetObjectKind().SetGroupVersionKind(ep.StorageGVK())
+		ns := ""
+		if ep.Namespaced {
+			ns = obj.(metav1.Object).GetNamespace()
+		}
+		_, err := a.createObject(ctx, ep, ns, obj, writeOptions{manager: "skiff"}, true)
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package apiserver
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"skiff/internal/resources"
+)
+
+// maxBody is the largest request body accepted, as in Kubernetes.
+const maxBody = 3 << 20
+
+// output is how a response is to be written.
+type output struct {
+	info runtime.SerializerInfo
+	// as is the transformation the client asked for: "", "Table",
+	// "PartialObjectMetadata", "PartialObjectMetadataList" or "APIGroupDiscoveryList".
+	as string
+}
+
+// negotiate picks the response encoding from the Accept header: the first media range
+// this server can produce wins.
+func negotiate(r *http.Request) (output, error) {
+	accept := r.Header.Get("Accept")
+	if accept == "" {
+		accept = "application/json"
+	}
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		if mt == "*/*" || mt == "application/*" {
+			mt = "application/json"
+		}
+		info, ok := serializerFor(mt)
+		if !ok {
+			continue
+		}
+		as := params["as"]
+		switch as {
+		case "":
+		case "Table", "PartialObjectMetadata", "PartialObjectMetadataList":
+			if params["g"] != "meta.k8s.io" || (params["v"] != "v1" && params["v"] != "v1beta1") {
+				continue
+			}
+		case "APIGroupDiscoveryList":
+			if params["g"] != "apidiscovery.k8s.io" || params["v"] != "v2" {
+				continue
+			}
+		default:
+			continue
+		}
+		return output{info: info, as: as}, nil
+	}
+	return output{}, apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "get", schema.GroupResource{}, "",
+		fmt.Sprintf("only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf (asked for %q)", accept), 0, false)
+}
+
+func serializerFor(mediaType string) (runtime.SerializerInfo, bool) {
+	for _, info := range resources.Codecs.SupportedMediaTypes() {
+		if info.MediaType == mediaType {
+			return info, true
+		}
+	}
+	return runtime.SerializerInfo{}, false
+}
+
+// readBody reads at most maxBody bytes.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, apierrors.NewBadRequest("reading request body: " + err.Error())
+	}
+	if len(body) > maxBody {
+		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("limit is %d bytes", maxBody))
+	}
+	return body, nil
+}
+
+// decodeBody decodes a request body of the served kind. With strict, unknown and
+// duplicate fields are errors; otherwise they come back as warnings.
+func decodeBody(r *http.Request, body []byte, gvk schema.GroupVersionKind, strict bool) (runtime.Object, []string, error) {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		ct = "application/json"
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return nil, nil, unsupportedMediaType(ct)
+	}
+	info, ok := serializerFor(mt)
+	if !ok {
+		return nil, nil, unsupportedMediaType(ct)
+	}
+	dec := info.Serializer
+	if info.StrictSerializer != nil {
+		dec = info.StrictSerializer
+	}
+	obj, got, err := dec.Decode(body, &gvk, nil)
+	var warnings []string
+	if err != nil && runtime.IsStrictDecodingError(err) && info.StrictSerializer != nil {
+		if strict {
+			return nil, nil, apierrors.NewBadRequest(strictMessage(err))
+		}
+		warnings = strictWarnings(err)
+		obj, got, err = info.Serializer.Decode(body, &gvk, nil)
+	}
+	if err != nil {
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf: %v", err))
+	}
+	if *got != gvk {
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", got.GroupVersion(), gvk.GroupVersion()))
+	}
+	return obj, warnings, nil
+}
+
+func strictMessage(err error) string {
+	return "strict decoding error: " + strings.Join(strictWarnings(err), ", ")
+}
+
+func strictWarnings(err error) []string {
+	se, ok := runtime.AsStrictDecodingError(err)
+	if !ok {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, e := range se.Errors() {
+		out = append(out, e.Error())
+	}
+	return out
+}
+
+func unsupportedMediaType(ct string) error {
+	return apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "", schema.GroupResource{}, "",
+		fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got %q)", ct), 0, false)
+}
+
+// encode writes obj with the negotiated serializer, stamped as version gv.
+func encode(out output, gv schema.GroupVersion, obj runtime.Object) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := runtime.WithVersionEncoder{Version: gv, Encoder: out.info.Serializer, ObjectTyper: resources.Scheme}
+	if err := enc.Encode(obj, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func writeObject(w http.ResponseWriter, out output, code int, gv schema.GroupVersion, obj runtime.Object) {
+	data, err := encode(out, gv, obj)
+	if err != nil {
+		writeError(w, apierrors.NewInternalError(err))
+		return
+	}
+	ct := out.info.MediaType
+	if out.as != "" {
+		ct = fmt.Sprintf("%s;as=%s;g=meta.k8s.io;v=v1", ct, out.as)
+	}
+	w.Header().Set("Content-Type", ct)
+	w.WriteHeader(code)
+	_, _ = w.Write(data)
+}

@@ -1,0 +1,200 @@
+package apiserver
+
+import (
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"sigs.k8s.io/yaml"
+
+	"skiff/internal/resources"
+)
+
+// conflictRetries bounds how often a patch is recomputed when the object changed under it.
+const conflictRetries = 5
+
+func (a *API) patch(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
+	out, err := negotiate(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	opts, err := optionsOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	pt := types.PatchType(mt)
+	switch pt {
+	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType, types.ApplyYAMLPatchType, types.ApplyCBORPatchType:
+	default:
+		writeError(w, unsupportedMediaType(mt))
+		return
+	}
+	if pt == types.ApplyYAMLPatchType && r.URL.Query().Get("fieldManager") == "" {
+		writeError(w, apierrors.NewBadRequest("PATCH with apply requires a fieldManager query parameter"))
+		return
+	}
+	force := r.URL.Query().Get("force") == "true"
+	var result runtime.Object
+	for try := 0; ; try++ {
+		result, err = a.patchOnce(r, q, ep, pt, body, opts, force)
+		if !apierrors.IsConflict(err) || try == conflictRetries || pinnedVersion(pt, body) {
+			break
+		}
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	a.respond(w, r, out, http.StatusOK, ep, result)
+}
+
+// pinnedVersion reports a patch that names a resourceVersion: its conflicts are the
+// client's to resolve, not ours to retry.
+func pinnedVersion(pt types.PatchType, body []byte) bool {
+	if pt == types.JSONPatchType {
+		return false
+	}
+	var m struct {
+		Metadata struct {
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
+	}
+	_ = yaml.Unmarshal(body, &m)
+	return m.Metadata.ResourceVersion != ""
+}
+
+func (a *API) patchOnce(r *http.Request, q request, ep *endpoint, pt types.PatchType, body []byte, opts writeOptions, force bool) (runtime.Object, error) {
+	ctx := r.Context()
+	cur, err := ep.store.Get(ctx, q.Namespace, q.Name)
+	if apierrors.IsNotFound(err) && pt == types.ApplyYAMLPatchType && q.Subresource == "" {
+		return a.applyCreate(r, q, ep, body, opts, force)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var obj runtime.Object
+	if pt == types.ApplyYAMLPatchType {
+		obj, err = a.apply(ep, q.Subresource, cur, body, opts, force)
+	} else {
+		obj, err = patchObject(ep, cur, pt, body, opts.strict)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, _ := meta.Accessor(obj)
+	if m.GetName() != q.Name {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), q.Name))
+	}
+	if rv := m.GetResourceVersion(); rv != "" && rv != resourceVersion(cur) {
+		return nil, apierrors.NewConflict(ep.GroupResource(), q.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
+	}
+	return a.updateObject(ctx, ep, q, cur, obj, opts, pt != types.ApplyYAMLPatchType)
+}
+
+// patchObject applies a JSON, merge or strategic merge patch to the served form of cur
+// and returns the result in the stored form.
+func patchObject(ep *endpoint, cur runtime.Object, pt types.PatchType, patch []byte, strict bool) (runtime.Object, error) {
+	served, err := toServed(ep, cur.DeepCopyObject())
+	if err != nil {
+		return nil, err
+	}
+	served.GetObjectKind().SetGroupVersionKind(ep.GVK())
+	original, err := json.Marshal(served)
+	if err != nil {
+		return nil, err
+	}
+	var patched []byte
+	switch pt {
+	case types.JSONPatchType:
+		p, err := jsonpatch.DecodePatch(patch)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		if patched, err = p.Apply(original); err != nil {
+			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", ep.GroupResource(), "", err.Error(), 0, false)
+		}
+	case types.MergePatchType:
+		if patched, err = jsonpatch.MergePatch(original, patch); err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+	case types.StrategicMergePatchType:
+		schemaObj, _ := resources.Scheme.New(ep.GVK())
+		if patched, err = strategicpatch.StrategicMergePatch(original, patch, schemaObj); err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+	}
+	obj, _, err := decodeJSON(patched, ep, strict)
+	if err != nil {
+		return nil, err
+	}
+	return toStorage(ep, obj)
+}
+
+func decodeJSON(data []byte, ep *endpoint, strict bool) (runtime.Object, []string, error) {
+	info, _ := serializerFor("application/json")
+	gvk := ep.GVK()
+	dec := info.StrictSerializer
+	obj, _, err := dec.Decode(data, &gvk, nil)
+	if err != nil && runtime.IsStrictDecodingError(err) {
+		if strict {
+			return nil, nil, apierrors.NewBadRequest(strictMessage(err))
+		}
+		w := strictWarnings(err)
+		obj, _, err = info.Serializer.Decode(data, &gvk, nil)
+		return obj, w, err
+	}
+	if err != nil {
+		return nil, nil, apierrors.NewBadRequest(err.Error())
+	}
+	return obj, nil, nil
+}
+
+// apply runs server-side apply through the field manager.
+func (a *API) apply(ep *endpoint, sub string, cur runtime.Object, body []byte, opts writeOptions, force bool) (runtime.Object, error) {
+	patchObj := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(body, &patchObj.Object); err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("error decoding YAML: %v", err))
+	}
+	if patchObj.GetAPIVersion() != ep.GroupVersion().String() || patchObj.GetKind() != ep.Kind {
+		if patchObj.GetKind() != ep.Kind {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("kind %q of the applied object does not match %q", patchObj.GetKind(), ep.Kind))
+		}
+	}
+	// Objects of an older alias version with the same fields are applied as the
+	// stored version.
+	patchObj.SetAPIVersion(ep.Storage.String())
+	mgr := ep.managers[sub]
+	if mgr == nil {
+		mgr = ep.managers[""]
+	}
+	return mgr.Apply(cur.DeepCopyObject(), patchObj, opts.manager, force)
+}
+
+// applyCreate creates the object a server-side apply names when it does not exist yet.
+func (a *API) applyCreate(r *http.Request, q request, ep *endpoint, body []byte, opts writeOptions, force bool) (runtime.Object, error) {
+	empty, _ := resources.Scheme.New(ep.StorageGVK())
+	m, _ := meta.Accessor(empty)
+	m.SetName(q.Name)
+	m.SetNamespace(q.Namespace)
+	obj, err := a.apply(ep, "", empty, body, opts, force)
+	if err != nil {
+		return nil, err
+	}
+	return a.createObject(r.Context(), ep, q.Namespace, obj, opts, false)
+}

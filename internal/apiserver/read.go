@@ -1,0 +1,319 @@
+package apiserver
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"reflect"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/streaming"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"skiff/internal/resources"
+	"skiff/internal/store"
+)
+
+func (a *API) get(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
+	out, err := negotiate(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var obj runtime.Object
+	if r.URL.Query().Get("resourceVersion") == "0" {
+		if cached, ok := ep.store.Peek(q.Namespace, q.Name); ok {
+			obj = cached
+		}
+	}
+	if obj == nil {
+		if obj, err = ep.store.Get(r.Context(), q.Namespace, q.Name); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	a.respond(w, r, out, http.StatusOK, ep, obj)
+}
+
+// respond writes one object in the served version, as a table or metadata when asked.
+func (a *API) respond(w http.ResponseWriter, r *http.Request, out output, code int, ep *endpoint, obj runtime.Object) {
+	served, err := toServed(ep, obj)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	switch out.as {
+	case "Table":
+		t, err := a.table(r, ep, []runtime.Object{obj}, true)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeObject(w, out, code, metav1.SchemeGroupVersion, t)
+	case "PartialObjectMetadata":
+		writeObject(w, out, code, metav1.SchemeGroupVersion, partial(obj))
+	default:
+		writeObject(w, out, code, ep.GroupVersion(), served)
+	}
+}
+
+func partial(obj runtime.Object) *metav1.PartialObjectMetadata {
+	p := &metav1.PartialObjectMetadata{}
+	if v := reflect.ValueOf(obj).Elem().FieldByName("ObjectMeta"); v.IsValid() {
+		p.ObjectMeta = v.Interface().(metav1.ObjectMeta)
+	}
+	return p
+}
+
+// selection turns labelSelector and fieldSelector into a filter.
+func selection(r *http.Request, ep *endpoint) (func(runtime.Object) bool, error) {
+	qs := r.URL.Query()
+	ls, err := labels.Parse(qs.Get("labelSelector"))
+	if err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("unable to parse requirement: %v", err))
+	}
+	fs, err := fields.ParseSelector(qs.Get("fieldSelector"))
+	if err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))
+	}
+	if !fs.Empty() {
+		empty, _ := resources.Scheme.New(ep.StorageGVK())
+		known := ep.Strategy.Fields(empty)
+		for _, req := range fs.Requirements() {
+			if _, ok := known[req.Field]; !ok {
+				return nil, apierrors.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field))
+			}
+		}
+	}
+	if ls.Empty() && fs.Empty() {
+		return nil, nil
+	}
+	return func(obj runtime.Object) bool {
+		if !ls.Empty() {
+			m, err := meta.Accessor(obj)
+			if err != nil || !ls.Matches(labels.Set(m.GetLabels())) {
+				return false
+			}
+		}
+		return fs.Empty() || fs.Matches(ep.Strategy.Fields(obj))
+	}, nil
+}
+
+func (a *API) list(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
+	out, err := negotiate(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	filter, err := selection(r, ep)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	qs := r.URL.Query()
+	limit, _ := strconv.ParseInt(qs.Get("limit"), 10, 64)
+	objs, rev, cont, err := ep.store.List(r.Context(), store.ListOptions{
+		Namespace: q.Namespace, ResourceVersion: qs.Get("resourceVersion"),
+		Limit: limit, Continue: qs.Get("continue"), Filter: filter,
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	listMeta := metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10), Continue: cont}
+	switch out.as {
+	case "Table":
+		t, err := a.table(r, ep, objs, qs.Get("noHeaders") != "true")
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		t.ListMeta = listMeta
+		writeObject(w, out, http.StatusOK, metav1.SchemeGroupVersion, t)
+		return
+	case "PartialObjectMetadataList":
+		l := &metav1.PartialObjectMetadataList{ListMeta: listMeta}
+		for _, o := range objs {
+			l.Items = append(l.Items, *partial(o))
+		}
+		writeObject(w, out, http.StatusOK, metav1.SchemeGroupVersion, l)
+		return
+	}
+	list, err := resources.Scheme.New(ep.GroupVersion().WithKind(ep.ListKind))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	items := make([]runtime.Object, len(objs))
+	for i, o := range objs {
+		if items[i], err = toServed(ep, o); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	if err := meta.SetList(list, items); err != nil {
+		writeError(w, err)
+		return
+	}
+	lm, _ := meta.ListAccessor(list)
+	lm.SetResourceVersion(listMeta.ResourceVersion)
+	lm.SetContinue(cont)
+	writeObject(w, out, http.StatusOK, ep.GroupVersion(), list)
+}
+
+func (a *API) watch(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
+	out, err := negotiate(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	filter, err := selection(r, ep)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	qs := r.URL.Query()
+	initialEvents := qs.Get("sendInitialEvents") == "true"
+	watcher, err := ep.store.Watch(r.Context(), store.WatchOptions{
+		Namespace: q.Namespace, ResourceVersion: qs.Get("resourceVersion"),
+		InitialEvents: initialEvents, Filter: filter,
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer watcher.Stop()
+	// Like Kubernetes, end watches after a while so load spreads across servers.
+	timeout := time.Duration(1800+rand.IntN(1800)) * time.Second
+	if s, err := strconv.Atoi(qs.Get("timeoutSeconds")); err == nil && s > 0 {
+		timeout = time.Duration(s) * time.Second
+	}
+	ws := &watchStream{api: a, r: r, ep: ep, out: out, w: w, headers: true}
+	ws.start()
+	for _, ev := range watcher.Backlog {
+		if ws.send(ev) != nil {
+			return
+		}
+	}
+	if initialEvents {
+		if ws.bookmark(watcher.Rev, true) != nil {
+			return
+		}
+	}
+	bookmarks := qs.Get("allowWatchBookmarks") == "true"
+	ticker := time.NewTicker(time.Minute)
+	defer ticker.Stop()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		select {
+		case ev, ok := <-watcher.Events():
+			if !ok {
+				return
+			}
+			if ws.send(ev) != nil {
+				return
+			}
+		case <-ticker.C:
+			if bookmarks && ws.bookmark(a.store.Revision(), false) != nil {
+				return
+			}
+		case <-deadline.C:
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// watchStream writes watch events in the negotiated framing.
+type watchStream struct {
+	api     *API
+	r       *http.Request
+	ep      *endpoint
+	out     output
+	w       http.ResponseWriter
+	enc     streaming.Encoder
+	headers bool // tables: column definitions go with the first event only
+}
+
+func (s *watchStream) start() {
+	ss := s.out.info.StreamSerializer
+	ct := s.out.info.MediaType
+	if ct == "application/vnd.kubernetes.protobuf" {
+		ct += ";stream=watch"
+	}
+	if s.out.as != "" {
+		ct = fmt.Sprintf("%s;as=%s;g=meta.k8s.io;v=v1", s.out.info.MediaType, s.out.as)
+	}
+	s.w.Header().Set("Content-Type", ct)
+	s.w.Header().Set("Transfer-Encoding", "chunked")
+	s.w.WriteHeader(http.StatusOK)
+	s.enc = streaming.NewEncoder(ss.Framer.NewFrameWriter(s.w), ss.Serializer)
+	s.flush()
+}
+
+func (s *watchStream) flush() {
+	if f, ok := s.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *watchStream) send(ev store.Event) error {
+	obj := ev.Obj
+	if ev.Type == watch.Deleted {
+		obj = ev.Prev
+	}
+	var gvObj runtime.Object
+	var err error
+	gv := s.ep.GroupVersion()
+	switch s.out.as {
+	case "Table":
+		var t *metav1.Table
+		t, err = s.api.table(s.r, s.ep, []runtime.Object{obj}, s.headers)
+		s.headers = false
+		gvObj, gv = t, metav1.SchemeGroupVersion
+	case "PartialObjectMetadata":
+		gvObj, gv = partial(obj), metav1.SchemeGroupVersion
+	default:
+		gvObj, err = toServed(s.ep, obj)
+	}
+	if err != nil {
+		return err
+	}
+	return s.write(ev.Type, gv, gvObj)
+}
+
+func (s *watchStream) write(typ watch.EventType, gv schema.GroupVersion, obj runtime.Object) error {
+	data, err := encode(s.out, gv, obj)
+	if err != nil {
+		return err
+	}
+	if err := s.enc.Encode(&metav1.WatchEvent{Type: string(typ), Object: runtime.RawExtension{Raw: data}}); err != nil {
+		return err
+	}
+	s.flush()
+	return nil
+}
+
+// bookmark tells the client how far it is, with no object change.
+func (s *watchStream) bookmark(rev int64, initialEnd bool) error {
+	obj, err := resources.Scheme.New(s.ep.GVK())
+	if err != nil {
+		return err
+	}
+	m, _ := meta.Accessor(obj)
+	m.SetResourceVersion(strconv.FormatInt(rev, 10))
+	if initialEnd {
+		m.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
+	}
+	return s.write(watch.Bookmark, s.ep.GroupVersion(), obj)
+}

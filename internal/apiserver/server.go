@@ -1,0 +1,219 @@
+package apiserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/version"
+
+	"skiff/internal/auth"
+	"skiff/internal/pki"
+	"skiff/internal/resources"
+	"skiff/internal/store"
+)
+
+// Config is what `skiff server` is told on its command line.
+type Config struct {
+	DataDir       string
+	BindAddress   string // address to listen on; 0.0.0.0 for all
+	HTTPSPort     int    // 0 picks a free port
+	ServiceCIDR   string
+	ClusterCIDR   string
+	EtcdEndpoints []string // empty: run an embedded member in DataDir/etcd
+}
+
+// Server is a running API server.
+type Server struct {
+	API      *API
+	Store    *store.Store
+	CA       *pki.CA
+	Addr     string // host:port clients use
+	Token    string // the agents' join token
+	listener net.Listener
+	etcd     *store.Etcd
+	http     *http.Server
+	cfg      Config
+}
+
+// Kubeconfig returns the path of the admin kubeconfig written at start.
+func (s *Server) Kubeconfig() string { return filepath.Join(s.cfg.DataDir, "admin.kubeconfig") }
+
+// Start brings up etcd, the store, TLS and the HTTPS listener; Serve then answers.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg}
+	var err error
+	if s.CA, err = pki.LoadOrCreateCA(filepath.Join(cfg.DataDir, "tls")); err != nil {
+		return nil, err
+	}
+	if s.Token, err = pki.LoadOrCreateToken(filepath.Join(cfg.DataDir, "token")); err != nil {
+		return nil, err
+	}
+	alloc, err := allocators(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if s.listener, err = net.Listen("tcp", net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HTTPSPort))); err != nil {
+		return nil, fmt.Errorf("listen on %s:%d: %w (choose another --https-port, or 0 for any free port)", cfg.BindAddress, cfg.HTTPSPort, err)
+	}
+	port := s.listener.Addr().(*net.TCPAddr).Port
+	host := cfg.BindAddress
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	s.Addr = net.JoinHostPort(host, strconv.Itoa(port))
+	serving, err := s.CA.ServingCert(filepath.Join(cfg.DataDir, "tls"), "serving", servingHosts(cfg, alloc))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.writeAdminKubeconfig(); err != nil {
+		return nil, err
+	}
+	if len(cfg.EtcdEndpoints) > 0 {
+		s.etcd, err = store.Connect(cfg.EtcdEndpoints)
+	} else {
+		s.etcd, err = store.StartEmbedded(ctx, filepath.Join(cfg.DataDir, "etcd"))
+	}
+	if err != nil {
+		s.listener.Close()
+		return nil, err
+	}
+	s.Store = store.New(s.etcd.Client, resources.Scheme)
+	authn := &auth.Authenticator{Tokens: []auth.TokenAuthenticator{auth.StaticToken{
+		Token: s.Token, User: auth.User{Name: "system:bootstrap:skiff", Groups: []string{auth.Bootstrappers}}}}}
+	authz := auth.Union{auth.MastersAuthorizer{}, auth.GroupAuthorizer(auth.Nodes), auth.GroupAuthorizer(auth.Bootstrappers)}
+	if s.API, err = NewAPI(s.Store, authn, authz, alloc); err != nil {
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           s.API,
+		ReadHeaderTimeout: 30 * time.Second,
+		TLSConfig: &tls.Config{
+			Certificates: []tls.Certificate{serving},
+			ClientAuth:   tls.VerifyClientCertIfGiven,
+			ClientCAs:    s.CA.Pool(),
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"h2", "http/1.1"},
+		},
+	}
+	return s, nil
+}
+
+// Run serves until ctx ends, then shuts down: HTTP first, then etcd.
+func (s *Server) Run(ctx context.Context) error {
+	go s.Store.Run(ctx)
+	select {
+	case <-s.Store.Ready():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := s.API.admit.loadAllocations(ctx); err != nil {
+		return err
+	}
+	if err := s.API.bootstrap(ctx, s.cfg, s.listener.Addr().(*net.TCPAddr)); err != nil {
+		return fmt.Errorf("create built-in objects: %w", err)
+	}
+	s.API.ready.Store(true)
+	slog.Info("API server ready", "address", "https://"+s.Addr, "kubeconfig", s.Kubeconfig())
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.ServeTLS(s.listener, "", "") }()
+	select {
+	case err := <-errc:
+		s.etcd.Close()
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.http.Shutdown(shutdown)
+	s.etcd.Close()
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func allocators(cfg Config) (*resources.Allocators, error) {
+	ips, err := resources.NewIPAllocator(cfg.ServiceCIDR)
+	if err != nil {
+		return nil, err
+	}
+	return &resources.Allocators{ClusterIPs: ips, NodePorts: resources.NewPortAllocator(30000, 2768)}, nil
+}
+
+func servingHosts(cfg Config, alloc *resources.Allocators) []string {
+	hosts := []string{"127.0.0.1", "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+		"kubernetes.default.svc.cluster.local", alloc.ClusterIPs.Nth(1).String()}
+	if cfg.BindAddress != "" && cfg.BindAddress != "0.0.0.0" && cfg.BindAddress != "::" {
+		hosts = append(hosts, cfg.BindAddress)
+	}
+	if h, err := os.Hostname(); err == nil {
+		hosts = append(hosts, strings.ToLower(h))
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil && (cfg.BindAddress == "" || cfg.BindAddress == "0.0.0.0") {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+				hosts = append(hosts, ipn.IP.String())
+			}
+		}
+	}
+	return hosts
+}
+
+func (s *Server) writeAdminKubeconfig() error {
+	dir := filepath.Join(s.cfg.DataDir, "tls")
+	cert, key, err := s.CA.ClientCert(dir, "admin", "admin", []string{auth.Masters})
+	if err != nil {
+		return err
+	}
+	kc, err := pki.Kubeconfig("https://"+s.Addr, s.CA.CertPEM, "admin", cert, key, "")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(s.Kubeconfig(), kc, 0o600)
+}
+
+// Version is the Kubernetes version served: that of the k8s.io/api module built in.
+func Version() version.Info {
+	v := "v1.37.0"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "k8s.io/api" && strings.HasPrefix(d.Version, "v0.") {
+				v = "v1." + strings.TrimPrefix(d.Version, "v0.")
+			}
+		}
+	}
+	major, minor := "1", strings.Split(strings.TrimPrefix(v, "v1."), ".")[0]
+	return version.Info{Major: major, Minor: minor, GitVersion: v + "+skiff", Platform: "linux/amd64", GoVersion: goVersion()}
+}
+
+func goVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.GoVersion
+	}
+	return ""
+}
+
+func serveVersion(w http.ResponseWriter) { writeJSON(w, Version()) }
+
+func (a *API) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/readyz" && !a.ready.Load() {
+		http.Error(w, "[-]store not ready", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = w.Write([]byte("ok"))
+}

@@ -1,0 +1,305 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"skiff/internal/resources"
+)
+
+// eventTTL is how long Events live, as in Kubernetes.
+const eventTTL = 3600
+
+// writeOptions are the query parameters every write shares.
+type writeOptions struct {
+	dryRun  bool
+	manager string
+	strict  bool
+}
+
+func optionsOf(r *http.Request) (writeOptions, error) {
+	qs := r.URL.Query()
+	o := writeOptions{manager: qs.Get("fieldManager")}
+	for _, d := range qs["dryRun"] {
+		if d != "All" {
+			return o, apierrors.NewBadRequest(fmt.Sprintf("unsupported dry run option %q: only All is supported", d))
+		}
+		o.dryRun = true
+	}
+	switch qs.Get("fieldValidation") {
+	case "Strict":
+		o.strict = true
+	case "", "Warn", "Ignore":
+	default:
+		return o, apierrors.NewBadRequest(fmt.Sprintf("invalid fieldValidation %q: must be one of Ignore, Warn, Strict", qs.Get("fieldValidation")))
+	}
+	if o.manager == "" {
+		// Kubernetes names the manager after the client binary.
+		o.manager, _, _ = strings.Cut(r.UserAgent(), "/")
+	}
+	if len(o.manager) > 128 {
+		return o, apierrors.NewBadRequest("fieldManager must be at most 128 characters")
+	}
+	return o, nil
+}
+
+func warn(w http.ResponseWriter, warnings []string) {
+	for _, m := range warnings {
+		w.Header().Add("Warning", fmt.Sprintf("299 - %q", m))
+	}
+}
+
+func (a *API) create(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
+	out, err := negotiate(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	opts, err := optionsOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj, warnings, err := decodeBody(r, body, ep.GVK(), opts.strict)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	warn(w, warnings)
+	if obj, err = toStorage(ep, obj); err != nil {
+		writeError(w, err)
+		return
+	}
+	created, err := a.createObject(r.Context(), ep, q.Namespace, obj, opts, true)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	a.respond(w, r, out, http.StatusCreated, ep, created)
+}
+
+// createObject runs the create pipeline: metadata, defaults, admission, validation,
+// managed fields, then one etcd transaction.
+func (a *API) createObject(ctx context.Context, ep *endpoint, namespace string, obj runtime.Object, opts writeOptions, track bool) (runtime.Object, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	if ep.Namespaced {
+		if m.GetNamespace() == "" {
+			m.SetNamespace(namespace)
+		}
+		if m.GetNamespace() != namespace {
+			return nil, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+		}
+	} else {
+		m.SetNamespace("")
+	}
+	if m.GetName() == "" && m.GetGenerateName() != "" {
+		m.SetName(m.GetGenerateName() + utilrand.String(5))
+	}
+	if m.GetName() == "" {
+		return nil, invalid(ep.StorageGVK().GroupKind(), "", field.ErrorList{field.Required(field.NewPath("metadata", "name"), "name or generateName is required")})
+	}
+	m.SetUID(types.UID(uuid.NewString()))
+	m.SetCreationTimestamp(metav1.NewTime(a.now()))
+	m.SetDeletionTimestamp(nil)
+	m.SetDeletionGracePeriodSeconds(nil)
+	m.SetResourceVersion("")
+	if hasSpec(obj) {
+		m.SetGeneration(1)
+	}
+	ep.Strategy.Default(obj)
+	ep.Strategy.PrepareForCreate(obj)
+	release, err := a.admit.create(ctx, ep, obj)
+	if err != nil {
+		return nil, err
+	}
+	if errs := ep.Strategy.Validate(obj, nil); len(errs) > 0 {
+		release()
+		return nil, invalid(ep.StorageGVK().GroupKind(), m.GetName(), errs)
+	}
+	if track {
+		empty, _ := resources.Scheme.New(ep.StorageGVK())
+		obj = ep.managers[""].UpdateNoErrors(empty, obj, opts.manager)
+	}
+	if opts.dryRun {
+		release()
+		return obj, nil
+	}
+	var ttl int64
+	if ep.Resource == "events" {
+		ttl = eventTTL
+	}
+	created, err := ep.store.Create(ctx, obj, ttl)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return created, nil
+}
+
+func (a *API) update(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
+	out, err := negotiate(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	opts, err := optionsOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj, warnings, err := decodeBody(r, body, ep.GVK(), opts.strict)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	warn(w, warnings)
+	if obj, err = toStorage(ep, obj); err != nil {
+		writeError(w, err)
+		return
+	}
+	m, _ := meta.Accessor(obj)
+	if m.GetName() != q.Name {
+		writeError(w, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), q.Name)))
+		return
+	}
+	if ep.Namespaced && m.GetNamespace() != "" && m.GetNamespace() != q.Namespace {
+		writeError(w, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
+		return
+	}
+	cur, err := ep.store.Get(r.Context(), q.Namespace, q.Name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rv := m.GetResourceVersion()
+	if rv == "" { // unconditional update
+		rv = resourceVersion(cur)
+	}
+	if rv != resourceVersion(cur) {
+		writeError(w, apierrors.NewConflict(ep.GroupResource(), q.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again")))
+		return
+	}
+	updated, err := a.updateObject(r.Context(), ep, q, cur, obj, opts, true)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	a.respond(w, r, out, http.StatusOK, ep, updated)
+}
+
+// updateObject runs the update pipeline against cur, the stored object the change
+// was computed from; the write fails with 409 if cur is no longer current.
+func (a *API) updateObject(ctx context.Context, ep *endpoint, q request, cur, obj runtime.Object, opts writeOptions, track bool) (runtime.Object, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	old, _ := meta.Accessor(cur)
+	// What clients cannot change through an update.
+	m.SetNamespace(old.GetNamespace())
+	m.SetUID(old.GetUID())
+	m.SetCreationTimestamp(old.GetCreationTimestamp())
+	m.SetDeletionTimestamp(old.GetDeletionTimestamp())
+	m.SetDeletionGracePeriodSeconds(old.GetDeletionGracePeriodSeconds())
+	m.SetGeneration(old.GetGeneration())
+	m.SetResourceVersion(old.GetResourceVersion())
+	ep.Strategy.Default(obj)
+	ep.Strategy.PrepareForUpdate(obj, cur, q.Subresource)
+	if hasSpec(obj) && !sameSpec(obj, cur) {
+		m.SetGeneration(old.GetGeneration() + 1)
+	}
+	release, err := a.admit.update(ctx, ep, obj, cur)
+	if err != nil {
+		return nil, err
+	}
+	if errs := ep.Strategy.Validate(obj, cur); len(errs) > 0 {
+		release(false)
+		return nil, invalid(ep.StorageGVK().GroupKind(), m.GetName(), errs)
+	}
+	if track {
+		mgr := ep.managers[q.Subresource]
+		if mgr == nil {
+			mgr = ep.managers[""]
+		}
+		obj = mgr.UpdateNoErrors(cur, obj, opts.manager)
+	}
+	if apiequality.Semantic.DeepEqual(obj, cur) {
+		release(false)
+		return cur, nil // nothing changed: no new revision, as in Kubernetes
+	}
+	if opts.dryRun {
+		release(false)
+		return obj, nil
+	}
+	rv, _ := strconv.ParseInt(old.GetResourceVersion(), 10, 64)
+	if m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && isZero(m.GetDeletionGracePeriodSeconds()) {
+		// The last finalizer is gone: the object goes now.
+		deleted, err := ep.store.Delete(ctx, m.GetNamespace(), m.GetName(), rv)
+		release(err == nil)
+		if err == nil {
+			a.admit.deleted(ep, deleted)
+		}
+		return deleted, err
+	}
+	updated, err := ep.store.Update(ctx, obj, rv)
+	release(err == nil)
+	return updated, err
+}
+
+func isZero(p *int64) bool { return p == nil || *p == 0 }
+
+func resourceVersion(obj runtime.Object) string {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return ""
+	}
+	return m.GetResourceVersion()
+}
+
+// hasSpec reports kinds whose metadata.generation counts spec changes.
+func hasSpec(obj runtime.Object) bool {
+	v := reflect.ValueOf(obj).Elem()
+	return v.Kind() == reflect.Struct && v.FieldByName("Spec").IsValid()
+}
+
+// sameSpec compares everything but metadata and status: what generation tracks.
+func sameSpec(a, b runtime.Object) bool {
+	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
+	for i := 0; i < va.NumField(); i++ {
+		switch va.Type().Field(i).Name {
+		case "TypeMeta", "ObjectMeta", "Status":
+			continue
+		}
+		if !apiequality.Semantic.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			return false
+		}
+	}
+	return true
+}

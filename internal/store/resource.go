@@ -1,0 +1,374 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// historySize is how many events each resource remembers for watches that resume
+// from an older resourceVersion.
+const historySize = 20000
+
+// Resource stores the objects of one group/resource.
+type Resource struct {
+	store  *Store
+	gr     schema.GroupResource
+	gv     schema.GroupVersion
+	prefix string
+
+	mu       sync.RWMutex
+	objs     map[string]runtime.Object // shared, never mutated: callers copy before changing
+	history  []Event                   // ring of the newest events
+	next     int                       // where the ring writes next
+	oldest   int64                     // watches from before this revision get 410 Gone
+	watchers map[*Watcher]struct{}
+}
+
+// Event is one change to an object, as the cache saw it.
+type Event struct {
+	Type watch.EventType
+	Key  string
+	Obj  runtime.Object // nil for deletions
+	Prev runtime.Object
+	Rev  int64
+}
+
+// Key is where an object lives in etcd.
+func (r *Resource) Key(namespace, name string) string {
+	if namespace == "" {
+		return r.prefix + name
+	}
+	return r.prefix + namespace + "/" + name
+}
+
+func (r *Resource) keyOf(obj runtime.Object) (string, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return "", err
+	}
+	if m.GetName() == "" {
+		return "", apierrors.NewBadRequest("name is required")
+	}
+	return r.Key(m.GetNamespace(), m.GetName()), nil
+}
+
+func (r *Resource) encode(obj runtime.Object) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := runtime.WithVersionEncoder{Version: r.gv, Encoder: r.store.proto, ObjectTyper: r.store.scheme}
+	if err := enc.Encode(obj, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (r *Resource) decode(data []byte, rev int64) (runtime.Object, error) {
+	obj, gvk, err := r.store.proto.Decode(data, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	obj.GetObjectKind().SetGroupVersionKind(*gvk)
+	setRV(obj, rev)
+	return obj, nil
+}
+
+// Get reads an object straight from etcd, so it is never stale.
+func (r *Resource) Get(ctx context.Context, namespace, name string) (runtime.Object, error) {
+	resp, err := r.store.cli.Get(ctx, r.Key(namespace, name))
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, apierrors.NewNotFound(r.gr, name)
+	}
+	return r.decode(resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
+}
+
+// Create writes a new object; ttl > 0 makes etcd expire it after that many seconds.
+func (r *Resource) Create(ctx context.Context, obj runtime.Object, ttl int64) (runtime.Object, error) {
+	key, err := r.keyOf(obj)
+	if err != nil {
+		return nil, err
+	}
+	meta.NewAccessor().SetResourceVersion(obj, "")
+	data, err := r.encode(obj)
+	if err != nil {
+		return nil, err
+	}
+	var opts []clientv3.OpOption
+	if ttl > 0 {
+		lease, err := r.store.leases.get(ctx, ttl)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, clientv3.WithLease(lease))
+	}
+	resp, err := r.store.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, string(data), opts...)).Commit()
+	if err != nil {
+		return nil, err
+	}
+	if !resp.Succeeded {
+		n, _ := meta.NewAccessor().Name(obj)
+		return nil, apierrors.NewAlreadyExists(r.gr, n)
+	}
+	setRV(obj, resp.Header.Revision)
+	return obj, nil
+}
+
+// Update replaces an object if it is still at resourceVersion rv.
+func (r *Resource) Update(ctx context.Context, obj runtime.Object, rv int64) (runtime.Object, error) {
+	key, err := r.keyOf(obj)
+	if err != nil {
+		return nil, err
+	}
+	meta.NewAccessor().SetResourceVersion(obj, "")
+	data, err := r.encode(obj)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.store.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", rv)).
+		Then(clientv3.OpPut(key, string(data), clientv3.WithIgnoreLease())).
+		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).Commit()
+	if err != nil {
+		return nil, err
+	}
+	if !resp.Succeeded {
+		return nil, r.missOrConflict(resp, obj)
+	}
+	setRV(obj, resp.Header.Revision)
+	return obj, nil
+}
+
+// Delete removes an object if it is still at resourceVersion rv (0: any version) and
+// returns it as it was, stamped with the deletion's revision.
+func (r *Resource) Delete(ctx context.Context, namespace, name string, rv int64) (runtime.Object, error) {
+	key := r.Key(namespace, name)
+	cmp := clientv3.Compare(clientv3.CreateRevision(key), ">", 0)
+	if rv > 0 {
+		cmp = clientv3.Compare(clientv3.ModRevision(key), "=", rv)
+	}
+	resp, err := r.store.cli.Txn(ctx).If(cmp).
+		Then(clientv3.OpDelete(key, clientv3.WithPrevKV())).
+		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).Commit()
+	if err != nil {
+		return nil, err
+	}
+	if !resp.Succeeded {
+		tmp := &metaOnly{name: name}
+		return nil, r.missOrConflict(resp, tmp)
+	}
+	del := resp.Responses[0].GetResponseDeleteRange()
+	if len(del.PrevKvs) == 0 {
+		return nil, apierrors.NewNotFound(r.gr, name)
+	}
+	return r.decode(del.PrevKvs[0].Value, resp.Header.Revision)
+}
+
+type metaOnly struct {
+	runtime.Object
+	name string
+}
+
+func (r *Resource) missOrConflict(resp *clientv3.TxnResponse, obj runtime.Object) error {
+	name := ""
+	if m, ok := obj.(*metaOnly); ok {
+		name = m.name
+	} else if a, err := meta.Accessor(obj); err == nil {
+		name = a.GetName()
+	}
+	if resp.Responses[0].GetResponseRange().Count == 0 {
+		return apierrors.NewNotFound(r.gr, name)
+	}
+	return apierrors.NewConflict(r.gr, name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
+}
+
+// ListOptions select part of a resource.
+type ListOptions struct {
+	Namespace string
+	// ResourceVersion: "" is a consistent read; "0" whatever the cache has; N at least N.
+	ResourceVersion string
+	Limit           int64
+	Continue        string
+	Filter          func(runtime.Object) bool
+}
+
+// List returns matching objects sorted by key, the revision they reflect, and a
+// continue token when Limit cut the list.
+func (r *Resource) List(ctx context.Context, o ListOptions) ([]runtime.Object, int64, string, error) {
+	if o.Continue != "" || (o.Limit > 0 && o.ResourceVersion != "0") {
+		return r.listPage(ctx, o)
+	}
+	if err := r.catchUp(ctx, o.ResourceVersion); err != nil {
+		return nil, 0, "", err
+	}
+	r.mu.RLock()
+	rev := r.store.Revision()
+	prefix := r.prefix
+	if o.Namespace != "" {
+		prefix = r.prefix + o.Namespace + "/"
+	}
+	keys := make([]string, 0, len(r.objs))
+	for k, obj := range r.objs {
+		if strings.HasPrefix(k, prefix) && (o.Filter == nil || o.Filter(obj)) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	out := make([]runtime.Object, len(keys))
+	for i, k := range keys {
+		out[i] = r.objs[k]
+	}
+	r.mu.RUnlock()
+	return out, rev, "", nil
+}
+
+func (r *Resource) catchUp(ctx context.Context, rv string) error {
+	switch rv {
+	case "0":
+		return nil
+	case "":
+		cur, err := r.store.currentRevision(ctx)
+		if err != nil {
+			return err
+		}
+		return r.store.waitFor(ctx, cur)
+	default:
+		var want int64
+		if _, err := fmt.Sscan(rv, &want); err != nil {
+			return apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersion %q", rv))
+		}
+		return r.store.waitFor(ctx, want)
+	}
+}
+
+type continueToken struct {
+	Rev   int64  `json:"rv"`
+	Start string `json:"start"`
+}
+
+// listPage reads one page straight from etcd at a fixed revision, so every page of a
+// list is one consistent snapshot.
+func (r *Resource) listPage(ctx context.Context, o ListOptions) ([]runtime.Object, int64, string, error) {
+	prefix := r.prefix
+	if o.Namespace != "" {
+		prefix = r.prefix + o.Namespace + "/"
+	}
+	from, rev := prefix, int64(0)
+	if o.Continue != "" {
+		var tok continueToken
+		raw, err := base64.RawURLEncoding.DecodeString(o.Continue)
+		if err == nil {
+			err = json.Unmarshal(raw, &tok)
+		}
+		if err != nil || !strings.HasPrefix(tok.Start, prefix) {
+			return nil, 0, "", apierrors.NewBadRequest("invalid continue token")
+		}
+		from, rev = tok.Start, tok.Rev
+	}
+	var out []runtime.Object
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(max(o.Limit, 1))}
+		if rev > 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := r.store.cli.Get(ctx, from, opts...)
+		if err != nil {
+			if isCompacted(err) {
+				return nil, 0, "", apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
+			}
+			return nil, 0, "", err
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
+		for _, kv := range resp.Kvs {
+			obj, err := r.decode(kv.Value, kv.ModRevision)
+			if err != nil {
+				return nil, 0, "", err
+			}
+			if o.Filter == nil || o.Filter(obj) {
+				out = append(out, obj)
+			}
+		}
+		if !resp.More {
+			return out, rev, "", nil
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		if o.Limit > 0 && int64(len(out)) >= o.Limit {
+			raw, _ := json.Marshal(continueToken{Rev: rev, Start: from})
+			return out, rev, base64.RawURLEncoding.EncodeToString(raw), nil
+		}
+	}
+}
+
+// reset replaces the cache's contents after a (re)load; watchers of the old
+// contents are ended so their clients relist.
+func (r *Resource) reset(objs map[string]runtime.Object, rev int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.objs = objs
+	r.history = make([]Event, 0, 64)
+	r.next = 0
+	r.oldest = rev
+	for w := range r.watchers {
+		w.stop()
+	}
+	r.watchers = map[*Watcher]struct{}{}
+}
+
+// observe applies one etcd event to the cache and fans it out.
+func (r *Resource) observe(typ watch.EventType, key string, obj, prev runtime.Object, rev int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if typ == watch.Deleted {
+		if prev == nil {
+			prev = r.objs[key]
+		}
+		delete(r.objs, key)
+		if prev == nil {
+			return
+		}
+		prev = prev.DeepCopyObject()
+		setRV(prev, rev)
+	} else {
+		r.objs[key] = obj
+	}
+	ev := Event{Type: typ, Key: key, Obj: obj, Prev: prev, Rev: rev}
+	if len(r.history) < historySize {
+		r.history = append(r.history, ev)
+	} else {
+		r.oldest = r.history[r.next].Rev
+		r.history[r.next] = ev
+		r.next = (r.next + 1) % historySize
+	}
+	for w := range r.watchers {
+		if !w.send(ev) {
+			delete(r.watchers, w)
+		}
+	}
+}
+
+// Peek returns the cached object, which may lag etcd slightly; callers must not
+// modify it.
+func (r *Resource) Peek(namespace, name string) (runtime.Object, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	obj, ok := r.objs[r.Key(namespace, name)]
+	return obj, ok
+}

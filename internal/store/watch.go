@@ -1,0 +1,178 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+		"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// watchBuffer is how many events a watcher may fall behind before it is ended; its
+// client then resumes from the last resourceVersion it saw.
+const watchBuffer = 4096
+
+// Watcher receives the events of one watch request, already filtered: an object that
+// stops matching arrives as Deleted, one that starts matching as Added.
+type Watcher struct {
+	// Backlog holds the events to send before anything from Events.
+	Backlog []Event
+	// Rev is the revision the backlog brings the client up to.
+	Rev    int64
+	events chan Event
+	filter func(runtime.Object) bool
+
+	res  *Resource
+	once sync.Once
+}
+
+// Events delivers live events; it is closed when the watcher falls too far behind or
+// the cache is reloaded.
+func (w *Watcher) Events() <-chan Event { return w.events }
+
+// Stop unregisters the watcher.
+func (w *Watcher) Stop() {
+	w.res.mu.Lock()
+	delete(w.res.watchers, w)
+	w.res.mu.Unlock()
+	w.stop()
+}
+
+func (w *Watcher) stop() { w.once.Do(func() { close(w.events) }) }
+
+// send delivers ev if it concerns this watcher; false means the watcher is gone.
+func (w *Watcher) send(ev Event) bool {
+	ev, ok := w.filtered(ev)
+	if !ok {
+		return true
+	}
+	select {
+	case w.events <- ev:
+		return true
+	default:
+		w.stop()
+		return false
+	}
+}
+
+// filtered turns a raw event into what this watcher should see.
+func (w *Watcher) filtered(ev Event) (Event, bool) {
+	if w.filter == nil {
+		return ev, true
+	}
+	was := ev.Prev != nil && w.filter(ev.Prev)
+	switch ev.Type {
+	case watch.Deleted:
+		return ev, was
+	default:
+		is := w.filter(ev.Obj)
+		switch {
+		case is && was:
+			ev.Type = watch.Modified
+		case is:
+			ev.Type = watch.Added
+		case was:
+			// It left the selection: tell the client it is gone, as of this revision.
+			prev := ev.Obj.DeepCopyObject()
+			setRV(prev, ev.Rev)
+			ev = Event{Type: watch.Deleted, Key: ev.Key, Prev: prev, Rev: ev.Rev}
+		default:
+			return ev, false
+		}
+		return ev, true
+	}
+}
+
+// WatchOptions select what a watch sees.
+type WatchOptions struct {
+	Namespace string
+	// ResourceVersion to resume after; "" or "0" start with the current state as
+	// Added events.
+	ResourceVersion string
+	// InitialEvents forces the current state first even with a resourceVersion (watch-list).
+	InitialEvents bool
+	Filter        func(runtime.Object) bool
+}
+
+// Watch starts a watch. Resuming from a revision older than the cache remembers is an
+// error of reason Expired (410 Gone).
+func (r *Resource) Watch(ctx context.Context, o WatchOptions) (*Watcher, error) {
+	initial := o.InitialEvents || o.ResourceVersion == "" || o.ResourceVersion == "0"
+	var from int64
+	if !initial {
+		if _, err := fmt.Sscan(o.ResourceVersion, &from); err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersion %q", o.ResourceVersion))
+		}
+		if err := r.store.waitFor(ctx, from); err != nil {
+			return nil, err
+		}
+	}
+	if o.InitialEvents && o.ResourceVersion == "" {
+		if err := r.catchUp(ctx, ""); err != nil {
+			return nil, err
+		}
+	}
+	filter := o.Filter
+	if o.Namespace != "" {
+		ns, inner := o.Namespace, o.Filter
+		filter = func(obj runtime.Object) bool { return namespaceOf(obj) == ns && (inner == nil || inner(obj)) }
+	}
+	w := &Watcher{events: make(chan Event, watchBuffer), res: r, filter: filter}
+	return r.register(w, initial, from)
+}
+
+// register snapshots what the watcher must see first and subscribes it, under the
+// cache lock so that no event falls between the snapshot and the subscription.
+func (r *Resource) register(w *Watcher, initial bool, from int64) (*Watcher, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w.Rev = r.store.Revision()
+	if initial {
+		keys := make([]string, 0, len(r.objs))
+		for k, obj := range r.objs {
+			if w.filter == nil || w.filter(obj) {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			w.Backlog = append(w.Backlog, Event{Type: watch.Added, Key: k, Obj: r.objs[k]})
+		}
+	} else {
+		if from < r.oldest {
+			return nil, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", from, r.oldest))
+		}
+		for _, ev := range r.ordered() {
+			if ev.Rev <= from {
+				continue
+			}
+			if fev, ok := w.filtered(ev); ok {
+				w.Backlog = append(w.Backlog, fev)
+			}
+		}
+	}
+	if r.watchers == nil {
+		r.watchers = map[*Watcher]struct{}{}
+	}
+	r.watchers[w] = struct{}{}
+	return w, nil
+}
+
+func namespaceOf(obj runtime.Object) string {
+	if m, err := meta.Accessor(obj); err == nil {
+		return m.GetNamespace()
+	}
+	return ""
+}
+
+// ordered returns the history oldest first.
+func (r *Resource) ordered() []Event {
+	if len(r.history) < historySize {
+		return r.history
+	}
+	return append(append([]Event{}, r.history[r.next:]...), r.history[:r.next]...)
+}
