@@ -54,9 +54,10 @@ func (a *API) ensure(ctx context.Context, resource string, obj runtime.Object) e
 			continue
 		}
 		obj.GetObjectKind().SetGroupVersionKind(ep.StorageGVK())
-		ns := ""
-		if ep.Namespaced {
-			ns = obj.(metav1.Object).GetNamespace()
+		m := obj.(metav1.Object)
+		ns := m.GetNamespace()
+		if _, err := ep.store.Get(ctx, ns, m.GetName()); err == nil || !apierrors.IsNotFound(err) {
+			return err
 		}
 		_, err := a.createObject(ctx, ep, ns, obj, writeOptions{manager: "skiff"}, true)
 		if apierrors.IsAlreadyExists(err) {

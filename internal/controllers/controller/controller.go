@@ -1,0 +1,152 @@
+// Package controller is the small base every controller shares: a rate-limited
+// workqueue of object keys fed by informers, workers that call sync(key), and the
+// clients, informers and event recorder a controller needs.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+
+	"skiff/internal/resources"
+)
+
+// Context is what controllers are built from.
+type Context struct {
+	Client    kubernetes.Interface
+	Informers informers.SharedInformerFactory
+	// Recorder returns an event recorder that reports as component.
+	Recorder func(component string) record.EventRecorder
+}
+
+// NewContext builds informers (resynced every resync) and an event broadcaster over client.
+func NewContext(client kubernetes.Interface, resync time.Duration) *Context {
+	b := record.NewBroadcaster()
+	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	var mu sync.Mutex
+	recorders := map[string]record.EventRecorder{}
+	return &Context{
+		Client:    client,
+		Informers: informers.NewSharedInformerFactory(client, resync),
+		Recorder: func(component string) record.EventRecorder {
+			mu.Lock()
+			defer mu.Unlock()
+			if r, ok := recorders[component]; ok {
+				return r
+			}
+			r := b.NewRecorder(resources.Scheme, corev1.EventSource{Component: component})
+			recorders[component] = r
+			return r
+		},
+	}
+}
+
+// Controller runs sync for every key put on its queue, retrying failures with backoff.
+type Controller struct {
+	Name    string
+	Queue   workqueue.TypedRateLimitingInterface[string]
+	Sync    func(ctx context.Context, key string) error
+	Workers int
+	// HasSynced are the informers that must be filled before the first sync.
+	HasSynced []cache.InformerSynced
+}
+
+// New returns a controller named name whose queue retries with exponential backoff
+// (5 ms doubling to 1000 s, as client-go's default).
+func New(name string, sync func(ctx context.Context, key string) error, workers int) *Controller {
+	q := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: name})
+	return &Controller{Name: name, Queue: q, Sync: sync, Workers: workers}
+}
+
+// Enqueue adds obj's namespace/name key; tombstones of deleted objects are unwrapped.
+func (c *Controller) Enqueue(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		utilruntime.HandleError(err)
+		return
+	}
+	c.Queue.Add(key)
+}
+
+// EnqueueAfter adds obj's key after d.
+func (c *Controller) EnqueueAfter(obj any, d time.Duration) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return
+	}
+	c.Queue.AddAfter(key, d)
+}
+
+// Handler enqueues on every add, update and delete.
+func (c *Controller) Handler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.Enqueue,
+		UpdateFunc: func(_, obj any) { c.Enqueue(obj) },
+		DeleteFunc: c.Enqueue,
+	}
+}
+
+// Run waits for the informers, then works the queue until ctx ends.
+func (c *Controller) Run(ctx context.Context) {
+	defer c.Queue.ShutDown()
+	if !cache.WaitForNamedCacheSync(c.Name, ctx.Done(), c.HasSynced...) {
+		return
+	}
+	slog.Info("controller started", "controller", c.Name, "workers", c.Workers)
+	var wg sync.WaitGroup
+	for i := 0; i < max(c.Workers, 1); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c.next(ctx) {
+			}
+		}()
+	}
+	<-ctx.Done()
+	c.Queue.ShutDown()
+	wg.Wait()
+}
+
+func (c *Controller) next(ctx context.Context) bool {
+	key, quit := c.Queue.Get()
+	if quit {
+		return false
+	}
+	defer c.Queue.Done(key)
+	err := c.safeSync(ctx, key)
+	if err == nil {
+		c.Queue.Forget(key)
+		return true
+	}
+	if c.Queue.NumRequeues(key) < 15 {
+		slog.Debug("sync failed; retrying", "controller", c.Name, "key", key, "err", err)
+	} else {
+		slog.Warn("sync keeps failing", "controller", c.Name, "key", key, "err", err)
+	}
+	c.Queue.AddRateLimited(key)
+	return true
+}
+
+// safeSync turns a panic in one sync into an error, so one bad object cannot stop the
+// controller.
+func (c *Controller) safeSync(ctx context.Context, key string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in %s sync of %s: %v", c.Name, key, r)
+			slog.Error("controller panic", "controller", c.Name, "key", key, "panic", r)
+		}
+	}()
+	return c.Sync(ctx, key)
+}
