@@ -74,6 +74,9 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 		a.endpoints[info.GroupVersionResource] = ep
 	}
 	a.admit = &admission{api: a, alloc: alloc}
+	if err := a.serveOpenAPI(); err != nil {
+		return nil, fmt.Errorf("openapi: %w", err)
+	}
 	return a, nil
 }
 

@@ -1,7 +1,6 @@
 package apiserver
 
 import (
-	"encoding/json"
 	"reflect"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -28,21 +27,5 @@ func convert(obj runtime.Object, to schema.GroupVersionKind) (runtime.Object, er
 		// writes the apiVersion.
 		return obj, nil
 	}
-	return jsonConvert(obj, to) // TODO: resources.Convert once it lands
-}
-
-func jsonConvert(obj runtime.Object, to schema.GroupVersionKind) (runtime.Object, error) {
-	data, err := json.Marshal(obj)
-	if err != nil {
-		return nil, err
-	}
-	out, err := resources.Scheme.New(to)
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return nil, err
-	}
-	out.GetObjectKind().SetGroupVersionKind(to)
-	return out, nil
+	return resources.Convert(obj, to)
 }

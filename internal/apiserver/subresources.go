@@ -173,32 +173,14 @@ func (a *API) bind(ctx context.Context, ep *endpoint, ns, name string, b *corev1
 			return err
 		}
 		pod := cur.DeepCopyObject().(*corev1.Pod)
-		if b.UID != "" && b.UID != pod.UID {
-			return apierrors.NewConflict(ep.GroupResource(), name, fmt.Errorf("binding UID %s does not match pod UID %s", b.UID, pod.UID))
+		if err := resources.BindPod(pod, b, metav1.NewTime(a.now())); err != nil {
+			return apierrors.NewConflict(ep.GroupResource(), name, err)
 		}
-		if pod.DeletionTimestamp != nil {
-			return apierrors.NewConflict(ep.GroupResource(), name, fmt.Errorf("pod %s is being deleted, cannot be assigned to a host", name))
-		}
-		if pod.Spec.NodeName != "" {
-			return apierrors.NewConflict(ep.GroupResource(), name, fmt.Errorf("pod %s is already assigned to node %q", name, pod.Spec.NodeName))
-		}
-		pod.Spec.NodeName = b.Target.Name
-		setPodCondition(pod, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(a.now())})
 		_, err = ep.store.Update(ctx, pod, mustRV(cur))
 		if !apierrors.IsConflict(err) || try == conflictRetries {
 			return err
 		}
 	}
-}
-
-func setPodCondition(pod *corev1.Pod, c corev1.PodCondition) {
-	for i := range pod.Status.Conditions {
-		if pod.Status.Conditions[i].Type == c.Type {
-			pod.Status.Conditions[i] = c
-			return
-		}
-	}
-	pod.Status.Conditions = append(pod.Status.Conditions, c)
 }
 
 func mustRV(obj runtime.Object) int64 {

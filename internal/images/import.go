@@ -40,10 +40,11 @@ const (
 //     usually carry only that platform's blobs.
 //
 // Naming rule: an image keeps the reference it was saved under ("nginx:1.25" stays
-// "nginx:1.25"). The registry stores repositories without their host, and nodes use it as
-// the mirror of every registry host, so a pod that says `image: nginx:1.25` (that is,
-// docker.io/library/nginx:1.25) pulls exactly what was imported, with no rewriting of pod
-// specs. If a file holds both manifest.json and index.json, manifest.json wins.
+// "nginx:1.25"). The registry stores repositories without their host, and nodes use it
+// as the mirror of every registry host, so a pod that says `image: nginx:1.25` (that is,
+// library/nginx:1.25 on the default registry) pulls exactly what was imported, with no
+// rewriting of pod specs. If a file holds both manifest.json and index.json,
+// manifest.json wins.
 func Import(ctx context.Context, file string, push func(ref string, img v1.Image) error) ([]string, error) {
 	names, err := tarNames(file)
 	if err != nil {

@@ -155,7 +155,7 @@ func TestImportOCIArchive(t *testing.T) {
 	file := writeOCIArchive(t, func(p layout.Path) {
 		// As containerd and Docker 25+ write it: full name, and only the tag in ref.name.
 		if err := p.AppendImage(byContainerd, layout.WithAnnotations(map[string]string{
-			"io.containerd.image.name":          "docker.io/library/redis:7",
+			"io.containerd.image.name":          "example.test/library/redis:7",
 			"org.opencontainers.image.ref.name": "7",
 		})); err != nil {
 			t.Fatal(err)
@@ -177,7 +177,7 @@ func TestImportOCIArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"docker.io/library/redis:7", "example.test/tools/curl:8", "example.test/multi:1"}
+	want := []string{"example.test/library/redis:7", "example.test/tools/curl:8", "example.test/multi:1"}
 	if diff := cmp.Diff(want, refs); diff != "" {
 		t.Errorf("refs (-want +got):\n%s", diff)
 	}

@@ -193,3 +193,39 @@ spec:
 		}
 	}
 }
+
+// kubectl always validates a List on the client (no operation takes one), so
+// a List shows the schemas are good enough for client-side validation.
+func TestKubectlClientSideValidation(t *testing.T) {
+	srv, fake := startFakeAPIServer(t)
+	list := func(extra string) string {
+		return `apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: web}
+  spec:
+    replicas: 1` + extra + `
+    strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 25%, maxUnavailable: 1}}
+    selector: {matchLabels: {app: web}}
+    template:
+      metadata: {labels: {app: web}}
+      spec:
+        containers: [{name: web, image: nginx, ports: [{containerPort: 80}]}]
+`
+	}
+	out, err := kubectl(t, srv, list("\n    notAField: true"), "create", "--validate=strict", "-f", "-")
+	if err == nil || !strings.Contains(out, `unknown field "notAField" in io.k8s.api.apps.v1.DeploymentSpec`) {
+		t.Errorf("kubectl create of a List with an unknown field: err %v, printed\n%s", err, out)
+	}
+	out, err = kubectl(t, srv, list(""), "create", "--validate=strict", "-f", "-")
+	if err != nil {
+		t.Errorf("kubectl create of a valid List: %v\n%s", err, out)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if len(fake.queries) != 1 {
+		t.Errorf("writes = %q, want the valid Deployment only", fake.queries)
+	}
+}

@@ -122,9 +122,14 @@ func hasGVK(ext spec.Extensions, gvk schema.GroupVersionKind) bool {
 	})
 }
 
-func paramNames(ps []spec.Parameter) []string {
+// paramNames lists an operation's parameters, following references to the
+// parameters shared at the top of the document.
+func paramNames(sw *spec.Swagger, ps []spec.Parameter) []string {
 	var out []string
 	for _, p := range ps {
+		if ref := p.Ref.String(); ref != "" {
+			p = sw.Parameters[strings.TrimPrefix(ref, "#/parameters/")]
+		}
 		out = append(out, p.Name)
 	}
 	return out
@@ -187,8 +192,8 @@ func TestV2WriteOperationsDeclareFieldValidation(t *testing.T) {
 		t.Fatal("no PATCH on deployments/{name}")
 	}
 	patch := deployment.Patch
-	if !slices.Contains(paramNames(patch.Parameters), "fieldValidation") {
-		t.Errorf("PATCH deployments/{name} parameters = %v, want fieldValidation", paramNames(patch.Parameters))
+	if !slices.Contains(paramNames(sw, patch.Parameters), "fieldValidation") {
+		t.Errorf("PATCH deployments/{name} parameters = %v, want fieldValidation", paramNames(sw, patch.Parameters))
 	}
 	if !hasGVK(patch.Extensions, schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}) || patch.Extensions["x-kubernetes-action"] != "patch" {
 		t.Errorf("PATCH deployments/{name} extensions = %v", patch.Extensions)
@@ -213,8 +218,8 @@ func TestV2WriteOperationsDeclareFieldValidation(t *testing.T) {
 				continue
 			}
 			writes++
-			if !slices.Contains(paramNames(op.Parameters), "fieldValidation") {
-				t.Errorf("%s %s parameters = %v, want fieldValidation", method, path, paramNames(op.Parameters))
+			if !slices.Contains(paramNames(sw, op.Parameters), "fieldValidation") {
+				t.Errorf("%s %s parameters = %v, want fieldValidation", method, path, paramNames(sw, op.Parameters))
 			}
 		}
 	}
@@ -226,13 +231,7 @@ func TestV2WriteOperationsDeclareFieldValidation(t *testing.T) {
 	if list == nil || list.ID != "listAppsV1DeploymentForAllNamespaces" {
 		t.Fatalf("GET /apis/apps/v1/deployments = %+v", list)
 	}
-	// Shared parameters are referenced from the top-level parameters.
-	var names []string
-	for _, p := range list.Parameters {
-		if p.Ref.String() != "" {
-			names = append(names, sw.Parameters[strings.TrimPrefix(p.Ref.String(), "#/parameters/")].Name)
-		}
-	}
+	names := paramNames(sw, list.Parameters)
 	for _, want := range []string{"labelSelector", "fieldSelector", "limit", "continue", "resourceVersion", "watch", "timeoutSeconds"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("list parameters %v lack %s", names, want)
@@ -328,6 +327,10 @@ func TestV3(t *testing.T) {
 	}
 	if patch.RequestBody == nil || patch.RequestBody.Content["application/apply-patch+yaml"] == nil {
 		t.Errorf("v3 PATCH request body = %+v", patch.RequestBody)
+	}
+
+	if resp := get(t, h, index.Paths["apis/apps/v1"].ServerRelativeURL, "application/com.github.proto-openapi.spec.v3@v1.0+protobuf"); resp.StatusCode != http.StatusOK {
+		t.Errorf("apps/v1 as protobuf: status %s", resp.Status)
 	}
 
 	// A stale hash redirects to the current one; an unknown document is 404.

@@ -48,14 +48,13 @@ type paths struct {
 
 func newPaths(cat *catalog) *paths {
 	p := &paths{cat: cat, docs: map[string]*container{}}
-	query := p.query
-	p.list = query(&metav1.ListOptions{})
-	p.create = query(&metav1.CreateOptions{})
-	p.update = query(&metav1.UpdateOptions{})
-	p.patch = query(&metav1.PatchOptions{})
-	p.del = query(&metav1.DeleteOptions{})
+	p.list = p.query(&metav1.ListOptions{})
+	p.create = p.query(&metav1.CreateOptions{})
+	p.update = p.query(&metav1.UpdateOptions{})
+	p.patch = p.query(&metav1.PatchOptions{})
+	p.del = p.query(&metav1.DeleteOptions{})
 	// A collection delete selects like a list but never watches.
-	p.delCollection = append(query(&metav1.ListOptions{}, "watch", "allowWatchBookmarks"), p.del...)
+	p.delCollection = append(p.query(&metav1.ListOptions{}, "watch", "allowWatchBookmarks"), p.del...)
 
 	p.add("api", "/api", &route{method: http.MethodGet, path: "/api/", opID: "getCoreAPIVersions", tag: "core",
 		desc: "get available API versions", produces: objectMedia, responses: ok(&metav1.APIVersions{})})
@@ -149,11 +148,12 @@ func (p *paths) addResource(r Resource) error {
 	}
 	rc.item = rc.coll + "/{name}"
 
+	coll := p.collectionRoutes(rc)
 	if createOnly {
-		p.add(rc.doc, rc.prefix, p.collectionRoutes(rc)[1])
+		p.add(rc.doc, rc.prefix, coll[1]) // the POST
 		return nil
 	}
-	p.add(rc.doc, rc.prefix, p.collectionRoutes(rc)...)
+	p.add(rc.doc, rc.prefix, coll...)
 	p.add(rc.doc, rc.prefix, p.objectRoutes(rc, rc.item, "", rc.obj, rc.gvk, "")...)
 	p.add(rc.doc, rc.prefix, p.deleteRoute(rc))
 	for _, sub := range r.Subresources {
@@ -166,6 +166,8 @@ func (p *paths) addResource(r Resource) error {
 	return nil
 }
 
+// collectionRoutes are list, create and deletecollection on the collection,
+// in that order, and the list across namespaces of a namespaced resource.
 func (p *paths) collectionRoutes(rc *served) []*route {
 	k := rc.Kind
 	body := param{name: "body", kind: common.BodyParameterKind, dataType: k, required: true}
@@ -238,7 +240,7 @@ func (p *paths) subresourceRoutes(rc *served, sub string) ([]*route, error) {
 	path := rc.item + "/" + sub
 	suffix := strings.ToUpper(sub[:1]) + sub[1:]
 	switch sub {
-	case "status", "ephemeralcontainers":
+	case "status", "ephemeralcontainers", "approval", "resize":
 		return p.objectRoutes(rc, path, suffix, rc.obj, rc.gvk, sub+" of "), nil
 	case "scale":
 		return p.objectRoutes(rc, path, suffix, &autoscalingv1.Scale{}, autoscalingv1.SchemeGroupVersion.WithKind("Scale"), "scale of "), nil

@@ -9,6 +9,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -249,6 +250,53 @@ func validateEndpointSlicePorts(ports []discoveryv1.EndpointPort, p *field.Path)
 			}
 		}
 		errs = append(errs, validateEndpointAppProtocol(port.AppProtocol, pp.Child("appProtocol"))...)
+	}
+	return errs
+}
+
+// Port and address checks shared by Services, Endpoints, EndpointSlices and
+// NetworkPolicies.
+
+func validateServiceProtocol(proto corev1.Protocol, p *field.Path) field.ErrorList {
+	if proto == "" {
+		return field.ErrorList{field.Required(p, "")}
+	}
+	if !slices.Contains(servicePortProtocols, proto) {
+		return field.ErrorList{field.NotSupported(p, proto, servicePortProtocols)}
+	}
+	return nil
+}
+
+// validateServicePortNumOrName accepts a port number or an IANA-style port name.
+func validateServicePortNumOrName(port intstr.IntOrString, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if port.Type == intstr.String {
+		for _, msg := range validation.IsValidPortName(port.StrVal) {
+			errs = append(errs, field.Invalid(p, port.StrVal, msg))
+		}
+		return errs
+	}
+	for _, msg := range validation.IsValidPortNum(port.IntValue()) {
+		errs = append(errs, field.Invalid(p, port.IntValue(), msg))
+	}
+	return errs
+}
+
+func validateServiceLoadBalancerStatus(st *corev1.LoadBalancerStatus, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, ing := range st.Ingress {
+		ip := p.Child("ingress").Index(i)
+		if ing.IP != "" {
+			errs = append(errs, validation.IsValidIPForLegacyField(ip.Child("ip"), ing.IP, true, nil)...)
+		}
+		if ing.Hostname != "" {
+			for _, msg := range validation.IsDNS1123Subdomain(ing.Hostname) {
+				errs = append(errs, field.Invalid(ip.Child("hostname"), ing.Hostname, msg))
+			}
+			if net.ParseIP(ing.Hostname) != nil {
+				errs = append(errs, field.Invalid(ip.Child("hostname"), ing.Hostname, "must be a DNS name, not an IP address"))
+			}
+		}
 	}
 	return errs
 }

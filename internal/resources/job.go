@@ -106,8 +106,10 @@ func (s jobStrategy) PrepareForCreate(obj runtime.Object) {
 		job.Spec.Selector.MatchLabels[jobControllerUIDLabel] = uid
 	}
 	// Defaulting copies template labels to an unlabelled Job; Kubernetes does that
-	// again when the stored object is read back, after the labels above exist.
-	if len(job.Labels) == 0 {
+	// again when the stored object is read back, after the labels above exist. It
+	// happens after validation there, so invalid labels are reported only once, on
+	// the template, as Kubernetes reports them.
+	if len(job.Labels) == 0 && len(metav1validation.ValidateLabels(t.Labels, field.NewPath("labels"))) == 0 {
 		job.Labels = map[string]string{}
 		for k, v := range t.Labels {
 			job.Labels[k] = v

@@ -10,7 +10,7 @@ import (
 )
 
 // RBAC names appear as URL path segments, so they only need to be valid there.
-func rbacNameValid(name string, prefix bool) []string { return path.IsValidPathSegmentName(name) }
+func rbacNameValid(name string, _ bool) []string { return path.IsValidPathSegmentName(name) }
 
 func (roleStrategy) Validate(obj, old runtime.Object) field.ErrorList {
 	r, ok := obj.(*rbacv1.Role)

@@ -275,7 +275,9 @@ func serviceSameNodePorts(a, b *corev1.Service) bool {
 	return av.Equal(bv)
 }
 
-func serviceNeedsClusterIP(s *corev1.Service) bool { return s.Spec.Type != corev1.ServiceTypeExternalName }
+func serviceNeedsClusterIP(s *corev1.Service) bool {
+	return s.Spec.Type != corev1.ServiceTypeExternalName
+}
 
 func serviceNeedsNodePort(s *corev1.Service) bool {
 	return s.Spec.Type == corev1.ServiceTypeNodePort || s.Spec.Type == corev1.ServiceTypeLoadBalancer
@@ -609,31 +611,6 @@ func validateServicePorts(svc *corev1.Service) field.ErrorList {
 	return errs
 }
 
-func validateServiceProtocol(proto corev1.Protocol, p *field.Path) field.ErrorList {
-	if proto == "" {
-		return field.ErrorList{field.Required(p, "")}
-	}
-	if !slices.Contains(servicePortProtocols, proto) {
-		return field.ErrorList{field.NotSupported(p, proto, servicePortProtocols)}
-	}
-	return nil
-}
-
-// validateServicePortNumOrName accepts a port number or an IANA-style port name.
-func validateServicePortNumOrName(port intstr.IntOrString, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	if port.Type == intstr.String {
-		for _, msg := range validation.IsValidPortName(port.StrVal) {
-			errs = append(errs, field.Invalid(p, port.StrVal, msg))
-		}
-		return errs
-	}
-	for _, msg := range validation.IsValidPortNum(port.IntValue()) {
-		errs = append(errs, field.Invalid(p, port.IntValue(), msg))
-	}
-	return errs
-}
-
 func validateServiceTraffic(svc *corev1.Service) field.ErrorList {
 	var errs field.ErrorList
 	spec := &svc.Spec
@@ -669,25 +646,6 @@ func validateServiceTraffic(svc *corev1.Service) field.ErrorList {
 		}
 	} else if !slices.Contains(serviceInternalPolicies, *spec.InternalTrafficPolicy) {
 		errs = append(errs, field.NotSupported(itp, *spec.InternalTrafficPolicy, serviceInternalPolicies))
-	}
-	return errs
-}
-
-func validateServiceLoadBalancerStatus(st *corev1.LoadBalancerStatus, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	for i, ing := range st.Ingress {
-		ip := p.Child("ingress").Index(i)
-		if ing.IP != "" {
-			errs = append(errs, validation.IsValidIPForLegacyField(ip.Child("ip"), ing.IP, true, nil)...)
-		}
-		if ing.Hostname != "" {
-			for _, msg := range validation.IsDNS1123Subdomain(ing.Hostname) {
-				errs = append(errs, field.Invalid(ip.Child("hostname"), ing.Hostname, msg))
-			}
-			if net.ParseIP(ing.Hostname) != nil {
-				errs = append(errs, field.Invalid(ip.Child("hostname"), ing.Hostname, "must be a DNS name, not an IP address"))
-			}
-		}
 	}
 	return errs
 }

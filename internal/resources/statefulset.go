@@ -56,8 +56,6 @@ func (statefulSetStrategy) Default(obj runtime.Object) {
 	}
 	for i := range s.VolumeClaimTemplates {
 		c := &s.VolumeClaimTemplates[i]
-		// Kubernetes returns the claim templates as whole PVC objects, type and all.
-		c.APIVersion, c.Kind = "v1", "PersistentVolumeClaim"
 		if c.Status.Phase == "" {
 			c.Status.Phase = corev1.ClaimPending
 		}
@@ -168,7 +166,9 @@ func validateStatefulSetClaim(c *corev1.PersistentVolumeClaim, p *field.Path) fi
 	return errs
 }
 
-func statefulSetClaimNameRule(name string) []string { return apivalidation.NameIsDNSSubdomain(name, false) }
+func statefulSetClaimNameRule(name string) []string {
+	return apivalidation.NameIsDNSSubdomain(name, false)
+}
 
 // validateStatefulSetUpdate: a StatefulSet's identity (selector, service, claims, pod
 // management) is fixed; only how many pods and what they run may change.

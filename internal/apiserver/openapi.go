@@ -1,0 +1,21 @@
+package apiserver
+
+import (
+	"skiff/internal/openapi"
+	"skiff/internal/resources"
+)
+
+// serveOpenAPI mounts /openapi/v2 and /openapi/v3, built once from the resource table.
+func (a *API) serveOpenAPI() error {
+	rs := make([]openapi.Resource, 0, len(a.infos))
+	for _, i := range a.infos {
+		rs = append(rs, openapi.Resource{Group: i.Group, Version: i.Version, Resource: i.Resource,
+			Kind: i.Kind, Namespaced: i.Namespaced, Subresources: i.Subresources})
+	}
+	h, err := openapi.New(resources.Scheme, rs)
+	if err != nil {
+		return err
+	}
+	a.Extra["/openapi"] = h
+	return nil
+}
