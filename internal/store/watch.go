@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
-		"sync"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
