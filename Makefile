@@ -14,8 +14,12 @@ generate:
 		--output-file zz_generated.openapi.go --go-header-file hack/boilerplate.go.txt --report-filename /dev/null \
 		$$(cat hack/openapi-packages.txt)
 
+# Unit, integration and end-to-end tests; e2e tests start real skiff processes.
 test: build
-	$(GO) test ./...
+	$(GO) test -count=1 -timeout 60m ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./test/bench/... ./internal/...
 
 clean:
 	rm -rf $(BIN)

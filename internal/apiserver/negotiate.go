@@ -101,17 +101,24 @@ func decodeBody(r *http.Request, body []byte, gvk schema.GroupVersionKind, stric
 	if !ok {
 		return nil, nil, unsupportedMediaType(ct)
 	}
+	var warnings []string
+	if info.MediaType != "application/vnd.kubernetes.protobuf" {
+		var upgraded []string
+		if body, upgraded = resources.UpgradeLegacyFields(gvk, body); len(upgraded) > 0 {
+			warnings = upgraded
+			info, _ = serializerFor("application/json")
+		}
+	}
 	dec := info.Serializer
 	if info.StrictSerializer != nil {
 		dec = info.StrictSerializer
 	}
 	obj, got, err := dec.Decode(body, &gvk, nil)
-	var warnings []string
 	if err != nil && runtime.IsStrictDecodingError(err) && info.StrictSerializer != nil {
 		if strict {
 			return nil, nil, apierrors.NewBadRequest(strictMessage(err))
 		}
-		warnings = strictWarnings(err)
+		warnings = append(warnings, strictWarnings(err)...)
 		obj, got, err = info.Serializer.Decode(body, &gvk, nil)
 	}
 	if err != nil {

@@ -1,0 +1,206 @@
+// Package endpointslice is the EndpointSlice controller: for every Service with a
+// selector it keeps discovery.k8s.io/v1 EndpointSlices (at most 100 endpoints each)
+// listing the matching pods with their ready, serving and terminating conditions.
+package endpointslice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"skiff/internal/controllers/controller"
+	"skiff/internal/controllers/endpoints"
+)
+
+const (
+	// ControllerName is the managed-by label value of the slices this controller owns.
+	ControllerName = "endpointslice-controller.k8s.io"
+	// MaxEndpointsPerSlice is how many endpoints one slice holds, as Kubernetes' default.
+	MaxEndpointsPerSlice = 100
+)
+
+var errStaleCache = errors.New("endpoint slice cache has not caught up with our own writes")
+
+type syncer struct {
+	c        *controller.Context
+	max      int
+	services corelisters.ServiceLister
+	pods     corelisters.PodLister
+	slices   discoverylisters.EndpointSliceLister
+	written  *tracker
+}
+
+// New returns the EndpointSlice controller.
+func New(c *controller.Context) *controller.Controller {
+	s := &syncer{c: c, max: MaxEndpointsPerSlice, written: newTracker()}
+	ctl := controller.New("endpointslice", s.sync, 5)
+	svcInf := c.Informers.Core().V1().Services()
+	podInf := c.Informers.Core().V1().Pods()
+	sliceInf := c.Informers.Discovery().V1().EndpointSlices()
+	s.services, s.pods, s.slices = svcInf.Lister(), podInf.Lister(), sliceInf.Lister()
+	svcInf.Informer().AddEventHandler(ctl.Handler())
+	podInf.Informer().AddEventHandler(endpoints.PodHandler(s.services, ctl))
+	sliceInf.Informer().AddEventHandler(sliceHandler(ctl))
+	ctl.HasSynced = []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced, sliceInf.Informer().HasSynced}
+	return ctl
+}
+
+// sliceHandler resyncs the service of any slice of ours that changes or goes, so
+// slices edited or deleted by others are put right.
+func sliceHandler(ctl *controller.Controller) cache.ResourceEventHandler {
+	enqueue := func(obj any) {
+		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = t.Obj
+		}
+		s, ok := obj.(*discoveryv1.EndpointSlice)
+		if !ok || s.Labels[discoveryv1.LabelManagedBy] != ControllerName || s.Labels[discoveryv1.LabelServiceName] == "" {
+			return
+		}
+		ctl.Queue.Add(s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName])
+	}
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    enqueue,
+		UpdateFunc: func(_, n any) { enqueue(n) },
+		DeleteFunc: enqueue,
+	}
+}
+
+func (s *syncer) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	have, err := s.slices.EndpointSlices(ns).List(labels.SelectorFromSet(labels.Set{
+		discoveryv1.LabelServiceName: name, discoveryv1.LabelManagedBy: ControllerName}))
+	if err != nil {
+		return err
+	}
+	if s.written.stale(key, have) {
+		return errStaleCache
+	}
+	svc, err := s.services.Services(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		// The garbage collector would remove them through their owner reference; doing it
+		// here does not depend on it running.
+		return s.apply(ctx, key, plan{del: have})
+	}
+	if err != nil {
+		return err
+	}
+	if svc.Spec.Selector == nil {
+		return nil
+	}
+	pods, err := s.pods.Pods(ns).List(labels.SelectorFromSet(svc.Spec.Selector))
+	if err != nil {
+		return err
+	}
+	return s.apply(ctx, key, Reconcile(svc, have, Desired(svc, pods), s.max))
+}
+
+func (s *syncer) apply(ctx context.Context, key string, p plan) error {
+	var errs []error
+	for _, sl := range p.del {
+		err := s.c.Client.DiscoveryV1().EndpointSlices(sl.Namespace).Delete(ctx, sl.Name, metav1.DeleteOptions{})
+		if err == nil || apierrors.IsNotFound(err) {
+			s.written.record(key, sl.Name, -1)
+		} else {
+			errs = append(errs, err)
+		}
+	}
+	for _, sl := range p.update {
+		out, err := s.c.Client.DiscoveryV1().EndpointSlices(sl.Namespace).Update(ctx, sl, metav1.UpdateOptions{})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.written.record(key, out.Name, rv(out))
+	}
+	for _, sl := range p.create {
+		out, err := s.c.Client.DiscoveryV1().EndpointSlices(sl.Namespace).Create(ctx, sl, metav1.CreateOptions{})
+		if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.written.record(key, out.Name, rv(out))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("endpoint slices of %s: %w", key, err)
+	}
+	return nil
+}
+
+func rv(s *discoveryv1.EndpointSlice) int64 {
+	n, _ := strconv.ParseInt(s.ResourceVersion, 10, 64)
+	return n
+}
+
+// tracker remembers the slices this controller wrote until the informer shows them, so
+// that a sync on a stale cache does not create duplicates or resurrect deleted slices.
+// Resource versions are etcd revisions here, so they order.
+type tracker struct {
+	mu   sync.Mutex
+	seen map[string]map[string]write // service key -> slice name -> our last write
+}
+
+type write struct {
+	rv int64 // -1 for a delete
+	at time.Time
+}
+
+// trackFor bounds how long a write is waited for: a slice someone else deleted right
+// after our write would otherwise look stale forever.
+const trackFor = 10 * time.Second
+
+func newTracker() *tracker { return &tracker{seen: map[string]map[string]write{}} }
+
+func (t *tracker) record(key, name string, rv int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.seen[key] == nil {
+		t.seen[key] = map[string]write{}
+	}
+	t.seen[key][name] = write{rv: rv, at: time.Now()}
+}
+
+// stale reports whether the cached slices lag our writes, forgetting writes they show.
+func (t *tracker) stale(key string, cached []*discoveryv1.EndpointSlice) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	want := t.seen[key]
+	if len(want) == 0 {
+		return false
+	}
+	byName := make(map[string]int64, len(cached))
+	for _, s := range cached {
+		byName[s.Name] = rv(s)
+	}
+	stale := false
+	for name, w := range want {
+		got, ok := byName[name]
+		caughtUp := (w.rv < 0 && !ok) || (w.rv >= 0 && ok && got >= w.rv)
+		if caughtUp || time.Since(w.at) > trackFor {
+			delete(want, name)
+		} else {
+			stale = true
+		}
+	}
+	if len(want) == 0 {
+		delete(t.seen, key)
+	}
+	return stale
+}

@@ -1,0 +1,80 @@
+package plugins
+
+import (
+	fw "skiff/internal/scheduler/framework"
+)
+
+type affinityScoreState struct{ scores pairCounts }
+
+func (s *affinityScoreState) Clone() fw.StateData { return s }
+
+// PreScore sums, per topology domain, the weights of preferred terms in both
+// directions and of existing pods' required affinity towards the newcomer.
+func (p *InterPodAffinity) PreScore(state *fw.CycleState, pod *fw.PodInfo, snap fw.Snapshot, _ []*fw.NodeInfo) *fw.Status {
+	hasOwn := len(pod.PreferredAffinityTerms)+len(pod.PreferredAntiAffinityTerms) > 0
+	nodes := snap.HavePodsWithAffinity()
+	if hasOwn {
+		nodes = snap.List()
+	}
+	if len(nodes) == 0 {
+		return fw.NewStatus(fw.Skip)
+	}
+	s := &affinityScoreState{scores: pairCounts{}}
+	for _, n := range nodes {
+		pods := n.PodsWithAffinity
+		if hasOwn {
+			pods = n.Pods
+		}
+		for _, ex := range pods {
+			p.scoreExisting(s.scores, pod, ex, n)
+		}
+	}
+	if len(s.scores) == 0 {
+		return fw.NewStatus(fw.Skip)
+	}
+	state.Write(interPodAffinityScore, s)
+	return nil
+}
+
+func (p *InterPodAffinity) scoreExisting(scores pairCounts, pod, ex *fw.PodInfo, n *fw.NodeInfo) {
+	add := func(t *fw.AffinityTerm, target *fw.PodInfo, w int64) {
+		if v, ok := n.Node.Labels[t.TopologyKey]; ok && t.Matches(target.Pod, p.NamespaceLabels) {
+			scores[topologyPair{t.TopologyKey, v}] += w
+		}
+	}
+	for i := range pod.PreferredAffinityTerms {
+		add(&pod.PreferredAffinityTerms[i].AffinityTerm, ex, int64(pod.PreferredAffinityTerms[i].Weight))
+	}
+	for i := range pod.PreferredAntiAffinityTerms {
+		add(&pod.PreferredAntiAffinityTerms[i].AffinityTerm, ex, -int64(pod.PreferredAntiAffinityTerms[i].Weight))
+	}
+	for i := range ex.RequiredAffinityTerms {
+		add(&ex.RequiredAffinityTerms[i], pod, hardPodAffinityWeight)
+	}
+	for i := range ex.PreferredAffinityTerms {
+		add(&ex.PreferredAffinityTerms[i].AffinityTerm, pod, int64(ex.PreferredAffinityTerms[i].Weight))
+	}
+	for i := range ex.PreferredAntiAffinityTerms {
+		add(&ex.PreferredAntiAffinityTerms[i].AffinityTerm, pod, -int64(ex.PreferredAntiAffinityTerms[i].Weight))
+	}
+}
+
+// Score implements fw.ScorePlugin.
+func (p *InterPodAffinity) Score(state *fw.CycleState, _ *fw.PodInfo, n *fw.NodeInfo) int64 {
+	s, _ := state.Read(interPodAffinityScore).(*affinityScoreState)
+	if s == nil {
+		return 0
+	}
+	var sum int64
+	for pair, w := range s.scores {
+		if v, ok := n.Node.Labels[pair.key]; ok && v == pair.value {
+			sum += w
+		}
+	}
+	return sum
+}
+
+// Normalize implements fw.ScoreNormalizer.
+func (p *InterPodAffinity) Normalize(_ *fw.CycleState, _ *fw.PodInfo, scores []int64) {
+	normalizeMinMax(scores)
+}

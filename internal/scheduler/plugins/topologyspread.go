@@ -1,0 +1,204 @@
+package plugins
+
+import (
+	"context"
+	"math"
+	"slices"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	fw "skiff/internal/scheduler/framework"
+)
+
+// Reasons of the topology spread filter.
+const (
+	ReasonTopologySpread        = "node(s) didn't match pod topology spread constraints"
+	ReasonTopologySpreadMissing = "node(s) didn't match pod topology spread constraints (missing required label)"
+	topologySpreadFilter        = PodTopologySpreadName + "/filter"
+	topologySpreadScore         = PodTopologySpreadName + "/score"
+)
+
+// PodTopologySpread keeps matching pods within maxSkew of each other across the
+// domains of a topology key (DoNotSchedule), and prefers the emptier domains for
+// ScheduleAnyway constraints.
+type PodTopologySpread struct{}
+
+// Name implements fw.Plugin.
+func (PodTopologySpread) Name() string { return PodTopologySpreadName }
+
+// constraint is a topology spread constraint with its selector compiled.
+type constraint struct {
+	maxSkew       int64
+	minDomains    int64
+	key           string
+	selector      labels.Selector
+	honorAffinity bool
+	honorTaints   bool
+}
+
+// spreadState holds, per constraint, the matching pod count of each domain and the
+// smallest count, which is what skew is measured against.
+type spreadState struct {
+	constraints []constraint
+	counts      []map[string]int64
+	minCount    []int64
+}
+
+func (s *spreadState) Clone() fw.StateData {
+	c := &spreadState{constraints: s.constraints, minCount: slices.Clone(s.minCount)}
+	for _, m := range s.counts {
+		n := make(map[string]int64, len(m))
+		for k, v := range m {
+			n[k] = v
+		}
+		c.counts = append(c.counts, n)
+	}
+	return c
+}
+
+func buildConstraints(pod *v1.Pod, action v1.UnsatisfiableConstraintAction) ([]constraint, error) {
+	var out []constraint
+	for _, c := range pod.Spec.TopologySpreadConstraints {
+		if c.WhenUnsatisfiable != action {
+			continue
+		}
+		sel, err := fw.SelectorWithKeys(c.LabelSelector, pod, c.MatchLabelKeys, nil)
+		if err != nil {
+			return nil, err
+		}
+		cc := constraint{maxSkew: int64(c.MaxSkew), minDomains: 1, key: c.TopologyKey, selector: sel,
+			honorAffinity: c.NodeAffinityPolicy == nil || *c.NodeAffinityPolicy == v1.NodeInclusionPolicyHonor,
+			honorTaints:   c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy == v1.NodeInclusionPolicyHonor}
+		if c.MinDomains != nil {
+			cc.minDomains = int64(*c.MinDomains)
+		}
+		out = append(out, cc)
+	}
+	return out, nil
+}
+
+// eligible reports whether node's pods count towards the constraints: it must carry
+// every topology key and pass the node inclusion policies.
+func eligible(cs []constraint, pod *v1.Pod, node *v1.Node) bool {
+	for i := range cs {
+		if _, ok := node.Labels[cs[i].key]; !ok {
+			return false
+		}
+		if cs[i].honorAffinity && !fw.MatchesRequiredNodeAffinity(pod, node) {
+			return false
+		}
+		if cs[i].honorTaints && fw.FirstUntolerated(node.Spec.Taints, pod.Spec.Tolerations,
+			v1.TaintEffectNoSchedule, v1.TaintEffectNoExecute) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// countMatching counts pods on n that constraint c selects: same namespace, not
+// terminating, labels matching.
+func countMatching(c *constraint, ns string, n *fw.NodeInfo) int64 {
+	var count int64
+	for _, p := range n.Pods {
+		if p.Pod.Namespace == ns && p.Pod.DeletionTimestamp == nil && c.selector.Matches(labels.Set(p.Pod.Labels)) {
+			count++
+		}
+	}
+	return count
+}
+
+func countDomains(cs []constraint, pod *v1.Pod, nodes []*fw.NodeInfo) []map[string]int64 {
+	counts := make([]map[string]int64, len(cs))
+	for i := range counts {
+		counts[i] = map[string]int64{}
+	}
+	for _, n := range nodes {
+		if !eligible(cs, pod, n.Node) {
+			continue
+		}
+		for i := range cs {
+			counts[i][n.Node.Labels[cs[i].key]] += countMatching(&cs[i], pod.Namespace, n)
+		}
+	}
+	return counts
+}
+
+// PreFilter implements fw.PreFilterPlugin.
+func (PodTopologySpread) PreFilter(_ context.Context, state *fw.CycleState, pod *fw.PodInfo, snap fw.Snapshot) *fw.Status {
+	cs, err := buildConstraints(pod.Pod, v1.DoNotSchedule)
+	if err != nil {
+		return unresolvable(err.Error())
+	}
+	if len(cs) == 0 {
+		return fw.NewStatus(fw.Skip)
+	}
+	s := &spreadState{constraints: cs, counts: countDomains(cs, pod.Pod, snap.List()), minCount: make([]int64, len(cs))}
+	for i := range cs {
+		s.updateMin(i)
+	}
+	state.Write(topologySpreadFilter, s)
+	return nil
+}
+
+// updateMin recomputes the global minimum of constraint i. With fewer domains than
+// minDomains the minimum is zero, which forces pods into new domains.
+func (s *spreadState) updateMin(i int) {
+	m := s.counts[i]
+	if int64(len(m)) < s.constraints[i].minDomains || len(m) == 0 {
+		s.minCount[i] = 0
+		return
+	}
+	lo := int64(math.MaxInt64)
+	for _, v := range m {
+		lo = min(lo, v)
+	}
+	s.minCount[i] = lo
+}
+
+// Filter implements fw.FilterPlugin.
+func (PodTopologySpread) Filter(state *fw.CycleState, pod *fw.PodInfo, n *fw.NodeInfo) *fw.Status {
+	s, _ := state.Read(topologySpreadFilter).(*spreadState)
+	if s == nil {
+		return nil
+	}
+	for i := range s.constraints {
+		c := &s.constraints[i]
+		v, ok := n.Node.Labels[c.key]
+		if !ok {
+			return unresolvable(ReasonTopologySpreadMissing)
+		}
+		var self int64
+		if c.selector.Matches(labels.Set(pod.Pod.Labels)) {
+			self = 1
+		}
+		if s.counts[i][v]+self-s.minCount[i] > c.maxSkew {
+			return unschedulable(ReasonTopologySpread)
+		}
+	}
+	return nil
+}
+
+// AddPod implements fw.PodAddRemover.
+func (p PodTopologySpread) AddPod(state *fw.CycleState, pod, added *fw.PodInfo, n *fw.NodeInfo) {
+	p.update(state, pod, added, n, 1)
+}
+
+// RemovePod implements fw.PodAddRemover.
+func (p PodTopologySpread) RemovePod(state *fw.CycleState, pod, removed *fw.PodInfo, n *fw.NodeInfo) {
+	p.update(state, pod, removed, n, -1)
+}
+
+func (PodTopologySpread) update(state *fw.CycleState, pod, other *fw.PodInfo, n *fw.NodeInfo, delta int64) {
+	s, _ := state.Read(topologySpreadFilter).(*spreadState)
+	if s == nil || other.Pod.Namespace != pod.Pod.Namespace || !eligible(s.constraints, pod.Pod, n.Node) {
+		return
+	}
+	for i := range s.constraints {
+		c := &s.constraints[i]
+		if c.selector.Matches(labels.Set(other.Pod.Labels)) {
+			s.counts[i][n.Node.Labels[c.key]] += delta
+			s.updateMin(i)
+		}
+	}
+}
