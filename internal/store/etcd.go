@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
+	"go.uber.org/zap"
 )
 
 // Etcd is a connection to the cluster's etcd: an embedded member or external endpoints.
@@ -31,7 +32,9 @@ func StartEmbedded(ctx context.Context, dir string) (*Etcd, error) {
 	cfg := embed.NewConfig()
 	cfg.Name = "skiff"
 	cfg.Dir = filepath.Join(dir, "data")
-	cfg.LogLevel = "error"
+	// etcd reports its own listeners closing at shutdown as errors; skiff reports
+	// what matters (start failures, lost watches) itself.
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	local, _ := url.Parse("http://127.0.0.1:0")
 	cfg.ListenClientUrls = []url.URL{*local}
 	cfg.AdvertiseClientUrls = []url.URL{*local}

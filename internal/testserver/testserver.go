@@ -5,6 +5,7 @@ package testserver
 import (
 	"context"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +22,11 @@ type Server struct {
 	Config *rest.Config
 	Client kubernetes.Interface
 	Dir    string
+	stop   func()
 }
+
+// Stop ends the server; tests that restart on the same Dir call it first.
+func (s *Server) Stop() { s.stop() }
 
 // Start runs a server in t.TempDir() and stops it when the test ends.
 func Start(t testing.TB) *Server {
@@ -44,21 +49,25 @@ func StartIn(t testing.TB, dir string) *Server {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Errorf("API server did not stop within 20s")
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Errorf("API server did not stop within 20s")
+			}
+		})
+	}
+	t.Cleanup(stop)
 	cfg, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig())
 	if err != nil {
 		t.Fatalf("kubeconfig: %v", err)
 	}
 	cfg.QPS, cfg.Burst = 1000, 2000
 	waitReady(t, cfg)
-	return &Server{Server: srv, Config: cfg, Client: kubernetes.NewForConfigOrDie(cfg), Dir: dir}
+	return &Server{Server: srv, Config: cfg, Client: kubernetes.NewForConfigOrDie(cfg), Dir: dir, stop: stop}
 }
 
 func waitReady(t testing.TB, cfg *rest.Config) {

@@ -1,0 +1,247 @@
+package apiserver_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+
+	"skiff/internal/testserver"
+)
+
+func protobufClient(t *testing.T, cfg *rest.Config) kubernetes.Interface {
+	c := rest.CopyConfig(cfg)
+	c.ContentType = "application/vnd.kubernetes.protobuf"
+	c.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	return kubernetes.NewForConfigOrDie(c)
+}
+
+func cm(name string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"k": "v"}}
+}
+
+func TestProtobufRoundTripAndWatchResume(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx := context.Background()
+	c := protobufClient(t, srv.Config)
+	first, err := c.CoreV1().ConfigMaps("default").Create(ctx, cm("a"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"b", "c"} {
+		if _, err := c.CoreV1().ConfigMaps("default").Create(ctx, cm(n), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Resuming after the first object's version replays exactly what came later.
+	w, err := c.CoreV1().ConfigMaps("default").Watch(ctx, metav1.ListOptions{ResourceVersion: first.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	var got []string
+	for len(got) < 2 {
+		select {
+		case ev := <-w.ResultChan():
+			got = append(got, fmt.Sprintf("%s %s", ev.Type, ev.Object.(*corev1.ConfigMap).Name))
+		case <-time.After(10 * time.Second):
+			t.Fatalf("watch resume delivered only %v", got)
+		}
+	}
+	if strings.Join(got, ",") != "ADDED b,ADDED c" {
+		t.Fatalf("resumed watch = %v, want ADDED b, ADDED c", got)
+	}
+}
+
+func TestWatchFromBeforeTheCacheIsGone(t *testing.T) {
+	dir := t.TempDir()
+	srv := testserver.StartIn(t, dir)
+	old, err := srv.Client.CoreV1().ConfigMaps("default").Create(context.Background(), cm("old"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Client.CoreV1().ConfigMaps("default").Create(context.Background(), cm("later"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// After a restart the cache starts at the current revision: older ones are gone.
+	srv2 := restart(t, srv, dir)
+	if _, err := srv2.Client.CoreV1().ConfigMaps("default").Create(context.Background(), cm("new"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = srv2.Client.CoreV1().ConfigMaps("default").Watch(context.Background(), metav1.ListOptions{ResourceVersion: old.ResourceVersion})
+	if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
+		t.Fatalf("watch from rv %s: %v, want 410 Gone", old.ResourceVersion, err)
+	}
+}
+
+func TestPagingOverTwoThousandObjects(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx := context.Background()
+	c := protobufClient(t, srv.Config)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < 2000; i += 8 {
+				if _, err := c.CoreV1().ConfigMaps("default").Create(ctx, cm(fmt.Sprintf("cm-%04d", i)), metav1.CreateOptions{}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	opts := metav1.ListOptions{Limit: 300}
+	pages := 0
+	var rv string
+	for {
+		l, err := c.CoreV1().ConfigMaps("default").List(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if rv == "" {
+			rv = l.ResourceVersion
+		} else if l.ResourceVersion != rv {
+			t.Fatalf("page %d at resourceVersion %s, first page at %s: not one snapshot", pages, l.ResourceVersion, rv)
+		}
+		for _, i := range l.Items {
+			if seen[i.Name] {
+				t.Fatalf("%s listed twice", i.Name)
+			}
+			seen[i.Name] = true
+		}
+		if l.Continue == "" {
+			break
+		}
+		opts.Continue = l.Continue
+	}
+	// kube-root-ca.crt may or may not exist depending on controllers; count ours.
+	n := 0
+	for name := range seen {
+		if strings.HasPrefix(name, "cm-") {
+			n++
+		}
+	}
+	if n != 2000 || pages < 7 {
+		t.Fatalf("listed %d of 2000 in %d pages", n, pages)
+	}
+}
+
+func TestConcurrentUpdatesConflict(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx := context.Background()
+	c := srv.Client.CoreV1().ConfigMaps("default")
+	orig, err := c.Create(ctx, cm("race"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := orig.DeepCopy(), orig.DeepCopy()
+	a.Data["k"] = "a"
+	b.Data["k"] = "b"
+	if _, err := c.Update(ctx, a, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Update(ctx, b, metav1.UpdateOptions{})
+	if !apierrors.IsConflict(err) {
+		t.Fatalf("stale update: %v, want 409 Conflict", err)
+	}
+	got, _ := c.Get(ctx, "race", metav1.GetOptions{})
+	if got.Data["k"] != "a" {
+		t.Fatalf("value after conflict = %q, want a", got.Data["k"])
+	}
+}
+
+func TestServerSideApplyConflictsBetweenManagers(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx := context.Background()
+	c := srv.Client.CoreV1().ConfigMaps("default")
+	if _, err := c.Apply(ctx, corev1ac.ConfigMap("shared", "default").WithData(map[string]string{"x": "1"}), metav1.ApplyOptions{FieldManager: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Apply(ctx, corev1ac.ConfigMap("shared", "default").WithData(map[string]string{"x": "2"}), metav1.ApplyOptions{FieldManager: "bob"})
+	if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "alice") {
+		t.Fatalf("bob's apply: %v, want a conflict naming alice", err)
+	}
+	// A field nobody else owns is bob's without conflict; force takes x over.
+	if _, err := c.Apply(ctx, corev1ac.ConfigMap("shared", "default").WithData(map[string]string{"y": "b"}), metav1.ApplyOptions{FieldManager: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Apply(ctx, corev1ac.ConfigMap("shared", "default").WithData(map[string]string{"x": "2", "y": "b"}), metav1.ApplyOptions{FieldManager: "bob", Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Data["x"] != "2" || got.Data["y"] != "b" {
+		t.Fatalf("data after forced apply = %v", got.Data)
+	}
+	// A merge patch through JSON works alongside.
+	if _, err := c.Patch(ctx, "shared", types.MergePatchType, []byte(`{"data":{"z":"3"}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInformerResyncsAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	srv := testserver.StartIn(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := protobufClient(t, srv.Config)
+	if _, err := c.CoreV1().ConfigMaps("default").Create(ctx, cm("before"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace("default"))
+	inf := f.Core().V1().ConfigMaps().Informer()
+	f.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		t.Fatal("informer did not sync")
+	}
+	// Restart the server on the same data (the port changes, so point a new client at
+	// it: what must survive is the data and the informer's resourceVersion semantics).
+	srv2 := restart(t, srv, dir)
+	c2 := protobufClient(t, srv2.Config)
+	if _, err := c2.CoreV1().ConfigMaps("default").Create(ctx, cm("after"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f2 := informers.NewSharedInformerFactoryWithOptions(c2, 0, informers.WithNamespace("default"))
+	inf2 := f2.Core().V1().ConfigMaps().Informer()
+	f2.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), inf2.HasSynced) {
+		t.Fatal("informer did not sync after restart")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		_, ok1, _ := inf2.GetStore().GetByKey("default/before")
+		_, ok2, _ := inf2.GetStore().GetByKey("default/after")
+		if ok1 && ok2 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("informer after restart lacks objects from before and after the restart")
+}
+
+// restart stops the server of srv and starts one on the same data dir.
+func restart(t *testing.T, srv *testserver.Server, dir string) *testserver.Server {
+	t.Helper()
+	srv.Stop()
+	return testserver.StartIn(t, dir)
+}
