@@ -21,6 +21,8 @@ const usage = `skiff runs a Kubernetes-compatible cluster from one binary.
 Usage:
   skiff server [flags]       run the control plane (API server on etcd)
   skiff kubeconfig [flags]   print the admin kubeconfig of a server's data dir
+  skiff image import FILE    push a docker-save or OCI archive into the cluster's registry
+  skiff image ls             list the cluster's images
   skiff version              print the version
 
 Run 'skiff <command> -h' for a command's flags.
@@ -40,6 +42,8 @@ func main() {
 		err = runServer(ctx, args)
 	case "kubeconfig":
 		err = runKubeconfig(os.Stdout, args)
+	case "image":
+		err = runImage(ctx, os.Stdout, args)
 	case "version", "--version":
 		v := apiserver.Version()
 		fmt.Printf("skiff (Kubernetes %s, %s)\n", v.GitVersion, v.GoVersion)

@@ -5,6 +5,7 @@ package apiserver
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -43,6 +44,8 @@ type API struct {
 	NodeProxy func(w http.ResponseWriter, r *http.Request, q request)
 	// Extra serves non-resource paths (openapi, metrics...) after authentication.
 	Extra map[string]http.Handler
+	// Registry serves /v2/: anyone may pull; pushes need an authorized user.
+	Registry http.Handler
 	now   func() time.Time
 	ready atomic.Bool
 }
@@ -111,6 +114,11 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serveVersion(w)
 		return
 	}
+	pull := r.Method == http.MethodGet || r.Method == http.MethodHead
+	if a.Registry != nil && pull && (r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/")) {
+		a.Registry.ServeHTTP(w, r)
+		return
+	}
 	user, ok := a.authn.Authenticate(r)
 	if !ok {
 		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
@@ -143,7 +151,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) serveNonResource(w http.ResponseWriter, r *http.Request, user *auth.User) {
-	for prefix, h := range a.Extra {
+	extra := a.Extra
+	if a.Registry != nil {
+		extra = maps.Clone(a.Extra)
+		extra["/v2"] = a.Registry
+	}
+	for prefix, h := range extra {
 		if r.URL.Path == prefix || strings.HasPrefix(r.URL.Path, prefix+"/") {
 			attrs := auth.Attributes{User: user, Verb: strings.ToLower(r.Method), Path: r.URL.Path}
 			if allowed, why := a.authz.Authorize(r.Context(), attrs); !allowed {

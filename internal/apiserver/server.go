@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 
 	"skiff/internal/auth"
+	"skiff/internal/images"
 	"skiff/internal/pki"
 	"skiff/internal/resources"
 	"skiff/internal/store"
@@ -40,6 +41,7 @@ type Server struct {
 	CA       *pki.CA
 	Addr     string // host:port clients use
 	Token    string // the agents' join token
+	Registry *images.Registry
 	listener net.Listener
 	etcd     *store.Etcd
 	http     *http.Server
@@ -94,9 +96,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.Store = store.New(s.etcd.Client, resources.Scheme)
 	authn := &auth.Authenticator{Tokens: []auth.TokenAuthenticator{auth.StaticToken{
 		Token: s.Token, User: auth.User{Name: "system:bootstrap:skiff", Groups: []string{auth.Bootstrappers}}}}}
-	authz := auth.Union{auth.MastersAuthorizer{}, auth.GroupAuthorizer(auth.Nodes), auth.GroupAuthorizer(auth.Bootstrappers)}
+	authz := auth.Union{auth.MastersAuthorizer{}, auth.GroupAuthorizer(auth.Nodes), auth.PathAuthorizer{Group: auth.Bootstrappers, Path: JoinPath}}
 	if s.API, err = NewAPI(s.Store, authn, authz, alloc); err != nil {
 		return nil, err
+	}
+	s.API.Extra[JoinPath] = joinHandler(s.CA)
+	if s.Registry, err = images.NewRegistry(filepath.Join(cfg.DataDir, "registry")); err != nil {
+		return nil, fmt.Errorf("image registry: %w", err)
+	}
+	s.API.Registry = s.Registry.Handler()
+	if err := s.ensureBuiltinImages(); err != nil {
+		slog.Warn("built-in images are not available; pods using skiff.local/pause and skiff.local/toolbox will not start", "err", err)
 	}
 	s.http = &http.Server{
 		Handler:           s.API,
@@ -144,6 +154,16 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// ensureBuiltinImages pushes skiff.local/pause and skiff.local/toolbox, built from the
+// binaries next to skiff (make build puts them there).
+func (s *Server) ensureBuiltinImages() error {
+	dir, err := images.FindBinDir()
+	if err != nil {
+		return err
+	}
+	return s.Registry.EnsureBuiltins(dir)
 }
 
 func allocators(cfg Config) (*resources.Allocators, error) {

@@ -140,8 +140,19 @@ func (MastersAuthorizer) Authorize(_ context.Context, a Attributes) (bool, strin
 	return a.User != nil && a.User.InGroup(Masters), ""
 }
 
-// GroupAuthorizer lets the members of a group do everything; used for the node and
-// bootstrap identities until the RBAC and node authorizers exist.
+// PathAuthorizer lets the members of a group use one non-resource path: the join
+// token may trade itself for node certificates and nothing else.
+type PathAuthorizer struct {
+	Group, Path string
+}
+
+// Authorize allows members of the group on the path.
+func (p PathAuthorizer) Authorize(_ context.Context, a Attributes) (bool, string) {
+	return a.User != nil && a.User.InGroup(p.Group) && !a.IsResource() && a.Path == p.Path, ""
+}
+
+// GroupAuthorizer lets the members of a group do everything; used for the node
+// identities until the node authorizer exists.
 type GroupAuthorizer string
 
 // Authorize allows members of the group.

@@ -372,3 +372,26 @@ func randomSerial() (*big.Int, error) {
 	}
 	return serial, nil
 }
+
+// SignServing signs a serving certificate for hosts (IPs and DNS names) for a public
+// key the caller holds: a joining agent's HTTPS endpoint.
+func (ca *CA) SignServing(pub crypto.PublicKey, name string, hosts []string, validity time.Duration) ([]byte, error) {
+	if pub == nil {
+		return nil, errors.New("SignServing needs a public key")
+	}
+	ips, dnsNames, err := splitHosts(hosts)
+	if err != nil {
+		return nil, err
+	}
+	if validity <= 0 {
+		validity = leafValidity
+	}
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: name},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: ips,
+		DNSNames:    dnsNames,
+	}
+	return ca.sign(pub, tmpl, validity)
+}
