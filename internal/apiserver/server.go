@@ -101,6 +101,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.API.Extra[JoinPath] = joinHandler(s.CA)
+	kcert, kkey, err := s.CA.ClientCert(filepath.Join(cfg.DataDir, "tls"), "apiserver-kubelet-client", "skiff-apiserver", []string{auth.Masters})
+	if err != nil {
+		return nil, err
+	}
+	kpair, err := tls.X509KeyPair(kcert, kkey)
+	if err != nil {
+		return nil, err
+	}
+	s.API.NodeProxy = newNodeProxy(s.API, kpair, &tls.Config{RootCAs: s.CA.Pool(), MinVersion: tls.VersionTLS12}).serve
 	if s.Registry, err = images.NewRegistry(filepath.Join(cfg.DataDir, "registry")); err != nil {
 		return nil, fmt.Errorf("image registry: %w", err)
 	}

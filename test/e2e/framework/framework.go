@@ -149,6 +149,9 @@ func (c *Cluster) signal(hard bool) {
 	}
 }
 
+// PID is the server process's id.
+func (c *Cluster) PID() int { return c.cmd.Process.Pid }
+
 // Stop ends the server and everything it started.
 func (c *Cluster) Stop() { c.signal(false) }
 

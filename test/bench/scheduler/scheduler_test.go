@@ -1,0 +1,209 @@
+// Package scheduler benchmarks the scheduler end to end: a real in-process API
+// server on etcd, `skiff simulate` nodes and the scheduler, with pods created
+// through the API and bindings observed through a watch.
+//
+//	go test ./test/bench/scheduler -run '^$' -bench . -benchtime 1x -timeout 30m
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
+
+	"skiff/internal/scheduler"
+	"skiff/internal/simulate"
+	"skiff/internal/testserver"
+)
+
+// creators is how many goroutines create pods: API writes are latency-bound (each
+// waits for etcd and the watch cache), so throughput needs many in flight.
+const creators = 256
+
+type benchCase struct {
+	nodes, pods int
+	// constrained gives every pod required anti-affinity and a topology spread
+	// constraint, the expensive path.
+	constrained bool
+}
+
+func BenchmarkSchedulingBasic1000Nodes(b *testing.B) {
+	run(b, benchCase{nodes: 1000, pods: 10000})
+}
+
+func BenchmarkSchedulingBasic5000Nodes(b *testing.B) {
+	run(b, benchCase{nodes: 5000, pods: 10000})
+}
+
+func BenchmarkSchedulingConstrained5000Nodes(b *testing.B) {
+	run(b, benchCase{nodes: 5000, pods: 10000, constrained: true})
+}
+
+// run measures one pass however large b.N is: a pass builds a cluster and takes
+// seconds to minutes, so repeating it says nothing new.
+func run(b *testing.B, bc benchCase) {
+	if b.N > 1 {
+		b.Skip("one pass is the measurement; use -benchtime 1x")
+	}
+	srv := testserver.Start(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	startSimulator(b, ctx, srv.Config, bc.nodes)
+	startScheduler(b, ctx, srv.Config)
+	waitNodes(b, ctx, srv.Client, bc.nodes)
+
+	bound := watchBound(b, ctx, srv.Client, bc.pods)
+	start := time.Now()
+	createPods(b, ctx, srv.Config, bc)
+	created := time.Since(start)
+	select {
+	case <-bound:
+	case <-time.After(20 * time.Minute):
+		b.Fatal("pods not all bound within 20 minutes")
+	}
+	took := time.Since(start)
+	rate := float64(bc.pods) / took.Seconds()
+	b.ReportMetric(rate, "pods/s")
+	b.ReportMetric(float64(peakRSS())/(1<<20), "peakRSS-MiB")
+	b.Logf("%d nodes, %d pods (constrained=%v): created in %v, all bound in %v: %.0f pods/s; process peak RSS %d MiB (API server, etcd, simulator and scheduler together)",
+		bc.nodes, bc.pods, bc.constrained, created.Round(time.Millisecond), took.Round(time.Millisecond), rate, peakRSS()>>20)
+}
+
+func fastConfig(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.QPS, c.Burst = 20000, 40000
+	return c
+}
+
+func startSimulator(b *testing.B, ctx context.Context, cfg *rest.Config, nodes int) {
+	opts, err := simulate.ParseFlags([]string{"--nodes", strconv.Itoa(nodes), "--workers", "64"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		if err := simulate.Run(ctx, fastConfig(cfg), opts); err != nil && ctx.Err() == nil {
+			b.Errorf("simulate: %v", err)
+		}
+	}()
+}
+
+func startScheduler(b *testing.B, ctx context.Context, cfg *rest.Config) {
+	client := kubernetes.NewForConfigOrDie(fastConfig(cfg))
+	events := kubernetes.NewForConfigOrDie(fastConfig(cfg))
+	inf := informers.NewSharedInformerFactory(client, 0)
+	bcast := record.NewBroadcaster(record.WithContext(ctx))
+	bcast.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: events.CoreV1().Events("")})
+	rec := bcast.NewRecorder(scheme.Scheme, v1.EventSource{Component: scheduler.DefaultSchedulerName})
+	s, err := scheduler.New(client, inf, rec, scheduler.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	inf.Start(ctx.Done())
+	go s.Run(ctx)
+}
+
+func waitNodes(b *testing.B, ctx context.Context, c kubernetes.Interface, n int) {
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		l, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+		if err == nil && len(l.Items) >= n {
+			time.Sleep(2 * time.Second) // let the scheduler's informer catch up
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	b.Fatalf("%d nodes not registered", n)
+}
+
+// watchBound closes the returned channel once want pods have a node.
+func watchBound(b *testing.B, ctx context.Context, c kubernetes.Interface, want int) <-chan struct{} {
+	w, err := c.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer w.Stop()
+		seen := map[string]bool{}
+		for ev := range w.ResultChan() {
+			p, ok := ev.Object.(*v1.Pod)
+			if !ok || ev.Type == watch.Deleted || p.Spec.NodeName == "" || seen[p.Name] {
+				continue
+			}
+			if seen[p.Name] = true; len(seen) == want {
+				close(done)
+				return
+			}
+		}
+	}()
+	return done
+}
+
+func createPods(b *testing.B, ctx context.Context, cfg *rest.Config, bc benchCase) {
+	client := kubernetes.NewForConfigOrDie(fastConfig(cfg))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range creators {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < bc.pods; i = int(next.Add(1)) - 1 {
+				if _, err := client.CoreV1().Pods("default").Create(ctx, benchPod(i, bc.constrained), metav1.CreateOptions{}); err != nil {
+					b.Errorf("create pod %d: %v", i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func benchPod(i int, constrained bool) *v1.Pod {
+	group := fmt.Sprintf("g%d", i%1000)
+	p := &v1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%05d", i), Labels: map[string]string{"group": group}},
+		Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10",
+			Resources: v1.ResourceRequirements{Requests: v1.ResourceList{
+				v1.ResourceCPU: resource.MustParse("100m"), v1.ResourceMemory: resource.MustParse("100Mi")}}}}},
+	}
+	if !constrained {
+		return p
+	}
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"group": group}}
+	p.Spec.Affinity = &v1.Affinity{PodAntiAffinity: &v1.PodAntiAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: []v1.PodAffinityTerm{{LabelSelector: sel, TopologyKey: v1.LabelHostname}}}}
+	p.Spec.TopologySpreadConstraints = []v1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: v1.LabelHostname,
+		WhenUnsatisfiable: v1.DoNotSchedule, LabelSelector: sel}}
+	return p
+}
+
+// peakRSS reads VmHWM (bytes) from /proc/self/status.
+func peakRSS() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
