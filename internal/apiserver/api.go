@@ -64,7 +64,7 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 	tc := applyconfigurations.NewTypeConverter(resources.Scheme)
 	managers := map[schema.GroupVersionKind]map[string]*managedfields.FieldManager{}
 	for _, info := range a.infos {
-		ep := &endpoint{Info: info, store: s.Register(info.GroupResource(), info.Storage)}
+		ep := &endpoint{Info: info, store: s.Register(info.StorageResource(), info.Storage)}
 		gvk := info.StorageGVK()
 		if managers[gvk] == nil {
 			m, err := newManagers(tc, info)

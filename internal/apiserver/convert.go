@@ -17,6 +17,9 @@ func toStorage(ep *endpoint, obj runtime.Object) (runtime.Object, error) {
 // toServed converts a stored object to the version the request addressed. The result
 // shares memory with obj when no conversion was needed: callers copy before changing it.
 func toServed(ep *endpoint, obj runtime.Object) (runtime.Object, error) {
+	if ep.GroupVersion() == ep.Storage {
+		return obj, nil
+	}
 	return convert(obj, ep.GVK())
 }
 

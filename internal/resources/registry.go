@@ -36,8 +36,14 @@ func (i *Info) GVK() schema.GroupVersionKind { return i.GroupVersion().WithKind(
 // StorageGVK is the kind as stored.
 func (i *Info) StorageGVK() schema.GroupVersionKind { return i.Storage.WithKind(i.Kind) }
 
-// GroupResource identifies the resource independent of version: the storage key.
+// GroupResource identifies the resource as served.
 func (i *Info) GroupResource() schema.GroupResource { return i.GroupVersionResource.GroupResource() }
+
+// StorageResource is where objects are kept: aliases in other groups (events.k8s.io
+// events) share the storage of the resource they alias.
+func (i *Info) StorageResource() schema.GroupResource {
+	return schema.GroupResource{Group: i.Storage.Group, Resource: i.Resource}
+}
 
 // HasSubresource reports whether sub is served.
 func (i *Info) HasSubresource(sub string) bool {
