@@ -39,6 +39,8 @@ type API struct {
 	authn     *auth.Authenticator
 	authz     auth.Authorizer
 	admit     *admission
+	rbac      auth.RBAC
+	saTokens  *auth.ServiceAccountTokens
 	// NodeProxy forwards pods/log, exec, attach and portforward to the node's agent;
 	// nil until the node agent exists.
 	NodeProxy func(w http.ResponseWriter, r *http.Request, q request)
@@ -64,7 +66,12 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 	tc := applyconfigurations.NewTypeConverter(resources.Scheme)
 	managers := map[schema.GroupVersionKind]map[string]*managedfields.FieldManager{}
 	for _, info := range a.infos {
-		ep := &endpoint{Info: info, store: s.Register(info.StorageResource(), info.Storage)}
+		ep := &endpoint{Info: info}
+		a.endpoints[info.GroupVersionResource] = ep
+		if info.Virtual {
+			continue
+		}
+		ep.store = s.Register(info.StorageResource(), info.Storage)
 		gvk := info.StorageGVK()
 		if managers[gvk] == nil {
 			m, err := newManagers(tc, info)
@@ -74,8 +81,8 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 			managers[gvk] = m
 		}
 		ep.managers = managers[gvk]
-		a.endpoints[info.GroupVersionResource] = ep
 	}
+	a.rbac = auth.RBAC{Source: rbacSource{api: a}}
 	a.admit = &admission{api: a, alloc: alloc}
 	if err := a.serveOpenAPI(); err != nil {
 		return nil, fmt.Errorf("openapi: %w", err)
@@ -120,8 +127,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, ok := a.authn.Authenticate(r)
+	var err error
 	if !ok {
 		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+		return
+	}
+	if user, err = a.impersonate(r, user); err != nil {
+		writeError(w, err)
 		return
 	}
 	r = r.WithContext(auth.WithUser(r.Context(), user))
@@ -228,7 +240,14 @@ func (a *API) endpointFor(q request) (*endpoint, error) {
 }
 
 func (a *API) serveResource(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
+	if ep.Virtual {
+		a.serveReview(w, r, q, ep)
+		return
+	}
 	switch q.Subresource {
+	case "token":
+		a.serveToken(w, r, q, ep)
+		return
 	case "", "status":
 	case "scale":
 		a.serveScale(w, r, q, ep)

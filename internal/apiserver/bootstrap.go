@@ -5,6 +5,7 @@ import (
 	"net"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,6 +42,15 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 	}
 	for _, o := range objs {
 		if err := a.ensure(ctx, o.gvr, o.obj); err != nil {
+			return err
+		}
+	}
+	for _, o := range defaultPolicy() {
+		resource := "clusterroles"
+		if _, ok := o.(*rbacv1.ClusterRoleBinding); ok {
+			resource = "clusterrolebindings"
+		}
+		if err := a.ensure(ctx, resource, o); err != nil {
 			return err
 		}
 	}

@@ -33,6 +33,13 @@ var (
 	}
 )
 
+func verbsOf(i *resources.Info) metav1.Verbs {
+	if i.Virtual {
+		return metav1.Verbs{"create"}
+	}
+	return objectVerbs
+}
+
 // groupVersions lists group/versions in discovery order: groups as they first appear
 // in the resource table, each group's preferred (stored) version first.
 func (a *API) groupVersions() []schema.GroupVersion {
@@ -142,7 +149,7 @@ func (a *API) resourceList(gv schema.GroupVersion) *metav1.APIResourceList {
 	for _, i := range a.infosOf(gv) {
 		list.APIResources = append(list.APIResources, metav1.APIResource{
 			Name: i.Resource, SingularName: i.Singular, Namespaced: i.Namespaced, Kind: i.Kind,
-			Verbs: objectVerbs, ShortNames: i.ShortNames, Categories: i.Categories,
+			Verbs: verbsOf(i), ShortNames: i.ShortNames, Categories: i.Categories,
 		})
 		for _, sub := range i.Subresources {
 			r := metav1.APIResource{Name: i.Resource + "/" + sub, Namespaced: i.Namespaced, Kind: i.Kind, Verbs: subresourceVerbs[sub]}
@@ -177,7 +184,7 @@ func (a *API) aggregated(w http.ResponseWriter, r *http.Request, legacy bool) bo
 				scope = apidiscoveryv2.ScopeNamespace
 			}
 			res := apidiscoveryv2.APIResourceDiscovery{
-				Resource: i.Resource, SingularResource: i.Singular, Scope: scope, Verbs: objectVerbs,
+				Resource: i.Resource, SingularResource: i.Singular, Scope: scope, Verbs: verbsOf(i),
 				ResponseKind: &metav1.GroupVersionKind{Group: gv.Group, Version: gv.Version, Kind: i.Kind},
 				ShortNames:   i.ShortNames, Categories: i.Categories,
 			}

@@ -94,12 +94,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Store = store.New(s.etcd.Client, resources.Scheme)
+	saKey, err := pki.LoadOrCreateSigningKey(filepath.Join(cfg.DataDir, "tls", "sa.key"))
+	if err != nil {
+		return nil, err
+	}
+	saTokens := &auth.ServiceAccountTokens{Key: saKey}
 	authn := &auth.Authenticator{Tokens: []auth.TokenAuthenticator{auth.StaticToken{
-		Token: s.Token, User: auth.User{Name: "system:bootstrap:skiff", Groups: []string{auth.Bootstrappers}}}}}
+		Token: s.Token, User: auth.User{Name: "system:bootstrap:skiff", Groups: []string{auth.Bootstrappers}}}, saTokens}}
 	authz := auth.Union{auth.MastersAuthorizer{}, auth.GroupAuthorizer(auth.Nodes), auth.PathAuthorizer{Group: auth.Bootstrappers, Path: JoinPath}}
 	if s.API, err = NewAPI(s.Store, authn, authz, alloc); err != nil {
 		return nil, err
 	}
+	// RBAC reads the API's own caches, so it joins the union once the API exists.
+	s.API.authz = append(authz, s.API.rbac)
+	s.API.saTokens = saTokens
+	saTokens.Exists = s.API.serviceAccountExists
 	s.API.Extra[JoinPath] = joinHandler(s.CA)
 	kcert, kkey, err := s.CA.ClientCert(filepath.Join(cfg.DataDir, "tls"), "apiserver-kubelet-client", "skiff-apiserver", []string{auth.Masters})
 	if err != nil {

@@ -19,6 +19,8 @@ var (
 	coordinate  = schema.GroupVersion{Group: "coordination.k8s.io", Version: "v1"}
 	discovery   = schema.GroupVersion{Group: "discovery.k8s.io", Version: "v1"}
 	events      = schema.GroupVersion{Group: "events.k8s.io", Version: "v1"}
+	authz       = schema.GroupVersion{Group: "authorization.k8s.io", Version: "v1"}
+	authn       = schema.GroupVersion{Group: "authentication.k8s.io", Version: "v1"}
 )
 
 // kind is shorthand for one row of the table below.
@@ -87,9 +89,21 @@ func All() []*Info {
 		{coordinate, "leases", "Lease", true, nil, nil, nil, leaseStrategy{}},
 		{discovery, "endpointslices", "EndpointSlice", true, nil, nil, nil, endpointSliceStrategy{}},
 	}
-	infos := make([]*Info, 0, len(rows)+4)
+	infos := make([]*Info, 0, len(rows)+10)
 	for _, r := range rows {
 		infos = append(infos, r.info())
+	}
+	for _, v := range []kind{
+		{authz, "selfsubjectaccessreviews", "SelfSubjectAccessReview", false, nil, nil, nil, generic{}},
+		{authz, "selfsubjectrulesreviews", "SelfSubjectRulesReview", false, nil, nil, nil, generic{}},
+		{authz, "subjectaccessreviews", "SubjectAccessReview", false, nil, nil, nil, generic{}},
+		{authz, "localsubjectaccessreviews", "LocalSubjectAccessReview", true, nil, nil, nil, generic{}},
+		{authn, "tokenreviews", "TokenReview", false, nil, nil, nil, generic{}},
+		{authn, "selfsubjectreviews", "SelfSubjectReview", false, nil, nil, nil, generic{}},
+	} {
+		info := v.info()
+		info.Virtual = true
+		infos = append(infos, info)
 	}
 	// Other versions of the same objects, stored as the preferred version.
 	infos = append(infos,

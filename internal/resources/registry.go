@@ -28,6 +28,9 @@ type Info struct {
 	Deprecated string
 	// Strategy holds the per-kind rules.
 	Strategy Strategy
+	// Virtual resources are never stored: creating one asks a question and the answer
+	// comes back in its status (access reviews, token reviews).
+	Virtual bool
 }
 
 // GVK is the kind as served.

@@ -1,0 +1,59 @@
+package apiserver
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"skiff/internal/store"
+)
+
+// rbacSource reads RBAC objects from the watch cache, so authorization costs no etcd
+// round trip.
+type rbacSource struct{ api *API }
+
+func (s rbacSource) list(resource, namespace string) []runtime.Object {
+	ep := s.api.endpoints[rbacv1.SchemeGroupVersion.WithResource(resource)]
+	objs, _, _, _ := ep.store.List(context.Background(), store.ListOptions{Namespace: namespace, ResourceVersion: "0"})
+	return objs
+}
+
+func (s rbacSource) ClusterRoles() []*rbacv1.ClusterRole {
+	return typed[*rbacv1.ClusterRole](s.list("clusterroles", ""))
+}
+
+func (s rbacSource) ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
+	return typed[*rbacv1.ClusterRoleBinding](s.list("clusterrolebindings", ""))
+}
+
+func (s rbacSource) Roles(ns string) []*rbacv1.Role { return typed[*rbacv1.Role](s.list("roles", ns)) }
+
+func (s rbacSource) RoleBindings(ns string) []*rbacv1.RoleBinding {
+	return typed[*rbacv1.RoleBinding](s.list("rolebindings", ns))
+}
+
+func typed[T runtime.Object](objs []runtime.Object) []T {
+	out := make([]T, 0, len(objs))
+	for _, o := range objs {
+		if t, ok := o.(T); ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// serviceAccountExists backs token authentication: deleting a service account, or the
+// pod a token is bound to, revokes its tokens.
+func (a *API) serviceAccountExists(ctx context.Context, ns, sa, saUID, pod, podUID string) bool {
+	obj, ok := a.endpoints[corev1.SchemeGroupVersion.WithResource("serviceaccounts")].store.Peek(ns, sa)
+	if !ok || (saUID != "" && string(obj.(*corev1.ServiceAccount).UID) != saUID) {
+		return false
+	}
+	if pod == "" {
+		return true
+	}
+	p, ok := a.endpoints[corev1.SchemeGroupVersion.WithResource("pods")].store.Peek(ns, pod)
+	return ok && (podUID == "" || string(p.(*corev1.Pod).UID) == podUID)
+}
