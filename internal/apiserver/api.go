@@ -48,8 +48,8 @@ type API struct {
 	Extra map[string]http.Handler
 	// Registry serves /v2/: anyone may pull; pushes need an authorized user.
 	Registry http.Handler
-	now   func() time.Time
-	ready atomic.Bool
+	now      func() time.Time
+	ready    atomic.Bool
 }
 
 // NewAPI wires every resource to the store.
