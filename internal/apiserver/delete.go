@@ -24,7 +24,11 @@ func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 		return nil, err
 	}
 	if len(body) > 0 {
-		info, _ := serializerFor("application/json")
+		// Typed clients send DeleteOptions in their content type: JSON or protobuf.
+		info, ok := serializerFor(contentType(r))
+		if !ok {
+			info, _ = serializerFor("application/json")
+		}
 		if _, _, err := info.Serializer.Decode(body, nil, o); err != nil {
 			return nil, apierrors.NewBadRequest("invalid DeleteOptions: " + err.Error())
 		}

@@ -245,3 +245,19 @@ func restart(t *testing.T, srv *testserver.Server, dir string) *testserver.Serve
 	srv.Stop()
 	return testserver.StartIn(t, dir)
 }
+
+func TestProtobufDeleteWithOptions(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx := context.Background()
+	c := protobufClient(t, srv.Config)
+	if _, err := c.CoreV1().ConfigMaps("default").Create(ctx, cm("gone"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bg := metav1.DeletePropagationBackground
+	if err := c.CoreV1().ConfigMaps("default").Delete(ctx, "gone", metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil {
+		t.Fatalf("protobuf delete with options: %v", err)
+	}
+	if _, err := c.CoreV1().ConfigMaps("default").Get(ctx, "gone", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("after delete: %v", err)
+	}
+}
