@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"skiff/internal/apiserver"
@@ -19,7 +18,9 @@ import (
 const usage = `skiff runs a Kubernetes-compatible cluster from one binary.
 
 Usage:
-  skiff server [flags]       run the control plane (API server on etcd)
+  skiff server [flags]       run a cluster: API server on etcd, controllers, scheduler and a local node
+  skiff agent [flags]        join this machine to a cluster as a node
+  skiff simulate [flags]     register simulated nodes (for scale tests and capacity planning)
   skiff kubeconfig [flags]   print the admin kubeconfig of a server's data dir
   skiff image import FILE    push a docker-save or OCI archive into the cluster's registry
   skiff image ls             list the cluster's images
@@ -44,6 +45,10 @@ func main() {
 		err = runKubeconfig(os.Stdout, args)
 	case "image":
 		err = runImage(ctx, os.Stdout, args)
+	case "agent":
+		err = runAgent(ctx, args)
+	case "simulate":
+		err = runSimulate(ctx, args)
 	case "version", "--version":
 		v := apiserver.Version()
 		fmt.Printf("skiff (Kubernetes %s, %s)\n", v.GitVersion, v.GoVersion)
@@ -57,33 +62,6 @@ func main() {
 		fmt.Fprintf(os.Stderr, "skiff %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
-}
-
-func runServer(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("server", flag.ExitOnError)
-	var cfg apiserver.Config
-	var etcd string
-	fs.StringVar(&cfg.DataDir, "data-dir", "/var/lib/skiff", "where the cluster keeps its state")
-	fs.StringVar(&cfg.BindAddress, "bind-address", "0.0.0.0", "address the API server listens on")
-	fs.IntVar(&cfg.HTTPSPort, "https-port", 6443, "API server port (0 picks a free one)")
-	fs.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range for Service cluster IPs")
-	fs.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "range for pod IPs; each node gets a /24")
-	fs.StringVar(&etcd, "etcd-endpoints", "", "comma-separated URLs of an external etcd cluster (default: embedded etcd in the data dir)")
-	fs.Bool("disable-agent", true, "run the control plane only (the node agent is not built yet)")
-	_ = fs.Parse(args)
-	if etcd != "" {
-		cfg.EtcdEndpoints = strings.Split(etcd, ",")
-	}
-	abs, err := filepath.Abs(cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	cfg.DataDir = abs
-	srv, err := apiserver.Start(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	return srv.Run(ctx)
 }
 
 func runKubeconfig(w io.Writer, args []string) error {

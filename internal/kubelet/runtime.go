@@ -28,8 +28,12 @@ type runtimeContainer struct {
 	Init                string
 }
 
-func (c *runtimeContainer) running() bool { return c.State == runtimeapi.ContainerState_CONTAINER_RUNNING }
-func (c *runtimeContainer) exited() bool  { return c.State == runtimeapi.ContainerState_CONTAINER_EXITED }
+func (c *runtimeContainer) running() bool {
+	return c.State == runtimeapi.ContainerState_CONTAINER_RUNNING
+}
+func (c *runtimeContainer) exited() bool {
+	return c.State == runtimeapi.ContainerState_CONTAINER_EXITED
+}
 
 // runtimeSandbox is what the runtime says of one pod sandbox.
 type runtimeSandbox struct {

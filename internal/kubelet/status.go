@@ -185,11 +185,15 @@ func computeStatus(in statusInput) corev1.PodStatus {
 		st.HostIP = in.HostIPs[0]
 	}
 	if sb := in.Runtime.sandbox(); sb != nil && sb.Ready {
-		for _, ip := range sb.IPs {
+		ips := sb.IPs
+		if pod.Spec.HostNetwork {
+			ips = in.HostIPs // a host-network pod has the node's addresses
+		}
+		for _, ip := range ips {
 			st.PodIPs = append(st.PodIPs, corev1.PodIP{IP: ip})
 		}
-		if len(sb.IPs) > 0 {
-			st.PodIP = sb.IPs[0]
+		if len(ips) > 0 {
+			st.PodIP = ips[0]
 		}
 	} else if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
 		// A finished pod keeps showing the address it had.
@@ -215,7 +219,7 @@ func computeStatus(in statusInput) corev1.PodStatus {
 // the status does.
 func conditions(pod *corev1.Pod, st *corev1.PodStatus, rt *podRuntime, initDone bool) []corev1.PodCondition {
 	sb := rt.sandbox()
-	ready := sb != nil && sb.Ready && len(sb.IPs) > 0
+	ready := sb != nil && sb.Ready && (len(sb.IPs) > 0 || pod.Spec.HostNetwork)
 	var notReady []string
 	for _, cs := range append(append([]corev1.ContainerStatus{}, st.ContainerStatuses...), sidecarStatuses(pod, st)...) {
 		if !cs.Ready {

@@ -61,6 +61,10 @@ func (o Options) Config() string {
 	w("  restrict_oom_score_adj = true")
 	w("  enable_selinux = false")
 	w("  disable_apparmor = true")
+	// Network namespaces live under this node's state dir rather than the shared
+	// /var/run/netns, where another tool's `ip netns` bind mount can hide them and
+	// make them impossible to remove.
+	w("  netns_mounts_under_state_dir = true")
 	w("\n[%s.containerd]", cri)
 	w("  snapshotter = \"overlayfs\"")
 	w("  default_runtime_name = \"runc\"")

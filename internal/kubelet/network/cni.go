@@ -65,8 +65,8 @@ func CNIConfig(o CNIOptions) ([]byte, error) {
 	}
 	bridge := map[string]any{
 		"type": "bridge", "bridge": BridgeName(o.Node), "isGateway": true, "ipMasq": false,
-		"hairpinMode": o.HairpinOn, "promiscMode": o.HairpinOn,
-		"ipam": map[string]any{"type": "host-local", "ranges": ranges, "routes": routes, "dataDir": o.IPAMDir},
+		"hairpinMode": o.HairpinOn,
+		"ipam":        map[string]any{"type": "host-local", "ranges": ranges, "routes": routes, "dataDir": o.IPAMDir},
 	}
 	if o.MTU > 0 {
 		bridge["mtu"] = o.MTU

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"k8s.io/client-go/tools/clientcmd"
+
+	"skiff/internal/agent"
+	"skiff/internal/server"
+	"skiff/internal/simulate"
+)
+
+func runServer(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("server", flag.ExitOnError)
+	var cfg server.Config
+	var etcd string
+	fs.StringVar(&cfg.DataDir, "data-dir", "/var/lib/skiff", "where the cluster keeps its state")
+	fs.StringVar(&cfg.BindAddress, "bind-address", "0.0.0.0", "address the API server listens on")
+	fs.IntVar(&cfg.HTTPSPort, "https-port", 6443, "API server port (0 picks a free one)")
+	fs.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range for Service cluster IPs")
+	fs.StringVar(&cfg.ClusterCIDR, "cluster-cidr", agent.DefaultClusterCIDR, "range for pod IPs; each node gets a /24")
+	fs.StringVar(&etcd, "etcd-endpoints", "", "comma-separated URLs of an external etcd cluster (default: embedded etcd in the data dir)")
+	fs.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run the control plane only, without a node on this machine")
+	fs.BoolVar(&cfg.DisableScheduler, "disable-scheduler", false, "do not run the scheduler")
+	fs.BoolVar(&cfg.DisableControllers, "disable-controllers", false, "do not run the controller manager")
+	fs.StringVar(&cfg.SchedulerConfig, "scheduler-config", "", "scheduler configuration file (profile, plugin weights)")
+	fs.StringVar(&cfg.LBPool, "lb-pool", "", "addresses for LoadBalancer services: a range a.b.c.d-a.b.c.e or a CIDR (default: node addresses)")
+	fs.StringVar(&cfg.Agent.NodeName, "node-name", "", "name of this machine's node (default: host name)")
+	fs.StringVar(&cfg.Agent.NodeIP, "node-ip", "", "address of this machine's node")
+	fs.IntVar(&cfg.Agent.KubeletPort, "kubelet-port", 10250, "the local node's HTTPS port for logs and exec (0 picks a free one)")
+	fs.StringVar(&cfg.Agent.ContainerRuntimeEndpoint, "container-runtime-endpoint", "", "existing CRI socket (default: skiff runs containerd)")
+	fs.Func("registry-mirror", "registry name to pull from the cluster registry (repeatable)", func(s string) error {
+		cfg.Agent.RegistryMirrors = append(cfg.Agent.RegistryMirrors, strings.Split(s, ",")...)
+		return nil
+	})
+	_ = fs.Parse(args)
+	if etcd != "" {
+		cfg.EtcdEndpoints = strings.Split(etcd, ",")
+	}
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	cfg.DataDir = abs
+	return server.Run(ctx, cfg)
+}
+
+func runAgent(ctx context.Context, args []string) error {
+	cfg, err := agent.ParseFlags(args)
+	if err != nil {
+		return err
+	}
+	return agent.Run(ctx, cfg, nil)
+}
+
+func runSimulate(ctx context.Context, args []string) error {
+	opts, err := simulate.ParseFlags(args)
+	if err != nil {
+		return err
+	}
+	if opts.Kubeconfig == "" {
+		opts.Kubeconfig = defaultKubeconfig()
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", opts.Kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubeconfig %s: %w", opts.Kubeconfig, err)
+	}
+	return simulate.Run(ctx, rc, opts)
+}

@@ -1,0 +1,79 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"skiff/internal/kubelet"
+	"skiff/internal/kubelet/containerd"
+	"skiff/internal/kubelet/cri"
+)
+
+// Reset removes a node's pods and everything the agent set up on the machine: the
+// containers and sandboxes (through a containerd started for the purpose if the
+// agent runs its own), leftover mounts under the data dir, the bridge, the
+// masquerade table and the cgroups. The data dir itself stays. The agent must not be
+// running.
+func Reset(ctx context.Context, cfg Config) error {
+	if err := cfg.defaults(); err != nil {
+		return err
+	}
+	var errs []error
+	endpoint := cfg.ContainerRuntimeEndpoint
+	if endpoint == "" {
+		opts := containerdOptions(cfg, filepath.Join(pkiDir(cfg.DataDir), "ca.crt"))
+		if _, err := os.Stat(opts.Dir); err == nil {
+			proc, err := containerd.Start(ctx, opts)
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				defer proc.Stop()
+				endpoint = opts.Socket()
+			}
+		}
+	}
+	if endpoint != "" {
+		if rt, _, err := cri.Dial(ctx, endpoint, 30*time.Second); err == nil {
+			errs = append(errs, kubelet.RemoveAllPods(ctx, rt, cfg.NodeName))
+			rt.Close()
+		} else {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, kubelet.RemoveHostState(ctx, cfg.NodeName, CgroupPrefix(cfg.NodeName)))
+	return errors.Join(errs...)
+}
+
+// UnmountUnder detaches every mount below dir (deepest first), for removing a data
+// dir after containerd stopped.
+func UnmountUnder(dir string) error {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var mounts []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
+			mounts = append(mounts, fields[4])
+		}
+	}
+	slices.Sort(mounts)
+	slices.Reverse(mounts)
+	var errs []error
+	for _, m := range mounts {
+		if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

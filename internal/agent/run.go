@@ -1,0 +1,135 @@
+package agent
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"skiff/internal/kubelet"
+	"skiff/internal/kubelet/containerd"
+	"skiff/internal/kubelet/cri"
+)
+
+// SandboxImage is the pause image of every pod, built into the cluster registry.
+const SandboxImage = "skiff.local/pause:1"
+
+// Run runs the node until ctx ends. With rc nil it joins with cfg.Token (or reuses an
+// earlier join's credentials in the data dir); with rc it uses rc and
+// cfg.CAPEM/cfg.ServingCert (the server's own node). Pods keep running after Run
+// returns; only the agent and its containerd stop.
+func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
+	if err := cfg.defaults(); err != nil {
+		return err
+	}
+	if err := CheckPrerequisites(cfg); err != nil {
+		return err
+	}
+	creds, rc, err := credentialsFor(ctx, &cfg, rc)
+	if err != nil {
+		return err
+	}
+	caFile := filepath.Join(pkiDir(cfg.DataDir), "ca.crt")
+	if err := os.MkdirAll(filepath.Dir(caFile), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(caFile, creds.CAPEM, 0o644); err != nil {
+		return err
+	}
+	endpoint := cfg.ContainerRuntimeEndpoint
+	if endpoint == "" {
+		proc, err := containerd.Start(ctx, containerdOptions(cfg, caFile))
+		if err != nil {
+			return err
+		}
+		defer proc.Stop()
+		endpoint = containerdOptions(cfg, caFile).Socket()
+	}
+	rt, version, err := cri.Dial(ctx, endpoint, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(creds.CAPEM) {
+		return errors.New("cluster CA certificate is not valid PEM")
+	}
+	k, err := kubelet.New(kubelet.Config{
+		NodeName: cfg.NodeName, NodeIPs: []string{cfg.NodeIP}, Client: client, Runtime: rt,
+		RuntimeVersion: version.RuntimeName + "://" + version.RuntimeVersion, Version: kubeletVersion(),
+		RootDir: filepath.Join(cfg.DataDir, "kubelet"), CgroupPrefix: CgroupPrefix(cfg.NodeName),
+		ClusterCIDR: cfg.ClusterCIDR, CNIConfDir: cniConfDir(cfg),
+		ManageNetwork: cfg.ContainerRuntimeEndpoint == "",
+		Port:          cfg.KubeletPort, ServingCert: creds.Serving, ClientCAs: pool,
+		Labels: cfg.Labels, Taints: cfg.Taints, ControlPlane: cfg.ControlPlane,
+	})
+	if err != nil {
+		return err
+	}
+	slog.Info("agent starting", "node", cfg.NodeName, "ip", cfg.NodeIP, "runtime", endpoint)
+	return k.Run(ctx)
+}
+
+// credentialsFor returns the node's credentials and API client config.
+func credentialsFor(ctx context.Context, cfg *Config, rc *rest.Config) (*credentials, *rest.Config, error) {
+	if rc == nil {
+		if cfg.Server == "" {
+			return nil, nil, errors.New("agent needs --server")
+		}
+		c, err := loadOrJoin(ctx, *cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, restConfig(cfg.Server, c), nil
+	}
+	if len(cfg.CAPEM) == 0 || cfg.ServingCert == nil {
+		return nil, nil, errors.New("an agent given a rest.Config also needs CAPEM and ServingCert")
+	}
+	if cfg.RegistryEndpoint == "" {
+		cfg.RegistryEndpoint = rc.Host
+	}
+	return &credentials{CAPEM: cfg.CAPEM, Serving: *cfg.ServingCert}, rc, nil
+}
+
+// CgroupPrefix is the node's cgroup, under which every pod cgroup goes.
+func CgroupPrefix(node string) string { return "/skiff-" + node }
+
+func cniConfDir(cfg Config) string { return filepath.Join(cfg.DataDir, "cni", "net.d") }
+
+func containerdOptions(cfg Config, caFile string) containerd.Options {
+	mirrors := append([]string{"skiff.local", "*"}, cfg.RegistryMirrors...)
+	return containerd.Options{
+		Dir: filepath.Join(cfg.DataDir, "containerd"), SandboxImage: SandboxImage,
+		CNIBinDir: CNIBinDir, CNIConfDir: cniConfDir(cfg),
+		RegistryEndpoint: strings.TrimSuffix(cfg.RegistryEndpoint, "/"), RegistryCAFile: caFile,
+		Mirrors: slices.Compact(mirrors),
+	}
+}
+
+// kubeletVersion is the Kubernetes version of the k8s.io/api module built in, as the
+// API server reports it.
+func kubeletVersion() string {
+	v := "v1.37.0"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "k8s.io/api" && strings.HasPrefix(d.Version, "v0.") {
+				v = "v1." + strings.TrimPrefix(d.Version, "v0.")
+			}
+		}
+	}
+	return fmt.Sprintf("%s+skiff", v)
+}

@@ -1,0 +1,164 @@
+package kubelet
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"skiff/internal/kubelet/cri"
+)
+
+// relistEvery is the PLEG period: containerd 1.6 has no container event stream, so
+// state changes (a container exiting) are found by listing.
+const relistEvery = time.Second
+
+// dispatch hands a pod event to the pod's worker, starting one if needed.
+func (k *Kubelet) dispatch(ctx context.Context, obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	k.wake(ctx, pod.UID, pod.Namespace, pod.Name)
+}
+
+func (k *Kubelet) wake(ctx context.Context, uid types.UID, ns, name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if ctx.Err() != nil {
+		return
+	}
+	w, ok := k.workers[string(uid)]
+	if !ok {
+		w = newPodWorker(k, uid, ns, name)
+		k.workers[string(uid)] = w
+		k.wg.Add(1)
+		go func() {
+			defer k.wg.Done()
+			w.run(ctx)
+		}()
+	}
+	w.poke()
+}
+
+func (k *Kubelet) wakeAll() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, w := range k.workers {
+		w.poke()
+	}
+}
+
+// workerDone removes w once its pod is gone from both the API and the runtime.
+func (k *Kubelet) workerDone(w *podWorker) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.workers[string(w.uid)] == w {
+		delete(k.workers, string(w.uid))
+	}
+}
+
+// getPod returns the pod the worker serves, or nil when the API no longer has it.
+func (k *Kubelet) getPod(ns, name string, uid types.UID) *corev1.Pod {
+	pod, err := k.podLister.Pods(ns).Get(name)
+	if err != nil || pod.UID != uid {
+		return nil
+	}
+	return pod
+}
+
+// relistLoop lists the runtime every second and wakes the worker of every pod whose
+// containers or sandboxes changed state, including pods the API no longer knows
+// (their worker cleans them up).
+func (k *Kubelet) relistLoop(ctx context.Context) {
+	prev := map[string]string{}
+	t := time.NewTicker(relistEvery)
+	defer t.Stop()
+	for {
+		cur, owners, err := k.relist(ctx)
+		if err == nil {
+			for uid, sig := range cur {
+				if prev[uid] != sig {
+					o := owners[uid]
+					k.wake(ctx, types.UID(uid), o[0], o[1])
+				}
+			}
+			prev = cur
+		} else if ctx.Err() == nil {
+			slog.Warn("relisting the runtime failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// relist returns a signature of each pod's runtime state, and its namespace and name.
+func (k *Kubelet) relist(ctx context.Context) (map[string]string, map[string][2]string, error) {
+	sbs, err := k.rt.Sandboxes(ctx, k.nodeSelector())
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := k.rt.Containers(ctx, k.nodeSelector())
+	if err != nil {
+		return nil, nil, err
+	}
+	sig := map[string]string{}
+	owners := map[string][2]string{}
+	for _, sb := range sbs {
+		uid := sb.Labels[cri.LabelPodUID]
+		sig[uid] += fmt.Sprintf("%s=%d;", sb.Id, sb.State)
+		owners[uid] = [2]string{sb.Labels[cri.LabelPodNamespace], sb.Labels[cri.LabelPodName]}
+	}
+	for _, c := range cs {
+		uid := c.Labels[cri.LabelPodUID]
+		sig[uid] += fmt.Sprintf("%s=%d;", c.Id, c.State)
+		owners[uid] = [2]string{c.Labels[cri.LabelPodNamespace], c.Labels[cri.LabelPodName]}
+	}
+	return sig, owners, nil
+}
+
+// LogPath finds a container's log file for the HTTPS endpoint.
+func (k *Kubelet) LogPath(ctx context.Context, ns, name, container string, previous bool) (string, func() bool, error) {
+	pod, err := k.podLister.Pods(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return "", nil, fmt.Errorf("pod %s/%s is not on node %s: %w", ns, name, k.cfg.NodeName, fs.ErrNotExist)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	rt, err := fetchPodRuntime(ctx, k.rt, k.cfg.NodeName, pod.UID)
+	if err != nil {
+		return "", nil, err
+	}
+	cur, prev := rt.latest(container)
+	c := cur
+	if previous {
+		c = prev
+	}
+	if c == nil {
+		which := "current"
+		if previous {
+			which = "previous terminated"
+		}
+		return "", nil, fmt.Errorf("%s container %q in pod %q not found: %w", which, container, name, fs.ErrNotExist)
+	}
+	id := c.ID
+	running := func() bool {
+		st, err := k.rt.ContainerStatus(context.Background(), id)
+		return err == nil && st.State == runtimeapi.ContainerState_CONTAINER_RUNNING
+	}
+	return c.LogPath, running, nil
+}

@@ -1,0 +1,346 @@
+package kubelet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"skiff/internal/kubelet/cri"
+)
+
+// podLabels are the labels every runtime object of the pod carries.
+func (k *Kubelet) podLabels(pod *corev1.Pod) map[string]string {
+	return map[string]string{
+		cri.LabelPodName: pod.Name, cri.LabelPodNamespace: pod.Namespace,
+		cri.LabelPodUID: string(pod.UID), cri.LabelNode: k.cfg.NodeName,
+	}
+}
+
+func namespaceOptions(pod *corev1.Pod) *runtimeapi.NamespaceOption {
+	o := &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_POD, Pid: runtimeapi.NamespaceMode_CONTAINER, Ipc: runtimeapi.NamespaceMode_POD}
+	if pod.Spec.HostNetwork {
+		o.Network = runtimeapi.NamespaceMode_NODE
+	}
+	if pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace {
+		o.Pid = runtimeapi.NamespaceMode_POD
+	}
+	if pod.Spec.HostPID {
+		o.Pid = runtimeapi.NamespaceMode_NODE
+	}
+	if pod.Spec.HostIPC {
+		o.Ipc = runtimeapi.NamespaceMode_NODE
+	}
+	return o
+}
+
+// sandboxConfig describes the pod's sandbox: its namespaces, cgroup parent, host
+// ports and log directory.
+func (k *Kubelet) sandboxConfig(pod *corev1.Pod, attempt uint32, parent string) *runtimeapi.PodSandboxConfig {
+	labels := maps.Clone(pod.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, k.podLabels(pod))
+	hostname := pod.Name
+	if pod.Spec.Hostname != "" {
+		hostname = pod.Spec.Hostname
+	}
+	cfg := &runtimeapi.PodSandboxConfig{
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: pod.Name, Namespace: pod.Namespace, Uid: string(pod.UID), Attempt: attempt},
+		Hostname:     hostname,
+		LogDirectory: k.podLogDir(pod.Namespace, pod.Name, string(pod.UID)),
+		Labels:       labels,
+		Annotations:  maps.Clone(pod.Annotations),
+		Linux: &runtimeapi.LinuxPodSandboxConfig{
+			CgroupParent:    parent,
+			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: namespaceOptions(pod), Privileged: anyPrivileged(pod)},
+			Sysctls:         map[string]string{},
+		},
+	}
+	if pod.Spec.HostNetwork {
+		cfg.Hostname = ""
+	}
+	if sc := pod.Spec.SecurityContext; sc != nil {
+		for _, s := range sc.Sysctls {
+			cfg.Linux.Sysctls[s.Name] = s.Value
+		}
+	}
+	if k.cfg.DNS != nil {
+		cfg.DnsConfig = k.cfg.DNS(pod)
+	} else if pod.Spec.DNSPolicy == corev1.DNSNone && pod.Spec.DNSConfig != nil {
+		cfg.DnsConfig = &runtimeapi.DNSConfig{Servers: pod.Spec.DNSConfig.Nameservers, Searches: pod.Spec.DNSConfig.Searches}
+	}
+	for _, c := range allContainers(pod) {
+		for _, p := range c.Ports {
+			if p.HostPort == 0 {
+				continue
+			}
+			cfg.PortMappings = append(cfg.PortMappings, &runtimeapi.PortMapping{
+				Protocol: protocol(p.Protocol), ContainerPort: p.ContainerPort, HostPort: p.HostPort, HostIp: p.HostIP})
+		}
+	}
+	return cfg
+}
+
+func protocol(p corev1.Protocol) runtimeapi.Protocol {
+	switch p {
+	case corev1.ProtocolUDP:
+		return runtimeapi.Protocol_UDP
+	case corev1.ProtocolSCTP:
+		return runtimeapi.Protocol_SCTP
+	}
+	return runtimeapi.Protocol_TCP
+}
+
+func anyPrivileged(pod *corev1.Pod) bool {
+	for _, c := range allContainers(pod) {
+		if c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {
+			return true
+		}
+	}
+	return false
+}
+
+// createSandbox starts a new sandbox (the pod's network namespace and pause process),
+// stopping an old, dead one first.
+func (w *podWorker) createSandbox(ctx context.Context, pod *corev1.Pod, rt *podRuntime, parent string) error {
+	var attempt uint32
+	if old := rt.sandbox(); old != nil {
+		attempt = old.Attempt + 1
+		w.stopAll(ctx, pod, rt, 0, "")
+	}
+	start := time.Now()
+	resp, err := w.k.rt.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: w.k.sandboxConfig(pod, attempt, parent)})
+	if err != nil {
+		w.k.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
+		w.log().Warn("creating sandbox failed", "err", err)
+		return err
+	}
+	w.log().Debug("sandbox running", "sandbox", resp.PodSandboxId, "took", time.Since(start))
+	return nil
+}
+
+// startContainer pulls, creates and starts one container; on failure it records why
+// in w.waiting and returns when to retry.
+func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, sb *runtimeSandbox, a startAction, parent string) time.Duration {
+	c := a.Container
+	imageRef, retry, err := w.ensureImage(ctx, pod, c)
+	if err != nil {
+		return retry
+	}
+	cfg, err := w.containerConfig(ctx, pod, c, a, imageRef)
+	if err != nil {
+		var ce *configError
+		reason := "CreateContainerConfigError"
+		if !errors.As(err, &ce) {
+			reason = "CreateContainerError"
+		}
+		return w.startFailed(pod, c, reason, err)
+	}
+	sbCfg := w.k.sandboxConfig(pod, 0, parent)
+	created, err := w.k.rt.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sb.ID, Config: cfg, SandboxConfig: sbCfg})
+	if err != nil {
+		return w.startFailed(pod, c, "CreateContainerError", err)
+	}
+	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
+	if _, err := w.k.rt.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: created.ContainerId}); err != nil {
+		return w.startFailed(pod, c, "RunContainerError", err)
+	}
+	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	delete(w.waiting, c.Name)
+	if a.Restart {
+		w.k.restarts.Retried(restartKey(pod, c.Name), time.Now())
+	}
+	return 0
+}
+
+// startFailed records why c did not start; the event and log line are written once
+// per distinct failure, not on every retry.
+func (w *podWorker) startFailed(pod *corev1.Pod, c *corev1.Container, reason string, err error) time.Duration {
+	wt := corev1.ContainerStateWaiting{Reason: reason, Message: err.Error()}
+	if w.waiting[c.Name] != wt {
+		w.k.recorder.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		w.log().Info("container did not start", "container", c.Name, "reason", reason, "err", err)
+	}
+	w.waiting[c.Name] = wt
+	return 5 * time.Second
+}
+
+// ensureImage applies the pull policy; a failed pull waits with ErrImagePull, and
+// retries wait out a backoff shown as ImagePullBackOff.
+func (w *podWorker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (string, time.Duration, error) {
+	policy := c.ImagePullPolicy
+	if policy == "" {
+		policy = defaultPullPolicy(c.Image)
+	}
+	present, id, err := w.k.rt.ImagePresent(ctx, c.Image)
+	if err != nil {
+		return "", 5 * time.Second, w.imageWaiting(c, "ErrImagePull", err.Error())
+	}
+	if present && policy != corev1.PullAlways {
+		w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
+		return id, 0, nil
+	}
+	if policy == corev1.PullNever {
+		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
+		w.k.recorder.Event(pod, corev1.EventTypeWarning, "ErrImageNeverPull", msg)
+		return "", 10 * time.Second, w.imageWaiting(c, "ErrImageNeverPull", msg)
+	}
+	key := restartKey(pod, "image:"+c.Image)
+	if wait := w.k.pulls.Wait(key, w.pullFailed[c.Name], time.Now()); wait > 0 {
+		w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.Image)
+		return "", wait, w.imageWaiting(c, "ImagePullBackOff", fmt.Sprintf("Back-off pulling image %q", c.Image))
+	}
+	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
+	start := time.Now()
+	ref, err := w.k.rt.Pull(ctx, c.Image)
+	if err != nil {
+		w.k.pulls.Retried(key, time.Now())
+		w.pullFailed[c.Name] = time.Now()
+		msg := fmt.Sprintf("Failed to pull image %q: %v", c.Image, err)
+		w.k.recorder.Event(pod, corev1.EventTypeWarning, "Failed", msg)
+		w.k.recorder.Event(pod, corev1.EventTypeWarning, "Failed", "Error: ErrImagePull")
+		return "", w.k.pulls.Delay(key), w.imageWaiting(c, "ErrImagePull", msg)
+	}
+	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s", c.Image, time.Since(start).Round(time.Millisecond))
+	return ref, 0, nil
+}
+
+func (w *podWorker) imageWaiting(c *corev1.Container, reason, msg string) error {
+	w.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: reason, Message: msg}
+	return errors.New(msg)
+}
+
+// defaultPullPolicy is Always for :latest or untagged images, IfNotPresent otherwise.
+func defaultPullPolicy(image string) corev1.PullPolicy {
+	if strings.Contains(image, "@") {
+		return corev1.PullIfNotPresent
+	}
+	slash := strings.LastIndex(image, "/")
+	tag := ""
+	if i := strings.LastIndex(image, ":"); i > slash {
+		tag = image[i+1:]
+	}
+	if tag == "" || tag == "latest" {
+		return corev1.PullAlways
+	}
+	return corev1.PullIfNotPresent
+}
+
+// containerConfig builds the CRI container config: environment, command, security
+// context and resources.
+func (w *podWorker) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.Container, a startAction, imageRef string) (*runtimeapi.ContainerConfig, error) {
+	env, err := resolveEnv(ctx, pod, c, apiObjects{w.k.client}, w.k.machine.capacity())
+	if err != nil {
+		return nil, err
+	}
+	vars := map[string]string{}
+	kvs := make([]*runtimeapi.KeyValue, 0, len(env))
+	for _, e := range env {
+		vars[e.Name] = e.Value
+		kvs = append(kvs, &runtimeapi.KeyValue{Key: e.Name, Value: []byte(e.Value)})
+	}
+	lookup := func(n string) (string, bool) { v, ok := vars[n]; return v, ok }
+	labels := w.k.podLabels(pod)
+	labels[cri.LabelContainerName] = c.Name
+	init := ""
+	if a.Init {
+		init = "true"
+		if isSidecar(c) {
+			init = "sidecar"
+		}
+	}
+	cfg := &runtimeapi.ContainerConfig{
+		Metadata:   &runtimeapi.ContainerMetadata{Name: c.Name, Attempt: a.Attempt},
+		Image:      &runtimeapi.ImageSpec{Image: imageRef, UserSpecifiedImage: c.Image},
+		Command:    expandAll(c.Command, lookup),
+		Args:       expandAll(c.Args, lookup),
+		WorkingDir: c.WorkingDir,
+		Envs:       kvs,
+		Labels:     labels,
+		Annotations: map[string]string{
+			cri.AnnotationGrace: strconv.FormatInt(gracePeriod(pod), 10),
+			cri.AnnotationInit:  init,
+		},
+		LogPath:   fmt.Sprintf("%s/%d.log", c.Name, a.Attempt),
+		Stdin:     c.Stdin,
+		StdinOnce: c.StdinOnce,
+		Tty:       c.TTY,
+		Linux: &runtimeapi.LinuxContainerConfig{
+			Resources:       containerResources(pod, c, w.k.machine.MemoryBytes),
+			SecurityContext: securityContext(pod, c),
+		},
+	}
+	return cfg, nil
+}
+
+func expandAll(in []string, lookup func(string) (string, bool)) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = expand(s, lookup)
+	}
+	return out
+}
+
+// securityContext merges the pod's and the container's settings (the container's win).
+func securityContext(pod *corev1.Pod, c *corev1.Container) *runtimeapi.LinuxContainerSecurityContext {
+	sc := &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: namespaceOptions(pod)}
+	if psc := pod.Spec.SecurityContext; psc != nil {
+		if psc.RunAsUser != nil {
+			sc.RunAsUser = &runtimeapi.Int64Value{Value: *psc.RunAsUser}
+		}
+		if psc.RunAsGroup != nil {
+			sc.RunAsGroup = &runtimeapi.Int64Value{Value: *psc.RunAsGroup}
+		}
+		sc.SupplementalGroups = psc.SupplementalGroups
+	}
+	csc := c.SecurityContext
+	if csc == nil {
+		return sc
+	}
+	if csc.RunAsUser != nil {
+		sc.RunAsUser = &runtimeapi.Int64Value{Value: *csc.RunAsUser}
+	}
+	if csc.RunAsGroup != nil {
+		sc.RunAsGroup = &runtimeapi.Int64Value{Value: *csc.RunAsGroup}
+	}
+	sc.Privileged = csc.Privileged != nil && *csc.Privileged
+	sc.ReadonlyRootfs = csc.ReadOnlyRootFilesystem != nil && *csc.ReadOnlyRootFilesystem
+	sc.NoNewPrivs = csc.AllowPrivilegeEscalation != nil && !*csc.AllowPrivilegeEscalation
+	if caps := csc.Capabilities; caps != nil {
+		sc.Capabilities = &runtimeapi.Capability{}
+		for _, a := range caps.Add {
+			sc.Capabilities.AddCapabilities = append(sc.Capabilities.AddCapabilities, capName(a))
+		}
+		for _, d := range caps.Drop {
+			sc.Capabilities.DropCapabilities = append(sc.Capabilities.DropCapabilities, capName(d))
+		}
+	}
+	return sc
+}
+
+// capName accepts NET_ADMIN and CAP_NET_ADMIN alike and passes the bare name, to
+// which containerd adds the CAP_ prefix itself.
+func capName(c corev1.Capability) string {
+	return strings.TrimPrefix(strings.ToUpper(string(c)), "CAP_")
+}
+
+// apiObjects reads ConfigMaps and Secrets from the API server.
+type apiObjects struct{ client kubernetes.Interface }
+
+func (a apiObjects) ConfigMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
+	return a.client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+func (a apiObjects) Secret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
+	return a.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+}

@@ -1,0 +1,51 @@
+package kubelet
+
+import (
+	"context"
+	"errors"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"skiff/internal/kubelet/cri"
+	"skiff/internal/kubelet/network"
+)
+
+// RemoveAllPods stops and removes every sandbox and container the node's kubelet
+// created in the runtime (a node being reset or a test cleaning up).
+func RemoveAllPods(ctx context.Context, rt *cri.Client, node string) error {
+	sel := map[string]string{cri.LabelNode: node}
+	var errs []error
+	cs, err := rt.Containers(ctx, sel)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if c.State == runtimeapi.ContainerState_CONTAINER_RUNNING {
+			_, _ = rt.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: c.Id, Timeout: 0})
+		}
+		if _, err := rt.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: c.Id}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	sbs, err := rt.Sandboxes(ctx, sel)
+	if err != nil {
+		return err
+	}
+	for _, sb := range sbs {
+		_, _ = rt.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.Id})
+		if _, err := rt.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.Id}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RemoveHostState deletes what the node added to the machine outside the runtime:
+// its bridge, its masquerade table and its cgroups.
+func RemoveHostState(ctx context.Context, node, cgroupPrefix string) error {
+	return errors.Join(
+		network.DeleteBridge(node),
+		network.DeleteMasquerade(ctx, node),
+		newCgroupManager(cgroupPrefix).removeAll(),
+	)
+}

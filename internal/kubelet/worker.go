@@ -1,0 +1,293 @@
+package kubelet
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// resyncEvery bounds how long a worker sleeps with nothing to do, as a safety net
+// under the event-driven wake-ups.
+const resyncEvery = 30 * time.Second
+
+// podWorker owns one pod: only its goroutine changes the pod's containers.
+type podWorker struct {
+	k        *Kubelet
+	uid      types.UID
+	ns, name string
+	wakeCh   chan struct{}
+	// waiting remembers why containers could not start (image, config, backoff).
+	waiting map[string]corev1.ContainerStateWaiting
+	// latest is the pod as last written by this worker, newer than the informer's
+	// copy until the watch catches up.
+	latest *corev1.Pod
+	// backoffSeen is the run whose crash was last reported, so BackOff events are
+	// recorded once per crash.
+	backoffSeen map[string]string
+	// pullFailed is when each container's image last failed to pull.
+	pullFailed map[string]time.Time
+}
+
+func newPodWorker(k *Kubelet, uid types.UID, ns, name string) *podWorker {
+	return &podWorker{k: k, uid: uid, ns: ns, name: name, wakeCh: make(chan struct{}, 1),
+		waiting: map[string]corev1.ContainerStateWaiting{}, backoffSeen: map[string]string{}, pullFailed: map[string]time.Time{}}
+}
+
+func (w *podWorker) poke() {
+	select {
+	case w.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+func (w *podWorker) log() *slog.Logger {
+	return slog.With("pod", w.ns+"/"+w.name, "uid", w.uid)
+}
+
+func (w *podWorker) run(ctx context.Context) {
+	for {
+		pod := w.currentPod()
+		done, requeue := w.sync(ctx, pod)
+		if done {
+			w.k.workerDone(w)
+			return
+		}
+		if requeue <= 0 || requeue > resyncEvery {
+			requeue = resyncEvery
+		}
+		t := time.NewTimer(requeue)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-w.wakeCh:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// currentPod is the newer of the informer's pod and the one this worker last wrote.
+func (w *podWorker) currentPod() *corev1.Pod {
+	pod := w.k.getPod(w.ns, w.name, w.uid)
+	if pod == nil || w.latest == nil {
+		return pod
+	}
+	a, _ := strconv.ParseInt(pod.ResourceVersion, 10, 64)
+	b, _ := strconv.ParseInt(w.latest.ResourceVersion, 10, 64)
+	if b > a {
+		return w.latest
+	}
+	return pod
+}
+
+// sync moves the runtime one step toward the pod and reports the status. It returns
+// done once the pod is gone everywhere, and when to look again.
+func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) (bool, time.Duration) {
+	rt, err := fetchPodRuntime(ctx, w.k.rt, w.k.cfg.NodeName, w.uid)
+	if err != nil {
+		w.log().Warn("reading pod from the runtime failed", "err", err)
+		return false, 2 * time.Second
+	}
+	switch {
+	case pod == nil:
+		return w.cleanup(ctx, rt), 2 * time.Second
+	case pod.DeletionTimestamp != nil:
+		return false, w.terminate(ctx, pod, rt)
+	case isTerminal(pod):
+		w.stopAll(ctx, pod, rt, gracePeriod(pod), "")
+		return false, 0
+	case w.deadlineExceeded(pod):
+		w.failPod(ctx, pod, rt, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
+		return false, 0
+	case !w.k.networkReady.Load() && !pod.Spec.HostNetwork:
+		return false, time.Second
+	}
+	return false, w.syncRunning(ctx, pod, rt)
+}
+
+func isTerminal(pod *corev1.Pod) bool {
+	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+}
+
+func gracePeriod(pod *corev1.Pod) int64 {
+	if pod.DeletionGracePeriodSeconds != nil {
+		return *pod.DeletionGracePeriodSeconds
+	}
+	if pod.Spec.TerminationGracePeriodSeconds != nil {
+		return *pod.Spec.TerminationGracePeriodSeconds
+	}
+	return 30
+}
+
+// syncRunning is the ordinary path: sandbox, then init containers, then app
+// containers, then status.
+func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, rt *podRuntime) time.Duration {
+	parent := podCgroupParent(w.k.cfg.CgroupPrefix, pod)
+	if err := w.k.cgroups.ensurePod(parent, podCgroupLimits(pod)); err != nil {
+		w.log().Warn("creating pod cgroup failed", "cgroup", parent, "err", err)
+	}
+	sb := rt.sandbox()
+	if sb == nil || !sb.Ready {
+		if p := podPhase(pod, rt); sb != nil && (p == corev1.PodSucceeded || p == corev1.PodFailed) {
+			w.writeStatus(ctx, pod, rt)
+			return 0
+		}
+		if err := w.createSandbox(ctx, pod, rt, parent); err != nil {
+			w.writeStatus(ctx, pod, rt)
+			return 5 * time.Second
+		}
+		if rt, _ = fetchPodRuntime(ctx, w.k.rt, w.k.cfg.NodeName, w.uid); rt == nil || rt.sandbox() == nil {
+			return time.Second
+		}
+		sb = rt.sandbox()
+	}
+	pl := planPod(pod, rt, sb.ID, w.k.restarts, time.Now())
+	w.killStale(ctx, pl.Kill)
+	w.applyWaiting(pod, rt, pl)
+	requeue := pl.Requeue
+	for _, a := range pl.Start {
+		if d := w.startContainer(ctx, pod, sb, a, parent); d > 0 && (requeue == 0 || d < requeue) {
+			requeue = d
+		}
+	}
+	if len(pl.Start) > 0 || len(pl.Kill) > 0 {
+		rt, _ = fetchPodRuntime(ctx, w.k.rt, w.k.cfg.NodeName, w.uid)
+		if rt == nil {
+			return time.Second
+		}
+	}
+	w.removeOldRuns(ctx, rt)
+	if pl.Failed {
+		w.stopAll(ctx, pod, rt, gracePeriod(pod), "")
+	}
+	w.writeStatus(ctx, pod, rt)
+	return requeue
+}
+
+// applyWaiting keeps the reasons the plan found and reports new back-offs.
+func (w *podWorker) applyWaiting(pod *corev1.Pod, rt *podRuntime, pl plan) {
+	for name, wt := range w.waiting {
+		if wt.Reason == "CrashLoopBackOff" {
+			delete(w.waiting, name)
+		}
+	}
+	for name, wt := range pl.Waiting {
+		w.waiting[name] = wt
+	}
+	for _, name := range pl.BackOff {
+		cur, _ := rt.latest(name)
+		if cur == nil || w.backoffSeen[name] == cur.ID {
+			continue
+		}
+		w.backoffSeen[name] = cur.ID
+		w.k.recorder.Eventf(pod, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", name, pod.Name, pod.Namespace, pod.UID)
+	}
+}
+
+// writeStatus computes the pod status and writes it when it changed.
+func (w *podWorker) writeStatus(ctx context.Context, pod *corev1.Pod, rt *podRuntime) {
+	st := computeStatus(statusInput{Pod: pod, Runtime: rt, Waiting: w.waiting, HostIPs: w.k.cfg.NodeIPs, Now: time.Now()})
+	w.putStatus(ctx, pod, st)
+}
+
+func (w *podWorker) putStatus(ctx context.Context, pod *corev1.Pod, st corev1.PodStatus) {
+	if equality.Semantic.DeepEqual(pod.Status, st) {
+		return
+	}
+	p := pod.DeepCopy()
+	p.Status = st
+	updated, err := w.k.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		fresh, gerr := w.k.client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if gerr != nil || fresh.UID != pod.UID {
+			return
+		}
+		fresh.Status = st
+		updated, err = w.k.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		if ctx.Err() == nil && !apierrors.IsNotFound(err) {
+			w.log().Warn("updating pod status failed", "err", err)
+		}
+		return
+	}
+	w.latest = updated
+}
+
+func (w *podWorker) deadlineExceeded(pod *corev1.Pod) bool {
+	d := pod.Spec.ActiveDeadlineSeconds
+	start := pod.Status.StartTime
+	return d != nil && start != nil && time.Since(start.Time) >= time.Duration(*d)*time.Second
+}
+
+// failPod stops everything and marks the pod Failed with reason.
+func (w *podWorker) failPod(ctx context.Context, pod *corev1.Pod, rt *podRuntime, reason, msg string) {
+	w.k.recorder.Event(pod, corev1.EventTypeNormal, reason, msg)
+	w.stopAll(ctx, pod, rt, gracePeriod(pod), "")
+	rt, err := fetchPodRuntime(ctx, w.k.rt, w.k.cfg.NodeName, w.uid)
+	if err != nil {
+		return
+	}
+	p := pod.DeepCopy()
+	p.Status.Phase = corev1.PodFailed
+	st := computeStatus(statusInput{Pod: p, Runtime: rt, Waiting: w.waiting, HostIPs: w.k.cfg.NodeIPs, Now: time.Now()})
+	st.Reason, st.Message = reason, msg
+	w.putStatus(ctx, pod, st)
+}
+
+// removeOldRuns keeps the current and the previous run of each container (the one
+// `kubectl logs --previous` reads) and removes older exited ones.
+func (w *podWorker) removeOldRuns(ctx context.Context, rt *podRuntime) {
+	seen := map[string]int{}
+	for i := range rt.Containers {
+		c := &rt.Containers[i]
+		seen[c.Name]++
+		if seen[c.Name] > 2 && c.exited() {
+			if _, err := w.k.rt.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: c.ID}); err != nil {
+				w.log().Debug("removing old container failed", "container", c.ID, "err", err)
+			}
+		}
+	}
+}
+
+// cleanup removes what is left of a pod the API no longer has; it reports true once
+// nothing is left.
+func (w *podWorker) cleanup(ctx context.Context, rt *podRuntime) bool {
+	w.stopAll(ctx, nil, rt, 2, "")
+	ok := true
+	for _, c := range rt.Containers {
+		if _, err := w.k.rt.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: c.ID}); err != nil {
+			ok = false
+		}
+	}
+	for _, sb := range rt.Sandboxes {
+		if _, err := w.k.rt.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.ID}); err != nil {
+			w.log().Warn("removing sandbox failed", "sandbox", sb.ID, "err", err)
+			ok = false
+		}
+	}
+	for _, q := range []string{"", "burstable", "besteffort"} {
+		parent := w.k.cfg.CgroupPrefix + "/" + q + "/pod" + string(w.uid)
+		if err := w.k.cgroups.removePod(parent); err != nil {
+			w.log().Debug("removing pod cgroup failed; retrying", "err", err)
+			ok = false
+		}
+	}
+	if ok {
+		_ = os.RemoveAll(w.k.podLogDir(w.ns, w.name, string(w.uid)))
+		w.k.restarts.Forget(string(w.uid) + "/")
+		w.k.pulls.Forget(string(w.uid) + "/")
+		w.log().Info("pod removed from node")
+	}
+	return ok
+}

@@ -1,0 +1,162 @@
+// Package server composes `skiff server`: the API server, the controller manager, the
+// scheduler and, unless disabled, a node agent for the machine it runs on. Every
+// component reaches the API server through client-go, as it would in its own process.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"skiff/internal/agent"
+	"skiff/internal/apiserver"
+	"skiff/internal/auth"
+	"skiff/internal/controllers/controller"
+	"skiff/internal/controllers/cronjob"
+	"skiff/internal/controllers/daemonset"
+	"skiff/internal/controllers/deployment"
+	"skiff/internal/controllers/job"
+	"skiff/internal/controllers/manager"
+	"skiff/internal/controllers/nodeipam"
+	"skiff/internal/controllers/replicaset"
+	"skiff/internal/controllers/servicelb"
+	"skiff/internal/controllers/statefulset"
+	"skiff/internal/scheduler"
+)
+
+// Config is `skiff server`'s command line.
+type Config struct {
+	apiserver.Config
+	DisableAgent       bool
+	DisableScheduler   bool
+	DisableControllers bool
+	SchedulerConfig    string
+	LBPool             string
+	Agent              agent.Config
+}
+
+// Run serves until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	srv, err := apiserver.Start(ctx, cfg.Config)
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(ctx) })
+	select {
+	case <-srv.Ready():
+	case <-ctx.Done():
+		return g.Wait()
+	}
+	if !cfg.DisableControllers {
+		rc, err := srv.ClientConfig("controller-manager", "system:kube-controller-manager", []string{auth.Masters})
+		if err != nil {
+			return err
+		}
+		cons, err := constructors(rc, srv.CA.CertPEM, cfg)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error {
+			return manager.Run(ctx, rc, manager.Options{LeaderElect: true, Constructors: cons})
+		})
+	}
+	if !cfg.DisableScheduler {
+		rc, err := srv.ClientConfig("scheduler", "system:kube-scheduler", []string{auth.Masters})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return runScheduler(ctx, rc, cfg.SchedulerConfig) })
+	}
+	if !cfg.DisableAgent {
+		g.Go(func() error { return runLocalAgent(ctx, srv, cfg) })
+	}
+	return g.Wait()
+}
+
+// constructors are every controller the manager runs, by name.
+func constructors(rc *rest.Config, ca []byte, cfg Config) (map[string]manager.Constructor, error) {
+	cons, err := manager.Platform(rc, manager.PlatformOptions{RootCA: ca})
+	if err != nil {
+		return nil, err
+	}
+	simple := map[string]func(*controller.Context) *controller.Controller{
+		"replicaset":            replicaset.New,
+		"replicationcontroller": replicaset.NewReplicationController,
+		"deployment":            deployment.New,
+		"statefulset":           statefulset.New,
+		"daemonset":             daemonset.New,
+		"job":                   job.New,
+		"cronjob":               cronjob.New,
+		"nodeipam":              func(c *controller.Context) *controller.Controller { return nodeipam.New(c, cfg.ClusterCIDR) },
+	}
+	for name, newFn := range simple {
+		cons[name] = func(c *controller.Context) manager.Runner { return newFn(c) }
+	}
+	cons["servicelb"] = func(c *controller.Context) manager.Runner {
+		ctl, err := servicelb.New(c, cfg.LBPool)
+		if err != nil {
+			slog.Error("service load balancer disabled", "pool", cfg.LBPool, "err", err)
+			return idle{}
+		}
+		return ctl
+	}
+	return cons, nil
+}
+
+// idle stands in for a controller that could not be built, so the others still run.
+type idle struct{}
+
+func (idle) Run(ctx context.Context) { <-ctx.Done() }
+
+func runScheduler(ctx context.Context, rc *rest.Config, configPath string) error {
+	cfg := scheduler.Config{}
+	if configPath != "" {
+		var err error
+		if cfg, err = scheduler.LoadConfig(configPath); err != nil {
+			return err
+		}
+	}
+	rc = manager.ClientConfig(rc)
+	rc.UserAgent = "skiff-scheduler"
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	cc := controller.NewContext(client, 0)
+	s, err := scheduler.New(client, cc.Informers, cc.Recorder("default-scheduler"), cfg)
+	if err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	cc.Informers.Start(ctx.Done())
+	s.Run(ctx)
+	return nil
+}
+
+// runLocalAgent runs the node agent for this machine with the server's own credentials.
+func runLocalAgent(ctx context.Context, srv *apiserver.Server, cfg Config) error {
+	ac := cfg.Agent
+	ac.Server = "https://" + srv.Addr
+	ac.ControlPlane = true
+	ac.ClusterCIDR = cfg.ClusterCIDR
+	if ac.DataDir == "" {
+		ac.DataDir = filepath.Join(cfg.DataDir, "agent")
+	}
+	creds, rc, err := nodeCredentials(srv, ac)
+	if err != nil {
+		return err
+	}
+	ac.CAPEM, ac.ServingCert = srv.CA.CertPEM, creds
+	err = agent.Run(ctx, ac, rc)
+	if err != nil && ctx.Err() == nil {
+		// The control plane keeps serving: a missing containerd must not take it down.
+		slog.Error("the local node agent stopped; the control plane keeps running", "err", err)
+		<-ctx.Done()
+	}
+	return nil
+}
