@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/rest"
 
 	"skiff/internal/auth"
 	"skiff/internal/images"
@@ -44,8 +45,26 @@ type Server struct {
 	Registry *images.Registry
 	listener net.Listener
 	etcd     *store.Etcd
+	ready    chan struct{}
 	http     *http.Server
 	cfg      Config
+}
+
+// Ready is closed once the server answers and the built-in objects exist.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// ClientConfig returns a loopback client for an in-process component, with its own
+// client certificate (kept in DataDir/tls/<name>) so the API sees who acts.
+func (s *Server) ClientConfig(name, user string, groups []string) (*rest.Config, error) {
+	cert, key, err := s.CA.ClientCert(filepath.Join(s.cfg.DataDir, "tls"), name, user, groups)
+	if err != nil {
+		return nil, err
+	}
+	return &rest.Config{
+		Host:            "https://" + s.Addr,
+		TLSClientConfig: rest.TLSClientConfig{CAData: s.CA.CertPEM, CertData: cert, KeyData: key},
+		UserAgent:       name,
+	}, nil
 }
 
 // Kubeconfig returns the path of the admin kubeconfig written at start.
@@ -56,7 +75,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, ready: make(chan struct{})}
 	var err error
 	if s.CA, err = pki.LoadOrCreateCA(filepath.Join(cfg.DataDir, "tls")); err != nil {
 		return nil, err
@@ -155,6 +174,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("create built-in objects: %w", err)
 	}
 	s.API.ready.Store(true)
+	close(s.ready)
 	slog.Info("API server ready", "address", "https://"+s.Addr, "kubeconfig", s.Kubeconfig())
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.ServeTLS(s.listener, "", "") }()

@@ -3,8 +3,8 @@ package scheduler
 import (
 	"context"
 
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	corelisters "k8s.io/client-go/listers/core/v1"
 
 	fw "skiff/internal/scheduler/framework"
 	"skiff/internal/scheduler/plugins"

@@ -52,6 +52,7 @@ type Queue struct {
 	mu            sync.Mutex
 	cond          *sync.Cond
 	pods          map[types.UID]*QueuedPod
+	unschedulable map[types.UID]*QueuedPod // parked pods, kept apart so events scan only them
 	active        podHeap
 	backoff       podHeap
 	now           func() time.Time
@@ -64,7 +65,7 @@ type Queue struct {
 
 // NewQueue returns an empty queue.
 func NewQueue(now func() time.Time) *Queue {
-	q := &Queue{pods: map[types.UID]*QueuedPod{}, now: now,
+	q := &Queue{pods: map[types.UID]*QueuedPod{}, unschedulable: map[types.UID]*QueuedPod{}, now: now,
 		nominated: map[string][]*fw.PodInfo{}, nominatedNode: map[types.UID]string{}}
 	q.cond = sync.NewCond(&q.mu)
 	q.active.less = activeLess
@@ -85,6 +86,10 @@ func activeLess(a, b *QueuedPod) bool {
 func (q *Queue) Add(pod *v1.Pod) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.addLocked(pod)
+}
+
+func (q *Queue) addLocked(pod *v1.Pod) {
 	if qp, ok := q.pods[pod.UID]; ok {
 		q.updateLocked(qp, pod)
 		return
@@ -98,17 +103,10 @@ func (q *Queue) Add(pod *v1.Pod) {
 // Update refreshes a pending pod. A change to its spec or labels may make it
 // schedulable, so an unschedulable pod goes back to be retried; a status-only
 // change (such as our own PodScheduled condition) does not.
-func (q *Queue) Update(old, pod *v1.Pod) {
+func (q *Queue) Update(_, pod *v1.Pod) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	qp, ok := q.pods[pod.UID]
-	if !ok {
-		q.mu.Unlock()
-		q.Add(pod)
-		q.mu.Lock()
-		return
-	}
-	q.updateLocked(qp, pod)
+	q.addLocked(pod)
 }
 
 func (q *Queue) updateLocked(qp *QueuedPod, pod *v1.Pod) {
@@ -149,6 +147,8 @@ func (q *Queue) removeLocked(qp *QueuedPod) {
 		heap.Remove(&q.active, qp.index)
 	case inBackoff:
 		heap.Remove(&q.backoff, qp.index)
+	case inUnschedulable:
+		delete(q.unschedulable, qp.Pod.UID)
 	}
 	qp.where = nowhere
 }
@@ -201,6 +201,7 @@ func (q *Queue) AddUnschedulable(qp *QueuedPod, cycle int64, rejectors map[strin
 		return
 	}
 	qp.where = inUnschedulable
+	q.unschedulable[qp.Pod.UID] = qp
 }
 
 // AddBackoff requeues a pod after an error (or a failed binding) with backoff.
@@ -237,14 +238,15 @@ func (q *Queue) MoveUnschedulable(match func(*QueuedPod) bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.moveCycle = q.cycle
-	for _, qp := range q.pods {
-		if qp.where == inUnschedulable && (match == nil || match(qp)) {
+	for _, qp := range q.unschedulable {
+		if match == nil || match(qp) {
 			q.moveLocked(qp)
 		}
 	}
 }
 
 func (q *Queue) moveLocked(qp *QueuedPod) {
+	delete(q.unschedulable, qp.Pod.UID)
 	if q.now().Before(qp.backoffUntil) {
 		q.pushBackoff(qp)
 		return
@@ -261,9 +263,9 @@ func (q *Queue) flush() {
 		qp := heap.Pop(&q.backoff).(*QueuedPod)
 		q.pushActive(qp)
 	}
-	for _, qp := range q.pods {
-		if qp.where == inUnschedulable && now.Sub(qp.backoffUntil) > unschedulableFlush {
-			q.pushActive(qp)
+	for _, qp := range q.unschedulable {
+		if now.Sub(qp.backoffUntil) > unschedulableFlush {
+			q.moveLocked(qp)
 		}
 	}
 }
@@ -287,15 +289,10 @@ func (q *Queue) Run(ctx context.Context) {
 }
 
 // Len returns the number of pods per place, for metrics and tests.
-func (q *Queue) Len() (active, backoff, unschedulable int) {
+func (q *Queue) Len() (active, backoff, parked int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for _, qp := range q.pods {
-		if qp.where == inUnschedulable {
-			unschedulable++
-		}
-	}
-	return q.active.Len(), q.backoff.Len(), unschedulable
+	return q.active.Len(), q.backoff.Len(), len(q.unschedulable)
 }
 
 func specAndLabelsEqual(a, b *v1.Pod) bool {

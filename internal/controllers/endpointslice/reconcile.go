@@ -50,6 +50,15 @@ func Reconcile(svc *corev1.Service, existing []*discoveryv1.EndpointSlice, desir
 			leftovers = leftovers[1:]
 		}
 	}
+	// Slices no group wants any more are rewritten rather than replaced: one update
+	// instead of a delete and a create.
+	for len(leftovers) > 0 && len(p.create) > 0 {
+		reuse := p.create[0].DeepCopy()
+		reuse.ObjectMeta = *leftovers[0].ObjectMeta.DeepCopy()
+		reuse.Labels, reuse.OwnerReferences = p.create[0].Labels, p.create[0].OwnerReferences
+		p.update = append(p.update, reuse)
+		p.create, leftovers = p.create[1:], leftovers[1:]
+	}
 	p.del = append(p.del, leftovers...)
 	return p
 }

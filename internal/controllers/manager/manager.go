@@ -55,8 +55,8 @@ type Options struct {
 	Resync time.Duration
 }
 
-// ClientConfig returns cfg tuned for a controller manager: protobuf on the wire and a
-// rate limit high enough for bursts of pod writes.
+// ClientConfig returns cfg tuned for a controller manager: protobuf on the wire, and
+// a rate limit high enough for bursts of pod writes.
 func ClientConfig(cfg *rest.Config) *rest.Config {
 	c := rest.CopyConfig(cfg)
 	c.ContentType = "application/vnd.kubernetes.protobuf"
@@ -183,7 +183,7 @@ func Select(sel []string, cons map[string]Constructor) ([]string, error) {
 		if len(s) > 0 && s[0] == '-' {
 			name, neg = s[1:], true
 		}
-		if name != "*" && cons[name] == nil {
+		if _, known := cons[name]; name != "*" && !known {
 			return nil, fmt.Errorf("unknown controller %q (known: %v)", name, all)
 		}
 		switch {

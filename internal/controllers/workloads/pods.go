@@ -4,9 +4,9 @@
 package workloads
 
 import (
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"encoding/json"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"

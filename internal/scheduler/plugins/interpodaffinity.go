@@ -129,11 +129,11 @@ func (p *InterPodAffinity) Filter(state *fw.CycleState, pod *fw.PodInfo, n *fw.N
 	if s == nil {
 		return nil
 	}
+	// The pod's own terms are checked first: when replicas repel each other, the
+	// user wrote the term on the newcomer too, and that is the reason to show.
 	labels := n.Node.Labels
-	for pair, c := range s.existingAnti {
-		if v, ok := labels[pair.key]; ok && c > 0 && v == pair.value {
-			return unschedulable(ReasonExistingAntiAff)
-		}
+	if !p.affinityOK(s, pod, labels) {
+		return unresolvable(ReasonAffinity)
 	}
 	for i := range pod.RequiredAntiAffinityTerms {
 		key := pod.RequiredAntiAffinityTerms[i].TopologyKey
@@ -141,8 +141,10 @@ func (p *InterPodAffinity) Filter(state *fw.CycleState, pod *fw.PodInfo, n *fw.N
 			return unschedulable(ReasonAntiAffinity)
 		}
 	}
-	if !p.affinityOK(s, pod, labels) {
-		return unresolvable(ReasonAffinity)
+	for pair, c := range s.existingAnti {
+		if v, ok := labels[pair.key]; ok && c > 0 && v == pair.value {
+			return unschedulable(ReasonExistingAntiAff)
+		}
 	}
 	return nil
 }

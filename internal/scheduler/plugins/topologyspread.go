@@ -37,16 +37,18 @@ type constraint struct {
 	honorTaints   bool
 }
 
-// spreadState holds, per constraint, the matching pod count of each domain and the
-// smallest count, which is what skew is measured against.
+// spreadState holds, per constraint, the matching pod count of each domain that has
+// any, the number of eligible domains, and the smallest count, which is what skew
+// is measured against.
 type spreadState struct {
 	constraints []constraint
 	counts      []map[string]int64
+	domains     []int
 	minCount    []int64
 }
 
 func (s *spreadState) Clone() fw.StateData {
-	c := &spreadState{constraints: s.constraints, minCount: slices.Clone(s.minCount)}
+	c := &spreadState{constraints: s.constraints, domains: s.domains, minCount: slices.Clone(s.minCount)}
 	for _, m := range s.counts {
 		n := make(map[string]int64, len(m))
 		for k, v := range m {
@@ -108,20 +110,41 @@ func countMatching(c *constraint, ns string, n *fw.NodeInfo) int64 {
 	return count
 }
 
-func countDomains(cs []constraint, pod *v1.Pod, nodes []*fw.NodeInfo) []map[string]int64 {
+// countDomains counts matching pods per domain, keeping only domains that have
+// some, and the number of eligible domains per constraint. Zero entries are left
+// out because with a hostname key they would mean a map entry per node per cycle.
+func countDomains(cs []constraint, pod *v1.Pod, nodes []*fw.NodeInfo) ([]map[string]int64, []int) {
 	counts := make([]map[string]int64, len(cs))
+	domains := make([]int, len(cs))
+	values := make([]map[string]struct{}, len(cs))
 	for i := range counts {
 		counts[i] = map[string]int64{}
+		if cs[i].key != v1.LabelHostname {
+			values[i] = map[string]struct{}{}
+		}
 	}
 	for _, n := range nodes {
 		if !eligible(cs, pod, n.Node) {
 			continue
 		}
 		for i := range cs {
-			counts[i][n.Node.Labels[cs[i].key]] += countMatching(&cs[i], pod.Namespace, n)
+			v := n.Node.Labels[cs[i].key]
+			if values[i] != nil {
+				values[i][v] = struct{}{}
+			} else {
+				domains[i]++ // hostnames are unique: one domain per node
+			}
+			if c := countMatching(&cs[i], pod.Namespace, n); c > 0 {
+				counts[i][v] += c
+			}
 		}
 	}
-	return counts
+	for i := range values {
+		if values[i] != nil {
+			domains[i] = len(values[i])
+		}
+	}
+	return counts, domains
 }
 
 // PreFilter implements fw.PreFilterPlugin.
@@ -133,7 +156,8 @@ func (PodTopologySpread) PreFilter(_ context.Context, state *fw.CycleState, pod 
 	if len(cs) == 0 {
 		return fw.NewStatus(fw.Skip)
 	}
-	s := &spreadState{constraints: cs, counts: countDomains(cs, pod.Pod, snap.List()), minCount: make([]int64, len(cs))}
+	counts, domains := countDomains(cs, pod.Pod, snap.List())
+	s := &spreadState{constraints: cs, counts: counts, domains: domains, minCount: make([]int64, len(cs))}
 	for i := range cs {
 		s.updateMin(i)
 	}
@@ -145,8 +169,8 @@ func (PodTopologySpread) PreFilter(_ context.Context, state *fw.CycleState, pod 
 // minDomains the minimum is zero, which forces pods into new domains.
 func (s *spreadState) updateMin(i int) {
 	m := s.counts[i]
-	if int64(len(m)) < s.constraints[i].minDomains || len(m) == 0 {
-		s.minCount[i] = 0
+	if int64(s.domains[i]) < s.constraints[i].minDomains || len(m) < s.domains[i] {
+		s.minCount[i] = 0 // some eligible domain has no matching pod
 		return
 	}
 	lo := int64(math.MaxInt64)

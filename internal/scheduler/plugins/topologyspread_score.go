@@ -24,9 +24,10 @@ func (PodTopologySpread) PreScore(state *fw.CycleState, pod *fw.PodInfo, snap fw
 	if err != nil || len(cs) == 0 {
 		return fw.NewStatus(fw.Skip)
 	}
-	s := &spreadScoreState{constraints: cs, counts: countDomains(cs, pod.Pod, snap.List())}
+	counts, domains := countDomains(cs, pod.Pod, snap.List())
+	s := &spreadScoreState{constraints: cs, counts: counts}
 	for i := range cs {
-		s.weights = append(s.weights, math.Log(float64(len(s.counts[i])+2)))
+		s.weights = append(s.weights, math.Log(float64(domains[i]+2)))
 	}
 	state.Write(topologySpreadScore, s)
 	return nil

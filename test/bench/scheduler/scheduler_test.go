@@ -19,12 +19,12 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
 	"skiff/internal/scheduler"
@@ -34,7 +34,7 @@ import (
 
 // creators is how many goroutines create pods: API writes are latency-bound (each
 // waits for etcd and the watch cache), so throughput needs many in flight.
-const creators = 256
+const creators = 64
 
 type benchCase struct {
 	nodes, pods int
@@ -68,21 +68,34 @@ func run(b *testing.B, bc benchCase) {
 	startScheduler(b, ctx, srv.Config)
 	waitNodes(b, ctx, srv.Client, bc.nodes)
 
-	bound := watchBound(b, ctx, srv.Client, bc.pods)
+	bound, progress := watchBound(b, ctx, srv.Client, bc.pods)
 	start := time.Now()
 	createPods(b, ctx, srv.Config, bc)
 	created := time.Since(start)
-	select {
-	case <-bound:
-	case <-time.After(20 * time.Minute):
-		b.Fatal("pods not all bound within 20 minutes")
-	}
+	waitBound(b, bound, progress, start)
 	took := time.Since(start)
 	rate := float64(bc.pods) / took.Seconds()
 	b.ReportMetric(rate, "pods/s")
 	b.ReportMetric(float64(peakRSS())/(1<<20), "peakRSS-MiB")
 	b.Logf("%d nodes, %d pods (constrained=%v): created in %v, all bound in %v: %.0f pods/s; process peak RSS %d MiB (API server, etcd, simulator and scheduler together)",
 		bc.nodes, bc.pods, bc.constrained, created.Round(time.Millisecond), took.Round(time.Millisecond), rate, peakRSS()>>20)
+}
+
+// waitBound waits for every pod to be bound, printing progress so a stall shows.
+func waitBound(b *testing.B, bound <-chan struct{}, progress func() int, start time.Time) {
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-bound:
+			return
+		case <-tick.C:
+			fmt.Fprintf(os.Stderr, "bench: %d pods bound after %v\n", progress(), time.Since(start).Round(time.Second))
+			if time.Since(start) > 15*time.Minute {
+				b.Fatal("pods not all bound within 15 minutes")
+			}
+		}
+	}
 }
 
 func fastConfig(cfg *rest.Config) *rest.Config {
@@ -131,28 +144,36 @@ func waitNodes(b *testing.B, ctx context.Context, c kubernetes.Interface, n int)
 	b.Fatalf("%d nodes not registered", n)
 }
 
-// watchBound closes the returned channel once want pods have a node.
-func watchBound(b *testing.B, ctx context.Context, c kubernetes.Interface, want int) <-chan struct{} {
-	w, err := c.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
+// watchBound closes the returned channel once want pods have a node. It uses an
+// informer rather than a bare watch so that a watch the server ends (a slow
+// consumer, a timeout) is resumed instead of silently losing bindings.
+func watchBound(b *testing.B, ctx context.Context, c kubernetes.Interface, want int) (<-chan struct{}, func() int) {
 	done := make(chan struct{})
-	go func() {
-		defer w.Stop()
-		seen := map[string]bool{}
-		for ev := range w.ResultChan() {
-			p, ok := ev.Object.(*v1.Pod)
-			if !ok || ev.Type == watch.Deleted || p.Spec.NodeName == "" || seen[p.Name] {
-				continue
-			}
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	count := func(obj any) {
+		p, ok := obj.(*v1.Pod)
+		if !ok || p.Spec.NodeName == "" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !seen[p.Name] {
 			if seen[p.Name] = true; len(seen) == want {
 				close(done)
-				return
 			}
 		}
-	}()
-	return done
+	}
+	inf := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace("default")).Core().V1().Pods().Informer()
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: count, UpdateFunc: func(_, obj any) { count(obj) }}); err != nil {
+		b.Fatal(err)
+	}
+	go inf.Run(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		b.Fatal("pod informer did not sync")
+	}
+	return done, func() int { mu.Lock(); defer mu.Unlock(); return len(seen) }
 }
 
 func createPods(b *testing.B, ctx context.Context, cfg *rest.Config, bc benchCase) {

@@ -1,0 +1,162 @@
+// Package cronjob creates Jobs from CronJobs on their schedule: named
+// <cronjob>-<scheduled time in unix minutes>, with concurrencyPolicy,
+// startingDeadlineSeconds, history limits, suspend and time zones. After downtime it
+// starts at most one Job, for the most recent missed time.
+package cronjob
+
+import (
+	"context"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	batchlisters "k8s.io/client-go/listers/batch/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+
+	"skiff/internal/controllers/controller"
+)
+
+// ScheduledTimestampAnnotation records on each Job the time it was scheduled for.
+const ScheduledTimestampAnnotation = batchv1.CronJobScheduledTimestampAnnotation
+
+var kindCronJob = batchv1.SchemeGroupVersion.WithKind("CronJob")
+
+// Options tune the controller; tests inject a clock.
+type Options struct {
+	Now func() time.Time
+}
+
+type cjController struct {
+	now      func() time.Time
+	client   kubernetes.Interface
+	cronJobs batchlisters.CronJobLister
+	jobs     batchlisters.JobLister
+	rec      record.EventRecorder
+	ctrl     *controller.Controller
+}
+
+// New returns the CronJob controller.
+func New(c *controller.Context) *controller.Controller { return NewWithOptions(c, Options{}) }
+
+// NewWithOptions returns the CronJob controller with opts.
+func NewWithOptions(c *controller.Context, opts Options) *controller.Controller {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ci := c.Informers.Batch().V1().CronJobs()
+	ji := c.Informers.Batch().V1().Jobs()
+	cc := &cjController{now: opts.Now, client: c.Client, cronJobs: ci.Lister(), jobs: ji.Lister(),
+		rec: c.Recorder("cronjob-controller")}
+	cc.ctrl = controller.New("cronjob", cc.sync, 2)
+	ci.Informer().AddEventHandler(cc.ctrl.Handler())
+	ji.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    cc.jobChanged,
+		UpdateFunc: func(_, cur any) { cc.jobChanged(cur) },
+		DeleteFunc: cc.jobChanged,
+	})
+	cc.ctrl.HasSynced = []cache.InformerSynced{ci.Informer().HasSynced, ji.Informer().HasSynced}
+	return cc.ctrl
+}
+
+func (cc *cjController) jobChanged(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	job, ok := obj.(*batchv1.Job)
+	if !ok {
+		return
+	}
+	if ref := metav1.GetControllerOf(job); ref != nil && ref.Kind == kindCronJob.Kind {
+		cc.ctrl.Queue.Add(job.Namespace + "/" + ref.Name)
+	}
+}
+
+func (cc *cjController) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	cached, err := cc.cronJobs.CronJobs(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cj := cached.DeepCopy()
+	jobs, err := cc.ownedJobs(cj)
+	if err != nil {
+		return err
+	}
+	if err := cc.syncActive(ctx, cj, jobs); err != nil {
+		return err
+	}
+	if err := cc.cleanupHistory(ctx, cj, jobs); err != nil {
+		return err
+	}
+	var runErr error
+	if cj.DeletionTimestamp == nil && (cj.Spec.Suspend == nil || !*cj.Spec.Suspend) {
+		runErr = cc.run(ctx, key, cj, jobs)
+	}
+	if err := cc.writeStatus(ctx, cached, cj); err != nil {
+		return err
+	}
+	return runErr
+}
+
+func (cc *cjController) ownedJobs(cj *batchv1.CronJob) ([]*batchv1.Job, error) {
+	all, err := cc.jobs.Jobs(cj.Namespace).List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	var out []*batchv1.Job
+	for _, j := range all {
+		if ref := metav1.GetControllerOf(j); ref != nil && ref.UID == cj.UID {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+func (cc *cjController) writeStatus(ctx context.Context, cached, cj *batchv1.CronJob) error {
+	if statusEqual(&cached.Status, &cj.Status) {
+		return nil
+	}
+	_, err := cc.client.BatchV1().CronJobs(cj.Namespace).UpdateStatus(ctx, cj, metav1.UpdateOptions{})
+	return err
+}
+
+func statusEqual(a, b *batchv1.CronJobStatus) bool {
+	if len(a.Active) != len(b.Active) || !timeEqual(a.LastScheduleTime, b.LastScheduleTime) ||
+		!timeEqual(a.LastSuccessfulTime, b.LastSuccessfulTime) {
+		return false
+	}
+	for i := range a.Active {
+		if a.Active[i].UID != b.Active[i].UID {
+			return false
+		}
+	}
+	return true
+}
+
+func timeEqual(a, b *metav1.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(b)
+}
+
+// jobFinished returns the Job's Complete or Failed condition type, if any.
+func jobFinished(j *batchv1.Job) (batchv1.JobConditionType, bool) {
+	for _, c := range j.Status.Conditions {
+		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
+			return c.Type, true
+		}
+	}
+	return "", false
+}

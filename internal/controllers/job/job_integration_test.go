@@ -1,0 +1,147 @@
+package job
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"skiff/internal/controllers/controller"
+	"skiff/internal/controllers/workloads/fakekubelet"
+	"skiff/internal/controllers/workloads/wltest"
+)
+
+// outcome: pods of jobs named bad* exit 1, policy* exit 42, the rest succeed.
+func outcome(p *corev1.Pod) fakekubelet.Outcome {
+	name := p.Labels[batchv1.JobNameLabel]
+	switch {
+	case strings.HasPrefix(name, "bad"):
+		return fakekubelet.Outcome{Phase: corev1.PodFailed, ExitCode: 1, Delay: 50 * time.Millisecond}
+	case strings.HasPrefix(name, "policy"):
+		return fakekubelet.Outcome{Phase: corev1.PodFailed, ExitCode: 42, Delay: 50 * time.Millisecond}
+	}
+	return fakekubelet.Outcome{Phase: corev1.PodSucceeded, Delay: 200 * time.Millisecond}
+}
+
+func startJobs(t *testing.T) *wltest.Env {
+	fast := func(c *controller.Context) *controller.Controller {
+		return NewWithOptions(c, Options{BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second})
+	}
+	return wltest.Start(t, wltest.Options{Outcome: outcome}, fast)
+}
+
+func newJob(name string, completions, parallelism, backoff int32) *batchv1.Job {
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: batchv1.JobSpec{
+			Completions: &completions, Parallelism: &parallelism, BackoffLimit: &backoff,
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "main", Image: "busybox"}}}},
+		},
+	}
+}
+
+func waitCondition(t *testing.T, env *wltest.Env, name string, ct batchv1.JobConditionType) *batchv1.Job {
+	t.Helper()
+	var job *batchv1.Job
+	wltest.Eventually(t, 30*time.Second, func() (bool, string) {
+		job, _ = env.Client.BatchV1().Jobs(env.NS).Get(env.Ctx, name, metav1.GetOptions{})
+		return hasTrue(job, ct), fmt.Sprintf("%+v", job.Status)
+	})
+	return job
+}
+
+func jobPods(t *testing.T, env *wltest.Env, name string) []corev1.Pod {
+	l, err := env.Client.CoreV1().Pods(env.NS).List(env.Ctx, metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range l.Items {
+		if len(p.Finalizers) > 0 {
+			t.Errorf("pod %s keeps finalizers %v after the job finished", p.Name, p.Finalizers)
+		}
+	}
+	return l.Items
+}
+
+func TestJobCompletesWithParallelism(t *testing.T) {
+	env := startJobs(t)
+	if _, err := env.Client.BatchV1().Jobs(env.NS).Create(env.Ctx, newJob("ok", 5, 2, 6), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	maxActive := int32(0)
+	wltest.Eventually(t, 30*time.Second, func() (bool, string) {
+		job, _ := env.Client.BatchV1().Jobs(env.NS).Get(env.Ctx, "ok", metav1.GetOptions{})
+		maxActive = max(maxActive, job.Status.Active)
+		return hasTrue(job, batchv1.JobComplete), fmt.Sprintf("%+v", job.Status)
+	})
+	job := waitCondition(t, env, "ok", batchv1.JobComplete)
+	if job.Status.Succeeded != 5 || job.Status.Failed != 0 || job.Status.CompletionTime == nil || !hasTrue(job, batchv1.JobSuccessCriteriaMet) {
+		t.Errorf("status %+v", job.Status)
+	}
+	if maxActive > 2 {
+		t.Errorf("%d pods active at once, parallelism is 2", maxActive)
+	}
+	if pods := jobPods(t, env, "ok"); len(pods) != 5 {
+		t.Errorf("%d pods, want 5", len(pods))
+	}
+}
+
+func TestJobStopsAtBackoffLimit(t *testing.T) {
+	env := startJobs(t)
+	if _, err := env.Client.BatchV1().Jobs(env.NS).Create(env.Ctx, newJob("bad", 1, 1, 2), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	job := waitCondition(t, env, "bad", batchv1.JobFailed)
+	c := getCondition(job, batchv1.JobFailed)
+	if c.Reason != reasonBackoffLimit || c.Message != msgBackoffLimit || !hasTrue(job, batchv1.JobFailureTarget) {
+		t.Errorf("conditions %+v", job.Status.Conditions)
+	}
+	time.Sleep(300 * time.Millisecond) // no more retries may follow
+	if pods := jobPods(t, env, "bad"); len(pods) != 3 || job.Status.Failed != 3 {
+		t.Errorf("%d pods, failed %d; want 3 (backoffLimit 2 allows 2 retries)", len(pods), job.Status.Failed)
+	}
+}
+
+func TestIndexedJobAndFailurePolicy(t *testing.T) {
+	env := startJobs(t)
+	j := newJob("indexed", 3, 3, 6)
+	mode := batchv1.IndexedCompletion
+	j.Spec.CompletionMode = &mode
+	if _, err := env.Client.BatchV1().Jobs(env.NS).Create(env.Ctx, j, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	job := waitCondition(t, env, "indexed", batchv1.JobComplete)
+	if job.Status.CompletedIndexes != "0-2" || job.Status.Succeeded != 3 {
+		t.Errorf("status %+v", job.Status)
+	}
+	hosts := map[string]bool{}
+	for _, p := range jobPods(t, env, "indexed") {
+		idx := p.Annotations[batchv1.JobCompletionIndexAnnotation]
+		hosts[p.Spec.Hostname] = true
+		env := p.Spec.Containers[0].Env
+		if p.Spec.Hostname != "indexed-"+idx || len(env) != 1 || env[0].Name != "JOB_COMPLETION_INDEX" {
+			t.Errorf("pod %s: hostname %q env %+v", p.Name, p.Spec.Hostname, env)
+		}
+	}
+	if len(hosts) != 3 {
+		t.Errorf("hostnames %v", hosts)
+	}
+
+	p := newJob("policy", 1, 1, 6)
+	p.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+		Action:      batchv1.PodFailurePolicyActionFailJob,
+		OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{42}},
+	}}}
+	if _, err := env.Client.BatchV1().Jobs(env.NS).Create(env.Ctx, p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	job = waitCondition(t, env, "policy", batchv1.JobFailed)
+	if c := getCondition(job, batchv1.JobFailed); c.Reason != reasonPolicy || job.Status.Failed != 1 {
+		t.Errorf("want one failure by policy; status %+v", job.Status)
+	}
+}

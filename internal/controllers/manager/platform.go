@@ -1,0 +1,74 @@
+package manager
+
+import (
+	"fmt"
+	"os"
+
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+
+	"skiff/internal/controllers/controller"
+	"skiff/internal/controllers/disruption"
+	"skiff/internal/controllers/endpoints"
+	"skiff/internal/controllers/endpointslice"
+	"skiff/internal/controllers/garbagecollector"
+	"skiff/internal/controllers/namespace"
+	"skiff/internal/controllers/nodelifecycle"
+	"skiff/internal/controllers/podgc"
+	"skiff/internal/controllers/serviceaccount"
+)
+
+// PlatformOptions configure the platform controllers; zero values take defaults.
+type PlatformOptions struct {
+	// RootCA is the PEM bundle published as kube-root-ca.crt in every namespace; when
+	// empty, the CA that cfg trusts is used.
+	RootCA []byte
+	// TerminatedPodThreshold is how many finished pods the pod GC keeps (12500).
+	TerminatedPodThreshold int
+	GC                     garbagecollector.Options
+	NodeLifecycle          nodelifecycle.Options
+}
+
+// Platform returns the constructors of the cluster's platform controllers by name:
+// garbagecollector, namespace, endpoints, endpointslice, serviceaccount, podgc,
+// nodelifecycle and disruption. The garbage collector and the namespace controller
+// reach objects of every kind through a metadata client built from cfg.
+func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, error) {
+	md, err := metadata.NewForConfig(ClientConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	ca := opts.RootCA
+	if len(ca) == 0 {
+		if ca, err = trustedCA(cfg); err != nil {
+			return nil, err
+		}
+	}
+	return map[string]Constructor{
+		"garbagecollector": func(c *controller.Context) Runner { return garbagecollector.New(c, md, opts.GC) },
+		"namespace":        func(c *controller.Context) Runner { return namespace.New(c, md) },
+		"endpoints":        func(c *controller.Context) Runner { return endpoints.New(c) },
+		"endpointslice":    func(c *controller.Context) Runner { return endpointslice.New(c) },
+		"serviceaccount":   func(c *controller.Context) Runner { return serviceaccount.New(c, ca) },
+		"podgc": func(c *controller.Context) Runner {
+			return podgc.New(c, podgc.Options{TerminatedPodThreshold: opts.TerminatedPodThreshold})
+		},
+		"nodelifecycle": func(c *controller.Context) Runner { return nodelifecycle.New(c, opts.NodeLifecycle) },
+		"disruption":    func(c *controller.Context) Runner { return disruption.New(c) },
+	}, nil
+}
+
+// trustedCA is the CA bundle cfg verifies the API server with.
+func trustedCA(cfg *rest.Config) ([]byte, error) {
+	if len(cfg.TLSClientConfig.CAData) > 0 {
+		return cfg.TLSClientConfig.CAData, nil
+	}
+	if cfg.TLSClientConfig.CAFile != "" {
+		b, err := os.ReadFile(cfg.TLSClientConfig.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read cluster CA: %w", err)
+		}
+		return b, nil
+	}
+	return nil, nil
+}

@@ -1,0 +1,214 @@
+// Package statefulset runs StatefulSets: pods with stable names <set>-<ordinal>,
+// stable storage from volumeClaimTemplates, created and deleted in order, and rolled
+// through ControllerRevisions from the highest ordinal down to the partition.
+package statefulset
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+
+	"skiff/internal/controllers/controller"
+	"skiff/internal/controllers/workloads"
+)
+
+type ssController struct {
+	client kubernetes.Interface
+	sets   appslisters.StatefulSetLister
+	pods   corelisters.PodLister
+	claims corelisters.PersistentVolumeClaimLister
+	revs   appslisters.ControllerRevisionLister
+	rec    record.EventRecorder
+	ctrl   *controller.Controller
+	now    func() time.Time
+}
+
+// New returns the StatefulSet controller.
+func New(c *controller.Context) *controller.Controller {
+	si := c.Informers.Apps().V1().StatefulSets()
+	pi := c.Informers.Core().V1().Pods()
+	ci := c.Informers.Core().V1().PersistentVolumeClaims()
+	ri := c.Informers.Apps().V1().ControllerRevisions()
+	sc := &ssController{client: c.Client, sets: si.Lister(), pods: pi.Lister(), claims: ci.Lister(),
+		revs: ri.Lister(), rec: c.Recorder("statefulset-controller"), now: time.Now}
+	sc.ctrl = controller.New("statefulset", sc.sync, 5)
+	si.Informer().AddEventHandler(sc.ctrl.Handler())
+	pi.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    sc.podChanged,
+		UpdateFunc: func(old, cur any) { sc.podChanged(old); sc.podChanged(cur) },
+		DeleteFunc: sc.podChanged,
+	})
+	sc.ctrl.HasSynced = []cache.InformerSynced{si.Informer().HasSynced, pi.Informer().HasSynced,
+		ci.Informer().HasSynced, ri.Informer().HasSynced}
+	return sc.ctrl
+}
+
+func (sc *ssController) podChanged(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	if ref := metav1.GetControllerOf(pod); ref != nil {
+		if ref.Kind == kindStatefulSet.Kind {
+			sc.ctrl.Queue.Add(pod.Namespace + "/" + ref.Name)
+		}
+		return
+	}
+	sets, _ := sc.sets.StatefulSets(pod.Namespace).List(labels.Everything())
+	for _, s := range sets {
+		sel, err := metav1.LabelSelectorAsSelector(s.Spec.Selector)
+		if err == nil && !sel.Empty() && sel.Matches(labels.Set(pod.Labels)) {
+			sc.ctrl.Enqueue(s)
+		}
+	}
+}
+
+func (sc *ssController) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	cached, err := sc.sets.StatefulSets(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	set := cached.DeepCopy()
+	sel, err := metav1.LabelSelectorAsSelector(set.Spec.Selector)
+	if err != nil || sel.Empty() {
+		return nil
+	}
+	pods, err := sc.claimPods(ctx, set, sel)
+	if err != nil {
+		return err
+	}
+	revs, err := sc.ownedRevisions(set)
+	if err != nil {
+		return err
+	}
+	current, update, err := sc.revisions(ctx, set, revs)
+	if err != nil {
+		return err
+	}
+	var updateErr error
+	if set.DeletionTimestamp == nil {
+		updateErr = sc.update(ctx, set, current, update, pods)
+	}
+	st := computeStatus(set, current, update, pods, sc.now())
+	if !equality.Semantic.DeepEqual(st, set.Status) {
+		set.Status = st
+		if _, err := sc.client.AppsV1().StatefulSets(ns).UpdateStatus(ctx, set, metav1.UpdateOptions{}); err != nil {
+			return errors.Join(updateErr, err)
+		}
+	}
+	if updateErr != nil {
+		return updateErr
+	}
+	if set.Spec.MinReadySeconds > 0 && st.AvailableReplicas != st.ReadyReplicas {
+		sc.ctrl.Queue.AddAfter(key, time.Duration(set.Spec.MinReadySeconds)*time.Second)
+	}
+	return sc.truncateHistory(ctx, set, revs, pods, current, update)
+}
+
+func (sc *ssController) claimPods(ctx context.Context, set *appsv1.StatefulSet, sel labels.Selector) ([]*corev1.Pod, error) {
+	all, err := sc.pods.Pods(set.Namespace).List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	// Only pods whose names fit the set may be adopted: the ordinal is the identity.
+	var fit []*corev1.Pod
+	for _, p := range all {
+		if ordinalOf(set, p.Name) >= 0 {
+			fit = append(fit, p)
+		}
+	}
+	c := &workloads.Claimer{
+		Owner: set, OwnerGVK: kindStatefulSet, Selector: sel,
+		Patch: func(ctx context.Context, name string, patch []byte) error {
+			_, err := sc.client.CoreV1().Pods(set.Namespace).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+			return err
+		},
+		CanAdopt: workloads.RecheckOwner(set, func(ctx context.Context) (metav1.Object, error) {
+			return sc.client.AppsV1().StatefulSets(set.Namespace).Get(ctx, set.Name, metav1.GetOptions{})
+		}),
+	}
+	return workloads.Claim(ctx, c, fit)
+}
+
+func (sc *ssController) ownedRevisions(set *appsv1.StatefulSet) ([]*appsv1.ControllerRevision, error) {
+	all, err := sc.revs.ControllerRevisions(set.Namespace).List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	var out []*appsv1.ControllerRevision
+	for _, r := range all {
+		if ref := metav1.GetControllerOf(r); ref != nil && ref.UID == set.UID {
+			out = append(out, r)
+		}
+	}
+	workloads.SortRevisions(out)
+	return out, nil
+}
+
+// revisions returns the set's current revision (what its pods ran when the last
+// rollout finished) and update revision (its template now), creating the latter.
+func (sc *ssController) revisions(ctx context.Context, set *appsv1.StatefulSet, revs []*appsv1.ControllerRevision) (current, update *appsv1.ControllerRevision, err error) {
+	data, err := workloads.TemplatePatch(&set.Spec.Template)
+	if err != nil {
+		return nil, nil, err
+	}
+	want := workloads.NewRevision(set, kindStatefulSet, set.Spec.Template.Labels, data,
+		workloads.NextRevisionNumber(revs), set.Status.CollisionCount)
+	update, err = workloads.EnsureRevision(ctx, sc.client, revs, want)
+	if errors.Is(err, workloads.ErrHashCollision) {
+		n := int32(1)
+		if set.Status.CollisionCount != nil {
+			n = *set.Status.CollisionCount + 1
+		}
+		set.Status.CollisionCount = &n
+		_, uerr := sc.client.AppsV1().StatefulSets(set.Namespace).UpdateStatus(ctx, set, metav1.UpdateOptions{})
+		return nil, nil, errors.Join(err, uerr)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	current = update
+	for _, r := range revs {
+		if r.Name == set.Status.CurrentRevision {
+			current = r
+		}
+	}
+	return current, update, nil
+}
+
+// truncateHistory keeps revisionHistoryLimit revisions besides those in use.
+func (sc *ssController) truncateHistory(ctx context.Context, set *appsv1.StatefulSet, revs []*appsv1.ControllerRevision,
+	pods []*corev1.Pod, current, update *appsv1.ControllerRevision) error {
+	live := map[string]bool{current.Name: true, update.Name: true}
+	for _, p := range pods {
+		live[p.Labels[revisionLabel]] = true
+	}
+	limit := int32(10)
+	if set.Spec.RevisionHistoryLimit != nil {
+		limit = *set.Spec.RevisionHistoryLimit
+	}
+	return workloads.TruncateHistory(ctx, sc.client, revs, live, limit)
+}

@@ -1,0 +1,165 @@
+// Package simulate implements `skiff simulate`: it registers virtual nodes that keep
+// their leases and pretend to run the pods bound to them (Running and Ready at
+// once, no containers), like KWOK. It exists for scheduler and controller scale
+// tests and for capacity planning, and can leave chosen nodes silent to simulate
+// their failure.
+package simulate
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/workqueue"
+)
+
+// readyCheckPeriod is how often node conditions are checked and repaired.
+const readyCheckPeriod = 30 * time.Second
+
+type simulator struct {
+	client kubernetes.Interface
+	opts   Options
+	ours   map[string]int // node name -> index
+	pods   corelisters.PodLister
+	queue  workqueue.TypedRateLimitingInterface[string]
+	ipMu   sync.Mutex
+	nextIP map[string]int
+}
+
+// Main is `skiff simulate <args>`: it parses the flags, reads the kubeconfig and
+// runs until ctx ends.
+func Main(ctx context.Context, args []string) error {
+	opts, err := ParseFlags(args)
+	if err != nil {
+		return err
+	}
+	if opts.Kubeconfig == "" {
+		return errors.New("--kubeconfig is required")
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", opts.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	return Run(ctx, cfg, opts)
+}
+
+// Run registers the nodes, then heartbeats them and serves their pods until ctx
+// ends. The nodes are left registered on exit, as a crashed kubelet leaves them.
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	cfg = rest.CopyConfig(cfg)
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 1000, 2000
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	s := &simulator{client: client, opts: opts, ours: map[string]int{}, nextIP: map[string]int{},
+		queue: workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())}
+	for i := 0; i < opts.Nodes; i++ {
+		s.ours[s.nodeName(i)] = i
+	}
+	start := time.Now()
+	if err := s.registerNodes(ctx); err != nil {
+		return err
+	}
+	slog.Info("simulated nodes registered", "nodes", opts.Nodes, "prefix", opts.NamePrefix,
+		"took", time.Since(start).Round(time.Millisecond), "failed", len(opts.FailNodes))
+	return s.serve(ctx)
+}
+
+func (s *simulator) serve(ctx context.Context) error {
+	defer s.queue.ShutDown()
+	inf := informers.NewSharedInformerFactory(s.client, 0)
+	podInf := inf.Core().V1().Pods()
+	s.pods = podInf.Lister()
+	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    s.enqueue,
+		UpdateFunc: func(_, obj any) { s.enqueue(obj) },
+	}); err != nil {
+		return err
+	}
+	nodeInf := inf.Core().V1().Nodes()
+	nodes := nodeInf.Lister()
+	_ = nodeInf.Informer()
+	inf.Start(ctx.Done())
+	defer inf.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), podInf.Informer().HasSynced, nodeInf.Informer().HasSynced) {
+		return ctx.Err()
+	}
+	var wg sync.WaitGroup
+	for range s.opts.Workers {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.work(ctx) }()
+	}
+	wg.Add(2)
+	go func() { defer wg.Done(); s.heartbeat(ctx) }()
+	go func() { defer wg.Done(); s.repairLoop(ctx, nodes) }()
+	<-ctx.Done()
+	s.queue.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+func (s *simulator) enqueue(obj any) {
+	pod, ok := obj.(*v1.Pod)
+	if !ok {
+		return
+	}
+	if _, mine := s.ours[pod.Spec.NodeName]; !mine {
+		return
+	}
+	if pod.DeletionTimestamp == nil && running(pod) {
+		return
+	}
+	s.queue.Add(pod.Namespace + "/" + pod.Name)
+}
+
+func (s *simulator) work(ctx context.Context) {
+	for {
+		key, shutdown := s.queue.Get()
+		if shutdown {
+			return
+		}
+		if err := s.syncPod(ctx, key); err != nil && ctx.Err() == nil {
+			slog.Debug("simulated pod sync", "pod", key, "err", err)
+			s.queue.AddRateLimited(key)
+		} else {
+			s.queue.Forget(key)
+		}
+		s.queue.Done(key)
+	}
+}
+
+func (s *simulator) repairLoop(ctx context.Context, nodes corelisters.NodeLister) {
+	t := time.NewTicker(readyCheckPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for name := range s.ours {
+			n, err := nodes.Get(name)
+			if err != nil {
+				continue
+			}
+			if err := s.keepReady(ctx, n); err != nil && ctx.Err() == nil {
+				slog.Warn("repairing node status", "node", name, "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,52 @@
+// Package node_test runs real pods through `skiff server`'s own node (containerd,
+// runc, CNI) and a second `skiff agent`, driven by the real kubectl.
+package node_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+
+	"skiff/test/e2e/framework"
+)
+
+var cluster *framework.Cluster
+
+func TestMain(m *testing.M) {
+	if missing := framework.NodePrerequisites(); missing != "" {
+		if framework.InCI() {
+			fmt.Fprintln(os.Stderr, "e2e node: prerequisite missing:", missing)
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "e2e node: skipping:", missing)
+		os.Exit(0)
+	}
+	dir, err := os.MkdirTemp("", "skiff-e2e-node-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cluster, err = framework.StartServer(dir, "--kubelet-port", "0", "--node-name", "e2e-main")
+	if err == nil {
+		err = cluster.WaitNodeReady("e2e-main")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e node: start server:", err)
+		if cluster != nil {
+			cluster.Stop()
+		}
+		os.Exit(1)
+	}
+	code := m.Run()
+	cluster.Stop()
+	cluster.Cleanup()
+	if code == 0 {
+		os.RemoveAll(dir)
+	} else {
+		fmt.Fprintf(os.Stderr, "e2e node: logs kept in %s\n", dir)
+	}
+	os.Exit(code)
+}
+
+var _ = exec.Command
