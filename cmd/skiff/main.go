@@ -20,6 +20,7 @@ const usage = `skiff runs a Kubernetes-compatible cluster from one binary.
 Usage:
   skiff server [flags]       run a cluster: API server on etcd, controllers, scheduler and a local node
   skiff agent [flags]        join this machine to a cluster as a node
+  skiff agent reset [flags]  remove a node's pods, containerd state, network and cgroups
   skiff simulate [flags]     register simulated nodes (for scale tests and capacity planning)
   skiff kubeconfig [flags]   print the admin kubeconfig of a server's data dir
   skiff image import FILE    push a docker-save or OCI archive into the cluster's registry

@@ -32,6 +32,9 @@ func runServer(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Agent.NodeName, "node-name", "", "name of this machine's node (default: host name)")
 	fs.StringVar(&cfg.Agent.NodeIP, "node-ip", "", "address of this machine's node")
 	fs.IntVar(&cfg.Agent.KubeletPort, "kubelet-port", 10250, "the local node's HTTPS port for logs and exec (0 picks a free one)")
+	fs.IntVar(&cfg.Agent.DNSPort, "dns-port", 53, "port of the local node's DNS server on the node address (0 picks one)")
+	fs.IntVar(&cfg.Agent.IngressHTTPPort, "ingress-http-port", 80, "ingress HTTP port on every node address (0 disables)")
+	fs.IntVar(&cfg.Agent.IngressHTTPSPort, "ingress-https-port", 443, "ingress HTTPS port on every node address (0 disables)")
 	fs.StringVar(&cfg.Agent.ContainerRuntimeEndpoint, "container-runtime-endpoint", "", "existing CRI socket (default: skiff runs containerd)")
 	fs.Func("registry-mirror", "registry name to pull from the cluster registry (repeatable)", func(s string) error {
 		cfg.Agent.RegistryMirrors = append(cfg.Agent.RegistryMirrors, strings.Split(s, ",")...)
@@ -49,10 +52,19 @@ func runServer(ctx context.Context, args []string) error {
 	return server.Run(ctx, cfg)
 }
 
+// runAgent runs a node, or with "reset" removes everything a node left behind
+// (pods, containerd state, network, cgroups).
 func runAgent(ctx context.Context, args []string) error {
+	reset := len(args) > 0 && args[0] == "reset"
+	if reset {
+		args = args[1:]
+	}
 	cfg, err := agent.ParseFlags(args)
 	if err != nil {
 		return err
+	}
+	if reset {
+		return agent.Reset(ctx, cfg)
 	}
 	return agent.Run(ctx, cfg, nil)
 }

@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"syscall"
@@ -38,6 +39,8 @@ var commands = map[string]command{
 	"tcp-echo":   {"tcp-echo [--port 7]", runTCPEcho},
 	"udp-echo":   {"udp-echo [--port 7]", runUDPEcho},
 	"dns-lookup": {"dns-lookup [--timeout 5s] NAME", runDNSLookup},
+	"wget":       {"wget [-q] [-O FILE|-] [-T SECONDS] URL", runWget},
+	"curl":       {"curl [-sSfkLi] [-o FILE] [-m SECONDS] [-X METHOD] [-H HEADER] [-d DATA] URL", runCurl},
 }
 
 // exitError carries a chosen exit code out of a subcommand.
@@ -46,7 +49,12 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return "exit " + strconv.Itoa(e.code) }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	args := os.Args[1:]
+	// Invoked through the /bin/wget or /bin/curl link: act as that command.
+	if name := filepath.Base(os.Args[0]); name == "wget" || name == "curl" {
+		args = append([]string{name}, args...)
+	}
+	os.Exit(run(args, os.Stderr))
 }
 
 func run(args []string, stderr io.Writer) int {

@@ -4,7 +4,6 @@ package agent
 
 import (
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"skiff/internal/hostnet"
 )
 
 // Config is what `skiff agent` is told, or what `skiff server` passes for its node.
@@ -37,12 +38,26 @@ type Config struct {
 	ControlPlane     bool
 	// ClusterCIDR is the range of all pod IPs; traffic leaving it is masqueraded.
 	ClusterCIDR string
+	// ServiceCIDR is the range of Service IPs; the cluster DNS is its .10.
+	ServiceCIDR   string
+	ClusterDomain string
+	// DNSPort is where this node's DNS server listens on the node IP (0 picks one).
+	DNSPort int
+	// IngressHTTPPort and IngressHTTPSPort are the ingress controller's ports on every
+	// node address; 0 disables.
+	IngressHTTPPort, IngressHTTPSPort int
 
 	// For the server's own node (Run with a rest.Config): the cluster CA and the
 	// node's serving certificate, which a joining agent gets from the join call.
 	CAPEM       []byte
 	ServingCert *tls.Certificate
 }
+
+// DefaultServiceCIDR and DefaultClusterDomain match the server's defaults.
+const (
+	DefaultServiceCIDR   = "10.43.0.0/16"
+	DefaultClusterDomain = "cluster.local"
+)
 
 // DefaultClusterCIDR matches `skiff server --cluster-cidr`'s default.
 const DefaultClusterCIDR = "10.42.0.0/16"
@@ -61,6 +76,11 @@ func ParseFlags(args []string) (Config, error) {
 	fs.StringVar(&c.RegistryEndpoint, "registry-endpoint", "", "cluster registry URL (default: --server)")
 	fs.StringVar(&c.ClusterCIDR, "cluster-cidr", DefaultClusterCIDR, "the cluster's pod range, as given to the server")
 	fs.IntVar(&c.KubeletPort, "kubelet-port", 10250, "HTTPS port for logs and streaming (0 picks a free one)")
+	fs.StringVar(&c.ServiceCIDR, "service-cidr", DefaultServiceCIDR, "the cluster's Service range, as given to the server")
+	fs.StringVar(&c.ClusterDomain, "cluster-domain", DefaultClusterDomain, "the cluster's DNS domain")
+	fs.IntVar(&c.DNSPort, "dns-port", 53, "port of this node's DNS server on the node address (0 picks a free one)")
+	fs.IntVar(&c.IngressHTTPPort, "ingress-http-port", 80, "ingress controller HTTP port on every node address (0 disables)")
+	fs.IntVar(&c.IngressHTTPSPort, "ingress-https-port", 443, "ingress controller HTTPS port (0 disables)")
 	fs.Func("registry-mirror", "registry name pulled from the cluster registry (repeatable, or comma-separated)", func(s string) error {
 		for _, m := range strings.Split(s, ",") {
 			if m = strings.TrimSpace(m); m != "" {
@@ -92,9 +112,6 @@ func ParseFlags(args []string) (Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
-	if c.Server == "" {
-		return c, errors.New("--server is required")
 	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {
@@ -132,7 +149,7 @@ func (c *Config) defaults() error {
 		c.NodeName = strings.ToLower(h)
 	}
 	if c.NodeIP == "" {
-		ip, err := defaultRouteIP()
+		ip, err := hostnet.DefaultRouteIP()
 		if err != nil {
 			return fmt.Errorf("cannot tell the node's address (%v); pass --node-ip", err)
 		}
@@ -143,6 +160,12 @@ func (c *Config) defaults() error {
 	}
 	if c.ClusterCIDR == "" {
 		c.ClusterCIDR = DefaultClusterCIDR
+	}
+	if c.ServiceCIDR == "" {
+		c.ServiceCIDR = DefaultServiceCIDR
+	}
+	if c.ClusterDomain == "" {
+		c.ClusterDomain = DefaultClusterDomain
 	}
 	return nil
 }

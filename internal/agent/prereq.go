@@ -1,10 +1,8 @@
 package agent
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,32 +39,4 @@ func CheckPrerequisites(cfg Config) error {
 		return errors.New("cannot run pods on this machine:\n  " + strings.Join(missing, "\n  "))
 	}
 	return nil
-}
-
-// defaultRouteIP returns the first IPv4 address of the interface the default route
-// leaves through.
-func defaultRouteIP() (string, error) {
-	f, err := os.Open("/proc/net/route")
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) < 2 || fields[1] != "00000000" {
-			continue
-		}
-		ifc, err := net.InterfaceByName(fields[0])
-		if err != nil {
-			continue
-		}
-		addrs, _ := ifc.Addrs()
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
-				return n.IP.String(), nil
-			}
-		}
-	}
-	return "", errors.New("no default route with an IPv4 address")
 }

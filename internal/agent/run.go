@@ -68,7 +68,13 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	if !pool.AppendCertsFromPEM(creds.CAPEM) {
 		return errors.New("cluster CA certificate is not valid PEM")
 	}
+	podDNS, proxyDone, err := nodeServices(ctx, cfg, client)
+	if err != nil {
+		return err
+	}
+	defer func() { <-proxyDone }()
 	k, err := kubelet.New(kubelet.Config{
+		DNS:      podDNS,
 		NodeName: cfg.NodeName, NodeIPs: []string{cfg.NodeIP}, Client: client, Runtime: rt,
 		RuntimeVersion: version.RuntimeName + "://" + version.RuntimeVersion, Version: kubeletVersion(),
 		RootDir: filepath.Join(cfg.DataDir, "kubelet"), CgroupPrefix: CgroupPrefix(cfg.NodeName),

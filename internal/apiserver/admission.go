@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -9,6 +10,7 @@ import (
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -94,8 +96,11 @@ func (ad *admission) namespaceOpen(ctx context.Context, obj runtime.Object) erro
 	}
 	ns := cached.(*corev1.Namespace)
 	if ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
-		return apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, nsName,
-			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", nsName))
+		msg := fmt.Sprintf("unable to create new content in namespace %s because it is being terminated", nsName)
+		err := apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, nsName, errors.New(msg))
+		err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
+			Type: corev1.NamespaceTerminatingCause, Message: msg, Field: "metadata.namespace"})
+		return err
 	}
 	return nil
 }

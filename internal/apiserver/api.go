@@ -150,7 +150,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	attrs := auth.Attributes{User: user, Verb: authzVerb(r, q), Namespace: q.Namespace, APIGroup: q.Group,
+	attrs := auth.Attributes{User: user, Verb: authzVerb(r, q), Namespace: authzNamespace(q), APIGroup: q.Group,
 		Resource: q.Resource, Subresource: q.Subresource, Name: q.Name}
 	if allowed, why := a.authz.Authorize(r.Context(), attrs); !allowed {
 		writeError(w, forbidden(attrs, why))
@@ -180,6 +180,15 @@ func (a *API) serveNonResource(w http.ResponseWriter, r *http.Request, user *aut
 		}
 	}
 	writeError(w, apierrors.NewNotFound(schema.GroupResource{}, r.URL.Path))
+}
+
+// authzNamespace is the namespace a request acts in; a Namespace object is in itself,
+// as Kubernetes authorizes it.
+func authzNamespace(q request) string {
+	if q.Resource == "namespaces" && q.Group == "" {
+		return q.Name
+	}
+	return q.Namespace
 }
 
 // authzVerb is the verb authorization sees: WebSocket upgrades of exec, attach and

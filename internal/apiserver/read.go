@@ -304,16 +304,26 @@ func (s *watchStream) write(typ watch.EventType, gv schema.GroupVersion, obj run
 	return nil
 }
 
-// bookmark tells the client how far it is, with no object change.
+// bookmark tells the client how far it is, with no object change, in the form its
+// other events take (tables carry no bookmarks).
 func (s *watchStream) bookmark(rev int64, initialEnd bool) error {
-	obj, err := resources.Scheme.New(s.ep.GVK())
-	if err != nil {
-		return err
+	gv := s.ep.GroupVersion()
+	var obj runtime.Object
+	switch s.out.as {
+	case "Table":
+		return nil
+	case "PartialObjectMetadata":
+		obj, gv = &metav1.PartialObjectMetadata{}, metav1.SchemeGroupVersion
+	default:
+		var err error
+		if obj, err = resources.Scheme.New(s.ep.GVK()); err != nil {
+			return err
+		}
 	}
 	m, _ := meta.Accessor(obj)
 	m.SetResourceVersion(strconv.FormatInt(rev, 10))
 	if initialEnd {
 		m.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
 	}
-	return s.write(watch.Bookmark, s.ep.GroupVersion(), obj)
+	return s.write(watch.Bookmark, gv, obj)
 }

@@ -53,9 +53,6 @@ func parseRequest(r *http.Request) (request, bool) {
 	if len(parts) > 3 {
 		q.Rest = strings.Join(parts[3:], "/")
 	}
-	if q.Resource == "namespaces" && q.Name != "" {
-		q.Namespace = q.Name
-	}
 	q.Verb = verbFor(r, q.Name != "", watchPath)
 	return q, true
 }

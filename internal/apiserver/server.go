@@ -170,8 +170,12 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.API.admit.loadAllocations(ctx); err != nil {
 		return err
 	}
-	if err := s.API.bootstrap(ctx, s.cfg, s.listener.Addr().(*net.TCPAddr)); err != nil {
+	port := s.listener.Addr().(*net.TCPAddr)
+	if err := s.API.bootstrap(ctx, s.cfg, port); err != nil {
 		return fmt.Errorf("create built-in objects: %w", err)
+	}
+	if err := s.API.publishKubernetesEndpoints(ctx, advertiseAddress(s.cfg.BindAddress), int32(port.Port)); err != nil {
+		return fmt.Errorf("publish the kubernetes service's endpoints: %w", err)
 	}
 	s.API.ready.Store(true)
 	close(s.ready)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,7 +49,14 @@ type endpoint struct {
 	local bool
 }
 
-func (e endpoint) String() string { return fmt.Sprintf("%s/%d", e.ip, e.port) }
+func (e endpoint) String() string { return e.ip + "/" + strconv.Itoa(int(e.port)) }
+
+func compareEndpoints(a, b endpoint) int {
+	if c := strings.Compare(a.ip, b.ip); c != 0 {
+		return c
+	}
+	return int(a.port - b.port)
+}
 
 func (sp *servicePort) hasExternal() bool {
 	return sp.nodePort != 0 || len(sp.externalIPs) > 0
@@ -154,7 +162,7 @@ func affinityTimeout(c *corev1.SessionAffinityConfig) time.Duration {
 // port already resolved (named ports included), matched by port name and protocol.
 func portEndpoints(own []*discoveryv1.EndpointSlice, p *corev1.ServicePort, node string) []endpoint {
 	var ready, terminating []endpoint
-	seen := map[string]bool{}
+	seen := map[endpoint]bool{}
 	for _, s := range own {
 		port, ok := slicePort(s, p)
 		if !ok {
@@ -166,12 +174,12 @@ func portEndpoints(own []*discoveryv1.EndpointSlice, p *corev1.ServicePort, node
 				continue
 			}
 			ep := endpoint{ip: e.Addresses[0], port: port, local: e.NodeName != nil && *e.NodeName == node}
-			if !isIPv4(ep.ip) || seen[ep.String()] {
+			if !isIPv4(ep.ip) || seen[ep] {
 				continue
 			}
 			switch {
 			case isTrue(e.Conditions.Ready, true):
-				seen[ep.String()] = true
+				seen[ep] = true
 				ready = append(ready, ep)
 			case isTrue(e.Conditions.Serving, false) && isTrue(e.Conditions.Terminating, false):
 				terminating = append(terminating, ep)
@@ -182,7 +190,7 @@ func portEndpoints(own []*discoveryv1.EndpointSlice, p *corev1.ServicePort, node
 	if len(out) == 0 {
 		out = dedupe(terminating)
 	}
-	slices.SortFunc(out, func(a, b endpoint) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(out, compareEndpoints)
 	return out
 }
 
@@ -212,11 +220,11 @@ func protocolOf(p corev1.Protocol) corev1.Protocol {
 }
 
 func dedupe(eps []endpoint) []endpoint {
-	seen := map[string]bool{}
+	seen := map[endpoint]bool{}
 	var out []endpoint
 	for _, e := range eps {
-		if !seen[e.String()] {
-			seen[e.String()] = true
+		if !seen[e] {
+			seen[e] = true
 			out = append(out, e)
 		}
 	}

@@ -83,7 +83,9 @@ func plan(tx *knftables.Transaction, old, want *Ruleset) bool {
 	}
 	tx.Add(&knftables.Table{})
 	changed := planChains(tx, old, want)
-	planSets(tx, old, want)
+	for _, name := range missing(want.Sets, old.Sets) {
+		tx.Add(setObject(name, want.Sets[name]))
+	}
 	planElements(tx, old, want, false)
 	for _, name := range changed {
 		for _, rule := range want.Chains[name].Rules {
@@ -91,15 +93,11 @@ func plan(tx *knftables.Transaction, old, want *Ruleset) bool {
 		}
 	}
 	planElements(tx, old, want, true)
-	for _, name := range sortedKeys(old.Sets) {
-		if want.Sets[name] == nil {
-			tx.Delete(setObject(name, old.Sets[name]))
-		}
+	for _, name := range missing(old.Sets, want.Sets) {
+		tx.Delete(setObject(name, old.Sets[name]))
 	}
-	for _, name := range sortedKeys(old.Chains) {
-		if want.Chains[name] == nil {
-			tx.Delete(&knftables.Chain{Name: name})
-		}
+	for _, name := range missing(old.Chains, want.Chains) {
+		tx.Delete(&knftables.Chain{Name: name})
 	}
 	return true
 }
@@ -122,33 +120,26 @@ func compatible(old, want *Ruleset) bool {
 // chains whose rules must be (re)written.
 func planChains(tx *knftables.Transaction, old, want *Ruleset) []string {
 	var changed []string
-	for _, name := range sortedKeys(want.Chains) {
-		c, o := want.Chains[name], old.Chains[name]
-		switch {
-		case o == nil:
-			tx.Add(chainObject(name, c))
-		case slices.Equal(o.Rules, c.Rules):
-			continue
-		default:
-			tx.Flush(&knftables.Chain{Name: name})
+	for name, c := range want.Chains {
+		if o := old.Chains[name]; o == nil || !slices.Equal(o.Rules, c.Rules) {
+			changed = append(changed, name)
 		}
-		changed = append(changed, name)
 	}
-	for _, name := range sortedKeys(old.Chains) {
-		if want.Chains[name] == nil {
-			// Flushed now so that its jumps release the chains and sets it uses.
+	// Sorted for a readable transaction; only the changes are sorted, so a sync
+	// costs little when little changed.
+	slices.Sort(changed)
+	for _, name := range changed {
+		if old.Chains[name] == nil {
+			tx.Add(chainObject(name, want.Chains[name]))
+		} else {
 			tx.Flush(&knftables.Chain{Name: name})
 		}
+	}
+	for _, name := range missing(old.Chains, want.Chains) {
+		// Flushed now so that its jumps release the chains and sets it uses.
+		tx.Flush(&knftables.Chain{Name: name})
 	}
 	return changed
-}
-
-func planSets(tx *knftables.Transaction, old, want *Ruleset) {
-	for _, name := range sortedKeys(want.Sets) {
-		if old.Sets[name] == nil {
-			tx.Add(setObject(name, want.Sets[name]))
-		}
-	}
 }
 
 // planElements removes stale and changed elements (adding == false) or adds new
@@ -160,19 +151,37 @@ func planElements(tx *knftables.Transaction, old, want *Ruleset, adding bool) {
 		if o := old.Sets[name]; o != nil {
 			before = o.Elements
 		}
-		for _, key := range sortedKeys(s.Elements) {
-			v, had := before[key]
-			if adding && (!had || v != s.Elements[key]) {
-				tx.Add(elementObject(name, s, key, s.Elements[key]))
+		from, to := before, s.Elements
+		if adding {
+			from, to = s.Elements, before
+		}
+		var keys []string
+		for key, v := range from {
+			if w, ok := to[key]; !ok || w != v {
+				keys = append(keys, key)
 			}
 		}
-		for _, key := range sortedKeys(before) {
-			v, keep := s.Elements[key]
-			if !adding && (!keep || v != before[key]) {
+		slices.Sort(keys)
+		for _, key := range keys {
+			if adding {
+				tx.Add(elementObject(name, s, key, s.Elements[key]))
+			} else {
 				tx.Delete(elementObject(name, s, key, ""))
 			}
 		}
 	}
+}
+
+// missing returns the keys of a that b lacks, sorted.
+func missing[V any](a, b map[string]V) []string {
+	var out []string
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func chainObject(name string, c *Chain) *knftables.Chain {

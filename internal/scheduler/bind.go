@@ -116,10 +116,9 @@ func (s *Scheduler) evict(ctx context.Context, preemptor *v1.Pod, p *preemption)
 	for _, v := range p.victims {
 		s.recorder.Eventf(v, v1.EventTypeNormal, "Preempted", "Preempted by pod %s/%s on node %s",
 			preemptor.Namespace, preemptor.Name, p.node)
-		// No DeleteOptions body: the API server decodes that body as JSON only and
-		// rejects client-go's protobuf, so the UID precondition has to wait.
-		err := s.client.CoreV1().RESTClient().Delete().Namespace(v.Namespace).
-			Resource("pods").Name(v.Name).Do(ctx).Error()
+		// The UID precondition keeps a same-named replacement pod safe.
+		err := s.client.CoreV1().Pods(v.Namespace).Delete(ctx, v.Name, metav1.DeleteOptions{
+			Preconditions: &metav1.Preconditions{UID: &v.UID}})
 		if ignoreNotFound(err) != nil {
 			slog.Warn("evicting preemption victim", "victim", klogKey(v), "err", err)
 		}

@@ -144,6 +144,7 @@ func runLocalAgent(ctx context.Context, srv *apiserver.Server, cfg Config) error
 	ac.Server = "https://" + srv.Addr
 	ac.ControlPlane = true
 	ac.ClusterCIDR = cfg.ClusterCIDR
+	ac.ServiceCIDR = cfg.ServiceCIDR
 	if ac.DataDir == "" {
 		ac.DataDir = filepath.Join(cfg.DataDir, "agent")
 	}

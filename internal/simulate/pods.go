@@ -41,10 +41,8 @@ func (s *simulator) syncPod(ctx context.Context, key string) error {
 		return nil
 	}
 	if pod.DeletionTimestamp != nil {
-		// Grace period as a query parameter, not a DeleteOptions body: the API server
-		// decodes that body as JSON only and rejects client-go's protobuf.
-		err := s.client.CoreV1().RESTClient().Delete().Namespace(ns).Resource("pods").Name(name).
-			Param("gracePeriodSeconds", "0").Do(ctx).Error()
+		err := s.client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{
+			GracePeriodSeconds: ptr.To[int64](0), Preconditions: &metav1.Preconditions{UID: &pod.UID}})
 		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 			return nil
 		}

@@ -123,6 +123,8 @@ func (dc *dsController) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
+	// Read before the pods: a creation seen after listing them must still hold us back.
+	satisfied := dc.exp.Satisfied(key)
 	byNode, err := dc.podsByNode(ctx, ds, sel)
 	if err != nil {
 		return err
@@ -132,7 +134,7 @@ func (dc *dsController) sync(ctx context.Context, key string) error {
 		return err
 	}
 	var manageErr error
-	if ds.DeletionTimestamp == nil && dc.exp.Satisfied(key) {
+	if ds.DeletionTimestamp == nil && satisfied {
 		manageErr = dc.manage(ctx, key, ds, nodes, byNode, hash)
 	}
 	if err := dc.writeStatus(ctx, ds, nodes, byNode, hash); err != nil {

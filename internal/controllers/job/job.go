@@ -145,6 +145,8 @@ func (jc *jobController) sync(ctx context.Context, key string) error {
 		return err
 	}
 	job := cached.DeepCopy()
+	// Read before the pods: a creation seen after listing them must still hold us back.
+	satisfied := jc.exp.Satisfied(key)
 	pods, err := jc.claimPods(ctx, job)
 	if err != nil {
 		return err
@@ -155,7 +157,7 @@ func (jc *jobController) sync(ctx context.Context, key string) error {
 	if finished(job) {
 		return jc.syncFinished(ctx, key, job, pods)
 	}
-	return jc.syncRunning(ctx, key, job, pods)
+	return jc.syncRunning(ctx, key, job, pods, satisfied)
 }
 
 func (jc *jobController) claimPods(ctx context.Context, job *batchv1.Job) ([]*corev1.Pod, error) {

@@ -29,7 +29,7 @@ func activePods(pods []*corev1.Pod) (active, terminating []*corev1.Pod) {
 	return active, terminating
 }
 
-func (jc *jobController) syncRunning(ctx context.Context, key string, job *batchv1.Job, pods []*corev1.Pod) error {
+func (jc *jobController) syncRunning(ctx context.Context, key string, job *batchv1.Job, pods []*corev1.Pod, satisfied bool) error {
 	now := jc.opts.Now()
 	policyMsg, err := jc.track(ctx, key, job, pods)
 	if err != nil {
@@ -54,7 +54,9 @@ func (jc *jobController) syncRunning(ctx context.Context, key string, job *batch
 	default:
 		jc.resume(job, now)
 		var requeue time.Duration
-		requeue, manageErr = jc.manage(ctx, key, job, pods, active, terminating, now)
+		if satisfied {
+			requeue, manageErr = jc.manage(ctx, job, pods, active, terminating, now)
+		}
 		if requeue > 0 {
 			jc.ctrl.Queue.AddAfter(key, requeue)
 		}
@@ -133,10 +135,7 @@ func (jc *jobController) resume(job *batchv1.Job, now time.Time) {
 
 // manage creates and deletes pods towards parallelism and completions. It returns how
 // long to wait before looking again when a retry is held back by backoff.
-func (jc *jobController) manage(ctx context.Context, key string, job *batchv1.Job, pods, active, terminating []*corev1.Pod, now time.Time) (time.Duration, error) {
-	if !jc.exp.Satisfied(key) {
-		return 0, nil
-	}
+func (jc *jobController) manage(ctx context.Context, job *batchv1.Job, pods, active, terminating []*corev1.Pod, now time.Time) (time.Duration, error) {
 	busy := active
 	if job.Spec.PodReplacementPolicy != nil && *job.Spec.PodReplacementPolicy == batchv1.Failed {
 		// Replace a pod only once it has fully failed, never while it still runs.
@@ -155,7 +154,16 @@ func (jc *jobController) manage(ctx context.Context, key string, job *batchv1.Jo
 	if wait := jc.backoffLeft(job, pods, now); wait > 0 {
 		return wait, nil
 	}
-	return 0, jc.createPods(ctx, key, job, create)
+	// Counts in a stale cached Job lag the pods whose finalizers are already gone, and
+	// would ask for pods that already succeeded: create only from the latest Job.
+	live, err := jc.client.BatchV1().Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
+	if err != nil {
+		return 0, err
+	}
+	if live.ResourceVersion != job.ResourceVersion {
+		return 0, nil // the informer will bring the newer Job and another sync
+	}
+	return 0, jc.createPods(ctx, job.Namespace+"/"+job.Name, job, create)
 }
 
 func parallelism(job *batchv1.Job) int {

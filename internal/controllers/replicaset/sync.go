@@ -38,6 +38,8 @@ func (rc *rsController) sync(ctx context.Context, key string) error {
 	if err != nil || sel.Empty() {
 		return nil // validation forbids this; nothing sensible to do
 	}
+	// Read before the pods: a creation seen after listing them must still hold us back.
+	satisfied := rc.exp.Satisfied(key)
 	all, err := rc.pods.Pods(ns).List(labels.Everything())
 	if err != nil {
 		return err
@@ -50,7 +52,7 @@ func (rc *rsController) sync(ctx context.Context, key string) error {
 	}
 	pods, claimErr := workloads.Claim(ctx, rc.claimer(rs, sel), active)
 	var manageErr error
-	if rc.exp.Satisfied(key) && rs.DeletionTimestamp == nil {
+	if satisfied && rs.DeletionTimestamp == nil {
 		manageErr = rc.manage(ctx, key, rs, orig, pods)
 	}
 	st := computeStatus(rs, pods, manageErr, rc.now())

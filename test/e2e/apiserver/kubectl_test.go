@@ -232,3 +232,18 @@ func TestServiceAllocation(t *testing.T) {
 	cluster.MustKubectl(t, "-n", n, "delete", "svc", "web")
 	cluster.MustKubectl(t, "-n", n, "create", "service", "nodeport", "web3", "--tcp=80:8080", "--node-port=30080")
 }
+
+func TestNamespaceDeletionRemovesEverything(t *testing.T) {
+	n := "doomed"
+	cluster.MustKubectl(t, "create", "namespace", n)
+	if out := cluster.MustKubectl(t, "get", "namespace", n, "-o", "name"); strings.TrimSpace(out) != "namespace/"+n {
+		t.Fatalf("get namespace by name: %q", out)
+	}
+	cluster.MustKubectl(t, "-n", n, "create", "configmap", "c1", "--from-literal=a=b")
+	cluster.MustKubectl(t, "-n", n, "create", "deployment", "d1", "--image=skiff.local/toolbox:1")
+	cluster.MustKubectl(t, "-n", n, "create", "service", "clusterip", "s1", "--tcp=80:80")
+	cluster.MustKubectl(t, "delete", "namespace", n, "--timeout=90s")
+	if _, err := cluster.Kubectl("get", "namespace", n); err == nil || !strings.Contains(err.Error(), "NotFound") {
+		t.Fatalf("namespace still there after delete: %v", err)
+	}
+}

@@ -66,6 +66,7 @@ type Cluster struct {
 	LogPath    string
 	cmd        *exec.Cmd
 	done       chan error
+	args       []string
 }
 
 // StartServer runs `skiff server` with a fresh data dir under dir and waits until
@@ -88,7 +89,8 @@ func (c *Cluster) start(bin string, extraArgs []string) error {
 	if err != nil {
 		return err
 	}
-	args := append([]string{"server", "--data-dir", c.Dir, "--https-port", "0", "--bind-address", "127.0.0.1"}, extraArgs...)
+	c.args = extraArgs
+	args := append([]string{"server", "--data-dir", c.Dir, "--https-port", "0", "--bind-address", "0.0.0.0"}, extraArgs...)
 	c.cmd = exec.Command(bin, args...)
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -124,6 +126,9 @@ func (c *Cluster) waitReady(timeout time.Duration) error {
 // Restart stops the server (SIGTERM, or SIGKILL when hard) and starts it again on
 // the same data dir.
 func (c *Cluster) Restart(hard bool, extraArgs ...string) error {
+	if extraArgs == nil {
+		extraArgs = c.args
+	}
 	c.signal(hard)
 	bin, err := Binary()
 	if err != nil {

@@ -5,7 +5,6 @@ package node_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"testing"
 
 	"skiff/test/e2e/framework"
@@ -49,4 +48,3 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var _ = exec.Command
