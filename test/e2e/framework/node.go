@@ -133,3 +133,42 @@ func (a *Agent) Stop() {
 
 // Reset removes everything the agent's node left behind.
 func (a *Agent) Reset() { resetNode(a.Dir, a.Name) }
+
+// Process is a helper process a test started (such as `skiff simulate`).
+type Process struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// StartSkiff runs `skiff <args>` against the cluster, with output to logPath.
+func (c *Cluster) StartSkiff(logPath string, args ...string) (*Process, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	p := &Process{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
+	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	go func() { p.done <- p.cmd.Wait(); logf.Close() }()
+	return p, nil
+}
+
+// Stop ends the process.
+func (p *Process) Stop() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
