@@ -23,7 +23,7 @@ func runWget(ctx context.Context, args []string) error {
 	out := fs.String("O", "", "output file (- for stdout)")
 	timeout := fs.Int("T", 10, "timeout in seconds")
 	spider := fs.Bool("spider", false, "only check the URL exists")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(expandShort(args, "OT")); err != nil {
 		return exitError{code: 1}
 	}
 	if fs.NArg() != 1 {
@@ -58,7 +58,7 @@ func runCurl(ctx context.Context, args []string) error {
 	method := fs.String("X", "", "method")
 	data := fs.String("d", "", "request body")
 	fs.Var(&headers, "H", "header")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+	if err := fs.Parse(expandShort(args, "omXHd")); err != nil || fs.NArg() != 1 {
 		return fmt.Errorf("usage: curl [-sSfkLi] [-o FILE] [-m SECONDS] [-X METHOD] [-H HEADER] [-d DATA] URL")
 	}
 	m := *method
@@ -79,6 +79,36 @@ func runCurl(ctx context.Context, args []string) error {
 		}
 	}
 	return err
+}
+
+// expandShort splits bundled single-letter flags the way getopt does ("-qO-" is
+// "-q -O -"); letters in withValue take the rest of the word, or the next word, as value.
+func expandShort(args []string, withValue string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if len(a) < 2 || a[0] != '-' || a[1] == '-' || a == "-" {
+			out = append(out, a)
+			continue
+		}
+		for j := 1; j < len(a); j++ {
+			c := string(a[j])
+			if !strings.Contains(withValue, c) {
+				out = append(out, "-"+c)
+				continue
+			}
+			if rest := a[j+1:]; rest != "" {
+				out = append(out, "-"+c, rest)
+			} else if i+1 < len(args) {
+				out = append(out, "-"+c, args[i+1])
+				i++
+			} else {
+				out = append(out, "-"+c)
+			}
+			break
+		}
+	}
+	return out
 }
 
 type multi []string

@@ -175,3 +175,40 @@ func writeObject(w http.ResponseWriter, out output, code int, gv schema.GroupVer
 	w.WriteHeader(code)
 	_, _ = w.Write(data)
 }
+
+// call is what every write request starts with: the negotiated response format, the
+// write options and the raw body.
+type call struct {
+	out  output
+	opts writeOptions
+	raw  []byte
+}
+
+// begin reads a write request's format, options and body, answering the error itself.
+func begin(w http.ResponseWriter, r *http.Request) (*call, bool) {
+	out, err := negotiate(r)
+	var opts writeOptions
+	if err == nil {
+		opts, err = optionsOf(r)
+	}
+	var raw []byte
+	if err == nil {
+		raw, err = readBody(r)
+	}
+	if err != nil {
+		writeError(w, err)
+		return nil, false
+	}
+	return &call{out: out, opts: opts, raw: raw}, true
+}
+
+// decode decodes the body as gvk, passing unknown-field warnings to the client.
+func (c *call) decode(w http.ResponseWriter, r *http.Request, gvk schema.GroupVersionKind) (runtime.Object, bool) {
+	obj, warnings, err := decodeBody(r, c.raw, gvk, c.opts.strict)
+	if err != nil {
+		writeError(w, err)
+		return nil, false
+	}
+	warn(w, warnings)
+	return obj, true
+}

@@ -22,19 +22,8 @@ import (
 const conflictRetries = 5
 
 func (a *API) patch(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
-	out, err := negotiate(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	opts, err := optionsOf(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
+	c, ok := begin(w, r)
+	if !ok {
 		return
 	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -51,9 +40,10 @@ func (a *API) patch(w http.ResponseWriter, r *http.Request, q request, ep *endpo
 	}
 	force := r.URL.Query().Get("force") == "true"
 	var result runtime.Object
+	var err error
 	for try := 0; ; try++ {
-		result, err = a.patchOnce(r, q, ep, pt, body, opts, force)
-		if !apierrors.IsConflict(err) || try == conflictRetries || pinnedVersion(pt, body) {
+		result, err = a.patchOnce(r, q, ep, pt, c.raw, c.opts, force)
+		if !apierrors.IsConflict(err) || try == conflictRetries || pinnedVersion(pt, c.raw) {
 			break
 		}
 	}
@@ -61,7 +51,7 @@ func (a *API) patch(w http.ResponseWriter, r *http.Request, q request, ep *endpo
 		writeError(w, err)
 		return
 	}
-	a.respond(w, r, out, http.StatusOK, ep, result)
+	a.respond(w, r, c.out, http.StatusOK, ep, result)
 }
 
 // pinnedVersion reports a patch that names a resourceVersion: its conflicts are the

@@ -24,26 +24,19 @@ func (a *API) serveReview(w http.ResponseWriter, r *http.Request, q request, ep 
 		writeError(w, apierrors.NewMethodNotSupported(ep.GroupResource(), r.Method))
 		return
 	}
-	out, err := negotiate(r)
-	if err != nil {
-		writeError(w, err)
+	c, ok := begin(w, r)
+	if !ok {
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, _, err := decodeBody(r, body, ep.GVK(), false)
-	if err != nil {
-		writeError(w, err)
+	obj, ok := c.decode(w, r, ep.GVK())
+	if !ok {
 		return
 	}
 	if err := a.review(r.Context(), q, obj); err != nil {
 		writeError(w, err)
 		return
 	}
-	writeObject(w, out, http.StatusCreated, ep.GroupVersion(), obj)
+	writeObject(w, c.out, http.StatusCreated, ep.GroupVersion(), obj)
 }
 
 func (a *API) review(ctx context.Context, q request, obj runtime.Object) error {
@@ -127,19 +120,12 @@ func (a *API) serveToken(w http.ResponseWriter, r *http.Request, q request, ep *
 		writeError(w, apierrors.NewMethodNotSupported(ep.GroupResource(), r.Method))
 		return
 	}
-	out, err := negotiate(r)
-	if err != nil {
-		writeError(w, err)
+	c, ok := begin(w, r)
+	if !ok {
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, _, err := decodeBody(r, body, authnv1.SchemeGroupVersion.WithKind("TokenRequest"), false)
-	if err != nil {
-		writeError(w, err)
+	obj, ok := c.decode(w, r, authnv1.SchemeGroupVersion.WithKind("TokenRequest"))
+	if !ok {
 		return
 	}
 	tr := obj.(*authnv1.TokenRequest)
@@ -169,5 +155,5 @@ func (a *API) serveToken(w http.ResponseWriter, r *http.Request, q request, ep *
 	}
 	tr.Status = authnv1.TokenRequestStatus{Token: token, ExpirationTimestamp: metav1.NewTime(expires)}
 	tr.Name, tr.Namespace, tr.CreationTimestamp = sa.Name, sa.Namespace, metav1.NewTime(a.now())
-	writeObject(w, out, http.StatusCreated, authnv1.SchemeGroupVersion, tr)
+	writeObject(w, c.out, http.StatusCreated, authnv1.SchemeGroupVersion, tr)
 }

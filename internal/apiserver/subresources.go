@@ -139,19 +139,12 @@ func (a *API) serveBinding(w http.ResponseWriter, r *http.Request, q request, ep
 		writeError(w, apierrors.NewMethodNotSupported(ep.GroupResource(), r.Method))
 		return
 	}
-	out, err := negotiate(r)
-	if err != nil {
-		writeError(w, err)
+	c, ok := begin(w, r)
+	if !ok {
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, _, err := decodeBody(r, body, corev1.SchemeGroupVersion.WithKind("Binding"), false)
-	if err != nil {
-		writeError(w, err)
+	obj, ok := c.decode(w, r, corev1.SchemeGroupVersion.WithKind("Binding"))
+	if !ok {
 		return
 	}
 	b := obj.(*corev1.Binding)
@@ -163,7 +156,7 @@ func (a *API) serveBinding(w http.ResponseWriter, r *http.Request, q request, ep
 		writeError(w, err)
 		return
 	}
-	writeObject(w, out, http.StatusCreated, corev1.SchemeGroupVersion, &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated})
+	writeObject(w, c.out, http.StatusCreated, corev1.SchemeGroupVersion, &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated})
 }
 
 func (a *API) bind(ctx context.Context, ep *endpoint, ns, name string, b *corev1.Binding) error {
@@ -195,29 +188,18 @@ func (a *API) serveEviction(w http.ResponseWriter, r *http.Request, q request, e
 		writeError(w, apierrors.NewMethodNotSupported(ep.GroupResource(), r.Method))
 		return
 	}
-	out, err := negotiate(r)
-	if err != nil {
-		writeError(w, err)
+	c, ok := begin(w, r)
+	if !ok {
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	gvk := policyv1.SchemeGroupVersion.WithKind("Eviction")
-	if probe := (struct{ APIVersion string }{}); true {
-		_ = probe
-	}
-	obj, _, err := decodeBody(r, body, gvk, false)
+	obj, _, err := decodeBody(r, c.raw, policyv1.SchemeGroupVersion.WithKind("Eviction"), false)
 	if err != nil {
 		// policy/v1beta1 Evictions carry the same fields.
-		if obj, _, err = decodeBody(r, body, schema.GroupVersionKind{Group: "policy", Version: "v1beta1", Kind: "Eviction"}, false); err != nil {
+		if obj, _, err = decodeBody(r, c.raw, schema.GroupVersionKind{Group: "policy", Version: "v1beta1", Kind: "Eviction"}, false); err != nil {
 			writeError(w, err)
 			return
 		}
 	}
-	m, _ := meta.Accessor(obj)
 	pod, err := ep.store.Get(r.Context(), q.Namespace, q.Name)
 	if err != nil {
 		writeError(w, err)
@@ -231,12 +213,11 @@ func (a *API) serveEviction(w http.ResponseWriter, r *http.Request, q request, e
 	if e, ok := obj.(*policyv1.Eviction); ok && e.DeleteOptions != nil {
 		opts = e.DeleteOptions
 	}
-	_ = m
 	if _, err := a.deleteObject(r.Context(), ep, q.Namespace, q.Name, opts); err != nil {
 		writeError(w, err)
 		return
 	}
-	writeObject(w, out, http.StatusCreated, corev1.SchemeGroupVersion, &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated})
+	writeObject(w, c.out, http.StatusCreated, corev1.SchemeGroupVersion, &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated})
 }
 
 // checkDisruption refuses an eviction that a PodDisruptionBudget does not allow, and
@@ -280,19 +261,12 @@ func tooManyRequests(msg string) error {
 
 // serveFinalize updates a namespace's spec.finalizers, the only way they change.
 func (a *API) serveFinalize(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
-	out, err := negotiate(r)
-	if err != nil {
-		writeError(w, err)
+	c, ok := begin(w, r)
+	if !ok {
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, _, err := decodeBody(r, body, ep.GVK(), false)
-	if err != nil {
-		writeError(w, err)
+	obj, ok := c.decode(w, r, ep.GVK())
+	if !ok {
 		return
 	}
 	want := obj.(*corev1.Namespace)
@@ -313,5 +287,5 @@ func (a *API) serveFinalize(w http.ResponseWriter, r *http.Request, q request, e
 		writeError(w, err)
 		return
 	}
-	a.respond(w, r, out, http.StatusOK, ep, result)
+	a.respond(w, r, c.out, http.StatusOK, ep, result)
 }

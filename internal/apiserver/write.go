@@ -64,37 +64,25 @@ func warn(w http.ResponseWriter, warnings []string) {
 }
 
 func (a *API) create(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
-	out, err := negotiate(r)
+	c, ok := begin(w, r)
+	if !ok {
+		return
+	}
+	obj, ok := c.decode(w, r, ep.GVK())
+	if !ok {
+		return
+	}
+	obj, err := toStorage(ep, obj)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	opts, err := optionsOf(r)
+	created, err := a.createObject(r.Context(), ep, q.Namespace, obj, c.opts, true)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, warnings, err := decodeBody(r, body, ep.GVK(), opts.strict)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	warn(w, warnings)
-	if obj, err = toStorage(ep, obj); err != nil {
-		writeError(w, err)
-		return
-	}
-	created, err := a.createObject(r.Context(), ep, q.Namespace, obj, opts, true)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	a.respond(w, r, out, http.StatusCreated, ep, created)
+	a.respond(w, r, c.out, http.StatusCreated, ep, created)
 }
 
 // createObject runs the create pipeline: metadata, defaults, admission, validation,
@@ -159,28 +147,16 @@ func (a *API) createObject(ctx context.Context, ep *endpoint, namespace string, 
 }
 
 func (a *API) update(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
-	out, err := negotiate(r)
-	if err != nil {
-		writeError(w, err)
+	c, ok := begin(w, r)
+	if !ok {
 		return
 	}
-	opts, err := optionsOf(r)
-	if err != nil {
-		writeError(w, err)
+	obj, ok := c.decode(w, r, ep.GVK())
+	if !ok {
 		return
 	}
-	body, err := readBody(r)
+	obj, err := toStorage(ep, obj)
 	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, warnings, err := decodeBody(r, body, ep.GVK(), opts.strict)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	warn(w, warnings)
-	if obj, err = toStorage(ep, obj); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -206,12 +182,12 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, q request, ep *endp
 		writeError(w, apierrors.NewConflict(ep.GroupResource(), q.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again")))
 		return
 	}
-	updated, err := a.updateObject(r.Context(), ep, q, cur, obj, opts, true)
+	updated, err := a.updateObject(r.Context(), ep, q, cur, obj, c.opts, true)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	a.respond(w, r, out, http.StatusOK, ep, updated)
+	a.respond(w, r, c.out, http.StatusOK, ep, updated)
 }
 
 // updateObject runs the update pipeline against cur, the stored object the change

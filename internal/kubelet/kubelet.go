@@ -81,6 +81,7 @@ type Kubelet struct {
 	workers      map[string]*podWorker // by pod UID
 	wg           sync.WaitGroup
 	srv          *server.Server
+	probes       *prober
 }
 
 // New checks cfg and prepares a kubelet; Run starts it.
@@ -99,6 +100,7 @@ func New(cfg Config) (*Kubelet, error) {
 		machine:  readMachineInfo(cfg.RootDir),
 		workers:  map[string]*podWorker{},
 	}
+	k.probes = newProber(k)
 	return k, nil
 }
 
@@ -117,6 +119,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		return err
 	}
 	k.srv, k.port = srv, srv.Port()
+	registerStreaming(k, srv)
 	go srv.Serve(ctx)
 
 	if err := k.registerNode(ctx); err != nil {

@@ -81,7 +81,7 @@ func TestQoSAndCgroups(t *testing.T) {
 		limits podLimits
 	}{
 		{"best effort", podWith(res("", "", "", "")), corev1.PodQOSBestEffort, "/skiff-n/besteffort/podu1", podLimits{CPUShares: 2}},
-		{"guaranteed by limits alone", podWith(res("", "500m", "", "128Mi")), corev1.PodQOSGuaranteed, "/skiff-n/podu1",
+		{"guaranteed: requests equal limits (the API server defaults them so)", podWith(res("500m", "500m", "128Mi", "128Mi")), corev1.PodQOSGuaranteed, "/skiff-n/podu1",
 			podLimits{CPUShares: 512, CPUQuota: 50000, MemoryLimit: 128 << 20}},
 		{"burstable: requests below limits", podWith(res("100m", "1", "64Mi", "128Mi")), corev1.PodQOSBurstable, "/skiff-n/burstable/podu1",
 			podLimits{CPUShares: 102, CPUQuota: 100000, MemoryLimit: 128 << 20}},

@@ -4,6 +4,8 @@ import (
 	"path"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"skiff/internal/resources"
 	"k8s.io/apimachinery/pkg/api/resource"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -16,31 +18,8 @@ func allContainers(pod *corev1.Pod) []corev1.Container {
 	return append(out, pod.Spec.Containers...)
 }
 
-// qosClass classifies a pod as Kubernetes does: Guaranteed when every container limits
-// cpu and memory and requests the same, BestEffort when no container asks for either,
-// Burstable otherwise.
-func qosClass(pod *corev1.Pod) corev1.PodQOSClass {
-	any, guaranteed := false, true
-	for _, c := range allContainers(pod) {
-		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-			req, hasReq := c.Resources.Requests[r]
-			lim, hasLim := c.Resources.Limits[r]
-			if (hasReq && !req.IsZero()) || (hasLim && !lim.IsZero()) {
-				any = true
-			}
-			if !hasLim || lim.IsZero() || (hasReq && req.Cmp(lim) != 0) {
-				guaranteed = false
-			}
-		}
-	}
-	switch {
-	case !any:
-		return corev1.PodQOSBestEffort
-	case guaranteed:
-		return corev1.PodQOSGuaranteed
-	}
-	return corev1.PodQOSBurstable
-}
+// qosClass is the pod's QoS class, computed as the API server computes it.
+func qosClass(pod *corev1.Pod) corev1.PodQOSClass { return resources.QOSClass(pod) }
 
 // podCgroupParent is the pod's cgroup under the node's prefix, laid out by QoS class so
 // that an operator can see (and later the eviction manager can cap) each class.

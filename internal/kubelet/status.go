@@ -18,7 +18,9 @@ type statusInput struct {
 	// ErrImagePull, CrashLoopBackOff, CreateContainerConfigError...
 	Waiting map[string]corev1.ContainerStateWaiting
 	// Ready reports a container's readiness (probes plug in here); nil: running means ready.
-	Ready   func(containerID string) bool
+	Ready func(containerID string) bool
+	// Started reports whether a running container's startup probe passed; nil: yes.
+	Started func(containerID string) bool
 	HostIPs []string
 	Now     time.Time
 }
@@ -54,9 +56,9 @@ func (in *statusInput) containerStatus(c *corev1.Container, defaultReason string
 	switch {
 	case cur.running():
 		st.State.Running = &corev1.ContainerStateRunning{StartedAt: sec(cur.StartedAt)}
-		started := true
+		started := in.Started == nil || in.Started(cur.ID)
 		st.Started = &started
-		st.Ready = in.Ready == nil || in.Ready(cur.ID)
+		st.Ready = started && (in.Ready == nil || in.Ready(cur.ID))
 	case cur.exited():
 		st.Started = new(bool)
 		if w, ok := in.Waiting[c.Name]; ok {

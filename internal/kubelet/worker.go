@@ -100,10 +100,13 @@ func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) (bool, time.Durat
 	}
 	switch {
 	case pod == nil:
+		w.k.probes.forget(w.uid)
 		return w.cleanup(ctx, rt), 2 * time.Second
 	case pod.DeletionTimestamp != nil:
+		w.k.probes.forget(w.uid)
 		return false, w.terminate(ctx, pod, rt)
 	case isTerminal(pod):
+		w.k.probes.forget(w.uid)
 		w.stopAll(ctx, pod, rt, gracePeriod(pod), "")
 		return false, 0
 	case w.deadlineExceeded(pod):
@@ -151,6 +154,11 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, rt *podRun
 		}
 		sb = rt.sandbox()
 	}
+	if w.killUnhealthy(ctx, pod, rt) {
+		if rt, _ = fetchPodRuntime(ctx, w.k.rt, w.k.cfg.NodeName, w.uid); rt == nil {
+			return time.Second
+		}
+	}
 	pl := planPod(pod, rt, sb.ID, w.k.restarts, time.Now())
 	w.killStale(ctx, pl.Kill)
 	w.applyWaiting(pod, rt, pl)
@@ -196,7 +204,9 @@ func (w *podWorker) applyWaiting(pod *corev1.Pod, rt *podRuntime, pl plan) {
 
 // writeStatus computes the pod status and writes it when it changed.
 func (w *podWorker) writeStatus(ctx context.Context, pod *corev1.Pod, rt *podRuntime) {
-	st := computeStatus(statusInput{Pod: pod, Runtime: rt, Waiting: w.waiting, HostIPs: w.k.cfg.NodeIPs, Now: time.Now()})
+	w.k.probes.sync(ctx, pod, w.uid, rt, probeHost(pod, rt, w.k.cfg.NodeIPs))
+	st := computeStatus(statusInput{Pod: pod, Runtime: rt, Waiting: w.waiting, HostIPs: w.k.cfg.NodeIPs, Now: time.Now(),
+		Ready: w.k.probes.Ready, Started: w.k.probes.Started})
 	w.putStatus(ctx, pod, st)
 }
 

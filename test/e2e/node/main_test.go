@@ -12,6 +12,14 @@ import (
 
 var cluster *framework.Cluster
 
+// ingressPort is the ingress controller's HTTP port on the server's node.
+const ingressPort = "18080"
+
+const (
+	clusterCIDR = "10.244.0.0/16"
+	serviceCIDR = "10.96.0.0/16"
+)
+
 func TestMain(m *testing.M) {
 	if missing := framework.NodePrerequisites(); missing != "" {
 		if framework.InCI() {
@@ -26,7 +34,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	cluster, err = framework.StartServer(dir, "--kubelet-port", "0", "--node-name", "e2e-main")
+	cluster, err = framework.StartServer(dir, "--kubelet-port", "0", "--node-name", "e2e-main", "--dns-port", "0",
+		"--ingress-http-port", ingressPort, "--ingress-https-port", "0", "--lb-pool", "127.0.0.100-127.0.0.120",
+		// Ranges of their own, so other tests' nodes on this machine do not collide.
+		"--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR)
 	if err == nil {
 		err = cluster.WaitNodeReady("e2e-main")
 	}

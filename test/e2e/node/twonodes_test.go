@@ -17,7 +17,7 @@ func TestSecondNodePodsReachEachOther(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent, err := cluster.StartAgent(dir, "e2e-two")
+	agent, err := cluster.StartAgent(dir, "e2e-two", "--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR)
 	if err != nil {
 		t.Fatal(err)
 	}
