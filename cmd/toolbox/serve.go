@@ -80,7 +80,9 @@ func newServer(readyAfter, healthyFor time.Duration) *server {
 
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/{$}", s.root)
+	// Every other path answers with the hostname page, so tests can tell which pod
+	// a proxy (Service, Ingress path) reached whatever path it forwards.
+	mux.HandleFunc("/", s.root)
 	mux.HandleFunc("/hostname", func(w http.ResponseWriter, _ *http.Request) {
 		// No newline, like agnhost: tests compare the body with a pod name.
 		io.WriteString(w, s.hostname)

@@ -122,7 +122,7 @@ func TestEndpoints(t *testing.T) {
 		{name: "root path", path: "/?x=1", wantCode: 200, want: "path: /?x=1\n", contains: true},
 		{name: "echo", path: "/echo?msg=hello%20world", wantCode: 200, want: "hello world"},
 		{name: "headers", path: "/headers", wantCode: 200, want: "User-Agent: Go-http-client/1.1\n", contains: true},
-		{name: "unknown path", path: "/nope", wantCode: 404, want: "404 page not found\n"},
+		{name: "any other path", path: "/app1/x", wantCode: 200, want: "path: /app1/x\n", contains: true},
 		{name: "exit without code", path: "/exit", wantCode: 400, want: "want ?code=N\n"},
 		{name: "stream bad count", path: "/stream?count=x", wantCode: 400, want: "count must", contains: true},
 	}
