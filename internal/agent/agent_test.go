@@ -31,6 +31,13 @@ import (
 
 // requirePrerequisites skips where pods cannot run (no root, no containerd), except in
 // CI, where a missing prerequisite is a broken runner and fails the test.
+// The test nodes use ranges of their own, so a cluster running on this machine with
+// the defaults does not collide with them.
+const (
+	testClusterCIDR = "10.200.0.0/16"
+	testServiceCIDR = "10.201.0.0/16"
+)
+
 func requirePrerequisites(t testing.TB) {
 	t.Helper()
 	err := CheckPrerequisites(Config{})
@@ -73,7 +80,7 @@ func loadBuiltins(t testing.TB, srv *testserver.Server) {
 
 func startNodeIPAM(t testing.TB, ctx context.Context, srv *testserver.Server) {
 	cc := controller.NewContext(srv.Client, 0)
-	ctrl := nodeipam.New(cc, DefaultClusterCIDR)
+	ctrl := nodeipam.New(cc, testClusterCIDR)
 	cc.Informers.Start(ctx.Done())
 	go ctrl.Run(ctx)
 }
@@ -104,7 +111,7 @@ func startAgent(t testing.TB, srv *testserver.Server, name string, join bool) *t
 	}
 	a := &testAgent{cfg: Config{
 		Server: srv.Config.Host, DataDir: dir, NodeName: name, NodeIP: "127.0.0.1",
-		KubeletPort: 0, ClusterCIDR: DefaultClusterCIDR,
+		KubeletPort: 0, ClusterCIDR: testClusterCIDR, ServiceCIDR: testServiceCIDR,
 	}, rc: restConfig(srv.Config.Host, &credentials{CAPEM: srv.CA.CertPEM, ClientCert: certPEM, ClientKey: keyPEM})}
 	if join {
 		a.cfg.Token, a.rc = srv.Token, nil
@@ -330,7 +337,7 @@ func TestAgentRunsPods(t *testing.T) {
 	if _, out := agentLogs(t, srv, n1.port, "/containerLogs/default/client/wget"); !strings.Contains(out, "srv2") {
 		t.Errorf("pod on kl-n1 fetched %q from the pod on kl-n2, want its hostname srv2", out)
 	}
-	if done.Status.PodIP == "" || !strings.HasPrefix(done.Status.PodIP, "10.42.") || done.Status.PodIP[:8] == p2.Status.PodIP[:8] {
+	if done.Status.PodIP == "" || !strings.HasPrefix(done.Status.PodIP, "10.200.") || done.Status.PodIP[:8] == p2.Status.PodIP[:8] {
 		t.Errorf("pods on two nodes share a subnet: %s and %s", done.Status.PodIP, p2.Status.PodIP)
 	}
 }

@@ -26,13 +26,13 @@ func TestParseFlags(t *testing.T) {
 	}
 	want := Config{Server: "https://10.0.0.1:6443", Token: "tok", DataDir: "/var/lib/n2", NodeName: "n2", NodeIP: "10.0.0.2",
 		RegistryMirrors: []string{"docker.io", "quay.io", "ghcr.io"}, KubeletPort: 0, ClusterCIDR: DefaultClusterCIDR,
+		ServiceCIDR: DefaultServiceCIDR, ClusterDomain: DefaultClusterDomain, DNSPort: 53, IngressHTTPPort: 80, IngressHTTPSPort: 443,
 		Labels: map[string]string{"zone": "a"},
 		Taints: []corev1.Taint{{Key: "gpu", Value: "yes", Effect: corev1.TaintEffectNoSchedule}, {Key: "spot", Effect: corev1.TaintEffectPreferNoSchedule}}}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
 	}
 	for _, bad := range [][]string{
-		{"--token", "t"},
 		{"--server", "https://x", "--node-taint", "gpu=yes"},
 		{"--server", "https://x", "--node-taint", "gpu=yes:Sometimes"},
 		{"--server", "https://x", "--node-label", "novalue"},

@@ -276,6 +276,12 @@ func (a *API) serveFinalize(w http.ResponseWriter, r *http.Request, q request, e
 		return
 	}
 	ns := cur.DeepCopyObject().(*corev1.Namespace)
+	// A finalize computed from a stale copy (or an earlier namespace of the same name)
+	// must not strip the finalizers of the current one.
+	if (want.ResourceVersion != "" && want.ResourceVersion != ns.ResourceVersion) || (want.UID != "" && want.UID != ns.UID) {
+		writeError(w, apierrors.NewConflict(ep.GroupResource(), q.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again")))
+		return
+	}
 	ns.Spec.Finalizers = want.Spec.Finalizers
 	var result runtime.Object
 	if ns.DeletionTimestamp != nil && len(ns.Spec.Finalizers) == 0 && len(ns.Finalizers) == 0 {

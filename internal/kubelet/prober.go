@@ -20,6 +20,9 @@ type prober struct {
 	mu      sync.Mutex
 	workers map[probeKey]*probeWorker
 	results map[string]*containerHealth // by container ID
+	// since is when the agent started: a run that started before it is taken as
+	// past its startup probe, as Kubernetes does after a kubelet restart.
+	since time.Time
 }
 
 type probeKey struct {
@@ -30,11 +33,10 @@ type probeKey struct {
 
 // containerHealth is what the probes say of one container run.
 type containerHealth struct {
-	hasStartup, hasReadiness bool
-	started                  bool   // startup probe passed (or none)
-	ready                    bool   // readiness probe passed (or none)
-	unhealthy                string // set when liveness or startup failed: the Killing message
-	grace                    *int64 // the failed probe's terminationGracePeriodSeconds
+	started   bool   // startup probe passed (or none)
+	ready     bool   // readiness probe passed (or none)
+	unhealthy string // set when liveness or startup failed: the Killing message
+	grace     *int64 // the failed probe's terminationGracePeriodSeconds
 }
 
 type probeWorker struct {
@@ -43,7 +45,7 @@ type probeWorker struct {
 }
 
 func newProber(k *Kubelet) *prober {
-	return &prober{k: k, workers: map[probeKey]*probeWorker{}, results: map[string]*containerHealth{}}
+	return &prober{k: k, workers: map[probeKey]*probeWorker{}, results: map[string]*containerHealth{}, since: time.Now()}
 }
 
 // Ready reports a container run's readiness for the status: a run with neither a
@@ -103,8 +105,8 @@ func (p *prober) sync(ctx context.Context, pod *corev1.Pod, uid types.UID, rt *p
 				}
 			}
 			if _, ok := p.results[cur.ID]; !ok {
-				p.results[cur.ID] = &containerHealth{hasStartup: c.StartupProbe != nil, hasReadiness: c.ReadinessProbe != nil,
-					started: c.StartupProbe == nil, ready: c.ReadinessProbe == nil}
+				p.results[cur.ID] = &containerHealth{
+					started: c.StartupProbe == nil || cur.StartedAt.Before(p.since), ready: c.ReadinessProbe == nil}
 			}
 		}
 	}

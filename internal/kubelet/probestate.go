@@ -36,17 +36,20 @@ func probeFor(c *corev1.Container, kind probeKind) *corev1.Probe {
 // probeState is the settled result of one probe and the run of identical raw results
 // that may overturn it. observe is pure, so the threshold rules have table tests.
 type probeState struct {
-	OK  bool // the settled result
-	run int32
+	OK bool // the settled result
+	// Settled is false while a startup probe has no result yet: its first run of
+	// failures (failureThreshold long) settles it as failed.
+	Settled bool
+	run     int32
 	// last is the most recent raw result; run counts how many in a row.
 	last    bool
 	started bool // at least one raw result seen
 }
 
-// initialProbeState: liveness starts healthy, readiness and startup start failed,
+// initialProbeState: liveness starts healthy, readiness failed and startup unknown,
 // as in Kubernetes.
 func initialProbeState(kind probeKind) probeState {
-	return probeState{OK: kind == probeLiveness}
+	return probeState{OK: kind == probeLiveness, Settled: kind != probeStartup}
 }
 
 // observe feeds one raw result and reports whether the settled result flipped.
@@ -63,8 +66,8 @@ func (s probeState) observe(ok bool, successThreshold, failureThreshold int32) (
 	if ok {
 		need = max(successThreshold, 1)
 	}
-	if ok != s.OK && s.run >= need {
-		s.OK = ok
+	if (ok != s.OK || !s.Settled) && s.run >= need {
+		s.OK, s.Settled = ok, true
 		return s, true
 	}
 	return s, false

@@ -4,10 +4,10 @@ import (
 	"path"
 
 	corev1 "k8s.io/api/core/v1"
-
-	"skiff/internal/resources"
 	"k8s.io/apimachinery/pkg/api/resource"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"skiff/internal/resources"
 )
 
 // allContainers is every container whose resources count toward the pod: init

@@ -136,10 +136,9 @@ func readClient(ctx context.Context, cancel context.CancelFunc, conn *websocket.
 	for {
 		_, msg, err := conn.ReadMessage()
 		if err != nil {
-			var ce *websocket.CloseError
-			if !errors.As(err, &ce) {
-				cancel() // the connection broke: stop the command's streams
-			}
+			// The client closed or lost the connection: nobody reads the output
+			// any more, so end the session.
+			cancel()
 			return
 		}
 		if len(msg) == 0 {
