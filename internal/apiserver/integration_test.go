@@ -261,3 +261,36 @@ func TestProtobufDeleteWithOptions(t *testing.T) {
 		t.Fatalf("after delete: %v", err)
 	}
 }
+
+// A status update of a terminating namespace (the namespace controller reports its
+// conditions) must not delete it while spec.finalizers still hold it.
+func TestTerminatingNamespaceSurvivesStatusUpdates(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx := context.Background()
+	c := srv.Client.CoreV1().Namespaces()
+	if _, err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "held"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(ctx, "held", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := c.Get(ctx, "held", metav1.GetOptions{})
+	if err != nil || ns.Status.Phase != corev1.NamespaceTerminating {
+		t.Fatalf("after delete: %v %+v", err, ns.Status)
+	}
+	ns.Status.Conditions = append(ns.Status.Conditions, corev1.NamespaceCondition{Type: corev1.NamespaceContentRemaining, Status: corev1.ConditionTrue})
+	if _, err := c.UpdateStatus(ctx, ns, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(ctx, "held", metav1.GetOptions{}); err != nil {
+		t.Fatalf("a status update deleted a namespace its finalizers still hold: %v", err)
+	}
+	ns, _ = c.Get(ctx, "held", metav1.GetOptions{})
+	ns.Spec.Finalizers = nil
+	if _, err := c.Finalize(ctx, ns, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(ctx, "held", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("after finalize: %v, want NotFound", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -235,7 +236,7 @@ func (a *API) updateObject(ctx context.Context, ep *endpoint, q request, cur, ob
 		return obj, nil
 	}
 	rv, _ := strconv.ParseInt(old.GetResourceVersion(), 10, 64)
-	if m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && isZero(m.GetDeletionGracePeriodSeconds()) {
+	if m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && isZero(m.GetDeletionGracePeriodSeconds()) && !namespaceFinalizing(obj) {
 		// The last finalizer is gone: the object goes now.
 		deleted, err := ep.store.Delete(ctx, m.GetNamespace(), m.GetName(), rv)
 		release(err == nil)
@@ -250,6 +251,13 @@ func (a *API) updateObject(ctx context.Context, ep *endpoint, q request, cur, ob
 }
 
 func isZero(p *int64) bool { return p == nil || *p == 0 }
+
+// namespaceFinalizing reports a Namespace whose spec.finalizers (emptied only through
+// the finalize subresource) still hold it.
+func namespaceFinalizing(obj runtime.Object) bool {
+	ns, ok := obj.(*corev1.Namespace)
+	return ok && len(ns.Spec.Finalizers) > 0
+}
 
 func resourceVersion(obj runtime.Object) string {
 	m, err := meta.Accessor(obj)

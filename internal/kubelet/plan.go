@@ -116,7 +116,10 @@ func planContainer(pod *corev1.Pod, c *corev1.Container, init bool, policy corev
 		p.Start = append(p.Start, startAction{Container: c, Init: init, Attempt: nextAttempt(rt, c.Name)})
 		return
 	}
-	if !cur.exited() || !shouldRestart(policy, cur.ExitCode) {
+	if !cur.exited() {
+		return
+	}
+	if !shouldRestart(policy, cur.ExitCode) && (!cur.ProbeKilled || policy == corev1.RestartPolicyNever) {
 		return
 	}
 	key := restartKey(pod, c.Name)

@@ -273,8 +273,25 @@ func (w *podWorker) killUnhealthy(ctx context.Context, pod *corev1.Pod, rt *podR
 			g = *grace
 		}
 		w.k.recorder.Event(pod, corev1.EventTypeNormal, "Killing", msg)
+		w.probeKilled[c.ID] = true
 		w.stopContainer(ctx, pod, c, time.Now().Add(time.Duration(g)*time.Second), "")
 		killed = true
 	}
 	return killed
+}
+
+// markProbeKilled flags the runs this worker stopped for failed probes, and forgets
+// runs the runtime no longer has.
+func (w *podWorker) markProbeKilled(rt *podRuntime) {
+	seen := map[string]bool{}
+	for i := range rt.Containers {
+		c := &rt.Containers[i]
+		seen[c.ID] = true
+		c.ProbeKilled = w.probeKilled[c.ID]
+	}
+	for id := range w.probeKilled {
+		if !seen[id] {
+			delete(w.probeKilled, id)
+		}
+	}
 }

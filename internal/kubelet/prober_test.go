@@ -103,3 +103,33 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestPlanRestartsProbeKilled: a run stopped for a failed liveness probe restarts
+// under OnFailure even when it exited 0 on SIGTERM, and stays stopped under Never.
+func TestPlanRestartsProbeKilled(t *testing.T) {
+	killed := func() runtimeContainer {
+		c := exited("a", 0, 0, "")
+		c.ProbeKilled = true
+		return c
+	}
+	tests := []struct {
+		name      string
+		policy    corev1.RestartPolicy
+		c         runtimeContainer
+		wantStart bool
+	}{
+		{"OnFailure restarts a probe-killed run that exited 0", corev1.RestartPolicyOnFailure, killed(), true},
+		{"OnFailure leaves a clean exit", corev1.RestartPolicyOnFailure, exited("a", 0, 0, ""), false},
+		{"Never leaves a probe-killed run", corev1.RestartPolicyNever, killed(), false},
+		{"Always restarts it", corev1.RestartPolicyAlways, killed(), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bo := newBackoff(10*time.Second, 5*time.Minute, 10*time.Minute)
+			p := planPod(testPod(tt.policy, nil, "a"), rtWith(tt.c), sbID, bo, t0.Add(2*time.Second))
+			if got := len(p.Start) == 1; got != tt.wantStart {
+				t.Fatalf("start %v, want a restart: %v", p.Start, tt.wantStart)
+			}
+		})
+	}
+}

@@ -26,6 +26,9 @@ type runtimeContainer struct {
 	LogPath             string
 	Grace               int64 // termination grace period it was created with
 	Init                string
+	// ProbeKilled: the agent stopped this run because its liveness or startup probe
+	// failed; it restarts unless the policy is Never, whatever its exit code.
+	ProbeKilled bool
 }
 
 func (c *runtimeContainer) running() bool {

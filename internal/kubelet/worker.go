@@ -35,11 +35,14 @@ type podWorker struct {
 	backoffSeen map[string]string
 	// pullFailed is when each container's image last failed to pull.
 	pullFailed map[string]time.Time
+	// probeKilled holds the runs stopped for a failed liveness or startup probe.
+	probeKilled map[string]bool
 }
 
 func newPodWorker(k *Kubelet, uid types.UID, ns, name string) *podWorker {
 	return &podWorker{k: k, uid: uid, ns: ns, name: name, wakeCh: make(chan struct{}, 1),
-		waiting: map[string]corev1.ContainerStateWaiting{}, backoffSeen: map[string]string{}, pullFailed: map[string]time.Time{}}
+		waiting: map[string]corev1.ContainerStateWaiting{}, backoffSeen: map[string]string{}, pullFailed: map[string]time.Time{},
+		probeKilled: map[string]bool{}}
 }
 
 func (w *podWorker) poke() {
@@ -159,6 +162,7 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, rt *podRun
 			return time.Second
 		}
 	}
+	w.markProbeKilled(rt)
 	pl := planPod(pod, rt, sb.ID, w.k.restarts, time.Now())
 	w.killStale(ctx, pl.Kill)
 	w.applyWaiting(pod, rt, pl)
