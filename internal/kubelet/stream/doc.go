@@ -4,9 +4,6 @@
 // are, and WebSocket requests (kubectl's v5.channel.k8s.io, tried first since 1.30)
 // are translated to SPDY here. Port-forward is served here over SPDY, plain or
 // tunnelled through a WebSocket, by dialling the pod's address.
-//
-// The handlers need k8s.io/streaming in go.mod; until then they are built only
-// with -tags skiff_streaming.
 package stream
 
 import "context"

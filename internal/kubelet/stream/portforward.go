@@ -1,4 +1,3 @@
-//go:build skiff_streaming
 
 package stream
 
