@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -156,12 +155,4 @@ func resourceMatches(list []string, resource, sub string) bool {
 		}
 	}
 	return false
-}
-
-// Describe explains a decision for SubjectAccessReview-style answers.
-func Describe(a Attributes, allowed bool) string {
-	if allowed {
-		return "allowed by RBAC"
-	}
-	return fmt.Sprintf("no RBAC rule allows %s", a.Verb)
 }
