@@ -22,6 +22,7 @@ Usage:
   skiff agent [flags]        join this machine to a cluster as a node
   skiff agent reset [flags]  remove a node's pods, containerd state, network and cgroups
   skiff simulate [flags]     register simulated nodes (for scale tests and capacity planning)
+  skiff why [-n NS] POD      explain what keeps a pod from running
   skiff kubeconfig [flags]   print the admin kubeconfig of a server's data dir
   skiff image import FILE    push a docker-save or OCI archive into the cluster's registry
   skiff image ls             list the cluster's images
@@ -54,6 +55,8 @@ func main() {
 		err = runAgent(ctx, args)
 	case "simulate":
 		err = runSimulate(ctx, args)
+	case "why":
+		err = runWhy(ctx, os.Stdout, args)
 	case "version", "--version":
 		v := apiserver.Version()
 		fmt.Printf("skiff (Kubernetes %s, %s)\n", v.GitVersion, v.GoVersion)

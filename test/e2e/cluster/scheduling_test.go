@@ -161,4 +161,9 @@ spec:
 	if !strings.Contains(desc, want) {
 		t.Fatalf("describe pod %s lacks %q:\n%s", pending, want, desc)
 	}
+	// skiff why names each node and the rule that rejects it.
+	why, err := cluster.Skiff("why", "-n", n, pending)
+	if err != nil || !strings.Contains(why, "special-0: ") || !strings.Contains(why, "worker-0: ") || !strings.Contains(why, "anti-affinity") {
+		t.Fatalf("skiff why %s: %v\n%s", pending, err, why)
+	}
 }

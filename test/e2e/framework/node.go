@@ -172,3 +172,17 @@ func (p *Process) Stop() {
 		<-p.done
 	}
 }
+
+// Skiff runs `skiff <args>` against the cluster and returns its output.
+func (c *Cluster) Skiff(args ...string) (string, error) {
+	bin, err := Binary()
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

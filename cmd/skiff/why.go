@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"skiff/internal/scheduler"
+)
+
+// runWhy explains what keeps a pod from running: why no node fits it, or which
+// container is waiting on what, with the pod's recent warnings.
+func runWhy(ctx context.Context, w io.Writer, args []string) error {
+	fs := flag.NewFlagSet("why", flag.ExitOnError)
+	kubeconfig := fs.String("kubeconfig", defaultKubeconfig(), "kubeconfig of the cluster")
+	namespace := fs.String("n", "default", "namespace of the pod")
+	_ = fs.Parse(args)
+	name := strings.TrimPrefix(strings.TrimPrefix(fs.Arg(0), "pod/"), "pods/")
+	if fs.NArg() != 1 || name == "" {
+		return fmt.Errorf("usage: skiff why [-n NAMESPACE] POD")
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	pod, err := client.CoreV1().Pods(*namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if pod.Spec.NodeName == "" {
+		if err := explainUnscheduled(ctx, w, client, pod); err != nil {
+			return err
+		}
+	} else {
+		explainContainers(w, pod)
+	}
+	return recentWarnings(ctx, w, client, pod)
+}
+
+func explainUnscheduled(ctx context.Context, w io.Writer, client kubernetes.Interface, pod *corev1.Pod) error {
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	var np []*corev1.Node
+	for i := range nodes.Items {
+		np = append(np, &nodes.Items[i])
+	}
+	var pp []*corev1.Pod
+	for i := range pods.Items {
+		pp = append(pp, &pods.Items[i])
+	}
+	text, err := scheduler.Explain(scheduler.Config{}, pod, np, pp)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "pod %s/%s is not scheduled.\n%s\n", pod.Namespace, pod.Name, text)
+	return nil
+}
+
+// explainContainers says, for a pod on a node, what each container is doing.
+func explainContainers(w io.Writer, pod *corev1.Pod) {
+	fmt.Fprintf(w, "pod %s/%s is %s on node %s.\n", pod.Namespace, pod.Name, pod.Status.Phase, pod.Spec.NodeName)
+	statuses := append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
+	for _, s := range statuses {
+		switch {
+		case s.State.Waiting != nil:
+			fmt.Fprintf(w, "  container %s is waiting: %s %s\n", s.Name, s.State.Waiting.Reason, s.State.Waiting.Message)
+		case s.State.Terminated != nil:
+			t := s.State.Terminated
+			fmt.Fprintf(w, "  container %s terminated: %s (exit code %d) %s\n", s.Name, t.Reason, t.ExitCode, t.Message)
+		case !s.Ready:
+			fmt.Fprintf(w, "  container %s is running but not ready (its readiness probe has not passed)\n", s.Name)
+		default:
+			fmt.Fprintf(w, "  container %s is running and ready\n", s.Name)
+		}
+		if t := s.LastTerminationState.Terminated; t != nil {
+			fmt.Fprintf(w, "    last run ended: %s (exit code %d); see `kubectl logs --previous -c %s`\n", t.Reason, t.ExitCode, s.Name)
+		}
+	}
+}
+
+// recentWarnings lists the pod's Warning events, newest last.
+func recentWarnings(ctx context.Context, w io.Writer, client kubernetes.Interface, pod *corev1.Pod) error {
+	sel := fields.Set{"involvedObject.name": pod.Name, "involvedObject.uid": string(pod.UID), "type": corev1.EventTypeWarning}.AsSelector()
+	evs, err := client.CoreV1().Events(pod.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel.String()})
+	if err != nil {
+		return err
+	}
+	sort.Slice(evs.Items, func(i, j int) bool { return evs.Items[i].LastTimestamp.Before(&evs.Items[j].LastTimestamp) })
+	if len(evs.Items) > 0 {
+		fmt.Fprintln(w, "recent warnings:")
+	}
+	for _, e := range evs.Items {
+		fmt.Fprintf(w, "  %s (x%d): %s\n", e.Reason, max(e.Count, 1), e.Message)
+	}
+	return nil
+}
