@@ -13,7 +13,10 @@ import (
 var cluster *framework.Cluster
 
 // ingressPort is the ingress controller's HTTP port on the server's node.
-const ingressPort = "18080"
+const (
+	ingressPort    = "18080"
+	ingressTLSPort = "18443"
+)
 
 const (
 	clusterCIDR = "10.244.0.0/16"
@@ -35,7 +38,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	cluster, err = framework.StartServer(dir, "--kubelet-port", "0", "--node-name", "e2e-main", "--dns-port", "0",
-		"--ingress-http-port", ingressPort, "--ingress-https-port", "0", "--lb-pool", "127.0.0.100-127.0.0.120",
+		"--ingress-http-port", ingressPort, "--ingress-https-port", ingressTLSPort, "--lb-pool", "127.0.0.100-127.0.0.120",
 		// Ranges of their own, so other tests' nodes on this machine do not collide.
 		"--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR)
 	if err == nil {

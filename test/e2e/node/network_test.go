@@ -1,10 +1,16 @@
 package node_test
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,8 +31,10 @@ func echoDeployment(t *testing.T, n, name string, replicas int) {
 	})
 }
 
+// httpGet makes a request on a fresh connection, so each one is balanced anew.
 func httpGet(url string) (string, error) {
-	resp, err := (&http.Client{Timeout: 3 * time.Second}).Get(url)
+	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(url)
 	if err != nil {
 		return "", err
 	}
@@ -176,4 +184,126 @@ func TestIngressRoutesBySeedPaths(t *testing.T) {
 	if !strings.Contains(body, "404") && !strings.Contains(strings.ToLower(body), "not found") {
 		t.Errorf("unmatched path answered %q", body)
 	}
+}
+
+// TestBlueGreenSwitchAndScaling: the seed's blue-green Service follows its selector,
+// and scaling changes the endpoints behind a ClusterIP within seconds.
+func TestBlueGreenSwitchAndScaling(t *testing.T) {
+	n := ns(t, "bluegreen")
+	manifest, err := os.ReadFile(filepath.Join("..", "testdata", "seeds", "blue-green.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The seed's app listens on 80; the toolbox serves on 8080 with the hostname page.
+	m := strings.ReplaceAll(string(manifest), "        image: skiff.local/toolbox:1", "        image: skiff.local/toolbox:1\n        command: [\"/toolbox\", \"serve\", \"--port\", \"80\"]")
+	if _, err := cluster.KubectlStdin(m, "-n", n, "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	ip := strings.TrimSpace(cluster.MustKubectl(t, "-n", n, "get", "svc", "app-service", "-o", "jsonpath={.spec.clusterIP}"))
+	hits := func(prefix string) error {
+		for i := 0; i < 10; i++ {
+			body, err := httpGet("http://" + ip + "/hostname")
+			if err != nil || !strings.HasPrefix(body, prefix) {
+				return fmt.Errorf("request %d reached %q (%v), want %s*", i, body, err, prefix)
+			}
+		}
+		return nil
+	}
+	framework.Eventually(t, 90*time.Second, func() error { return hits("app-blue-") })
+	cluster.MustKubectl(t, "-n", n, "patch", "svc", "app-service", "-p", `{"spec":{"selector":{"app":"myapp","version":"green"}}}`)
+	framework.Eventually(t, 10*time.Second, func() error { return hits("app-green-") })
+	// Scaling green to 1 leaves one endpoint, promptly.
+	cluster.MustKubectl(t, "-n", n, "scale", "deploy", "app-green", "--replicas=1")
+	start := time.Now()
+	framework.Eventually(t, 30*time.Second, func() error {
+		seen := map[string]bool{}
+		for i := 0; i < 12; i++ {
+			body, _ := httpGet("http://" + ip + "/hostname")
+			seen[body] = true
+		}
+		if len(seen) != 1 {
+			return fmt.Errorf("still reaching %d backends", len(seen))
+		}
+		return nil
+	})
+	t.Logf("traffic followed the scale-down in %s", time.Since(start).Round(10*time.Millisecond))
+}
+
+// TestStatefulSetPodsResolveByName: <pod>.<service>.<ns>.svc.cluster.local.
+func TestStatefulSetPodsResolveByName(t *testing.T) {
+	n := ns(t, "stsdns")
+	manifest := `
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{name: http, port: 8080}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 2
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: c, image: ` + toolbox + `, command: ["/toolbox", "serve", "--port", "8080"]}]
+`
+	if _, err := cluster.KubectlStdin(manifest, "-n", n, "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	ip1 := running(t, n, "db-1")
+	cluster.MustKubectl(t, "-n", n, "run", "client", "--image="+toolbox, "--", "sh", "-c",
+		"while true; do /toolbox wget -qO- -T 2 http://db-1.db."+n+".svc.cluster.local:8080/hostname; echo; nslookup db-1.db."+n+".svc.cluster.local; sleep 1; done")
+	framework.Eventually(t, 60*time.Second, func() error {
+		logs, _ := cluster.Kubectl("-n", n, "logs", "client")
+		if !strings.Contains(logs, "db-1") || !strings.Contains(logs, ip1) {
+			return fmt.Errorf("db-1 by name: %q", tail(logs))
+		}
+		return nil
+	})
+}
+
+// TestIngressTLS: a TLS Ingress serves its Secret's certificate for its host.
+func TestIngressTLS(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		framework.Require(t, false, "openssl")
+	}
+	n := ns(t, "tls")
+	dir := t.TempDir()
+	key, crt := filepath.Join(dir, "tls.key"), filepath.Join(dir, "tls.crt")
+	gen := exec.Command("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=secure.example.test",
+		"-addext", "subjectAltName=DNS:secure.example.test", "-keyout", key, "-out", crt)
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("openssl: %v\n%s", err, out)
+	}
+	cluster.MustKubectl(t, "-n", n, "create", "secret", "tls", "secure-tls", "--cert="+crt, "--key="+key)
+	echoDeployment(t, n, "secure", 1)
+	cluster.MustKubectl(t, "-n", n, "expose", "deployment", "secure", "--port=80", "--target-port=8080")
+	cluster.MustKubectl(t, "-n", n, "create", "ingress", "secure", "--rule=secure.example.test/*=secure:80,tls=secure-tls")
+	pool := x509.NewCertPool()
+	pem, _ := os.ReadFile(crt)
+	pool.AppendCertsFromPEM(pem)
+	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "secure.example.test"},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, "127.0.0.1:"+ingressTLSPort)
+		},
+	}}
+	framework.Eventually(t, 30*time.Second, func() error {
+		resp, err := client.Get("https://secure.example.test/hostname")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if !strings.HasPrefix(string(b), "secure-") {
+			return fmt.Errorf("TLS ingress answered %q", b)
+		}
+		return nil
+	})
 }
