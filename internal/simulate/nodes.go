@@ -12,6 +12,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 )
 
@@ -120,8 +121,19 @@ func (s *simulator) registerNode(ctx context.Context, i int) error {
 		return fmt.Errorf("register node %s: %w", want.Name, err)
 	}
 	if !s.opts.FailNodes[want.Name] {
-		got.Status = want.Status
-		if _, err := nodes.UpdateStatus(ctx, got, metav1.UpdateOptions{}); err != nil {
+		// Controllers (node IPAM, node lifecycle) write the new node at once too; on a
+		// conflict, read it again and retry.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			got.Status = want.Status
+			_, err := nodes.UpdateStatus(ctx, got, metav1.UpdateOptions{})
+			if apierrors.IsConflict(err) {
+				if fresh, gerr := nodes.Get(ctx, want.Name, metav1.GetOptions{}); gerr == nil {
+					got = fresh
+				}
+			}
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("node %s status: %w", want.Name, err)
 		}
 	}
