@@ -26,6 +26,11 @@ func (s *Scheduler) addHandlers(inf informers.SharedInformerFactory) error {
 		{inf.Storage().V1().StorageClasses().Informer(), s.retryOn(plugins.VolumeBindingName)},
 		{core.Namespaces().Informer(), s.retryOn(plugins.InterPodAffinityName)},
 		{inf.Policy().V1().PodDisruptionBudgets().Informer(), nil},
+		// The default topology spread reads workload selectors from these.
+		{core.Services().Informer(), nil},
+		{core.ReplicationControllers().Informer(), nil},
+		{inf.Apps().V1().ReplicaSets().Informer(), nil},
+		{inf.Apps().V1().StatefulSets().Informer(), nil},
 	}
 	for _, r := range regs {
 		if r.handler != nil {

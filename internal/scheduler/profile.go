@@ -29,6 +29,9 @@ type weightedScore struct {
 type listers struct {
 	namespaces corelisters.NamespaceLister
 	volumes    *plugins.VolumeBinding
+	// workloads selects a pod's peers for the default topology spread; nil
+	// turns the system defaults off.
+	workloads plugins.SelectorFunc
 }
 
 func newProfile(cfg *Config, l listers) *profile {
@@ -38,7 +41,7 @@ func newProfile(cfg *Config, l listers) *profile {
 	}
 	fit := &plugins.NodeResourcesFit{Strategy: strategy}
 	ipa := &plugins.InterPodAffinity{NamespaceLabels: nsLabels(l.namespaces)}
-	spread := plugins.PodTopologySpread{}
+	spread := plugins.PodTopologySpread{DefaultSelector: l.workloads}
 	vol := l.volumes
 	if vol == nil {
 		vol = &plugins.VolumeBinding{}

@@ -78,7 +78,11 @@ func New(client kubernetes.Interface, inf informers.SharedInformerFactory, recor
 	core, storage := inf.Core().V1(), inf.Storage().V1()
 	vol := &plugins.VolumeBinding{Claims: core.PersistentVolumeClaims().Lister(),
 		Volumes: core.PersistentVolumes().Lister(), Classes: storage.StorageClasses().Lister()}
-	s.prof = newProfile(&cfg, listers{namespaces: core.Namespaces().Lister(), volumes: vol})
+	apps := inf.Apps().V1()
+	workloads := plugins.WorkloadSelectors{Services: core.Services().Lister(),
+		RCs: core.ReplicationControllers().Lister(), ReplicaSets: apps.ReplicaSets().Lister(),
+		StatefulSets: apps.StatefulSets().Lister()}
+	s.prof = newProfile(&cfg, listers{namespaces: core.Namespaces().Lister(), volumes: vol, workloads: workloads.Selector})
 	s.podLister = core.Pods().Lister()
 	s.pdbLister = inf.Policy().V1().PodDisruptionBudgets().Lister()
 	if err := s.addHandlers(inf); err != nil {

@@ -21,8 +21,11 @@ const (
 
 // PodTopologySpread keeps matching pods within maxSkew of each other across the
 // domains of a topology key (DoNotSchedule), and prefers the emptier domains for
-// ScheduleAnyway constraints.
-type PodTopologySpread struct{}
+// ScheduleAnyway constraints. A pod with no constraints of its own is scored with
+// the system defaults (see defaultspread.go) when DefaultSelector is set.
+type PodTopologySpread struct {
+	DefaultSelector SelectorFunc
+}
 
 // Name implements fw.Plugin.
 func (PodTopologySpread) Name() string { return PodTopologySpreadName }
@@ -84,18 +87,23 @@ func buildConstraints(pod *v1.Pod, action v1.UnsatisfiableConstraintAction) ([]c
 // every topology key and pass the node inclusion policies.
 func eligible(cs []constraint, pod *v1.Pod, node *v1.Node) bool {
 	for i := range cs {
-		if _, ok := node.Labels[cs[i].key]; !ok {
-			return false
-		}
-		if cs[i].honorAffinity && !fw.MatchesRequiredNodeAffinity(pod, node) {
-			return false
-		}
-		if cs[i].honorTaints && fw.FirstUntolerated(node.Spec.Taints, pod.Spec.Tolerations,
-			v1.TaintEffectNoSchedule, v1.TaintEffectNoExecute) != nil {
+		if !eligibleFor(&cs[i], pod, node) {
 			return false
 		}
 	}
 	return true
+}
+
+// eligibleFor is eligible for one constraint.
+func eligibleFor(c *constraint, pod *v1.Pod, node *v1.Node) bool {
+	if _, ok := node.Labels[c.key]; !ok {
+		return false
+	}
+	if c.honorAffinity && !fw.MatchesRequiredNodeAffinity(pod, node) {
+		return false
+	}
+	return !c.honorTaints || fw.FirstUntolerated(node.Spec.Taints, pod.Spec.Tolerations,
+		v1.TaintEffectNoSchedule, v1.TaintEffectNoExecute) == nil
 }
 
 // countMatching counts pods on n that constraint c selects: same namespace, not
@@ -113,7 +121,10 @@ func countMatching(c *constraint, ns string, n *fw.NodeInfo) int64 {
 // countDomains counts matching pods per domain, keeping only domains that have
 // some, and the number of eligible domains per constraint. Zero entries are left
 // out because with a hostname key they would mean a map entry per node per cycle.
-func countDomains(cs []constraint, pod *v1.Pod, nodes []*fw.NodeInfo) ([]map[string]int64, []int) {
+// With requireAll a node counts only if it is eligible for every constraint (the
+// user's constraints); without, each constraint counts the nodes eligible for it
+// (the system defaults, whose zone key many clusters lack).
+func countDomains(cs []constraint, pod *v1.Pod, nodes []*fw.NodeInfo, requireAll bool) ([]map[string]int64, []int) {
 	counts := make([]map[string]int64, len(cs))
 	domains := make([]int, len(cs))
 	values := make([]map[string]struct{}, len(cs))
@@ -124,10 +135,13 @@ func countDomains(cs []constraint, pod *v1.Pod, nodes []*fw.NodeInfo) ([]map[str
 		}
 	}
 	for _, n := range nodes {
-		if !eligible(cs, pod, n.Node) {
+		if requireAll && !eligible(cs, pod, n.Node) {
 			continue
 		}
 		for i := range cs {
+			if !requireAll && !eligibleFor(&cs[i], pod, n.Node) {
+				continue
+			}
 			v := n.Node.Labels[cs[i].key]
 			if values[i] != nil {
 				values[i][v] = struct{}{}
@@ -156,7 +170,7 @@ func (PodTopologySpread) PreFilter(_ context.Context, state *fw.CycleState, pod 
 	if len(cs) == 0 {
 		return fw.NewStatus(fw.Skip)
 	}
-	counts, domains := countDomains(cs, pod.Pod, snap.List())
+	counts, domains := countDomains(cs, pod.Pod, snap.List(), true)
 	s := &spreadState{constraints: cs, counts: counts, domains: domains, minCount: make([]int64, len(cs))}
 	for i := range cs {
 		s.updateMin(i)

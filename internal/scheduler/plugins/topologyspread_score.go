@@ -12,6 +12,9 @@ type spreadScoreState struct {
 	constraints []constraint
 	counts      []map[string]int64
 	weights     []float64
+	// systemDefaulted: the constraints are the system defaults, so a node missing
+	// a topology key is not penalised; that constraint just does not apply to it.
+	systemDefaulted bool
 }
 
 func (s *spreadScoreState) Clone() fw.StateData { return s }
@@ -19,13 +22,22 @@ func (s *spreadScoreState) Clone() fw.StateData { return s }
 // PreScore counts matching pods per domain for the ScheduleAnyway constraints.
 // Constraints over more domains weigh less per pod (log), so a zone constraint is
 // not drowned by a hostname one.
-func (PodTopologySpread) PreScore(state *fw.CycleState, pod *fw.PodInfo, snap fw.Snapshot, _ []*fw.NodeInfo) *fw.Status {
+func (p PodTopologySpread) PreScore(state *fw.CycleState, pod *fw.PodInfo, snap fw.Snapshot, _ []*fw.NodeInfo) *fw.Status {
 	cs, err := buildConstraints(pod.Pod, v1.ScheduleAnyway)
-	if err != nil || len(cs) == 0 {
+	if err != nil {
 		return fw.NewStatus(fw.Skip)
 	}
-	counts, domains := countDomains(cs, pod.Pod, snap.List())
-	s := &spreadScoreState{constraints: cs, counts: counts}
+	defaulted := false
+	if len(pod.Pod.Spec.TopologySpreadConstraints) == 0 && p.DefaultSelector != nil {
+		if sel := p.DefaultSelector(pod.Pod); sel != nil && !sel.Empty() {
+			cs, defaulted = defaultConstraints(sel), true
+		}
+	}
+	if len(cs) == 0 {
+		return fw.NewStatus(fw.Skip)
+	}
+	counts, domains := countDomains(cs, pod.Pod, snap.List(), !defaulted)
+	s := &spreadScoreState{constraints: cs, counts: counts, systemDefaulted: defaulted}
 	for i := range cs {
 		s.weights = append(s.weights, math.Log(float64(domains[i]+2)))
 	}
@@ -43,6 +55,9 @@ func (PodTopologySpread) Score(state *fw.CycleState, _ *fw.PodInfo, n *fw.NodeIn
 	var sum float64
 	for i := range s.constraints {
 		v, ok := n.Node.Labels[s.constraints[i].key]
+		if !ok && s.systemDefaulted {
+			continue
+		}
 		if !ok {
 			return -1
 		}
