@@ -21,6 +21,9 @@ Usage:
   skiff server [flags]       run a cluster: API server on etcd, controllers, scheduler and a local node
   skiff agent [flags]        join this machine to a cluster as a node
   skiff agent reset [flags]  remove a node's pods, containerd state, network and cgroups
+  skiff scheduler [flags]    run the scheduler on its own (for a server with --disable-scheduler)
+  skiff controller-manager [flags]
+                             run the controllers on their own (for a server with --disable-controllers)
   skiff simulate [flags]     register simulated nodes (for scale tests and capacity planning)
   skiff why [-n NS] POD      explain what keeps a pod from running
   skiff kubeconfig [flags]   print the admin kubeconfig of a server's data dir
@@ -55,6 +58,10 @@ func main() {
 		err = runAgent(ctx, args)
 	case "simulate":
 		err = runSimulate(ctx, args)
+	case "scheduler":
+		err = runStandaloneScheduler(ctx, args)
+	case "controller-manager":
+		err = runStandaloneControllerManager(ctx, args)
 	case "why":
 		err = runWhy(ctx, os.Stdout, args)
 	case "version", "--version":

@@ -115,27 +115,39 @@ type idle struct{}
 func (idle) Run(ctx context.Context) { <-ctx.Done() }
 
 func runScheduler(ctx context.Context, rc *rest.Config, configPath string) error {
+	s, start, err := newScheduler(rc, configPath)
+	if err != nil {
+		return err
+	}
+	start(ctx.Done())
+	s.Run(ctx)
+	return nil
+}
+
+// newScheduler builds a scheduler from its config file; start starts its informers.
+func newScheduler(rc *rest.Config, configPath string) (*scheduler.Scheduler, func(<-chan struct{}), error) {
 	cfg := scheduler.Config{}
 	if configPath != "" {
 		var err error
 		if cfg, err = scheduler.LoadConfig(configPath); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	rc = manager.ClientConfig(rc)
 	rc.UserAgent = "skiff-scheduler"
+	// Every scheduled pod costs a binding and an event: the controllers' limit
+	// would cap scheduling at a few hundred pods a second.
+	rc.QPS, rc.Burst = 5000, 10000
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	cc := controller.NewContext(client, 0)
-	s, err := scheduler.New(client, cc.Informers, cc.Recorder("default-scheduler"), cfg)
+	s, err := scheduler.New(client, cc.Informers, cc.Recorder(scheduler.DefaultSchedulerName), cfg)
 	if err != nil {
-		return fmt.Errorf("scheduler: %w", err)
+		return nil, nil, fmt.Errorf("scheduler: %w", err)
 	}
-	cc.Informers.Start(ctx.Done())
-	s.Run(ctx)
-	return nil
+	return s, cc.Informers.Start, nil
 }
 
 // runLocalAgent runs the node agent for this machine with the server's own credentials.

@@ -173,6 +173,12 @@ func (p *Process) Stop() {
 	}
 }
 
+// Kill ends the process at once (SIGKILL), as a crash would.
+func (p *Process) Kill() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	p.done <- <-p.done // put the exit back, so a later Stop returns at once
+}
+
 // Skiff runs `skiff <args>` against the cluster and returns its output.
 func (c *Cluster) Skiff(args ...string) (string, error) {
 	bin, err := Binary()
