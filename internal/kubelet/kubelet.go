@@ -31,6 +31,7 @@ import (
 
 	"skiff/internal/kubelet/cri"
 	"skiff/internal/kubelet/server"
+	"skiff/internal/kubelet/stats"
 )
 
 // Config is what the agent hands the kubelet.
@@ -60,6 +61,11 @@ type Config struct {
 	// DNS returns the pod's DNS config; nil leaves the runtime default (the host's
 	// resolv.conf) until the cluster DNS exists.
 	DNS func(pod *corev1.Pod) *runtimeapi.DNSConfig
+	// EvictionHard are the hard eviction thresholds (see ParseEvictionHard).
+	EvictionHard []EvictionThreshold
+	// EvictionPressureTransition keeps a pressure condition on this long after its
+	// threshold was last met (default 5m, as Kubernetes).
+	EvictionPressureTransition time.Duration
 }
 
 // Kubelet runs a node.
@@ -82,6 +88,9 @@ type Kubelet struct {
 	wg           sync.WaitGroup
 	srv          *server.Server
 	probes       *prober
+	stats        *stats.Collector
+	eviction     *evictionManager
+	metrics      *kubeletMetrics
 }
 
 // New checks cfg and prepares a kubelet; Run starts it.
@@ -101,6 +110,12 @@ func New(cfg Config) (*Kubelet, error) {
 		workers:  map[string]*podWorker{},
 	}
 	k.probes = newProber(k)
+	k.metrics = newKubeletMetrics()
+	cfg.Runtime.Observe(k.metrics.runtimeCall)
+	if cfg.EvictionPressureTransition == 0 {
+		cfg.EvictionPressureTransition = 5 * time.Minute
+	}
+	k.eviction = newEvictionManager(k, cfg.EvictionHard, cfg.EvictionPressureTransition)
 	return k, nil
 }
 
@@ -120,12 +135,14 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	}
 	k.srv, k.port = srv, srv.Port()
 	registerStreaming(k, srv)
+	k.startStats(ctx, srv)
 	go srv.Serve(ctx)
 
 	if err := k.registerNode(ctx); err != nil {
 		return err
 	}
 	podInf, nodeInf := k.informers(ctx)
+	k.metrics.watchPodStarts(podInf)
 	if !cache.WaitForCacheSync(ctx.Done(), podInf.HasSynced, nodeInf.HasSynced) {
 		return ctx.Err()
 	}
