@@ -135,7 +135,6 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	}
 	k.srv, k.port = srv, srv.Port()
 	registerStreaming(k, srv)
-	k.startStats(ctx, srv)
 	go srv.Serve(ctx)
 
 	if err := k.registerNode(ctx); err != nil {
@@ -146,6 +145,8 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), podInf.HasSynced, nodeInf.HasSynced) {
 		return ctx.Err()
 	}
+	// Stats start once the pod cache is filled: the eviction manager reads it.
+	k.startStats(ctx, srv)
 	slog.Info("kubelet started", "node", k.cfg.NodeName, "port", k.port)
 	go k.heartbeat(ctx)
 	go k.relistLoop(ctx)
