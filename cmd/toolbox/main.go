@@ -7,7 +7,8 @@
 // PID 1, which the kernel does not kill with a signal it has no handler for, so without
 // this every pod deletion would wait out its whole grace period.
 //
-// It uses only the standard library, because it is copied into an image.
+// It uses only the standard library, because it is copied into an image; whoami is
+// the one exception: it exists to show that client-go's in-cluster config works.
 package main
 
 import (
@@ -41,6 +42,7 @@ var commands = map[string]command{
 	"dns-lookup": {"dns-lookup [--timeout 5s] NAME", runDNSLookup},
 	"wget":       {"wget [-q] [-O FILE|-] [-T SECONDS] URL", runWget},
 	"curl":       {"curl [-sSfkLi] [-o FILE] [-m SECONDS] [-X METHOD] [-H HEADER] [-d DATA] URL", runCurl},
+	"whoami":     {"whoami (the pod's service account user, via client-go's in-cluster config)", runWhoami},
 }
 
 // exitError carries a chosen exit code out of a subcommand.

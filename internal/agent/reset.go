@@ -47,7 +47,8 @@ func Reset(ctx context.Context, cfg Config) error {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, kubelet.RemoveHostState(ctx, cfg.NodeName, CgroupPrefix(cfg.NodeName)))
+	errs = append(errs, kubelet.RemoveHostState(ctx, cfg.NodeName, CgroupPrefix(cfg.NodeName)),
+		kubelet.RemoveVolumes(filepath.Join(cfg.DataDir, "kubelet")))
 	return errors.Join(errs...)
 }
 

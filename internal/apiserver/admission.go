@@ -50,6 +50,7 @@ func (ad *admission) create(ctx context.Context, ep *endpoint, obj runtime.Objec
 		}
 		return undo, nil
 	case *corev1.Pod:
+		ad.serviceAccount(ctx, o)
 		return noRelease, ad.podPriority(ctx, o)
 	}
 	return noRelease, nil

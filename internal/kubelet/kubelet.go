@@ -31,7 +31,7 @@ import (
 
 	"skiff/internal/kubelet/cri"
 	"skiff/internal/kubelet/server"
-	"skiff/internal/kubelet/stats"
+	"skiff/internal/kubelet/volume"
 )
 
 // Config is what the agent hands the kubelet.
@@ -61,11 +61,6 @@ type Config struct {
 	// DNS returns the pod's DNS config; nil leaves the runtime default (the host's
 	// resolv.conf) until the cluster DNS exists.
 	DNS func(pod *corev1.Pod) *runtimeapi.DNSConfig
-	// EvictionHard are the hard eviction thresholds (see ParseEvictionHard).
-	EvictionHard []EvictionThreshold
-	// EvictionPressureTransition keeps a pressure condition on this long after its
-	// threshold was last met (default 5m, as Kubernetes).
-	EvictionPressureTransition time.Duration
 }
 
 // Kubelet runs a node.
@@ -88,9 +83,7 @@ type Kubelet struct {
 	wg           sync.WaitGroup
 	srv          *server.Server
 	probes       *prober
-	stats        *stats.Collector
-	eviction     *evictionManager
-	metrics      *kubeletMetrics
+	volumes      *volume.Manager
 }
 
 // New checks cfg and prepares a kubelet; Run starts it.
@@ -110,12 +103,6 @@ func New(cfg Config) (*Kubelet, error) {
 		workers:  map[string]*podWorker{},
 	}
 	k.probes = newProber(k)
-	k.metrics = newKubeletMetrics()
-	cfg.Runtime.Observe(k.metrics.runtimeCall)
-	if cfg.EvictionPressureTransition == 0 {
-		cfg.EvictionPressureTransition = 5 * time.Minute
-	}
-	k.eviction = newEvictionManager(k, cfg.EvictionHard, cfg.EvictionPressureTransition)
 	return k, nil
 }
 
@@ -125,6 +112,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: k.client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	k.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: k.cfg.NodeName})
+	k.volumes = k.newVolumeManager(ctx)
 
 	if err := k.cgroups.ensurePrefix(); err != nil {
 		return err
@@ -141,12 +129,9 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		return err
 	}
 	podInf, nodeInf := k.informers(ctx)
-	k.metrics.watchPodStarts(podInf)
 	if !cache.WaitForCacheSync(ctx.Done(), podInf.HasSynced, nodeInf.HasSynced) {
 		return ctx.Err()
 	}
-	// Stats start once the pod cache is filled: the eviction manager reads it.
-	k.startStats(ctx, srv)
 	slog.Info("kubelet started", "node", k.cfg.NodeName, "port", k.port)
 	go k.heartbeat(ctx)
 	go k.relistLoop(ctx)

@@ -236,13 +236,14 @@ func defaultPullPolicy(image string) corev1.PullPolicy {
 	return corev1.PullIfNotPresent
 }
 
-// containerConfig builds the CRI container config: environment, command, security
-// context and resources.
+// containerConfig builds the CRI container config: environment, mounts, command,
+// security context and resources.
 func (w *podWorker) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.Container, a startAction, imageRef string) (*runtimeapi.ContainerConfig, error) {
 	env, err := resolveEnv(ctx, pod, c, apiObjects{w.k.client}, w.k.machine.capacity())
 	if err != nil {
 		return nil, err
 	}
+	env = withServiceEnv(w.k.serviceEnv(ctx), env)
 	vars := map[string]string{}
 	kvs := make([]*runtimeapi.KeyValue, 0, len(env))
 	for _, e := range env {
@@ -250,6 +251,10 @@ func (w *podWorker) containerConfig(ctx context.Context, pod *corev1.Pod, c *cor
 		kvs = append(kvs, &runtimeapi.KeyValue{Key: e.Name, Value: []byte(e.Value)})
 	}
 	lookup := func(n string) (string, bool) { v, ok := vars[n]; return v, ok }
+	mounts, err := w.mounts(c, lookup)
+	if err != nil {
+		return nil, err
+	}
 	labels := w.k.podLabels(pod)
 	labels[cri.LabelContainerName] = c.Name
 	init := ""
@@ -266,6 +271,7 @@ func (w *podWorker) containerConfig(ctx context.Context, pod *corev1.Pod, c *cor
 		Args:       expandAll(c.Args, lookup),
 		WorkingDir: c.WorkingDir,
 		Envs:       kvs,
+		Mounts:     mounts,
 		Labels:     labels,
 		Annotations: map[string]string{
 			cri.AnnotationGrace: strconv.FormatInt(gracePeriod(pod), 10),

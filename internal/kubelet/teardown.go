@@ -8,6 +8,7 @@ import (
 
 	"skiff/internal/kubelet/cri"
 	"skiff/internal/kubelet/network"
+	"skiff/internal/kubelet/volume"
 )
 
 // RemoveAllPods stops and removes every sandbox and container the node's kubelet
@@ -48,4 +49,10 @@ func RemoveHostState(ctx context.Context, node, cgroupPrefix string) error {
 		network.DeleteMasquerade(ctx, node),
 		newCgroupManager(cgroupPrefix).removeAll(),
 	)
+}
+
+// RemoveVolumes unmounts and deletes every pod's volume directories under the
+// kubelet's root directory (memory-backed emptyDirs are tmpfs mounts).
+func RemoveVolumes(rootDir string) error {
+	return volume.RemoveAll(rootDir)
 }

@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"skiff/internal/kubelet/volume"
 )
 
 // resyncEvery bounds how long a worker sleeps with nothing to do, as a safety net
@@ -37,6 +39,8 @@ type podWorker struct {
 	pullFailed map[string]time.Time
 	// probeKilled holds the runs stopped for a failed liveness or startup probe.
 	probeKilled map[string]bool
+	// vols are the pod's volumes as prepared in the current sync.
+	vols *volume.Pod
 }
 
 func newPodWorker(k *Kubelet, uid types.UID, ns, name string) *podWorker {
@@ -112,8 +116,6 @@ func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) (bool, time.Durat
 		w.k.probes.forget(w.uid)
 		w.stopAll(ctx, pod, rt, gracePeriod(pod), "")
 		return false, 0
-	case w.k.eviction.requestedFor(w.uid) != "":
-		return false, w.evict(ctx, pod, rt, w.k.eviction.requestedFor(w.uid))
 	case w.deadlineExceeded(pod):
 		w.failPod(ctx, pod, rt, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
 		return false, 0
@@ -165,6 +167,8 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, rt *podRun
 		}
 	}
 	w.markProbeKilled(rt)
+	// Every sync re-projects ConfigMaps, Secrets and tokens into running pods.
+	w.vols = w.k.volumes.Setup(ctx, pod)
 	pl := planPod(pod, rt, sb.ID, w.k.restarts, time.Now())
 	w.killStale(ctx, pl.Kill)
 	w.applyWaiting(pod, rt, pl)
@@ -296,6 +300,12 @@ func (w *podWorker) cleanup(ctx context.Context, rt *podRuntime) bool {
 		parent := w.k.cfg.CgroupPrefix + "/" + q + "/pod" + string(w.uid)
 		if err := w.k.cgroups.removePod(parent); err != nil {
 			w.log().Debug("removing pod cgroup failed; retrying", "err", err)
+			ok = false
+		}
+	}
+	if ok {
+		if err := w.k.volumes.Teardown(w.uid); err != nil {
+			w.log().Warn("removing pod volumes failed; retrying", "err", err)
 			ok = false
 		}
 	}

@@ -1,0 +1,73 @@
+package volume
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// claimPath finds the host directory of the PersistentVolume bound to a claim.
+// Only hostPath and local volumes can be used by this node; a bound claim's path
+// never changes, so it is looked up once per pod.
+func (m *Manager) claimPath(ctx context.Context, pod *corev1.Pod, volume, claimName string) (string, error) {
+	key := string(pod.UID) + "/" + volume
+	m.mu.Lock()
+	path, ok := m.claims[key]
+	m.mu.Unlock()
+	if ok {
+		return path, nil
+	}
+	claim, err := m.cfg.Client.CoreV1().PersistentVolumeClaims(pod.Namespace).Get(ctx, claimName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("persistentvolumeclaim %q not found", claimName)
+	}
+	if err != nil {
+		return "", err
+	}
+	pv, err := m.boundVolume(ctx, claim)
+	if err != nil {
+		return "", err
+	}
+	if path, err = volumePath(pv); err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	m.claims[key] = path
+	m.mu.Unlock()
+	return path, nil
+}
+
+func (m *Manager) boundVolume(ctx context.Context, claim *corev1.PersistentVolumeClaim) (*corev1.PersistentVolume, error) {
+	if claim.Spec.VolumeName == "" {
+		return nil, fmt.Errorf("persistentvolumeclaim %q is not bound to a persistentvolume", claim.Name)
+	}
+	pv, err := m.cfg.Client.CoreV1().PersistentVolumes().Get(ctx, claim.Spec.VolumeName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("persistentvolume %q of claim %q not found", claim.Spec.VolumeName, claim.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ref := pv.Spec.ClaimRef; ref != nil && (ref.Name != claim.Name || ref.Namespace != claim.Namespace || (ref.UID != "" && ref.UID != claim.UID)) {
+		return nil, fmt.Errorf("persistentvolume %q is bound to another claim (%s/%s)", pv.Name, ref.Namespace, ref.Name)
+	}
+	return pv, nil
+}
+
+// volumePath is where a hostPath or local PersistentVolume lives on this node.
+func volumePath(pv *corev1.PersistentVolume) (string, error) {
+	switch {
+	case pv.Spec.HostPath != nil:
+		return pv.Spec.HostPath.Path, CheckHostPath(pv.Spec.HostPath.Path, pv.Spec.HostPath.Type)
+	case pv.Spec.Local != nil:
+		if _, err := os.Stat(pv.Spec.Local.Path); err != nil {
+			return "", fmt.Errorf("local persistentvolume %q: %w", pv.Name, err)
+		}
+		return pv.Spec.Local.Path, nil
+	}
+	return "", fmt.Errorf("persistentvolume %q: only hostPath and local volumes can be mounted on this node", pv.Name)
+}

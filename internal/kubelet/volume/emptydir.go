@@ -1,0 +1,105 @@
+package volume
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// setupEmptyDir creates the directory, world-writable as Kubernetes makes it so that
+// containers running as any user can share it; medium Memory mounts a tmpfs sized
+// by sizeLimit.
+func setupEmptyDir(dir string, src *corev1.EmptyDirVolumeSource) error {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return err
+	}
+	if src.Medium == corev1.StorageMediumMemory {
+		mounted, err := isMountPoint(dir)
+		if err != nil {
+			return err
+		}
+		if !mounted {
+			if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, tmpfsOptions(src)); err != nil {
+				return fmt.Errorf("mounting tmpfs at %s: %w", dir, err)
+			}
+		}
+	}
+	return os.Chmod(dir, 0o777)
+}
+
+// tmpfsOptions sizes the tmpfs; with no sizeLimit the kernel's default (half of
+// memory) applies, and the pod's memory limit still bounds what it can write.
+func tmpfsOptions(src *corev1.EmptyDirVolumeSource) string {
+	opts := "mode=0777"
+	if src.SizeLimit != nil && src.SizeLimit.Value() > 0 {
+		opts += fmt.Sprintf(",size=%d", src.SizeLimit.Value())
+	}
+	return opts
+}
+
+// isMountPoint reports whether dir is on another filesystem than its parent.
+func isMountPoint(dir string) (bool, error) {
+	var st, parent syscall.Stat_t
+	if err := syscall.Lstat(dir, &st); err != nil {
+		return false, err
+	}
+	if err := syscall.Lstat(filepath.Dir(dir), &parent); err != nil {
+		return false, err
+	}
+	return st.Dev != parent.Dev, nil
+}
+
+// mountsUnder lists the mount points below dir, deepest first.
+func mountsUnder(dir string) ([]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
+			out = append(out, fields[4])
+		}
+	}
+	slices.Sort(out)
+	slices.Reverse(out)
+	return out, s.Err()
+}
+
+func unmountUnder(dir string) error {
+	mounts, err := mountsUnder(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, m := range mounts {
+		if err := syscall.Unmount(m, 0); err != nil && !errors.Is(err, syscall.EINVAL) {
+			errs = append(errs, fmt.Errorf("unmounting %s: %w", m, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RemoveAll unmounts and removes the volumes of every pod under root (a node being
+// reset). Pod log directories stay.
+func RemoveAll(root string) error {
+	dirs, err := filepath.Glob(filepath.Join(root, "pods", "*", "volumes"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, d := range dirs {
+		errs = append(errs, removePodVolumes(filepath.Dir(d)))
+	}
+	return errors.Join(errs...)
+}
