@@ -10,10 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"skiff/internal/hostnet"
+	"skiff/internal/kubelet"
 )
 
 // Config is what `skiff agent` is told, or what `skiff server` passes for its node.
@@ -46,6 +48,12 @@ type Config struct {
 	// IngressHTTPPort and IngressHTTPSPort are the ingress controller's ports on every
 	// node address; 0 disables.
 	IngressHTTPPort, IngressHTTPSPort int
+	// EvictionHard are the kubelet's hard eviction thresholds, e.g.
+	// "memory.available<100Mi,nodefs.available<10%"; empty takes Kubernetes' defaults.
+	EvictionHard string
+	// EvictionPressureTransition keeps a pressure condition on this long after its
+	// threshold was last met; 0 takes the default (5m).
+	EvictionPressureTransition time.Duration
 
 	// For the server's own node (Run with a rest.Config): the cluster CA and the
 	// node's serving certificate, which a joining agent gets from the join call.
@@ -81,6 +89,8 @@ func ParseFlags(args []string) (Config, error) {
 	fs.IntVar(&c.DNSPort, "dns-port", 53, "port of this node's DNS server on the node address (0 picks a free one)")
 	fs.IntVar(&c.IngressHTTPPort, "ingress-http-port", 80, "ingress controller HTTP port on every node address (0 disables)")
 	fs.IntVar(&c.IngressHTTPSPort, "ingress-https-port", 443, "ingress controller HTTPS port (0 disables)")
+	fs.StringVar(&c.EvictionHard, "eviction-hard", kubelet.DefaultEvictionHard, "hard eviction thresholds, signal<quantity or signal<percent%, comma-separated (signals: memory.available, nodefs.available, nodefs.inodesFree, pid.available)")
+	fs.DurationVar(&c.EvictionPressureTransition, "eviction-pressure-transition-period", 5*time.Minute, "how long a pressure condition stays on after its threshold was last met")
 	fs.Func("registry-mirror", "registry name pulled from the cluster registry (repeatable, or comma-separated)", func(s string) error {
 		for _, m := range strings.Split(s, ",") {
 			if m = strings.TrimSpace(m); m != "" {
@@ -112,6 +122,9 @@ func ParseFlags(args []string) (Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if _, err := kubelet.ParseEvictionHard(c.EvictionHard); err != nil {
+		return c, fmt.Errorf("--eviction-hard: %w", err)
 	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {

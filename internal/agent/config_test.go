@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -20,14 +21,15 @@ import (
 func TestParseFlags(t *testing.T) {
 	cfg, err := ParseFlags([]string{"--server", "https://10.0.0.1:6443", "--token", "tok", "--data-dir", "/var/lib/n2",
 		"--node-name", "n2", "--node-ip", "10.0.0.2", "--registry-mirror", "docker.io,quay.io", "--registry-mirror", "ghcr.io",
-		"--kubelet-port", "0", "--node-label", "zone=a", "--node-taint", "gpu=yes:NoSchedule", "--node-taint", "spot:PreferNoSchedule"})
+		"--kubelet-port", "0", "--node-label", "zone=a", "--node-taint", "gpu=yes:NoSchedule", "--node-taint", "spot:PreferNoSchedule",
+		"--eviction-hard", "memory.available<1Gi", "--eviction-pressure-transition-period", "30s"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{Server: "https://10.0.0.1:6443", Token: "tok", DataDir: "/var/lib/n2", NodeName: "n2", NodeIP: "10.0.0.2",
 		RegistryMirrors: []string{"docker.io", "quay.io", "ghcr.io"}, KubeletPort: 0, ClusterCIDR: DefaultClusterCIDR,
 		ServiceCIDR: DefaultServiceCIDR, ClusterDomain: DefaultClusterDomain, DNSPort: 53, IngressHTTPPort: 80, IngressHTTPSPort: 443,
-		Labels: map[string]string{"zone": "a"},
+		Labels: map[string]string{"zone": "a"}, EvictionHard: "memory.available<1Gi", EvictionPressureTransition: 30 * time.Second,
 		Taints: []corev1.Taint{{Key: "gpu", Value: "yes", Effect: corev1.TaintEffectNoSchedule}, {Key: "spot", Effect: corev1.TaintEffectPreferNoSchedule}}}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -36,6 +38,7 @@ func TestParseFlags(t *testing.T) {
 		{"--server", "https://x", "--node-taint", "gpu=yes"},
 		{"--server", "https://x", "--node-taint", "gpu=yes:Sometimes"},
 		{"--server", "https://x", "--node-label", "novalue"},
+		{"--server", "https://x", "--eviction-hard", "memory.available>1Gi"},
 	} {
 		if _, err := ParseFlags(bad); err == nil {
 			t.Errorf("ParseFlags(%v) accepted", bad)

@@ -73,7 +73,16 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 		return err
 	}
 	defer func() { <-proxyDone }()
+	evictionHard := cfg.EvictionHard
+	if evictionHard == "" {
+		evictionHard = kubelet.DefaultEvictionHard
+	}
+	thresholds, err := kubelet.ParseEvictionHard(evictionHard)
+	if err != nil {
+		return fmt.Errorf("eviction thresholds: %w", err)
+	}
 	k, err := kubelet.New(kubelet.Config{
+		EvictionHard: thresholds, EvictionPressureTransition: cfg.EvictionPressureTransition,
 		DNS:      podDNS,
 		NodeName: cfg.NodeName, NodeIPs: []string{cfg.NodeIP}, Client: client, Runtime: rt,
 		RuntimeVersion: version.RuntimeName + "://" + version.RuntimeVersion, Version: kubeletVersion(),

@@ -41,9 +41,13 @@ type API struct {
 	admit     *admission
 	rbac      auth.RBAC
 	saTokens  *auth.ServiceAccountTokens
+	metrics   *requestMetrics
 	// NodeProxy forwards pods/log, exec, attach and portforward to the node's agent;
 	// nil until the node agent exists.
 	NodeProxy func(w http.ResponseWriter, r *http.Request, q request)
+	// Stats gives the node agents' usage stats behind metrics.k8s.io; nil until the
+	// node agent exists.
+	Stats StatsSource
 	// Extra serves non-resource paths (openapi, metrics...) after authentication.
 	Extra map[string]http.Handler
 	// Registry serves /v2/: anyone may pull; pushes need an authorized user.
@@ -62,7 +66,9 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 		authz:     authz,
 		Extra:     map[string]http.Handler{},
 		now:       time.Now,
+		metrics:   newRequestMetrics(),
 	}
+	a.Extra["/metrics"] = a.metrics.handler()
 	tc := applyconfigurations.NewTypeConverter(resources.Scheme)
 	managers := map[schema.GroupVersionKind]map[string]*managedfields.FieldManager{}
 	for _, info := range a.infos {
@@ -111,8 +117,8 @@ func newManagers(tc managedfields.TypeConverter, info *resources.Info) (map[stri
 	return out, nil
 }
 
-// ServeHTTP authenticates, routes and authorizes every request.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// serveHTTP authenticates, routes and authorizes every request.
+func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/healthz", "/livez", "/readyz":
 		a.serveHealth(w, r)
@@ -249,6 +255,10 @@ func (a *API) endpointFor(q request) (*endpoint, error) {
 }
 
 func (a *API) serveResource(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
+	if ep.ReadOnly {
+		a.serveMetrics(w, r, q, ep)
+		return
+	}
 	if ep.Virtual {
 		a.serveReview(w, r, q, ep)
 		return

@@ -95,10 +95,17 @@ func defaultPolicy() []runtime.Object {
 		clusterRole("system:basic-user", nil, rule([]string{"create"}, "authorization.k8s.io", "selfsubjectaccessreviews", "selfsubjectrulesreviews"),
 			rule([]string{"create"}, "authentication.k8s.io", "selfsubjectreviews")),
 		clusterRole("system:discovery", nil, discovery),
+		// Resource metrics for `kubectl top`, readable wherever pods are (metrics-server
+		// ships this role with the same aggregation labels).
+		clusterRole("system:aggregated-metrics-reader", aggregateTo("view", "edit", "admin"),
+			rule([]string{"get", "list"}, "metrics.k8s.io", "pods", "nodes")),
+		clusterRole("system:monitoring", nil, rbacv1.PolicyRule{Verbs: []string{"get"},
+			NonResourceURLs: []string{"/metrics", "/metrics/slis", "/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*"}}),
 		clusterRole("system:public-info-viewer", nil, rbacv1.PolicyRule{Verbs: []string{"get"}, NonResourceURLs: []string{"/healthz", "/livez", "/readyz", "/version", "/version/"}}),
 		clusterBinding("cluster-admin", "cluster-admin", auth.Masters),
 		clusterBinding("system:basic-user", "system:basic-user", auth.Authenticated),
 		clusterBinding("system:discovery", "system:discovery", auth.Authenticated),
+		clusterBinding("system:monitoring", "system:monitoring", "system:monitoring"),
 		clusterBinding("system:public-info-viewer", "system:public-info-viewer", auth.Authenticated),
 	}
 }

@@ -34,6 +34,9 @@ var (
 )
 
 func verbsOf(i *resources.Info) metav1.Verbs {
+	if i.ReadOnly {
+		return metav1.Verbs{"get", "list"}
+	}
 	if i.Virtual {
 		return metav1.Verbs{"create"}
 	}

@@ -9,6 +9,9 @@ import (
 func (a *API) serveOpenAPI() error {
 	rs := make([]openapi.Resource, 0, len(a.infos))
 	for _, i := range a.infos {
+		if i.ReadOnly {
+			continue // metrics.k8s.io is published by metrics-server in Kubernetes, not by the API server's spec
+		}
 		rs = append(rs, openapi.Resource{Group: i.Group, Version: i.Version, Resource: i.Resource,
 			Kind: i.Kind, Namespaced: i.Namespaced, Subresources: i.Subresources})
 	}

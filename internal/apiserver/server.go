@@ -137,7 +137,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.API.NodeProxy = newNodeProxy(s.API, kpair, &tls.Config{RootCAs: s.CA.Pool(), MinVersion: tls.VersionTLS12}).serve
+	proxy := newNodeProxy(s.API, kpair, &tls.Config{RootCAs: s.CA.Pool(), MinVersion: tls.VersionTLS12})
+	s.API.NodeProxy, s.API.Stats = proxy.serve, newStatsCache(proxy)
 	if s.Registry, err = images.NewRegistry(filepath.Join(cfg.DataDir, "registry")); err != nil {
 		return nil, fmt.Errorf("image registry: %w", err)
 	}

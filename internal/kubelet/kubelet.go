@@ -31,6 +31,7 @@ import (
 
 	"skiff/internal/kubelet/cri"
 	"skiff/internal/kubelet/server"
+	"skiff/internal/kubelet/stats"
 	"skiff/internal/kubelet/volume"
 )
 
@@ -61,6 +62,11 @@ type Config struct {
 	// DNS returns the pod's DNS config; nil leaves the runtime default (the host's
 	// resolv.conf) until the cluster DNS exists.
 	DNS func(pod *corev1.Pod) *runtimeapi.DNSConfig
+	// EvictionHard are the hard eviction thresholds (see ParseEvictionHard).
+	EvictionHard []EvictionThreshold
+	// EvictionPressureTransition keeps a pressure condition on this long after its
+	// threshold was last met (default 5m, as Kubernetes).
+	EvictionPressureTransition time.Duration
 }
 
 // Kubelet runs a node.
@@ -84,6 +90,9 @@ type Kubelet struct {
 	srv          *server.Server
 	probes       *prober
 	volumes      *volume.Manager
+	stats        *stats.Collector
+	eviction     *evictionManager
+	metrics      *kubeletMetrics
 }
 
 // New checks cfg and prepares a kubelet; Run starts it.
@@ -103,6 +112,12 @@ func New(cfg Config) (*Kubelet, error) {
 		workers:  map[string]*podWorker{},
 	}
 	k.probes = newProber(k)
+	k.metrics = newKubeletMetrics()
+	cfg.Runtime.Observe(k.metrics.runtimeCall)
+	if cfg.EvictionPressureTransition == 0 {
+		cfg.EvictionPressureTransition = 5 * time.Minute
+	}
+	k.eviction = newEvictionManager(k, cfg.EvictionHard, cfg.EvictionPressureTransition)
 	return k, nil
 }
 
@@ -129,9 +144,12 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		return err
 	}
 	podInf, nodeInf := k.informers(ctx)
+	k.metrics.watchPodStarts(podInf)
 	if !cache.WaitForCacheSync(ctx.Done(), podInf.HasSynced, nodeInf.HasSynced) {
 		return ctx.Err()
 	}
+	// Stats start once the pod cache is filled: the eviction manager reads it.
+	k.startStats(ctx, srv)
 	slog.Info("kubelet started", "node", k.cfg.NodeName, "port", k.port)
 	go k.heartbeat(ctx)
 	go k.relistLoop(ctx)

@@ -102,12 +102,7 @@ func (k *Kubelet) nodeStatus(old *corev1.NodeStatus, now time.Time) corev1.NodeS
 		ready = corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady",
 			Message: "container runtime network not ready: waiting for the node's pod CIDR"}
 	}
-	conds := []corev1.NodeCondition{
-		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientMemory", Message: "kubelet has sufficient memory available"},
-		{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasNoDiskPressure", Message: "kubelet has no disk pressure"},
-		{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientPID", Message: "kubelet has sufficient PID available"},
-		ready,
-	}
+	conds := append(k.eviction.conditions(), ready)
 	for _, c := range conds {
 		c.LastHeartbeatTime = metav1.NewTime(now.Truncate(time.Second))
 		c.LastTransitionTime = c.LastHeartbeatTime

@@ -156,6 +156,7 @@ func (p *prober) run(ctx context.Context, pod *corev1.Pod, key probeKey, t probe
 			if ctx.Err() != nil {
 				return
 			}
+			p.k.metrics.probe(key.kind, ok)
 			if !ok {
 				p.k.recorder.Eventf(pod, corev1.EventTypeWarning, "Unhealthy", "%s probe failed: %s", key.kind, msg)
 			}

@@ -116,6 +116,8 @@ func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) (bool, time.Durat
 		w.k.probes.forget(w.uid)
 		w.stopAll(ctx, pod, rt, gracePeriod(pod), "")
 		return false, 0
+	case w.k.eviction.requestedFor(w.uid) != "":
+		return false, w.evict(ctx, pod, rt, w.k.eviction.requestedFor(w.uid))
 	case w.deadlineExceeded(pod):
 		w.failPod(ctx, pod, rt, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
 		return false, 0

@@ -21,6 +21,7 @@ var (
 	events      = schema.GroupVersion{Group: "events.k8s.io", Version: "v1"}
 	authz       = schema.GroupVersion{Group: "authorization.k8s.io", Version: "v1"}
 	authn       = schema.GroupVersion{Group: "authentication.k8s.io", Version: "v1"}
+	metrics     = schema.GroupVersion{Group: "metrics.k8s.io", Version: "v1beta1"}
 )
 
 // kind is shorthand for one row of the table below.
@@ -103,6 +104,15 @@ func All() []*Info {
 	} {
 		info := v.info()
 		info.Virtual = true
+		infos = append(infos, info)
+	}
+	// Resource metrics, computed from the node agents' stats on each read.
+	for _, v := range []kind{
+		{metrics, "nodes", "NodeMetrics", false, nil, nil, nil, generic{}},
+		{metrics, "pods", "PodMetrics", true, nil, nil, nil, generic{}},
+	} {
+		info := v.info()
+		info.Virtual, info.ReadOnly = true, true
 		infos = append(infos, info)
 	}
 	// Other versions of the same objects, stored as the preferred version.

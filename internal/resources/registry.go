@@ -31,6 +31,9 @@ type Info struct {
 	// Virtual resources are never stored: creating one asks a question and the answer
 	// comes back in its status (access reviews, token reviews).
 	Virtual bool
+	// ReadOnly virtual resources are read, never written: get and list compute the
+	// answer from live data (metrics.k8s.io from the node agents' stats).
+	ReadOnly bool
 }
 
 // GVK is the kind as served.

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	clientscheme "k8s.io/client-go/kubernetes/scheme"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
 
 // Scheme knows every served Go type. It is filled once here and only read afterwards.
@@ -22,6 +23,9 @@ var HPAv2beta2 = schema.GroupVersion{Group: "autoscaling", Version: "v2beta2"}
 func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	if err := clientscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := metricsv1beta1.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	meta := schema.GroupVersion{Group: "meta.k8s.io", Version: "v1"}

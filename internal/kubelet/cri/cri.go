@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -36,6 +37,23 @@ type Client struct {
 	Runtime runtimeapi.RuntimeServiceClient
 	Images  runtimeapi.ImageServiceClient
 	conn    *grpc.ClientConn
+	observe atomic.Pointer[Observer]
+}
+
+// Observer is told of every finished call: its gRPC method, duration and error.
+type Observer func(method string, took time.Duration, err error)
+
+// Observe sets the function told of every call (the agent's runtime metrics).
+func (c *Client) Observe(f Observer) { c.observe.Store(&f) }
+
+// intercept times each call for the observer.
+func (c *Client) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	start := time.Now()
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if f := c.observe.Load(); f != nil {
+		(*f)(method, time.Since(start), err)
+	}
+	return err
 }
 
 // maxMsgSize allows large ListContainers answers on busy nodes.
@@ -48,13 +66,15 @@ func Dial(ctx context.Context, endpoint string, timeout time.Duration) (*Client,
 	if !strings.Contains(target, "://") {
 		target = "unix://" + target
 	}
+	c := &Client{}
 	conn, err := grpc.NewClient(target,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(c.intercept),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsgSize), grpc.MaxCallSendMsgSize(maxMsgSize)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("CRI endpoint %s: %w", endpoint, err)
 	}
-	c := &Client{Runtime: runtimeapi.NewRuntimeServiceClient(conn), Images: runtimeapi.NewImageServiceClient(conn), conn: conn}
+	c.Runtime, c.Images, c.conn = runtimeapi.NewRuntimeServiceClient(conn), runtimeapi.NewImageServiceClient(conn), conn
 	vctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	v, err := c.Runtime.Version(vctx, &runtimeapi.VersionRequest{}, grpc.WaitForReady(true))
