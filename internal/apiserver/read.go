@@ -203,10 +203,12 @@ func (a *API) watch(w http.ResponseWriter, r *http.Request, q request, ep *endpo
 			return
 		}
 	}
+	ws.flush()
 	if initialEvents {
 		if ws.bookmark(watcher.Rev, true) != nil {
 			return
 		}
+		ws.flush()
 	}
 	bookmarks := qs.Get("allowWatchBookmarks") == "true"
 	ticker := time.NewTicker(time.Minute)
@@ -222,10 +224,16 @@ func (a *API) watch(w http.ResponseWriter, r *http.Request, q request, ep *endpo
 			if ws.send(ev) != nil {
 				return
 			}
+			// Under a burst of writes, flush once per batch rather than per event:
+			// each flush is a TLS record and a syscall.
+			if len(watcher.Events()) == 0 {
+				ws.flush()
+			}
 		case <-ticker.C:
 			if bookmarks && ws.bookmark(a.store.Revision(), false) != nil {
 				return
 			}
+			ws.flush()
 		case <-deadline.C:
 			return
 		case <-r.Context().Done():
@@ -284,7 +292,18 @@ func (s *watchStream) send(ev store.Event) error {
 	case "PartialObjectMetadata":
 		gvObj, gv = partial(obj), metav1.SchemeGroupVersion
 	default:
-		gvObj, err = toServed(s.ep, obj)
+		// Plain objects are encoded once per event and format, for every watcher.
+		data, err := ev.Encoded(s.out.info.MediaType+" "+gv.String(), func() ([]byte, error) {
+			served, err := toServed(s.ep, obj)
+			if err != nil {
+				return nil, err
+			}
+			return encode(s.out, gv, served)
+		})
+		if err != nil {
+			return err
+		}
+		return s.writeRaw(ev.Type, data)
 	}
 	if err != nil {
 		return err
@@ -292,16 +311,17 @@ func (s *watchStream) send(ev store.Event) error {
 	return s.write(ev.Type, gv, gvObj)
 }
 
+// write sends one event; the caller flushes.
 func (s *watchStream) write(typ watch.EventType, gv schema.GroupVersion, obj runtime.Object) error {
 	data, err := encode(s.out, gv, obj)
 	if err != nil {
 		return err
 	}
-	if err := s.enc.Encode(&metav1.WatchEvent{Type: string(typ), Object: runtime.RawExtension{Raw: data}}); err != nil {
-		return err
-	}
-	s.flush()
-	return nil
+	return s.writeRaw(typ, data)
+}
+
+func (s *watchStream) writeRaw(typ watch.EventType, data []byte) error {
+	return s.enc.Encode(&metav1.WatchEvent{Type: string(typ), Object: runtime.RawExtension{Raw: data}})
 }
 
 // bookmark tells the client how far it is, with no object change, in the form its

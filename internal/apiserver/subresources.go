@@ -161,7 +161,7 @@ func (a *API) serveBinding(w http.ResponseWriter, r *http.Request, q request, ep
 
 func (a *API) bind(ctx context.Context, ep *endpoint, ns, name string, b *corev1.Binding) error {
 	for try := 0; ; try++ {
-		cur, err := ep.store.Get(ctx, ns, name)
+		cur, err := a.current(ctx, ep, ns, name, try == 0)
 		if err != nil {
 			return err
 		}
@@ -174,6 +174,19 @@ func (a *API) bind(ctx context.Context, ep *endpoint, ns, name string, b *corev1
 			return err
 		}
 	}
+}
+
+// current is the object a write starts from. The watch cache's copy saves an etcd
+// read and a decode, and is safe because the write's transaction requires the
+// object to still be at that copy's revision; after a conflict, or when the cache
+// does not have the object yet, it reads etcd.
+func (a *API) current(ctx context.Context, ep *endpoint, ns, name string, cached bool) (runtime.Object, error) {
+	if cached {
+		if obj, ok := ep.store.Peek(ns, name); ok {
+			return obj, nil
+		}
+	}
+	return ep.store.Get(ctx, ns, name)
 }
 
 func mustRV(obj runtime.Object) int64 {

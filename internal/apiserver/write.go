@@ -170,7 +170,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, q request, ep *endp
 		writeError(w, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
 		return
 	}
-	cur, err := ep.store.Get(r.Context(), q.Namespace, q.Name)
+	cur, err := a.updateBase(r.Context(), ep, q, m.GetResourceVersion())
 	if err != nil {
 		writeError(w, err)
 		return
@@ -189,6 +189,19 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, q request, ep *endp
 		return
 	}
 	a.respond(w, r, c.out, http.StatusOK, ep, updated)
+}
+
+// updateBase is the stored object an update applies to. When the client names the
+// revision the watch cache holds, the cached copy serves: the write's transaction
+// still requires etcd to be at that revision, so a stale cache only turns into
+// the 409 the client would get anyway. Otherwise it reads etcd.
+func (a *API) updateBase(ctx context.Context, ep *endpoint, q request, rv string) (runtime.Object, error) {
+	if rv != "" {
+		if obj, ok := ep.store.Peek(q.Namespace, q.Name); ok && resourceVersion(obj) == rv {
+			return obj, nil
+		}
+	}
+	return ep.store.Get(ctx, q.Namespace, q.Name)
 }
 
 // updateObject runs the update pipeline against cur, the stored object the change

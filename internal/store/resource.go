@@ -44,6 +44,38 @@ type Event struct {
 	Obj  runtime.Object // nil for deletions
 	Prev runtime.Object
 	Rev  int64
+	// encoded is shared by every watcher the event reaches; nil for events made
+	// for one watcher.
+	encoded *encodings
+}
+
+// encodings holds an event's object serialized once per wire format.
+type encodings struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+// Encoded returns the event's object serialized by enc, which must depend only on
+// format: every watcher asking with the same format shares one encoding, so a
+// write is serialized once however many clients watch it.
+func (e *Event) Encoded(format string, enc func() ([]byte, error)) ([]byte, error) {
+	if e.encoded == nil {
+		return enc()
+	}
+	e.encoded.mu.Lock()
+	defer e.encoded.mu.Unlock()
+	if data, ok := e.encoded.m[format]; ok {
+		return data, nil
+	}
+	data, err := enc()
+	if err != nil {
+		return nil, err
+	}
+	if e.encoded.m == nil {
+		e.encoded.m = map[string][]byte{}
+	}
+	e.encoded.m[format] = data
+	return data, nil
 }
 
 // Key is where an object lives in etcd.
@@ -349,12 +381,14 @@ func (r *Resource) observe(typ watch.EventType, key string, obj, prev runtime.Ob
 	} else {
 		r.objs[key] = obj
 	}
-	ev := Event{Type: typ, Key: key, Obj: obj, Prev: prev, Rev: rev}
+	ev := Event{Type: typ, Key: key, Obj: obj, Prev: prev, Rev: rev, encoded: &encodings{}}
+	kept := ev
+	kept.encoded = nil // resumed watches re-encode; the ring must not pin encodings
 	if len(r.history) < historySize {
-		r.history = append(r.history, ev)
+		r.history = append(r.history, kept)
 	} else {
 		r.oldest = r.history[r.next].Rev
-		r.history[r.next] = ev
+		r.history[r.next] = kept
 		r.next = (r.next + 1) % historySize
 	}
 	for w := range r.watchers {
@@ -362,6 +396,13 @@ func (r *Resource) observe(typ watch.EventType, key string, obj, prev runtime.Ob
 			delete(r.watchers, w)
 		}
 	}
+}
+
+func (r *Resource) peekKey(key string) (runtime.Object, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	obj, ok := r.objs[key]
+	return obj, ok
 }
 
 // Peek returns the cached object, which may lag etcd slightly; callers must not

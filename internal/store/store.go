@@ -164,9 +164,14 @@ func (s *Store) apply(ev *clientv3.Event) {
 	if r == nil {
 		return
 	}
+	// The cache already holds the previous version (events arrive in revision
+	// order, after a load at the revision the watch starts from): decoding etcd's
+	// copy of it again would double the decoding of every write.
 	var obj, prev runtime.Object
 	var err error
-	if ev.PrevKv != nil {
+	if old, ok := r.peekKey(key); ok {
+		prev = old
+	} else if ev.PrevKv != nil {
 		if prev, err = r.decode(ev.PrevKv.Value, ev.PrevKv.ModRevision); err != nil {
 			slog.Error("store: undecodable previous object", "key", key, "err", err)
 		}
