@@ -27,6 +27,8 @@ const statsFetchTimeout = 5 * time.Second
 type statsCache struct {
 	proxy *nodeProxy
 	now   func() time.Time
+	// get asks the node; tests replace it.
+	get   func(r *http.Request, node string) (*stats.Summary, error)
 	group singleflight.Group
 
 	mu      sync.Mutex
@@ -39,7 +41,9 @@ type statsEntry struct {
 }
 
 func newStatsCache(p *nodeProxy) *statsCache {
-	return &statsCache{proxy: p, now: time.Now, entries: map[string]statsEntry{}}
+	c := &statsCache{proxy: p, now: time.Now, entries: map[string]statsEntry{}}
+	c.get = c.fetch
+	return c
 }
 
 // Summary returns the node's stats, from the cache when fresh enough.
@@ -51,7 +55,7 @@ func (c *statsCache) Summary(r *http.Request, node string) (*stats.Summary, erro
 		return e.sum, nil
 	}
 	v, err, _ := c.group.Do(node, func() (any, error) {
-		sum, err := c.fetch(r, node)
+		sum, err := c.get(r, node)
 		if err != nil {
 			return nil, err
 		}

@@ -57,6 +57,7 @@ func TestTopShowsABusyContainer(t *testing.T) {
 	}
 
 	out := cluster.MustKubectl(t, "-n", n, "top", "pod", "--containers")
+	t.Logf("kubectl top pod --containers:\n%s", out)
 	if r := topRow(out, "hog", "hog"); len(r) < 4 {
 		t.Errorf("kubectl top pod --containers does not name the container:\n%s", out)
 	}
@@ -65,6 +66,7 @@ func TestTopShowsABusyContainer(t *testing.T) {
 		t.Errorf("kubectl top pods -A lacks %s/hog:\n%s", n, out)
 	}
 	out = cluster.MustKubectl(t, "top", "node")
+	t.Logf("kubectl top node:\n%s", out)
 	r := topRow(out, "e2e-main")
 	if len(r) < 5 {
 		t.Fatalf("kubectl top node lacks e2e-main:\n%s", out)
