@@ -91,11 +91,7 @@ func (c *Controller) EnqueueAfter(obj any, d time.Duration) {
 
 // Handler enqueues on every add, update and delete.
 func (c *Controller) Handler() cache.ResourceEventHandler {
-	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.Enqueue,
-		UpdateFunc: func(_, obj any) { c.Enqueue(obj) },
-		DeleteFunc: c.Enqueue,
-	}
+	return Each(c.Enqueue)
 }
 
 // Run waits for the informers, then works the queue until ctx ends.

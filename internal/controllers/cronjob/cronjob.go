@@ -10,12 +10,10 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
 	"skiff/internal/controllers/controller"
@@ -53,39 +51,24 @@ func NewWithOptions(c *controller.Context, opts Options) *controller.Controller 
 	cc := &cjController{now: opts.Now, client: c.Client, cronJobs: ci.Lister(), jobs: ji.Lister(),
 		rec: c.Recorder("cronjob-controller")}
 	cc.ctrl = controller.New("cronjob", cc.sync, 2)
-	ci.Informer().AddEventHandler(cc.ctrl.Handler())
-	ji.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    cc.jobChanged,
-		UpdateFunc: func(_, cur any) { cc.jobChanged(cur) },
-		DeleteFunc: cc.jobChanged,
-	})
-	cc.ctrl.HasSynced = []cache.InformerSynced{ci.Informer().HasSynced, ji.Informer().HasSynced}
+	cc.ctrl.Watch(ci.Informer(), cc.ctrl.Handler())
+	cc.ctrl.Watch(ji.Informer(), controller.Each(cc.jobChanged))
 	return cc.ctrl
 }
 
 func (cc *cjController) jobChanged(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	job, ok := obj.(*batchv1.Job)
+	job, ok := controller.Unwrap[*batchv1.Job](obj)
 	if !ok {
 		return
 	}
-	if ref := metav1.GetControllerOf(job); ref != nil && ref.Kind == kindCronJob.Kind {
-		cc.ctrl.Queue.Add(job.Namespace + "/" + ref.Name)
+	if key, ok := controller.ControllerKey(job, kindCronJob.Kind); ok {
+		cc.ctrl.Queue.Add(key)
 	}
 }
 
 func (cc *cjController) sync(ctx context.Context, key string) error {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	cached, err := cc.cronJobs.CronJobs(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	cached, found, err := controller.Get(key, cc.cronJobs.CronJobs)
+	if !found {
 		return err
 	}
 	cj := cached.DeepCopy()

@@ -10,10 +10,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -47,8 +45,8 @@ func New(c *controller.Context) *controller.Controller {
 	dc := &dsController{client: c.Client, dss: di.Lister(), pods: pi.Lister(), nodes: ni.Lister(),
 		revs: ri.Lister(), exp: workloads.NewExpectations(), rec: c.Recorder("daemonset-controller"), now: time.Now}
 	dc.ctrl = controller.New("daemonset", dc.sync, 2)
-	di.Informer().AddEventHandler(dc.ctrl.Handler())
-	pi.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	dc.ctrl.Watch(di.Informer(), dc.ctrl.Handler())
+	dc.ctrl.Watch(pi.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { dc.podEvent(obj, true) },
 		UpdateFunc: func(old, cur any) {
 			if old.(*corev1.Pod).ResourceVersion != cur.(*corev1.Pod).ResourceVersion {
@@ -59,14 +57,13 @@ func New(c *controller.Context) *controller.Controller {
 	})
 	// Any node change may change where daemons belong.
 	all := func(any) { dc.enqueueAll() }
-	ni.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: all, DeleteFunc: all,
+	dc.ctrl.Watch(ni.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: all, DeleteFunc: all,
 		UpdateFunc: func(old, cur any) {
 			if nodeChanged(old.(*corev1.Node), cur.(*corev1.Node)) {
 				dc.enqueueAll()
 			}
 		}})
-	dc.ctrl.HasSynced = []cache.InformerSynced{di.Informer().HasSynced, pi.Informer().HasSynced,
-		ni.Informer().HasSynced, ri.Informer().HasSynced}
+	dc.ctrl.Watch(ri.Informer(), nil)
 	return dc.ctrl
 }
 
@@ -83,18 +80,14 @@ func (dc *dsController) enqueueAll() {
 }
 
 func (dc *dsController) podEvent(obj any, added bool) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := controller.Unwrap[*corev1.Pod](obj)
 	if !ok {
 		return
 	}
-	ref := metav1.GetControllerOf(pod)
-	if ref == nil || ref.Kind != kindDaemonSet.Kind {
+	key, ok := controller.ControllerKey(pod, kindDaemonSet.Kind)
+	if !ok {
 		return
 	}
-	key := pod.Namespace + "/" + ref.Name
 	if added {
 		dc.exp.CreationObserved(key)
 	}
@@ -102,16 +95,11 @@ func (dc *dsController) podEvent(obj any, added bool) {
 }
 
 func (dc *dsController) sync(ctx context.Context, key string) error {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	cached, err := dc.dss.DaemonSets(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		dc.exp.Forget(key)
-		return nil
-	}
-	if err != nil {
+	cached, found, err := controller.Get(key, dc.dss.DaemonSets)
+	if !found {
+		if err == nil {
+			dc.exp.Forget(key)
+		}
 		return err
 	}
 	ds := cached.DeepCopy()
@@ -156,16 +144,7 @@ func (dc *dsController) podsByNode(ctx context.Context, ds *appsv1.DaemonSet, se
 	if err != nil {
 		return nil, err
 	}
-	c := &workloads.Claimer{
-		Owner: ds, OwnerGVK: kindDaemonSet, Selector: sel,
-		Patch: func(ctx context.Context, name string, patch []byte) error {
-			_, err := dc.client.CoreV1().Pods(ds.Namespace).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-			return err
-		},
-		CanAdopt: workloads.RecheckOwner(ds, func(ctx context.Context) (metav1.Object, error) {
-			return dc.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
-		}),
-	}
+	c := workloads.PodClaimer(dc.client, ds, kindDaemonSet, sel, dc.client.AppsV1().DaemonSets(ds.Namespace).Get)
 	pods, err := workloads.Claim(ctx, c, all)
 	out := map[string][]*corev1.Pod{}
 	for _, p := range pods {

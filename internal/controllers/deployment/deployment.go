@@ -9,7 +9,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -46,49 +45,33 @@ func New(c *controller.Context) *controller.Controller {
 	dc := &dController{client: c.Client, deployments: di.Lister(), rss: ri.Lister(), pods: pi.Lister(),
 		rec: c.Recorder("deployment-controller"), now: time.Now}
 	dc.ctrl = controller.New("deployment", dc.sync, 5)
-	di.Informer().AddEventHandler(dc.ctrl.Handler())
-	ri.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    dc.rsChanged,
-		UpdateFunc: func(old, cur any) { dc.rsChanged(old); dc.rsChanged(cur) },
-		DeleteFunc: dc.rsChanged,
-	})
+	dc.ctrl.Watch(di.Informer(), dc.ctrl.Handler())
+	dc.ctrl.Watch(ri.Informer(), controller.EachOldAndNew(dc.rsChanged))
 	// Recreate waits for the old pods to be gone, which only pod events tell.
-	pi.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: dc.podDeleted})
-	dc.ctrl.HasSynced = []cache.InformerSynced{di.Informer().HasSynced, ri.Informer().HasSynced, pi.Informer().HasSynced}
+	dc.ctrl.Watch(pi.Informer(), cache.ResourceEventHandlerFuncs{DeleteFunc: dc.podDeleted})
 	return dc.ctrl
-}
-
-func unwrap[T any](obj any) (T, bool) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	v, ok := obj.(T)
-	return v, ok
 }
 
 // rsChanged wakes the Deployment that controls rs, or every one that could adopt it.
 func (dc *dController) rsChanged(obj any) {
-	rs, ok := unwrap[*appsv1.ReplicaSet](obj)
+	rs, ok := controller.Unwrap[*appsv1.ReplicaSet](obj)
 	if !ok {
 		return
 	}
-	if ref := metav1.GetControllerOf(rs); ref != nil {
-		if ref.Kind == kindDeployment.Kind {
-			dc.ctrl.Queue.Add(rs.Namespace + "/" + ref.Name)
+	if metav1.GetControllerOf(rs) != nil {
+		if key, ok := controller.ControllerKey(rs, kindDeployment.Kind); ok {
+			dc.ctrl.Queue.Add(key)
 		}
 		return
 	}
 	ds, _ := dc.deployments.Deployments(rs.Namespace).List(labels.Everything())
-	for _, d := range ds {
-		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(rs.Labels)) {
-			dc.ctrl.Enqueue(d)
-		}
-	}
+	controller.EnqueueSelecting(dc.ctrl, ds, deploymentSelector, rs.Labels)
 }
 
+func deploymentSelector(d *appsv1.Deployment) *metav1.LabelSelector { return d.Spec.Selector }
+
 func (dc *dController) podDeleted(obj any) {
-	pod, ok := unwrap[*corev1.Pod](obj)
+	pod, ok := controller.Unwrap[*corev1.Pod](obj)
 	if !ok {
 		return
 	}
@@ -100,21 +83,14 @@ func (dc *dController) podDeleted(obj any) {
 	if err != nil || rs.UID != ref.UID {
 		return
 	}
-	if dref := metav1.GetControllerOf(rs); dref != nil && dref.Kind == kindDeployment.Kind {
-		dc.ctrl.Queue.Add(rs.Namespace + "/" + dref.Name)
+	if key, ok := controller.ControllerKey(rs, kindDeployment.Kind); ok {
+		dc.ctrl.Queue.Add(key)
 	}
 }
 
 func (dc *dController) sync(ctx context.Context, key string) error {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	cached, err := dc.deployments.Deployments(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	cached, found, err := controller.Get(key, dc.deployments.Deployments)
+	if !found {
 		return err
 	}
 	d := cached.DeepCopy()

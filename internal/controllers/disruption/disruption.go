@@ -46,21 +46,18 @@ func New(c *controller.Context) *controller.Controller {
 	podInf := c.Informers.Core().V1().Pods()
 	s.pdbs, s.pods = pdbInf.Lister(), podInf.Lister()
 	s.scales = newScaleListers(c)
-	pdbInf.Informer().AddEventHandler(s.ctl.Handler())
-	podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	s.ctl.Watch(pdbInf.Informer(), s.ctl.Handler())
+	s.ctl.Watch(podInf.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { s.enqueueForPod(nil, obj) },
 		UpdateFunc: s.enqueueForPod,
 		DeleteFunc: func(obj any) { s.enqueueForPod(nil, obj) },
 	})
-	s.ctl.HasSynced = append([]cache.InformerSynced{pdbInf.Informer().HasSynced, podInf.Informer().HasSynced}, s.scales.synced...)
+	s.ctl.HasSynced = append(s.ctl.HasSynced, s.scales.synced...)
 	return s.ctl
 }
 
 func (s *syncer) enqueueForPod(old, cur any) {
-	if t, ok := cur.(cache.DeletedFinalStateUnknown); ok {
-		cur = t.Obj
-	}
-	pod, ok := cur.(*corev1.Pod)
+	pod, ok := controller.Unwrap[*corev1.Pod](cur)
 	if !ok {
 		return
 	}
@@ -93,18 +90,11 @@ func selector(pdb *policyv1.PodDisruptionBudget) labels.Selector {
 }
 
 func (s *syncer) sync(ctx context.Context, key string) error {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	pdb, err := s.pdbs.PodDisruptionBudgets(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	pdb, found, err := controller.Get(key, s.pdbs.PodDisruptionBudgets)
+	if !found {
 		return err
 	}
-	pods, err := s.pods.Pods(ns).List(selector(pdb))
+	pods, err := s.pods.Pods(pdb.Namespace).List(selector(pdb))
 	if err != nil {
 		return err
 	}

@@ -38,14 +38,13 @@ func New(c *controller.Context) *controller.Controller {
 	podInf := c.Informers.Core().V1().Pods()
 	epInf := c.Informers.Core().V1().Endpoints()
 	s.services, s.pods, s.endpoints = svcInf.Lister(), podInf.Lister(), epInf.Lister()
-	svcInf.Informer().AddEventHandler(ctl.Handler())
-	podInf.Informer().AddEventHandler(PodHandler(s.services, ctl))
+	ctl.Watch(svcInf.Informer(), ctl.Handler())
+	ctl.Watch(podInf.Informer(), PodHandler(s.services, ctl))
 	// Endpoints edited or deleted by someone else are put back.
-	epInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	ctl.Watch(epInf.Informer(), cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(_, n any) { ctl.Enqueue(n) },
 		DeleteFunc: ctl.Enqueue,
 	})
-	ctl.HasSynced = []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced, epInf.Informer().HasSynced}
 	return ctl
 }
 
@@ -70,10 +69,7 @@ func PodHandler(services corelisters.ServiceLister, ctl *controller.Controller) 
 			}
 		},
 		DeleteFunc: func(obj any) {
-			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = t.Obj
-			}
-			if p, ok := obj.(*corev1.Pod); ok {
+			if p, ok := controller.Unwrap[*corev1.Pod](obj); ok {
 				enqueue(nil, p)
 			}
 		},

@@ -50,31 +50,22 @@ func New(c *controller.Context) *controller.Controller {
 	podInf := c.Informers.Core().V1().Pods()
 	sliceInf := c.Informers.Discovery().V1().EndpointSlices()
 	s.services, s.pods, s.slices = svcInf.Lister(), podInf.Lister(), sliceInf.Lister()
-	svcInf.Informer().AddEventHandler(ctl.Handler())
-	podInf.Informer().AddEventHandler(endpoints.PodHandler(s.services, ctl))
-	sliceInf.Informer().AddEventHandler(sliceHandler(ctl))
-	ctl.HasSynced = []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced, sliceInf.Informer().HasSynced}
+	ctl.Watch(svcInf.Informer(), ctl.Handler())
+	ctl.Watch(podInf.Informer(), endpoints.PodHandler(s.services, ctl))
+	ctl.Watch(sliceInf.Informer(), sliceHandler(ctl))
 	return ctl
 }
 
 // sliceHandler resyncs the service of any slice of ours that changes or goes, so
 // slices edited or deleted by others are put right.
 func sliceHandler(ctl *controller.Controller) cache.ResourceEventHandler {
-	enqueue := func(obj any) {
-		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = t.Obj
-		}
-		s, ok := obj.(*discoveryv1.EndpointSlice)
+	return controller.Each(func(obj any) {
+		s, ok := controller.Unwrap[*discoveryv1.EndpointSlice](obj)
 		if !ok || s.Labels[discoveryv1.LabelManagedBy] != ControllerName || s.Labels[discoveryv1.LabelServiceName] == "" {
 			return
 		}
 		ctl.Queue.Add(s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName])
-	}
-	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    enqueue,
-		UpdateFunc: func(_, n any) { enqueue(n) },
-		DeleteFunc: enqueue,
-	}
+	})
 }
 
 func (s *syncer) sync(ctx context.Context, key string) error {

@@ -221,10 +221,7 @@ func (gc *Collector) watch(gvr schema.GroupVersionResource) cache.InformerSynced
 		AddFunc:    upsert,
 		UpdateFunc: func(_, n any) { upsert(n) },
 		DeleteFunc: func(obj any) {
-			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = t.Obj
-			}
-			if m, ok := obj.(metav1.Object); ok {
+			if m, ok := controller.Unwrap[metav1.Object](obj); ok {
 				gc.enqueue(gc.graph.remove(m.GetUID()))
 			}
 		},

@@ -72,13 +72,12 @@ func NewWithOptions(c *controller.Context, opts Options) *controller.Controller 
 	jc := &jobController{opts: opts, client: c.Client, jobs: ji.Lister(), pods: pi.Lister(),
 		exp: workloads.NewExpectations(), rec: c.Recorder("job-controller"), uncounting: map[string]map[types.UID]bool{}}
 	jc.ctrl = controller.New("job", jc.sync, 5)
-	ji.Informer().AddEventHandler(jc.ctrl.Handler())
-	pi.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	jc.ctrl.Watch(ji.Informer(), jc.ctrl.Handler())
+	jc.ctrl.Watch(pi.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { jc.podEvent(obj, true) },
 		UpdateFunc: func(_, cur any) { jc.podEvent(cur, false) },
 		DeleteFunc: func(obj any) { jc.podEvent(obj, false) },
 	})
-	jc.ctrl.HasSynced = []cache.InformerSynced{ji.Informer().HasSynced, pi.Informer().HasSynced}
 	return jc.ctrl
 }
 
@@ -91,11 +90,10 @@ func (jc *jobController) podEvent(obj any, added bool) {
 	if !ok {
 		return
 	}
-	ref := metav1.GetControllerOf(pod)
-	if ref == nil || ref.Kind != kindJob.Kind {
+	key, ok := controller.ControllerKey(pod, kindJob.Kind)
+	if !ok {
 		return
 	}
-	key := pod.Namespace + "/" + ref.Name
 	if added && pod.DeletionTimestamp == nil {
 		jc.exp.CreationObserved(key)
 	}
@@ -169,16 +167,7 @@ func (jc *jobController) claimPods(ctx context.Context, job *batchv1.Job) ([]*co
 	if err != nil {
 		return nil, err
 	}
-	c := &workloads.Claimer{
-		Owner: job, OwnerGVK: kindJob, Selector: sel,
-		Patch: func(ctx context.Context, name string, patch []byte) error {
-			_, err := jc.client.CoreV1().Pods(job.Namespace).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-			return err
-		},
-		CanAdopt: workloads.RecheckOwner(job, func(ctx context.Context) (metav1.Object, error) {
-			return jc.client.BatchV1().Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
-		}),
-	}
+	c := workloads.PodClaimer(jc.client, job, kindJob, sel, jc.client.BatchV1().Jobs(job.Namespace).Get)
 	return workloads.Claim(ctx, c, all)
 }
 

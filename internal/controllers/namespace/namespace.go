@@ -45,11 +45,10 @@ func New(c *controller.Context, md metadata.Interface) *controller.Controller {
 	s.ctl = controller.New("namespace", s.sync, 5)
 	inf := c.Informers.Core().V1().Namespaces()
 	s.namespaces = inf.Lister()
-	inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	s.ctl.Watch(inf.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc:    s.enqueueTerminating,
 		UpdateFunc: func(_, n any) { s.enqueueTerminating(n) },
 	})
-	s.ctl.HasSynced = []cache.InformerSynced{inf.Informer().HasSynced}
 	return s.ctl
 }
 

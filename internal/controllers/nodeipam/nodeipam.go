@@ -36,8 +36,7 @@ func New(c *controller.Context, clusterCIDR string) *controller.Controller {
 	a.nodes = nodes.Lister()
 	ctrl := controller.New("nodeipam", a.sync, 1)
 	a.recorder = c.Recorder("node-ipam-controller")
-	_, _ = nodes.Informer().AddEventHandler(ctrl.Handler())
-	ctrl.HasSynced = append(ctrl.HasSynced, nodes.Informer().HasSynced)
+	ctrl.Watch(nodes.Informer(), ctrl.Handler())
 	return ctrl
 }
 

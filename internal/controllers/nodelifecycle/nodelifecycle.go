@@ -78,9 +78,10 @@ func New(c *controller.Context, opts Options) *Controller {
 		return nil, nil
 	}})
 	nc.podIndex = podInf.Informer().GetIndexer()
-	nodeInf.Informer().AddEventHandler(nc.ctl.Handler())
+	nc.ctl.Watch(nodeInf.Informer(), nc.ctl.Handler())
+	nc.ctl.Watch(leaseInf.Informer(), nil)
 	// A pod landing on a tainted node must be judged too.
-	podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	nc.ctl.Watch(podInf.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			if p, ok := obj.(*corev1.Pod); ok && p.Spec.NodeName != "" {
 				nc.ctl.Queue.Add(p.Spec.NodeName)
@@ -94,7 +95,6 @@ func New(c *controller.Context, opts Options) *Controller {
 			}
 		},
 	})
-	nc.ctl.HasSynced = []cache.InformerSynced{nodeInf.Informer().HasSynced, leaseInf.Informer().HasSynced, podInf.Informer().HasSynced}
 	return nc
 }
 

@@ -83,13 +83,12 @@ func newController(c *controller.Context, k kind, owners cache.SharedIndexInform
 	podInf := c.Informers.Core().V1().Pods()
 	rc.pods = podInf.Lister()
 	rc.ctrl = controller.New(k.component, rc.sync, 5)
-	owners.AddEventHandler(rc.ctrl.Handler())
-	podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	rc.ctrl.Watch(owners, rc.ctrl.Handler())
+	rc.ctrl.Watch(podInf.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc:    rc.podAdded,
 		UpdateFunc: rc.podUpdated,
 		DeleteFunc: rc.podDeleted,
 	})
-	rc.ctrl.HasSynced = []cache.InformerSynced{owners.HasSynced, podInf.Informer().HasSynced}
 	return rc.ctrl
 }
 
@@ -109,12 +108,7 @@ func (rc *rsController) owner(pod *corev1.Pod) (string, bool) {
 // enqueueSelecting wakes every owner that could adopt the orphan pod.
 func (rc *rsController) enqueueSelecting(pod *corev1.Pod) {
 	list, _ := rc.kind.list(pod.Namespace)
-	for _, rs := range list {
-		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(pod.Labels)) {
-			rc.ctrl.Queue.Add(rs.Namespace + "/" + rs.Name)
-		}
-	}
+	controller.EnqueueSelecting(rc.ctrl, list, func(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector }, pod.Labels)
 }
 
 func (rc *rsController) podAdded(obj any) {
@@ -156,15 +150,9 @@ func (rc *rsController) podUpdated(oldObj, newObj any) {
 }
 
 func (rc *rsController) podDeleted(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := controller.Unwrap[*corev1.Pod](obj)
 	if !ok {
-		t, isTomb := obj.(cache.DeletedFinalStateUnknown)
-		if !isTomb {
-			return
-		}
-		if pod, ok = t.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	if key, ok := rc.owner(pod); ok {
 		rc.exp.DeletionObserved(key, pod.UID)

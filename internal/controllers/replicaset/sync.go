@@ -69,16 +69,10 @@ func (rc *rsController) sync(ctx context.Context, key string) error {
 }
 
 func (rc *rsController) claimer(rs *appsv1.ReplicaSet, sel labels.Selector) *workloads.Claimer {
-	return &workloads.Claimer{
-		Owner: rs, OwnerGVK: rc.kind.gvk, Selector: sel,
-		Patch: func(ctx context.Context, name string, patch []byte) error {
-			_, err := rc.client.CoreV1().Pods(rs.Namespace).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-			return err
-		},
-		CanAdopt: workloads.RecheckOwner(rs, func(ctx context.Context) (metav1.Object, error) {
-			return rc.kind.getLive(ctx, rs.Namespace, rs.Name)
-		}),
-	}
+	return workloads.PodClaimer(rc.client, metav1.Object(rs), rc.kind.gvk, sel,
+		func(ctx context.Context, name string, _ metav1.GetOptions) (metav1.Object, error) {
+			return rc.kind.getLive(ctx, rs.Namespace, name)
+		})
 }
 
 // manage creates or deletes pods until there are spec.replicas of them.

@@ -46,14 +46,14 @@ func New(c *controller.Context, caData []byte) *controller.Controller {
 	saInf := c.Informers.Core().V1().ServiceAccounts()
 	cmInf := c.Informers.Core().V1().ConfigMaps()
 	s.namespaces, s.accounts, s.configMaps = nsInf.Lister(), saInf.Lister(), cmInf.Lister()
-	nsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	ctl.Watch(nsInf.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc:    ctl.Enqueue,
 		UpdateFunc: func(_, n any) { ctl.Enqueue(n) },
 	})
 	// A deleted or edited account or ConfigMap is put back: key by its namespace.
 	byNamespace := func(name string) cache.ResourceEventHandler {
 		enqueue := func(obj any) {
-			if m, ok := object(obj); ok && m.GetName() == name {
+			if m, ok := controller.Unwrap[metav1.Object](obj); ok && m.GetName() == name {
 				ctl.Queue.Add(m.GetNamespace())
 			}
 		}
@@ -62,18 +62,9 @@ func New(c *controller.Context, caData []byte) *controller.Controller {
 			DeleteFunc: enqueue,
 		}
 	}
-	saInf.Informer().AddEventHandler(byNamespace(DefaultName))
-	cmInf.Informer().AddEventHandler(byNamespace(RootCAName))
-	ctl.HasSynced = []cache.InformerSynced{nsInf.Informer().HasSynced, saInf.Informer().HasSynced, cmInf.Informer().HasSynced}
+	ctl.Watch(saInf.Informer(), byNamespace(DefaultName))
+	ctl.Watch(cmInf.Informer(), byNamespace(RootCAName))
 	return ctl
-}
-
-func object(obj any) (metav1.Object, bool) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	m, ok := obj.(metav1.Object)
-	return m, ok
 }
 
 func (s *syncer) sync(ctx context.Context, ns string) error {

@@ -14,7 +14,6 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -91,16 +90,11 @@ func ours(svc *corev1.Service) bool {
 }
 
 func (b *balancer) sync(ctx context.Context, key string) error {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	svc, err := b.services.Services(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		b.release(key)
-		return nil
-	}
-	if err != nil {
+	svc, found, err := controller.Get(key, b.services.Services)
+	if !found {
+		if err == nil {
+			b.release(key)
+		}
 		return err
 	}
 	if !ours(svc) {

@@ -11,14 +11,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
 	"skiff/internal/controllers/controller"
@@ -45,50 +42,33 @@ func New(c *controller.Context) *controller.Controller {
 	sc := &ssController{client: c.Client, sets: si.Lister(), pods: pi.Lister(), claims: ci.Lister(),
 		revs: ri.Lister(), rec: c.Recorder("statefulset-controller"), now: time.Now}
 	sc.ctrl = controller.New("statefulset", sc.sync, 5)
-	si.Informer().AddEventHandler(sc.ctrl.Handler())
-	pi.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    sc.podChanged,
-		UpdateFunc: func(old, cur any) { sc.podChanged(old); sc.podChanged(cur) },
-		DeleteFunc: sc.podChanged,
-	})
-	sc.ctrl.HasSynced = []cache.InformerSynced{si.Informer().HasSynced, pi.Informer().HasSynced,
-		ci.Informer().HasSynced, ri.Informer().HasSynced}
+	sc.ctrl.Watch(si.Informer(), sc.ctrl.Handler())
+	sc.ctrl.Watch(pi.Informer(), controller.EachOldAndNew(sc.podChanged))
+	sc.ctrl.Watch(ci.Informer(), nil)
+	sc.ctrl.Watch(ri.Informer(), nil)
 	return sc.ctrl
 }
 
 func (sc *ssController) podChanged(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := controller.Unwrap[*corev1.Pod](obj)
 	if !ok {
 		return
 	}
-	if ref := metav1.GetControllerOf(pod); ref != nil {
-		if ref.Kind == kindStatefulSet.Kind {
-			sc.ctrl.Queue.Add(pod.Namespace + "/" + ref.Name)
+	if metav1.GetControllerOf(pod) != nil {
+		if key, ok := controller.ControllerKey(pod, kindStatefulSet.Kind); ok {
+			sc.ctrl.Queue.Add(key)
 		}
 		return
 	}
 	sets, _ := sc.sets.StatefulSets(pod.Namespace).List(labels.Everything())
-	for _, s := range sets {
-		sel, err := metav1.LabelSelectorAsSelector(s.Spec.Selector)
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(pod.Labels)) {
-			sc.ctrl.Enqueue(s)
-		}
-	}
+	controller.EnqueueSelecting(sc.ctrl, sets, setSelector, pod.Labels)
 }
 
+func setSelector(s *appsv1.StatefulSet) *metav1.LabelSelector { return s.Spec.Selector }
+
 func (sc *ssController) sync(ctx context.Context, key string) error {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	cached, err := sc.sets.StatefulSets(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	cached, found, err := controller.Get(key, sc.sets.StatefulSets)
+	if !found {
 		return err
 	}
 	set := cached.DeepCopy()
@@ -115,7 +95,7 @@ func (sc *ssController) sync(ctx context.Context, key string) error {
 	st := computeStatus(set, current, update, pods, sc.now())
 	if !equality.Semantic.DeepEqual(st, set.Status) {
 		set.Status = st
-		if _, err := sc.client.AppsV1().StatefulSets(ns).UpdateStatus(ctx, set, metav1.UpdateOptions{}); err != nil {
+		if _, err := sc.client.AppsV1().StatefulSets(set.Namespace).UpdateStatus(ctx, set, metav1.UpdateOptions{}); err != nil {
 			return errors.Join(updateErr, err)
 		}
 	}
@@ -140,16 +120,7 @@ func (sc *ssController) claimPods(ctx context.Context, set *appsv1.StatefulSet, 
 			fit = append(fit, p)
 		}
 	}
-	c := &workloads.Claimer{
-		Owner: set, OwnerGVK: kindStatefulSet, Selector: sel,
-		Patch: func(ctx context.Context, name string, patch []byte) error {
-			_, err := sc.client.CoreV1().Pods(set.Namespace).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-			return err
-		},
-		CanAdopt: workloads.RecheckOwner(set, func(ctx context.Context) (metav1.Object, error) {
-			return sc.client.AppsV1().StatefulSets(set.Namespace).Get(ctx, set.Name, metav1.GetOptions{})
-		}),
-	}
+	c := workloads.PodClaimer(sc.client, set, kindStatefulSet, sel, sc.client.AppsV1().StatefulSets(set.Namespace).Get)
 	return workloads.Claim(ctx, c, fit)
 }
 

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 )
 
 // Claimer decides which objects (pods, ReplicaSets) an owner controls: those it
@@ -28,6 +29,22 @@ type Claimer struct {
 
 	adoptChecked bool
 	adoptErr     error
+}
+
+// PodClaimer returns a Claimer of owner's pods, patched through client; get is the
+// typed client's Get of the owner's kind, to re-read it before adopting.
+func PodClaimer[T metav1.Object](client kubernetes.Interface, owner T, gvk schema.GroupVersionKind, sel labels.Selector,
+	get func(context.Context, string, metav1.GetOptions) (T, error)) *Claimer {
+	return &Claimer{
+		Owner: owner, OwnerGVK: gvk, Selector: sel,
+		Patch: func(ctx context.Context, name string, patch []byte) error {
+			_, err := client.CoreV1().Pods(owner.GetNamespace()).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+			return err
+		},
+		CanAdopt: RecheckOwner(owner, func(ctx context.Context) (metav1.Object, error) {
+			return get(ctx, owner.GetName(), metav1.GetOptions{})
+		}),
+	}
 }
 
 // Claim returns the objects of objs the owner controls after adoption and release.
