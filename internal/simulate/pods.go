@@ -48,11 +48,16 @@ func (s *simulator) syncPod(ctx context.Context, key string) error {
 		}
 		return err
 	}
-	if running(pod) || s.opts.FailNodes[pod.Spec.NodeName] {
+	if s.opts.FailNodes[pod.Spec.NodeName] {
 		return nil
 	}
 	next := pod.DeepCopy()
-	s.markRunning(next)
+	switch {
+	case !running(pod):
+		s.markRunning(next)
+	case !markReady(next):
+		return nil
+	}
 	_, err = s.client.CoreV1().Pods(ns).UpdateStatus(ctx, next, metav1.UpdateOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
@@ -65,6 +70,48 @@ func running(pod *v1.Pod) bool {
 		return false
 	}
 	return pod.Status.PodIP != "" || pod.Status.Phase != v1.PodRunning
+}
+
+// markReady sets a Running pod's Ready conditions back to True and reports whether it
+// changed anything: the node lifecycle controller marks pods not ready while their node
+// misses heartbeats, and a kubelet that is alive puts them right on its next status
+// sync, as its probes still pass.
+func markReady(pod *v1.Pod) bool {
+	if !needsReady(pod) {
+		return false
+	}
+	now := metav1.NewTime(time.Now())
+	for i := range pod.Status.Conditions {
+		if c := &pod.Status.Conditions[i]; readyCondition(c) && c.Status != v1.ConditionTrue {
+			c.Status, c.Reason, c.Message, c.LastTransitionTime = v1.ConditionTrue, "", "", now
+		}
+	}
+	for i := range pod.Status.ContainerStatuses {
+		pod.Status.ContainerStatuses[i].Ready = true
+	}
+	return true
+}
+
+// needsReady reports whether a Running pod has a readiness markReady would restore.
+func needsReady(pod *v1.Pod) bool {
+	if pod.Status.Phase != v1.PodRunning {
+		return false
+	}
+	for i := range pod.Status.Conditions {
+		if c := &pod.Status.Conditions[i]; readyCondition(c) && c.Status != v1.ConditionTrue {
+			return true
+		}
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if !cs.Ready {
+			return true
+		}
+	}
+	return false
+}
+
+func readyCondition(c *v1.PodCondition) bool {
+	return c.Type == v1.PodReady || c.Type == v1.ContainersReady
 }
 
 func (s *simulator) markRunning(pod *v1.Pod) {

@@ -121,7 +121,7 @@ func (s *simulator) enqueue(obj any) {
 	if _, mine := s.ours[pod.Spec.NodeName]; !mine {
 		return
 	}
-	if pod.DeletionTimestamp == nil && running(pod) {
+	if pod.DeletionTimestamp == nil && running(pod) && !needsReady(pod) {
 		return
 	}
 	s.queue.Add(pod.Namespace + "/" + pod.Name)
