@@ -35,6 +35,10 @@ func newNodeProxy(api *API, clientCert tls.Certificate, tlsConfig *tls.Config) *
 }
 
 func (p *nodeProxy) serve(w http.ResponseWriter, r *http.Request, q request) {
+	if q.Resource == "nodes" && q.Subresource == "proxy" {
+		p.serveNode(w, r, q)
+		return
+	}
 	kubeletPath, ok := kubeletPaths[q.Subresource]
 	if !ok || q.Resource != "pods" {
 		writeError(w, apierrors.NewNotFound(podsGR, q.Name))
@@ -83,6 +87,30 @@ func (p *nodeProxy) serve(w http.ResponseWriter, r *http.Request, q request) {
 }
 
 var podsGR = corev1.SchemeGroupVersion.WithResource("pods").GroupResource()
+
+// serveNode answers nodes/{name}/proxy/{path}: the path on the node's agent
+// (/metrics, /stats/summary, /healthz), as Kubernetes proxies to the kubelet.
+func (p *nodeProxy) serveNode(w http.ResponseWriter, r *http.Request, q request) {
+	target, err := p.nodeURL(r, q.Name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	target.Path = "/" + q.Rest
+	target.RawQuery = r.URL.RawQuery
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL = target
+			pr.Out.Host = target.Host
+			pr.Out.Header.Del("Authorization")
+		},
+		Transport: p.transport,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("node %s's agent is unreachable: %v", q.Name, err)))
+		},
+	}
+	rp.ServeHTTP(w, r)
+}
 
 // nodeURL is the agent endpoint of a node: its InternalIP and kubelet port.
 func (p *nodeProxy) nodeURL(r *http.Request, nodeName string) (*url.URL, error) {

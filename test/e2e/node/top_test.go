@@ -74,6 +74,18 @@ func TestTopShowsABusyContainer(t *testing.T) {
 	if m, err := millicores(r[1]); err != nil || m <= 0 || r[3] == "0Mi" {
 		t.Errorf("e2e-main usage cpu=%s memory=%s, want non-zero:\n%s", r[1], r[3], out)
 	}
+
+	// The agent's own endpoints, through the API server's nodes/proxy.
+	out = cluster.MustKubectl(t, "get", "--raw", "/api/v1/nodes/e2e-main/proxy/metrics")
+	for _, want := range []string{"kubelet_pod_start_duration_seconds_count ", `kubelet_runtime_operations_duration_seconds_bucket{operation_type="start_container"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("agent /metrics lacks %s", want)
+		}
+	}
+	out = cluster.MustKubectl(t, "get", "--raw", "/api/v1/nodes/e2e-main/proxy/stats/summary")
+	if !strings.Contains(out, `"nodeName":"e2e-main"`) || !strings.Contains(out, `"name":"hog"`) {
+		t.Errorf("agent /stats/summary lacks the node or the hog pod:\n%.500s", out)
+	}
 }
 
 // TestAPIServerMetricsEndpoint reads the Prometheus series an operator would graph.
