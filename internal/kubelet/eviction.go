@@ -45,23 +45,13 @@ func newEvictionManager(k *Kubelet, ts []EvictionThreshold, transition time.Dura
 func (m *evictionManager) observe(ctx context.Context, s *stats.Summary) {
 	obs := observe(s)
 	met := thresholdsMet(m.thresholds, obs)
-	now := time.Now()
 	m.mu.Lock()
-	for _, t := range met {
-		m.lastMet[pressureOf[t.Signal]] = now
-	}
-	changed := false
-	for _, c := range []corev1.NodeConditionType{corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure} {
-		last, ok := m.lastMet[c]
-		on := ok && now.Sub(last) <= m.transition
-		if on != m.pressure[c] {
-			changed = true
-			m.pressure[c] = on
-			slog.Info("node pressure changed", "node", m.k.cfg.NodeName, "condition", c, "pressure", on)
-		}
-	}
+	changed := updatePressure(m.lastMet, m.pressure, met, time.Now(), m.transition)
 	m.mu.Unlock()
-	if changed {
+	for c, on := range changed {
+		slog.Info("node pressure changed", "node", m.k.cfg.NodeName, "condition", c, "pressure", on)
+	}
+	if len(changed) > 0 {
 		go func() {
 			if err := m.k.syncNodeStatus(ctx, false); err != nil && ctx.Err() == nil {
 				slog.Warn("updating node status after a pressure change failed", "err", err)

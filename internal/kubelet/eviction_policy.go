@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -129,6 +130,26 @@ var pressureOf = map[string]corev1.NodeConditionType{
 	SignalNodeFsAvailable: corev1.NodeDiskPressure,
 	SignalNodeFsInodes:    corev1.NodeDiskPressure,
 	SignalPIDAvailable:    corev1.NodePIDPressure,
+}
+
+// updatePressure records the conditions whose thresholds are met at now and returns
+// the conditions that turned on or off. A condition stays on for transition after
+// its threshold was last met, so that it does not flap around the threshold.
+func updatePressure(lastMet map[corev1.NodeConditionType]time.Time, pressure map[corev1.NodeConditionType]bool,
+	met []EvictionThreshold, now time.Time, transition time.Duration) map[corev1.NodeConditionType]bool {
+	for _, t := range met {
+		lastMet[pressureOf[t.Signal]] = now
+	}
+	changed := map[corev1.NodeConditionType]bool{}
+	for _, c := range []corev1.NodeConditionType{corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure} {
+		last, ok := lastMet[c]
+		on := ok && now.Sub(last) <= transition
+		if on != pressure[c] {
+			pressure[c] = on
+			changed[c] = on
+		}
+	}
+	return changed
 }
 
 // evictionCandidate is a running pod with its memory working set.

@@ -1,8 +1,10 @@
 package kubelet
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -154,6 +156,33 @@ func TestObserveSignals(t *testing.T) {
 	for k, v := range want {
 		if obs[k] != v {
 			t.Errorf("%s = %+v, want %+v", k, obs[k], v)
+		}
+	}
+}
+
+func TestUpdatePressureHoldsForTheTransitionPeriod(t *testing.T) {
+	mem, _ := ParseEvictionHard("memory.available<1Mi")
+	pid, _ := ParseEvictionHard("pid.available<1")
+	lastMet := map[corev1.NodeConditionType]time.Time{}
+	pressure := map[corev1.NodeConditionType]bool{}
+	t0 := time.Unix(1000, 0)
+	steps := []struct {
+		name string
+		at   time.Duration
+		met  []EvictionThreshold
+		want map[corev1.NodeConditionType]bool
+	}{
+		{"nothing met", 0, nil, map[corev1.NodeConditionType]bool{}},
+		{"memory met turns MemoryPressure on", time.Second, mem, map[corev1.NodeConditionType]bool{corev1.NodeMemoryPressure: true}},
+		{"still on within the transition period", 30 * time.Second, nil, map[corev1.NodeConditionType]bool{}},
+		{"pids met as well", 40 * time.Second, pid, map[corev1.NodeConditionType]bool{corev1.NodePIDPressure: true}},
+		{"memory off once the period has passed", 62 * time.Second, nil, map[corev1.NodeConditionType]bool{corev1.NodeMemoryPressure: false}},
+		{"pids off later", 101 * time.Second, nil, map[corev1.NodeConditionType]bool{corev1.NodePIDPressure: false}},
+	}
+	for _, s := range steps {
+		got := updatePressure(lastMet, pressure, s.met, t0.Add(s.at), time.Minute)
+		if fmt.Sprint(got) != fmt.Sprint(s.want) {
+			t.Errorf("%s: changed = %v, want %v", s.name, got, s.want)
 		}
 	}
 }
