@@ -1,0 +1,96 @@
+package statefulset
+
+import (
+	"context"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/record"
+)
+
+func retentionSet(whenDeleted, whenScaled appsv1.PersistentVolumeClaimRetentionPolicyType) *appsv1.StatefulSet {
+	set := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns", UID: "set-uid"},
+		Spec: appsv1.StatefulSetSpec{
+			Selector:             &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "data"}}},
+		},
+	}
+	if whenDeleted != "" || whenScaled != "" {
+		set.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+			WhenDeleted: whenDeleted, WhenScaled: whenScaled}
+	}
+	return set
+}
+
+// TestClaimsOwnedBySetWhenDeleted: whenDeleted=Delete makes the set an owner (not the
+// controller) of each claim, so the garbage collector deletes them with the set.
+func TestClaimsOwnedBySetWhenDeleted(t *testing.T) {
+	const del, retain = appsv1.DeletePersistentVolumeClaimRetentionPolicyType, appsv1.RetainPersistentVolumeClaimRetentionPolicyType
+	for _, tc := range []struct {
+		name      string
+		set       *appsv1.StatefulSet
+		wantOwner bool
+	}{
+		{"no policy retains", retentionSet("", ""), false},
+		{"whenDeleted Retain", retentionSet(retain, del), false},
+		{"whenDeleted Delete", retentionSet(del, retain), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			claims := newClaims(tc.set, 2)
+			if len(claims) != 1 || claims[0].Name != "data-db-2" || claims[0].Labels["app"] != "db" {
+				t.Fatalf("claims %+v", claims)
+			}
+			refs := claims[0].OwnerReferences
+			if !tc.wantOwner {
+				if len(refs) != 0 {
+					t.Fatalf("owner references %+v; want none", refs)
+				}
+				return
+			}
+			if len(refs) != 1 || refs[0].UID != "set-uid" || refs[0].Kind != "StatefulSet" || refs[0].Controller == nil || *refs[0].Controller {
+				t.Fatalf("owner references %+v; want the set as a non-controller owner", refs)
+			}
+		})
+	}
+}
+
+// TestCondemnHandsClaimsToPodWhenScaled: whenScaled=Delete gives a condemned pod's
+// claims to the pod before deleting it; Retain leaves them alone.
+func TestCondemnHandsClaimsToPodWhenScaled(t *testing.T) {
+	const del, retain = appsv1.DeletePersistentVolumeClaimRetentionPolicyType, appsv1.RetainPersistentVolumeClaimRetentionPolicyType
+	for _, tc := range []struct {
+		name      string
+		set       *appsv1.StatefulSet
+		wantOwner bool
+	}{
+		{"no policy retains", retentionSet("", ""), false},
+		{"whenScaled Retain", retentionSet(del, retain), false},
+		{"whenScaled Delete", retentionSet(retain, del), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "db-3", Namespace: "ns", UID: "pod-uid"}}
+			pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data-db-3", Namespace: "ns"}}
+			client := fake.NewClientset(pod, pvc)
+			sc := &ssController{client: client, rec: record.NewFakeRecorder(10)}
+			ctx := context.Background()
+			if err := sc.condemn(ctx, tc.set, pod); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := client.CoreV1().Pods("ns").Get(ctx, "db-3", metav1.GetOptions{}); err == nil {
+				t.Error("condemned pod not deleted")
+			}
+			got, err := client.CoreV1().PersistentVolumeClaims("ns").Get(ctx, "data-db-3", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			owned := len(got.OwnerReferences) == 1 && got.OwnerReferences[0].UID == "pod-uid" && got.OwnerReferences[0].Kind == "Pod"
+			if owned != tc.wantOwner {
+				t.Fatalf("claim owner references %+v; want owned by the pod: %v", got.OwnerReferences, tc.wantOwner)
+			}
+		})
+	}
+}
