@@ -21,17 +21,27 @@ func setupEmptyDir(dir string, src *corev1.EmptyDirVolumeSource) error {
 		return err
 	}
 	if src.Medium == corev1.StorageMediumMemory {
-		mounted, err := isMountPoint(dir)
-		if err != nil {
+		if err := ensureTmpfs(dir, tmpfsOptions(src)); err != nil {
 			return err
-		}
-		if !mounted {
-			if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, tmpfsOptions(src)); err != nil {
-				return fmt.Errorf("mounting tmpfs at %s: %w", dir, err)
-			}
 		}
 	}
 	return os.Chmod(dir, 0o777)
+}
+
+// ensureTmpfs mounts a tmpfs at dir unless one is there already (the agent
+// restarted, or this is a re-sync).
+func ensureTmpfs(dir, opts string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	mounted, err := isMountPoint(dir)
+	if err != nil || mounted {
+		return err
+	}
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, opts); err != nil {
+		return fmt.Errorf("mounting tmpfs at %s: %w", dir, err)
+	}
+	return nil
 }
 
 // tmpfsOptions sizes the tmpfs; with no sizeLimit the kernel's default (half of

@@ -132,6 +132,13 @@ func (m *Manager) setupVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 	if err != nil {
 		return prepared{}, err
 	}
+	// Secrets and tokens live in memory only, never on the node's disk, as in
+	// Kubernetes; the tmpfs is removed with the pod.
+	if vs.Secret != nil || vs.Projected != nil {
+		if err := ensureTmpfs(dir, "mode=0755"); err != nil {
+			return prepared{}, err
+		}
+	}
 	if _, err := WriteAtomic(dir, files); err != nil {
 		return prepared{}, err
 	}

@@ -21,6 +21,8 @@ import (
 // Teardown removes everything.
 func TestSetup(t *testing.T) {
 	root := t.TempDir()
+	// Secret and projected volumes are tmpfs mounts; a failing test must not leave them.
+	t.Cleanup(func() { _ = unmountUnder(root) })
 	client := fake.NewClientset(
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kube-root-ca.crt", Namespace: "ns"}, Data: map[string]string{"ca.crt": "CA"}},
 		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "bound", Namespace: "ns", UID: "c1"}, Spec: corev1.PersistentVolumeClaimSpec{VolumeName: "pv1"}},
@@ -75,6 +77,9 @@ func TestSetup(t *testing.T) {
 	}
 	if info, err := os.Stat(Dir(root, "u1", PluginEmptyDir, "scratch")); err != nil || info.Mode().Perm() != 0o777 {
 		t.Errorf("emptyDir: %v %v", info, err)
+	}
+	if mounted, err := isMountPoint(saDir); err != nil || !mounted {
+		t.Errorf("the projected volume is not a tmpfs: %v %v", mounted, err)
 	}
 	m.Setup(context.Background(), pod)
 	if tokens != 1 {

@@ -227,6 +227,9 @@ func TestServiceAccountTokenInPod(t *testing.T) {
 	if out, _ := execOut(n, "app", "", "cat", dir+"token"); strings.Count(out, ".") != 2 {
 		t.Errorf("token is not a JWT: %q", out)
 	}
+	if out, _ := execOut(n, "app", "", "mount"); !strings.Contains(out, "tmpfs on "+strings.TrimSuffix(dir, "/")+" type tmpfs (ro") {
+		t.Errorf("the token is not on a read-only tmpfs:\n%s", out)
+	}
 	if out, _ := execOut(n, "app", "", "env"); !strings.Contains(out, "KUBERNETES_SERVICE_HOST=") {
 		t.Errorf("env lacks KUBERNETES_SERVICE_HOST:\n%s", out)
 	}
