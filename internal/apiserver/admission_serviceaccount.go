@@ -42,17 +42,23 @@ func (ad *admission) serviceAccount(ctx context.Context, pod *corev1.Pod) {
 	mountServiceAccountToken(pod, sa, utilrand.String(5))
 }
 
-// serviceAccountWait bounds the wait for a namespace's default ServiceAccount.
-const serviceAccountWait = time.Second
+// serviceAccountWait bounds the wait for the default ServiceAccount of a namespace
+// created less than namespaceYoung ago; older namespaces are not waited for (a
+// cluster may run without the controller that creates it).
+const (
+	serviceAccountWait = time.Second
+	namespaceYoung     = 10 * time.Second
+)
 
 func (ad *admission) lookupServiceAccount(ctx context.Context, ns, name string) *corev1.ServiceAccount {
 	ep := ad.api.endpoints[corev1.SchemeGroupVersion.WithResource("serviceaccounts")]
+	wait := name == "default" && ad.namespaceYoung(ns)
 	deadline := time.Now().Add(serviceAccountWait)
 	for {
 		if obj, ok := ep.store.Peek(ns, name); ok {
 			return obj.(*corev1.ServiceAccount)
 		}
-		if name != "default" || time.Now().After(deadline) || ctx.Err() != nil {
+		if !wait || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -61,6 +67,14 @@ func (ad *admission) lookupServiceAccount(ctx context.Context, ns, name string) 
 		return obj.(*corev1.ServiceAccount)
 	}
 	return nil
+}
+
+func (ad *admission) namespaceYoung(ns string) bool {
+	obj, ok := ad.api.endpoints[namespacesGVR].store.Peek("", ns)
+	if !ok {
+		return false
+	}
+	return time.Since(obj.(*corev1.Namespace).CreationTimestamp.Time) < namespaceYoung
 }
 
 // mountServiceAccountToken adds the projected token volume (token, the cluster CA,
