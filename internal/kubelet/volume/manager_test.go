@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 )
@@ -93,5 +94,20 @@ func TestSetup(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "pv")); err != nil {
 		t.Errorf("Teardown touched the claim's volume: %v", err)
+	}
+}
+
+// TestObjectChangeWakesProjectingPods: a changed ConfigMap wakes the pods that
+// project it, in its namespace only.
+func TestObjectChangeWakesProjectingPods(t *testing.T) {
+	var woken []string
+	m := New(context.Background(), Config{Root: t.TempDir(), Client: fake.NewClientset(),
+		Wake: func(uid types.UID, ns, name string) { woken = append(woken, ns+"/"+name) }})
+	m.refs["u1"] = podRefs{ns: "a", name: "web", objects: map[string]bool{"configmap/cfg": true}}
+	m.refs["u2"] = podRefs{ns: "b", name: "web", objects: map[string]bool{"configmap/cfg": true}}
+	m.refs["u3"] = podRefs{ns: "a", name: "db", objects: map[string]bool{"secret/cfg": true}}
+	m.objectChanged("configmap", "a", "cfg")
+	if len(woken) != 1 || woken[0] != "a/web" {
+		t.Errorf("woken = %v, want [a/web]", woken)
 	}
 }
