@@ -131,7 +131,9 @@ func (s *Scheduler) findFeasible(state *fw.CycleState, pi *fw.PodInfo, nodes []*
 // least the pod's priority as if they were already there.
 func (s *Scheduler) filterNode(state *fw.CycleState, pi *fw.PodInfo, ni *fw.NodeInfo,
 	nominated map[string][]*fw.PodInfo) *fw.Status {
-	if list := nominated[ni.Name()]; len(list) > 0 {
+	// The length check first: looking a node's name up for every node of every
+	// cycle costs a cache miss each, and nominations are rare.
+	if list := nominatedOn(nominated, ni); len(list) > 0 {
 		var clone *fw.NodeInfo
 		var cstate *fw.CycleState
 		for _, np := range list {
@@ -149,6 +151,13 @@ func (s *Scheduler) filterNode(state *fw.CycleState, pi *fw.PodInfo, ni *fw.Node
 		}
 	}
 	return s.prof.filter(state, pi, ni)
+}
+
+func nominatedOn(nominated map[string][]*fw.PodInfo, ni *fw.NodeInfo) []*fw.PodInfo {
+	if len(nominated) == 0 {
+		return nil
+	}
+	return nominated[ni.Name()]
 }
 
 // selectHost scores the feasible nodes and picks the best, breaking ties at random

@@ -97,11 +97,25 @@ func (p *profile) preFilter(ctx context.Context, state *fw.CycleState, pi *fw.Po
 			return st.WithPlugin(pl.Name())
 		}
 	}
+	state.Filters = make([]fw.FilterPlugin, 0, len(p.filters))
+	for _, pl := range p.filters {
+		if !state.SkipFilter[pl.Name()] {
+			state.Filters = append(state.Filters, pl)
+		}
+	}
 	return nil
 }
 
 // filter runs the filters on one node and stops at the first that rejects it.
 func (p *profile) filter(state *fw.CycleState, pi *fw.PodInfo, ni *fw.NodeInfo) *fw.Status {
+	if state.Filters != nil {
+		for _, pl := range state.Filters {
+			if st := pl.Filter(state, pi, ni); !st.IsSuccess() {
+				return st.WithPlugin(pl.Name())
+			}
+		}
+		return nil
+	}
 	for _, pl := range p.filters {
 		if state.SkipFilter[pl.Name()] {
 			continue

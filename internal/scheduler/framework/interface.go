@@ -80,6 +80,9 @@ type CycleState struct {
 	// SkipFilter and SkipScore name plugins that returned Skip.
 	SkipFilter map[string]bool
 	SkipScore  map[string]bool
+	// Filters are the filters not skipped, in order, once the PreFilters have run
+	// (nil before): the per-node loop then needs no map lookup per plugin.
+	Filters []FilterPlugin
 }
 
 // NewCycleState returns an empty state.
@@ -105,5 +108,6 @@ func (c *CycleState) Clone() *CycleState {
 	for k, v := range c.SkipScore {
 		n.SkipScore[k] = v
 	}
+	n.Filters = c.Filters
 	return n
 }
