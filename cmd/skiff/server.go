@@ -40,7 +40,14 @@ func runServer(ctx context.Context, args []string) error {
 		cfg.Agent.RegistryMirrors = append(cfg.Agent.RegistryMirrors, strings.Split(s, ",")...)
 		return nil
 	})
+	var prof profiling
+	prof.register(fs)
 	_ = fs.Parse(args)
+	stop, err := prof.start()
+	if err != nil {
+		return err
+	}
+	defer stop()
 	if etcd != "" {
 		cfg.EtcdEndpoints = strings.Split(etcd, ",")
 	}

@@ -21,11 +21,18 @@ func runStandaloneScheduler(ctx context.Context, args []string) error {
 	var opts server.SchedulerOptions
 	fs.StringVar(&opts.ConfigPath, "scheduler-config", "", "scheduler configuration file (profile, plugin weights)")
 	fs.BoolVar(&opts.LeaderElect, "leader-elect", true, "schedule only while holding the kube-system/kube-scheduler Lease")
+	var prof profiling
+	prof.register(fs)
 	_ = fs.Parse(args)
 	rc, err := loadKubeconfig(*kubeconfig)
 	if err != nil {
 		return err
 	}
+	stop, err := prof.start()
+	if err != nil {
+		return err
+	}
+	defer stop()
 	return server.RunScheduler(ctx, rc, opts)
 }
 
@@ -40,12 +47,19 @@ func runStandaloneControllerManager(ctx context.Context, args []string) error {
 	fs.StringVar(&controllers, "controllers", "*", `controllers to run: "*" is all, "name" enables one, "-name" disables one (comma-separated)`)
 	fs.StringVar(&opts.ClusterCIDR, "cluster-cidr", agent.DefaultClusterCIDR, "range for pod IPs; each node gets a /24")
 	fs.StringVar(&opts.LBPool, "lb-pool", "", "addresses for LoadBalancer services (default: node addresses)")
+	var prof profiling
+	prof.register(fs)
 	_ = fs.Parse(args)
 	opts.Controllers = strings.Split(controllers, ",")
 	rc, err := loadKubeconfig(*kubeconfig)
 	if err != nil {
 		return err
 	}
+	stop, err := prof.start()
+	if err != nil {
+		return err
+	}
+	defer stop()
 	return server.RunControllerManager(ctx, rc, opts)
 }
 

@@ -3,16 +3,25 @@
 // through the API and bindings observed through a watch.
 //
 //	go test ./test/bench/scheduler -run '^$' -bench . -benchtime 1x -timeout 30m
+//
+// With SKIFF_BIN set to a skiff binary the scheduler runs as `skiff scheduler` in
+// a process of its own, and its peak RSS and CPU time are reported alone
+// (SCHEDULER_CPUPROFILE=file also profiles it); otherwise it runs in
+// the test process (one CPU profile covers everything) and the RSS reported is the
+// whole process's.
 package scheduler
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,9 +74,15 @@ func run(b *testing.B, bc benchCase) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	startSimulator(b, ctx, srv.Config, bc.nodes)
-	startScheduler(b, ctx, srv.Config)
+	schedRSS := startScheduler(b, ctx, srv)
 	waitNodes(b, ctx, srv.Client, bc.nodes)
 
+	// No controller runs here to create it, and pod admission waits for a
+	// namespace's default ServiceAccount.
+	if _, err := srv.Client.CoreV1().ServiceAccounts("default").Create(ctx,
+		&v1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
 	bound, progress := watchBound(b, ctx, srv.Client, bc.pods)
 	start := time.Now()
 	createPods(b, ctx, srv.Config, bc)
@@ -76,9 +91,20 @@ func run(b *testing.B, bc benchCase) {
 	took := time.Since(start)
 	rate := float64(bc.pods) / took.Seconds()
 	b.ReportMetric(rate, "pods/s")
-	b.ReportMetric(float64(peakRSS())/(1<<20), "peakRSS-MiB")
-	b.Logf("%d nodes, %d pods (constrained=%v): created in %v, all bound in %v: %.0f pods/s; process peak RSS %d MiB (API server, etcd, simulator and scheduler together)",
-		bc.nodes, bc.pods, bc.constrained, created.Round(time.Millisecond), took.Round(time.Millisecond), rate, peakRSS()>>20)
+	b.ReportMetric(float64(bc.pods)/created.Seconds(), "creates/s")
+	what := "process peak RSS (API server, etcd, simulator and scheduler together)"
+	rss := peakRSS("/proc/self/status")
+	if schedRSS != nil {
+		var cpu time.Duration
+		rss, cpu = schedRSS()
+		what = fmt.Sprintf("scheduler process CPU %v (%.0f µs a pod), peak RSS", cpu.Round(time.Millisecond),
+			float64(cpu.Microseconds())/float64(bc.pods))
+		b.ReportMetric(cpu.Seconds(), "scheduler-cpu-s")
+	}
+	b.ReportMetric(float64(rss)/(1<<20), "peakRSS-MiB")
+	b.Logf("%d nodes, %d pods (constrained=%v): created in %v (%.0f/s), all bound in %v: %.0f pods/s; %s %d MiB",
+		bc.nodes, bc.pods, bc.constrained, created.Round(time.Millisecond), float64(bc.pods)/created.Seconds(),
+		took.Round(time.Millisecond), rate, what, rss>>20)
 }
 
 // waitBound waits for every pod to be bound, printing progress so a stall shows.
@@ -116,7 +142,40 @@ func startSimulator(b *testing.B, ctx context.Context, cfg *rest.Config, nodes i
 	}()
 }
 
-func startScheduler(b *testing.B, ctx context.Context, cfg *rest.Config) {
+// startScheduler starts the scheduler, as its own process when SKIFF_BIN names a
+// skiff binary; it then returns a function reading that process's peak RSS and
+// the CPU time it has used.
+func startScheduler(b *testing.B, ctx context.Context, srv *testserver.Server) func() (int64, time.Duration) {
+	if bin := os.Getenv("SKIFF_BIN"); bin != "" {
+		args := []string{"scheduler", "--kubeconfig", srv.Kubeconfig(), "--leader-elect=false"}
+		if prof := os.Getenv("SCHEDULER_CPUPROFILE"); prof != "" {
+			args = append(args, "--cpuprofile", prof)
+		}
+		cmd := exec.Command(bin, args...)
+		logf, err := os.Create(filepath.Join(b.TempDir(), "scheduler.log"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { // SIGTERM, so that a CPU profile is written out
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+			logf.Close()
+		})
+		proc := fmt.Sprintf("/proc/%d/", cmd.Process.Pid)
+		return func() (int64, time.Duration) { return peakRSS(proc + "status"), cpuTime(proc + "stat") }
+	}
+	cfg := srv.Config
 	client := kubernetes.NewForConfigOrDie(fastConfig(cfg))
 	events := kubernetes.NewForConfigOrDie(fastConfig(cfg))
 	inf := informers.NewSharedInformerFactory(client, 0)
@@ -129,6 +188,7 @@ func startScheduler(b *testing.B, ctx context.Context, cfg *rest.Config) {
 	}
 	inf.Start(ctx.Done())
 	go s.Run(ctx)
+	return nil
 }
 
 func waitNodes(b *testing.B, ctx context.Context, c kubernetes.Interface, n int) {
@@ -214,9 +274,26 @@ func benchPod(i int, constrained bool) *v1.Pod {
 	return p
 }
 
-// peakRSS reads VmHWM (bytes) from /proc/self/status.
-func peakRSS() int64 {
-	data, err := os.ReadFile("/proc/self/status")
+// cpuTime reads user plus system time from a /proc/PID/stat file (in clock ticks
+// of 10ms, Linux's USER_HZ).
+func cpuTime(stat string) time.Duration {
+	data, err := os.ReadFile(stat)
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; the fields after it are plain.
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// peakRSS reads VmHWM (bytes) from a /proc/PID/status file.
+func peakRSS(status string) int64 {
+	data, err := os.ReadFile(status)
 	if err != nil {
 		return 0
 	}
