@@ -76,6 +76,20 @@ func ControllerKey(obj metav1.Object, kind string) (string, bool) {
 	return obj.GetNamespace() + "/" + ref.Name, true
 }
 
+// EnqueueOwnerOrAdopters wakes obj's controller when it is of kind; for an orphan, it
+// wakes every owner in obj's namespace (listed by owners) that could adopt it.
+func EnqueueOwnerOrAdopters[T metav1.Object](c *Controller, obj metav1.Object, kind string,
+	owners func(ns string) ([]T, error), selector func(T) *metav1.LabelSelector) {
+	if metav1.GetControllerOf(obj) != nil {
+		if key, ok := ControllerKey(obj, kind); ok {
+			c.Queue.Add(key)
+		}
+		return
+	}
+	list, _ := owners(obj.GetNamespace())
+	EnqueueSelecting(c, list, selector, obj.GetLabels())
+}
+
 // EnqueueSelecting adds every owner whose non-empty selector matches set: the owners
 // that could adopt an orphan with those labels.
 func EnqueueSelecting[T metav1.Object](c *Controller, owners []T, selector func(T) *metav1.LabelSelector, set labels.Set) {

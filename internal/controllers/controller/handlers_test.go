@@ -139,3 +139,39 @@ func TestEachHandlers(t *testing.T) {
 		})
 	}
 }
+
+func TestEnqueueOwnerOrAdopters(t *testing.T) {
+	owners := []*appsv1.ReplicaSet{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "adopter"},
+			Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "a"}}}},
+	}
+	list := func(string) ([]*appsv1.ReplicaSet, error) { return owners, nil }
+	ref := func(kind string) []metav1.OwnerReference {
+		return []metav1.OwnerReference{{Kind: kind, Name: "owner", Controller: new(true)}}
+	}
+	for _, tc := range []struct {
+		name string
+		refs []metav1.OwnerReference
+		want []string
+	}{
+		{"controlled by kind wakes its controller", ref("ReplicaSet"), []string{"ns/owner"}},
+		{"controlled by another kind wakes nobody", ref("Job"), nil},
+		{"orphan wakes the owners that select it", nil, []string{"ns/adopter"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New("test", func(context.Context, string) error { return nil }, 1)
+			defer c.Queue.ShutDown()
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", Labels: map[string]string{"app": "a"}, OwnerReferences: tc.refs}}
+			EnqueueOwnerOrAdopters(c, pod, "ReplicaSet", list, func(r *appsv1.ReplicaSet) *metav1.LabelSelector { return r.Spec.Selector })
+			var got []string
+			for c.Queue.Len() > 0 {
+				k, _ := c.Queue.Get()
+				got = append(got, k)
+				c.Queue.Done(k)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("enqueued %v; want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -58,17 +58,12 @@ func (dc *dController) rsChanged(obj any) {
 	if !ok {
 		return
 	}
-	if metav1.GetControllerOf(rs) != nil {
-		if key, ok := controller.ControllerKey(rs, kindDeployment.Kind); ok {
-			dc.ctrl.Queue.Add(key)
-		}
-		return
-	}
-	ds, _ := dc.deployments.Deployments(rs.Namespace).List(labels.Everything())
-	controller.EnqueueSelecting(dc.ctrl, ds, deploymentSelector, rs.Labels)
+	controller.EnqueueOwnerOrAdopters(dc.ctrl, rs, kindDeployment.Kind,
+		func(ns string) ([]*appsv1.Deployment, error) {
+			return dc.deployments.Deployments(ns).List(labels.Everything())
+		},
+		func(d *appsv1.Deployment) *metav1.LabelSelector { return d.Spec.Selector })
 }
-
-func deploymentSelector(d *appsv1.Deployment) *metav1.LabelSelector { return d.Spec.Selector }
 
 func (dc *dController) podDeleted(obj any) {
 	pod, ok := controller.Unwrap[*corev1.Pod](obj)

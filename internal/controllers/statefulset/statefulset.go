@@ -54,17 +54,12 @@ func (sc *ssController) podChanged(obj any) {
 	if !ok {
 		return
 	}
-	if metav1.GetControllerOf(pod) != nil {
-		if key, ok := controller.ControllerKey(pod, kindStatefulSet.Kind); ok {
-			sc.ctrl.Queue.Add(key)
-		}
-		return
-	}
-	sets, _ := sc.sets.StatefulSets(pod.Namespace).List(labels.Everything())
-	controller.EnqueueSelecting(sc.ctrl, sets, setSelector, pod.Labels)
+	controller.EnqueueOwnerOrAdopters(sc.ctrl, pod, kindStatefulSet.Kind,
+		func(ns string) ([]*appsv1.StatefulSet, error) {
+			return sc.sets.StatefulSets(ns).List(labels.Everything())
+		},
+		func(s *appsv1.StatefulSet) *metav1.LabelSelector { return s.Spec.Selector })
 }
-
-func setSelector(s *appsv1.StatefulSet) *metav1.LabelSelector { return s.Spec.Selector }
 
 func (sc *ssController) sync(ctx context.Context, key string) error {
 	cached, found, err := controller.Get(key, sc.sets.StatefulSets)
