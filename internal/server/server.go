@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -71,7 +72,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		g.Go(func() error { return runScheduler(ctx, rc, cfg.SchedulerConfig) })
+		g.Go(func() error { return runScheduler(ctx, rc, cfg.SchedulerConfig, srv.API.MetricsRegistry()) })
 	}
 	if !cfg.DisableAgent {
 		g.Go(func() error { return runLocalAgent(ctx, srv, cfg) })
@@ -114,10 +115,17 @@ type idle struct{}
 
 func (idle) Run(ctx context.Context) { <-ctx.Done() }
 
-func runScheduler(ctx context.Context, rc *rest.Config, configPath string) error {
+// runScheduler runs the scheduler, publishing its metrics on the API server's /metrics
+// (one process, one endpoint).
+func runScheduler(ctx context.Context, rc *rest.Config, configPath string, reg prometheus.Registerer) error {
 	s, start, err := newScheduler(rc, configPath)
 	if err != nil {
 		return err
+	}
+	for _, c := range s.Collectors() {
+		if err := reg.Register(c); err != nil {
+			slog.Warn("scheduler metric not published", "err", err)
+		}
 	}
 	start(ctx.Done())
 	s.Run(ctx)

@@ -91,7 +91,8 @@ func TestTopShowsABusyContainer(t *testing.T) {
 // TestAPIServerMetricsEndpoint reads the Prometheus series an operator would graph.
 func TestAPIServerMetricsEndpoint(t *testing.T) {
 	out := cluster.MustKubectl(t, "get", "--raw", "/metrics")
-	for _, want := range []string{"apiserver_request_total{", "apiserver_request_duration_seconds_bucket{"} {
+	for _, want := range []string{"apiserver_request_total{", "apiserver_request_duration_seconds_bucket{",
+		"scheduler_scheduling_attempt_duration_seconds_count "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
