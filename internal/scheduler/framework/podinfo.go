@@ -36,6 +36,7 @@ type AffinityTerm struct {
 	NamespaceSelector labels.Selector // nil: only Namespaces; Everything(): all
 	Selector          labels.Selector
 	TopologyKey       string
+	match             LabelMatcher // Selector prepared; zero in hand-built terms
 }
 
 // WeightedAffinityTerm is a preferred term.
@@ -57,6 +58,9 @@ func (t *AffinityTerm) Matches(pod *v1.Pod, nsLabels NamespaceLabels) bool {
 		if !t.NamespaceSelector.Empty() && (nsLabels == nil || !t.NamespaceSelector.Matches(nsLabels(pod.Namespace))) {
 			return false
 		}
+	}
+	if t.match.sel != nil {
+		return t.match.Matches(pod.Labels)
 	}
 	return t.Selector.Matches(labels.Set(pod.Labels))
 }
@@ -115,7 +119,7 @@ func newAffinityTerm(pod *v1.Pod, t *v1.PodAffinityTerm) (AffinityTerm, error) {
 	if err != nil {
 		return AffinityTerm{}, err
 	}
-	term := AffinityTerm{Selector: sel, TopologyKey: t.TopologyKey, Namespaces: map[string]struct{}{}}
+	term := AffinityTerm{Selector: sel, TopologyKey: t.TopologyKey, Namespaces: map[string]struct{}{}, match: NewLabelMatcher(sel)}
 	for _, ns := range t.Namespaces {
 		term.Namespaces[ns] = struct{}{}
 	}

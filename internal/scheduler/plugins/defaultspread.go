@@ -6,6 +6,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
+
+	fw "skiff/internal/scheduler/framework"
 )
 
 // System default spread constraints, as Kubernetes applies them to a pod that has
@@ -23,8 +25,8 @@ type SelectorFunc func(pod *v1.Pod) labels.Selector
 // defaultConstraints are the system defaults over sel.
 func defaultConstraints(sel labels.Selector) []constraint {
 	return []constraint{
-		{maxSkew: defaultHostnameSkew, minDomains: 1, key: v1.LabelHostname, selector: sel, honorAffinity: true},
-		{maxSkew: defaultZoneSkew, minDomains: 1, key: v1.LabelTopologyZone, selector: sel, honorAffinity: true},
+		{maxSkew: defaultHostnameSkew, minDomains: 1, key: v1.LabelHostname, selector: fw.NewLabelMatcher(sel), honorAffinity: true},
+		{maxSkew: defaultZoneSkew, minDomains: 1, key: v1.LabelTopologyZone, selector: fw.NewLabelMatcher(sel), honorAffinity: true},
 	}
 }
 

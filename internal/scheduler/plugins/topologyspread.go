@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	fw "skiff/internal/scheduler/framework"
 )
@@ -35,7 +34,7 @@ type constraint struct {
 	maxSkew       int64
 	minDomains    int64
 	key           string
-	selector      labels.Selector
+	selector      fw.LabelMatcher
 	honorAffinity bool
 	honorTaints   bool
 }
@@ -72,7 +71,7 @@ func buildConstraints(pod *v1.Pod, action v1.UnsatisfiableConstraintAction) ([]c
 		if err != nil {
 			return nil, err
 		}
-		cc := constraint{maxSkew: int64(c.MaxSkew), minDomains: 1, key: c.TopologyKey, selector: sel,
+		cc := constraint{maxSkew: int64(c.MaxSkew), minDomains: 1, key: c.TopologyKey, selector: fw.NewLabelMatcher(sel),
 			honorAffinity: c.NodeAffinityPolicy == nil || *c.NodeAffinityPolicy == v1.NodeInclusionPolicyHonor,
 			honorTaints:   c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy == v1.NodeInclusionPolicyHonor}
 		if c.MinDomains != nil {
@@ -111,7 +110,7 @@ func eligibleFor(c *constraint, pod *v1.Pod, node *v1.Node) bool {
 func countMatching(c *constraint, ns string, n *fw.NodeInfo) int64 {
 	var count int64
 	for _, p := range n.Pods {
-		if p.Pod.Namespace == ns && p.Pod.DeletionTimestamp == nil && c.selector.Matches(labels.Set(p.Pod.Labels)) {
+		if p.Pod.Namespace == ns && p.Pod.DeletionTimestamp == nil && c.selector.Matches(p.Pod.Labels) {
 			count++
 		}
 	}
@@ -207,7 +206,7 @@ func (PodTopologySpread) Filter(state *fw.CycleState, pod *fw.PodInfo, n *fw.Nod
 			return unresolvable(ReasonTopologySpreadMissing)
 		}
 		var self int64
-		if c.selector.Matches(labels.Set(pod.Pod.Labels)) {
+		if c.selector.Matches(pod.Pod.Labels) {
 			self = 1
 		}
 		if s.counts[i][v]+self-s.minCount[i] > c.maxSkew {
@@ -234,7 +233,7 @@ func (PodTopologySpread) update(state *fw.CycleState, pod, other *fw.PodInfo, n 
 	}
 	for i := range s.constraints {
 		c := &s.constraints[i]
-		if c.selector.Matches(labels.Set(other.Pod.Labels)) {
+		if c.selector.Matches(other.Pod.Labels) {
 			s.counts[i][n.Node.Labels[c.key]] += delta
 			s.updateMin(i)
 		}
