@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -38,7 +39,7 @@ func NewContext(client kubernetes.Interface, resync time.Duration) *Context {
 	recorders := map[string]record.EventRecorder{}
 	return &Context{
 		Client:    client,
-		Informers: informers.NewSharedInformerFactory(client, resync),
+		Informers: informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(StripManagedFields)),
 		Recorder: func(component string) record.EventRecorder {
 			mu.Lock()
 			defer mu.Unlock()
@@ -50,6 +51,16 @@ func NewContext(client kubernetes.Interface, resync time.Duration) *Context {
 			return r
 		},
 	}
+}
+
+// StripManagedFields drops managedFields from objects before an informer caches them:
+// no controller reads them, they are about a third of a cached pod, and the API
+// server keeps an object's live managedFields when an update carries none.
+func StripManagedFields(obj any) (any, error) {
+	if m, err := meta.Accessor(obj); err == nil && m.GetManagedFields() != nil {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }
 
 // Controller runs sync for every key put on its queue, retrying failures with backoff.

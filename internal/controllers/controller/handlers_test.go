@@ -175,3 +175,28 @@ func TestEnqueueOwnerOrAdopters(t *testing.T) {
 		})
 	}
 }
+
+func TestStripManagedFields(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		obj  any
+	}{
+		{"pod with managed fields", &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p",
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "m", Operation: metav1.ManagedFieldsOperationUpdate}}}}},
+		{"pod without", &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}}},
+		{"tombstone passes through", cache.DeletedFinalStateUnknown{Key: "ns/p"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := StripManagedFields(tc.obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p, ok := got.(*corev1.Pod); ok && (p.ManagedFields != nil || p.Name != "p") {
+				t.Fatalf("after strip: %+v", p.ObjectMeta)
+			}
+			if _, ok := tc.obj.(cache.DeletedFinalStateUnknown); ok && got != tc.obj {
+				t.Fatalf("tombstone changed: %v", got)
+			}
+		})
+	}
+}
