@@ -26,71 +26,61 @@ func retentionSet(whenDeleted, whenScaled appsv1.PersistentVolumeClaimRetentionP
 	return set
 }
 
-// TestClaimsOwnedBySetWhenDeleted: whenDeleted=Delete makes the set an owner (not the
-// controller) of each claim, so the garbage collector deletes them with the set.
-func TestClaimsOwnedBySetWhenDeleted(t *testing.T) {
+// TestClaimRetentionPolicy: whenDeleted=Delete makes the set an owner (not the
+// controller) of each claim, so the garbage collector deletes them with the set;
+// whenScaled=Delete gives a condemned pod's claims to the pod before deleting it.
+// Retain, and no policy, leave the claims alone.
+func TestClaimRetentionPolicy(t *testing.T) {
 	const del, retain = appsv1.DeletePersistentVolumeClaimRetentionPolicyType, appsv1.RetainPersistentVolumeClaimRetentionPolicyType
 	for _, tc := range []struct {
-		name      string
-		set       *appsv1.StatefulSet
-		wantOwner bool
+		name                   string
+		set                    *appsv1.StatefulSet
+		setOwns, podOwnsScaled bool
 	}{
-		{"no policy retains", retentionSet("", ""), false},
-		{"whenDeleted Retain", retentionSet(retain, del), false},
-		{"whenDeleted Delete", retentionSet(del, retain), true},
+		{"no policy retains", retentionSet("", ""), false, false},
+		{"whenDeleted Delete", retentionSet(del, retain), true, false},
+		{"whenScaled Delete", retentionSet(retain, del), false, true},
+		{"both Delete", retentionSet(del, del), true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			claims := newClaims(tc.set, 2)
-			if len(claims) != 1 || claims[0].Name != "data-db-2" || claims[0].Labels["app"] != "db" {
-				t.Fatalf("claims %+v", claims)
-			}
-			refs := claims[0].OwnerReferences
-			if !tc.wantOwner {
-				if len(refs) != 0 {
-					t.Fatalf("owner references %+v; want none", refs)
-				}
-				return
-			}
-			if len(refs) != 1 || refs[0].UID != "set-uid" || refs[0].Kind != "StatefulSet" || refs[0].Controller == nil || *refs[0].Controller {
-				t.Fatalf("owner references %+v; want the set as a non-controller owner", refs)
-			}
+			checkSetOwnsClaims(t, tc.set, tc.setOwns)
+			checkCondemnHandsClaims(t, tc.set, tc.podOwnsScaled)
 		})
 	}
 }
 
-// TestCondemnHandsClaimsToPodWhenScaled: whenScaled=Delete gives a condemned pod's
-// claims to the pod before deleting it; Retain leaves them alone.
-func TestCondemnHandsClaimsToPodWhenScaled(t *testing.T) {
-	const del, retain = appsv1.DeletePersistentVolumeClaimRetentionPolicyType, appsv1.RetainPersistentVolumeClaimRetentionPolicyType
-	for _, tc := range []struct {
-		name      string
-		set       *appsv1.StatefulSet
-		wantOwner bool
-	}{
-		{"no policy retains", retentionSet("", ""), false},
-		{"whenScaled Retain", retentionSet(del, retain), false},
-		{"whenScaled Delete", retentionSet(retain, del), true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "db-3", Namespace: "ns", UID: "pod-uid"}}
-			pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data-db-3", Namespace: "ns"}}
-			client := fake.NewClientset(pod, pvc)
-			sc := &ssController{client: client, rec: record.NewFakeRecorder(10)}
-			ctx := context.Background()
-			if err := sc.condemn(ctx, tc.set, pod); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := client.CoreV1().Pods("ns").Get(ctx, "db-3", metav1.GetOptions{}); err == nil {
-				t.Error("condemned pod not deleted")
-			}
-			got, err := client.CoreV1().PersistentVolumeClaims("ns").Get(ctx, "data-db-3", metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			owned := len(got.OwnerReferences) == 1 && got.OwnerReferences[0].UID == "pod-uid" && got.OwnerReferences[0].Kind == "Pod"
-			if owned != tc.wantOwner {
-				t.Fatalf("claim owner references %+v; want owned by the pod: %v", got.OwnerReferences, tc.wantOwner)
-			}
-		})
+func checkSetOwnsClaims(t *testing.T, set *appsv1.StatefulSet, want bool) {
+	t.Helper()
+	claims := newClaims(set, 2)
+	if len(claims) != 1 || claims[0].Name != "data-db-2" || claims[0].Labels["app"] != "db" {
+		t.Fatalf("claims %+v", claims)
+	}
+	refs := claims[0].OwnerReferences
+	owned := len(refs) == 1 && refs[0].UID == "set-uid" && refs[0].Kind == "StatefulSet" && refs[0].Controller != nil && !*refs[0].Controller
+	if owned != want || (!want && len(refs) != 0) {
+		t.Fatalf("new claim's owner references %+v; want the set as a non-controller owner: %v", refs, want)
+	}
+}
+
+func checkCondemnHandsClaims(t *testing.T, set *appsv1.StatefulSet, want bool) {
+	t.Helper()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "db-3", Namespace: "ns", UID: "pod-uid"}}
+	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data-db-3", Namespace: "ns"}}
+	client := fake.NewClientset(pod, pvc)
+	sc := &ssController{client: client, rec: record.NewFakeRecorder(10)}
+	ctx := context.Background()
+	if err := sc.condemn(ctx, set, pod); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().Pods("ns").Get(ctx, "db-3", metav1.GetOptions{}); err == nil {
+		t.Error("condemned pod not deleted")
+	}
+	got, err := client.CoreV1().PersistentVolumeClaims("ns").Get(ctx, "data-db-3", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned := len(got.OwnerReferences) == 1 && got.OwnerReferences[0].UID == "pod-uid" && got.OwnerReferences[0].Kind == "Pod"
+	if owned != want {
+		t.Fatalf("scaled-down claim's owner references %+v; want owned by the pod: %v", got.OwnerReferences, want)
 	}
 }
