@@ -267,8 +267,9 @@ func validateServiceProtocol(proto corev1.Protocol, p *field.Path) field.ErrorLi
 	return nil
 }
 
-// validateServicePortNumOrName accepts a port number or an IANA-style port name.
-func validateServicePortNumOrName(port intstr.IntOrString, p *field.Path) field.ErrorList {
+// validatePortNumOrName accepts a port number or an IANA-style port name (services,
+// network policies and probes alike).
+func validatePortNumOrName(port intstr.IntOrString, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if port.Type == intstr.String {
 		for _, msg := range validation.IsValidPortName(port.StrVal) {

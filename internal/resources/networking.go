@@ -306,7 +306,7 @@ func validateNetpolPorts(ports []networkingv1.NetworkPolicyPort, p *field.Path) 
 			errs = append(errs, validateServiceProtocol(*port.Protocol, pp.Child("protocol"))...)
 		}
 		if port.Port != nil {
-			errs = append(errs, validateServicePortNumOrName(*port.Port, pp.Child("port"))...)
+			errs = append(errs, validatePortNumOrName(*port.Port, pp.Child("port"))...)
 		}
 		if port.EndPort == nil {
 			continue

@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -352,7 +351,7 @@ func validatePodHandler(exec *corev1.ExecAction, http *corev1.HTTPGetAction, tcp
 		if http.Path == "" {
 			errs = append(errs, field.Required(hp.Child("path"), ""))
 		}
-		errs = append(errs, validatePodPortNumOrName(http.Port, hp.Child("port"))...)
+		errs = append(errs, validatePortNumOrName(http.Port, hp.Child("port"))...)
 		errs = append(errs, podOneOf(hp.Child("scheme"), http.Scheme, corev1.URISchemeHTTP, corev1.URISchemeHTTPS)...)
 		for i, h := range http.HTTPHeaders {
 			for _, msg := range validation.IsHTTPHeaderName(h.Name) {
@@ -362,7 +361,7 @@ func validatePodHandler(exec *corev1.ExecAction, http *corev1.HTTPGetAction, tcp
 	}
 	if tcp != nil {
 		set = append(set, "tcpSocket")
-		errs = append(errs, validatePodPortNumOrName(tcp.Port, p.Child("tcpSocket", "port"))...)
+		errs = append(errs, validatePortNumOrName(tcp.Port, p.Child("tcpSocket", "port"))...)
 	}
 	if grpc != nil {
 		set = append(set, "grpc")
@@ -379,20 +378,6 @@ func validatePodHandler(exec *corev1.ExecAction, http *corev1.HTTPGetAction, tcp
 		errs = append(errs, field.Required(p, "must specify a handler type"))
 	case len(set) > 1:
 		errs = append(errs, field.Forbidden(p.Child(set[1]), "may not specify more than 1 handler type"))
-	}
-	return errs
-}
-
-func validatePodPortNumOrName(port intstr.IntOrString, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	if port.Type == intstr.String {
-		for _, msg := range validation.IsValidPortName(port.StrVal) {
-			errs = append(errs, field.Invalid(p, port.StrVal, msg))
-		}
-		return errs
-	}
-	for _, msg := range validation.IsValidPortNum(port.IntValue()) {
-		errs = append(errs, field.Invalid(p, port.IntValue(), msg))
 	}
 	return errs
 }

@@ -438,7 +438,7 @@ func validateServicePorts(svc *corev1.Service) field.ErrorList {
 			errs = append(errs, field.Invalid(pp.Child("port"), p.Port, msg))
 		}
 		errs = append(errs, validateServiceProtocol(p.Protocol, pp.Child("protocol"))...)
-		errs = append(errs, validateServicePortNumOrName(p.TargetPort, pp.Child("targetPort"))...)
+		errs = append(errs, validatePortNumOrName(p.TargetPort, pp.Child("targetPort"))...)
 		if p.AppProtocol != nil {
 			for _, msg := range validation.IsQualifiedName(*p.AppProtocol) {
 				errs = append(errs, field.Invalid(pp.Child("appProtocol"), *p.AppProtocol, msg))
