@@ -44,13 +44,7 @@ const nodes = 200
 // replicas, then to 10,000 to measure the controller manager's memory with that many
 // pods.
 func BenchmarkDeployment5000(b *testing.B) {
-	if b.N > 1 {
-		b.Skip("one pass is the measurement; use -benchtime 1x")
-	}
-	cfg, _ := startCluster(b)
-	admin := kubernetes.NewForConfigOrDie(fast(cfg))
-	waitNodes(b, admin, nodes)
-
+	cfg, _, admin := startCluster(b)
 	counter := &requestCounter{counts: map[string]int{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -90,12 +84,7 @@ func BenchmarkDeployment5000(b *testing.B) {
 // process and reads its resident memory once a Deployment's 10,000 pods are Running
 // and Ready: the figure the issue asks for, without the benchmark's own code in it.
 func BenchmarkControllerManagerRSS10k(b *testing.B) {
-	if b.N > 1 {
-		b.Skip("one pass is the measurement; use -benchtime 1x")
-	}
-	cfg, kubeconfig := startCluster(b)
-	admin := kubernetes.NewForConfigOrDie(fast(cfg))
-	waitNodes(b, admin, nodes)
+	_, kubeconfig, admin := startCluster(b)
 	pid := startControllerManager(b, kubeconfig)
 	time.Sleep(3 * time.Second)
 	idle := rssOf(b, pid, "VmRSS:")
@@ -158,8 +147,13 @@ func rssOf(b *testing.B, pid int, field string) float64 {
 	return 0
 }
 
-// startCluster runs `skiff server` without its controllers and a simulator of nodes.
-func startCluster(b *testing.B) (*rest.Config, string) {
+// startCluster runs `skiff server` without its controllers and a simulator of nodes,
+// and returns once the nodes are registered: the config and kubeconfig of the
+// cluster, and a client for the benchmark's own requests.
+func startCluster(b *testing.B) (*rest.Config, string, kubernetes.Interface) {
+	if b.N > 1 {
+		b.Skip("one pass is the measurement; use -benchtime 1x")
+	}
 	dir := b.TempDir()
 	c, err := framework.StartServer(dir, "--disable-agent", "--disable-controllers")
 	if err != nil {
@@ -181,7 +175,9 @@ func startCluster(b *testing.B) (*rest.Config, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return cfg, c.Kubeconfig
+	admin := kubernetes.NewForConfigOrDie(fast(cfg))
+	waitNodes(b, admin, nodes)
+	return cfg, c.Kubeconfig, admin
 }
 
 // runManager runs the controllers `skiff controller-manager` runs (the set `skiff
