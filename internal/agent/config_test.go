@@ -20,14 +20,14 @@ import (
 
 func TestParseFlags(t *testing.T) {
 	cfg, err := ParseFlags([]string{"--server", "https://10.0.0.1:6443", "--token", "tok", "--data-dir", "/var/lib/n2",
-		"--node-name", "n2", "--node-ip", "10.0.0.2", "--registry-mirror", "docker.io,quay.io", "--registry-mirror", "ghcr.io",
+		"--node-name", "n2", "--node-ip", "10.0.0.2", "--registry-mirror", "images.example,mirror.example", "--registry-mirror", "other.example",
 		"--kubelet-port", "0", "--node-label", "zone=a", "--node-taint", "gpu=yes:NoSchedule", "--node-taint", "spot:PreferNoSchedule",
 		"--eviction-hard", "memory.available<1Gi", "--eviction-pressure-transition-period", "30s"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{Server: "https://10.0.0.1:6443", Token: "tok", DataDir: "/var/lib/n2", NodeName: "n2", NodeIP: "10.0.0.2",
-		RegistryMirrors: []string{"docker.io", "quay.io", "ghcr.io"}, KubeletPort: 0, ClusterCIDR: DefaultClusterCIDR,
+		RegistryMirrors: []string{"images.example", "mirror.example", "other.example"}, KubeletPort: 0, ClusterCIDR: DefaultClusterCIDR,
 		ServiceCIDR: DefaultServiceCIDR, ClusterDomain: DefaultClusterDomain, DNSPort: 53, IngressHTTPPort: 80, IngressHTTPSPort: 443,
 		Labels: map[string]string{"zone": "a"}, EvictionHard: "memory.available<1Gi", EvictionPressureTransition: 30 * time.Second,
 		Taints: []corev1.Taint{{Key: "gpu", Value: "yes", Effect: corev1.TaintEffectNoSchedule}, {Key: "spot", Effect: corev1.TaintEffectPreferNoSchedule}}}

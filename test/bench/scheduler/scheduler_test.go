@@ -259,7 +259,7 @@ func benchPod(i int, constrained bool) *v1.Pod {
 	group := fmt.Sprintf("g%d", i%1000)
 	p := &v1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%05d", i), Labels: map[string]string{"group": group}},
-		Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10",
+		Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "skiff.local/pause:1",
 			Resources: v1.ResourceRequirements{Requests: v1.ResourceList{
 				v1.ResourceCPU: resource.MustParse("100m"), v1.ResourceMemory: resource.MustParse("100Mi")}}}}},
 	}
