@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"skiff/internal/kubelet/volume"
 )
 
 // objectSource fetches the ConfigMaps and Secrets that env refers to.
@@ -166,52 +168,13 @@ func keyMissing(kind, ns, name, key string, optional *bool) (string, bool, error
 	return "", false, configErrorf("couldn't find key %s in %s %s/%s", key, kind, ns, name)
 }
 
-// podField resolves a downward-API field path.
+// podField resolves a downward-API field path; an unknown one is a config error.
 func podField(pod *corev1.Pod, path string) (string, error) {
-	if k, ok := subscript(path, "metadata.labels"); ok {
-		return pod.Labels[k], nil
+	v, err := volume.FieldValue(pod, path)
+	if err != nil {
+		return "", configErrorf("%v", err)
 	}
-	if k, ok := subscript(path, "metadata.annotations"); ok {
-		return pod.Annotations[k], nil
-	}
-	switch path {
-	case "metadata.name":
-		return pod.Name, nil
-	case "metadata.namespace":
-		return pod.Namespace, nil
-	case "metadata.uid":
-		return string(pod.UID), nil
-	case "spec.nodeName":
-		return pod.Spec.NodeName, nil
-	case "spec.serviceAccountName":
-		return pod.Spec.ServiceAccountName, nil
-	case "status.hostIP":
-		return pod.Status.HostIP, nil
-	case "status.hostIPs":
-		return joinIPs(pod.Status.HostIPs, func(i corev1.HostIP) string { return i.IP }), nil
-	case "status.podIP":
-		return pod.Status.PodIP, nil
-	case "status.podIPs":
-		return joinIPs(pod.Status.PodIPs, func(i corev1.PodIP) string { return i.IP }), nil
-	}
-	return "", configErrorf("unsupported fieldRef %q", path)
-}
-
-func joinIPs[T any](ips []T, ip func(T) string) string {
-	s := make([]string, len(ips))
-	for i := range ips {
-		s[i] = ip(ips[i])
-	}
-	return strings.Join(s, ",")
-}
-
-// subscript parses "prefix['key']".
-func subscript(path, prefix string) (string, bool) {
-	rest, ok := strings.CutPrefix(path, prefix+"['")
-	if !ok {
-		return "", false
-	}
-	return strings.CutSuffix(rest, "']")
+	return v, nil
 }
 
 func resourceField(pod *corev1.Pod, c *corev1.Container, ref *corev1.ResourceFieldSelector, alloc corev1.ResourceList) (string, error) {

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"path/filepath"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -72,7 +71,9 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		g.Go(func() error { return runScheduler(ctx, rc, cfg.SchedulerConfig, srv.API.MetricsRegistry()) })
+		// Under the same Lease as `skiff scheduler`, so one of several servers schedules.
+		opts := SchedulerOptions{ConfigPath: cfg.SchedulerConfig, LeaderElect: true, Metrics: srv.API.MetricsRegistry()}
+		g.Go(func() error { return RunScheduler(ctx, rc, opts) })
 	}
 	if !cfg.DisableAgent {
 		g.Go(func() error { return runLocalAgent(ctx, srv, cfg) })
@@ -114,23 +115,6 @@ func constructors(rc *rest.Config, ca []byte, cfg Config) (map[string]manager.Co
 type idle struct{}
 
 func (idle) Run(ctx context.Context) { <-ctx.Done() }
-
-// runScheduler runs the scheduler, publishing its metrics on the API server's /metrics
-// (one process, one endpoint).
-func runScheduler(ctx context.Context, rc *rest.Config, configPath string, reg prometheus.Registerer) error {
-	s, start, err := newScheduler(rc, configPath)
-	if err != nil {
-		return err
-	}
-	for _, c := range s.Collectors() {
-		if err := reg.Register(c); err != nil {
-			slog.Warn("scheduler metric not published", "err", err)
-		}
-	}
-	start(ctx.Done())
-	s.Run(ctx)
-	return nil
-}
 
 // newScheduler builds a scheduler from its config file; start starts its informers.
 func newScheduler(rc *rest.Config, configPath string) (*scheduler.Scheduler, func(<-chan struct{}), error) {

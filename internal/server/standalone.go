@@ -2,29 +2,20 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"sync/atomic"
-	"time"
 
-	"github.com/google/uuid"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"skiff/internal/controllers/manager"
+	"skiff/internal/leader"
 )
 
-// The scheduler's Lease, where kube-scheduler keeps its own, with its timings.
+// The scheduler's Lease, where kube-scheduler keeps its own.
 const (
 	SchedulerLeaseName      = "kube-scheduler"
 	SchedulerLeaseNamespace = "kube-system"
-	leaseDuration           = 15 * time.Second
-	renewDeadline           = 10 * time.Second
-	retryPeriod             = 2 * time.Second
 )
 
 // SchedulerOptions are `skiff scheduler`'s command line.
@@ -33,9 +24,11 @@ type SchedulerOptions struct {
 	LeaderElect bool
 	// Identity names this instance in the Lease; hostname plus a random suffix if empty.
 	Identity string
+	// Metrics, if set, publishes the scheduler's metrics (skiff server's /metrics).
+	Metrics prometheus.Registerer
 }
 
-// RunScheduler runs the scheduler as its own process. With LeaderElect it fills
+// RunScheduler runs the scheduler, in skiff server or as its own process. With LeaderElect it fills
 // its caches at once but schedules only while it holds the Lease, so a standby
 // takes over warm; losing the Lease is an error, and the process should exit, as
 // kube-scheduler does, since its assumed pods are no longer trustworthy.
@@ -43,6 +36,13 @@ func RunScheduler(ctx context.Context, rc *rest.Config, opts SchedulerOptions) e
 	s, start, err := newScheduler(rc, opts.ConfigPath)
 	if err != nil {
 		return err
+	}
+	if opts.Metrics != nil {
+		for _, c := range s.Collectors() {
+			if err := opts.Metrics.Register(c); err != nil {
+				slog.Warn("scheduler metric not published", "err", err)
+			}
+		}
 	}
 	start(ctx.Done())
 	if !opts.LeaderElect {
@@ -53,7 +53,7 @@ func RunScheduler(ctx context.Context, rc *rest.Config, opts SchedulerOptions) e
 	if err != nil {
 		return err
 	}
-	return lead(ctx, client, SchedulerLeaseNamespace, SchedulerLeaseName, identity(opts.Identity), s.Run)
+	return leader.Run(ctx, client, SchedulerLeaseNamespace, SchedulerLeaseName, leader.Identity(opts.Identity), s.Run)
 }
 
 // ControllerManagerOptions are `skiff controller-manager`'s command line.
@@ -75,56 +75,4 @@ func RunControllerManager(ctx context.Context, rc *rest.Config, opts ControllerM
 		return err
 	}
 	return manager.Run(ctx, rc, manager.Options{LeaderElect: opts.LeaderElect, Controllers: opts.Controllers, Constructors: cons})
-}
-
-func identity(id string) string {
-	if id != "" {
-		return id
-	}
-	host, _ := os.Hostname()
-	return host + "_" + uuid.NewString()
-}
-
-// lead runs run while this instance holds the Lease namespace/name.
-func lead(ctx context.Context, client kubernetes.Interface, namespace, name, id string, run func(context.Context)) error {
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: namespace, Name: name},
-		Client:     client.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
-	}
-	lost := false
-	var started atomic.Bool
-	done := make(chan struct{})
-	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock: lock, Name: name, ReleaseOnCancel: true,
-		LeaseDuration: leaseDuration, RenewDeadline: renewDeadline, RetryPeriod: retryPeriod,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) {
-				started.Store(true)
-				defer close(done)
-				slog.Info("leading", "lease", namespace+"/"+name, "identity", id)
-				run(ctx)
-			},
-			OnStoppedLeading: func() {
-				lost = ctx.Err() == nil
-				slog.Info("stopped leading", "lease", namespace+"/"+name, "identity", id, "lost", lost)
-			},
-			OnNewLeader: func(leader string) {
-				if leader != id {
-					slog.Info("new leader elected", "lease", namespace+"/"+name, "leader", leader, "identity", id)
-				}
-			},
-		},
-	})
-	if err != nil {
-		return err
-	}
-	le.Run(ctx)
-	if started.Load() {
-		<-done // run has seen its context end
-	}
-	if lost {
-		return fmt.Errorf("lost the leader lease %s/%s", namespace, name)
-	}
-	return nil
 }

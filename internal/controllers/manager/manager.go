@@ -5,23 +5,18 @@ package manager
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"skiff/internal/controllers/controller"
+	"skiff/internal/leader"
 )
 
 // Runner is a built controller.
@@ -30,13 +25,10 @@ type Runner interface{ Run(ctx context.Context) }
 // Constructor builds a controller and registers its informer handlers on c.Informers.
 type Constructor func(c *controller.Context) Runner
 
-// Leader election timings, as kube-controller-manager's defaults.
+// The controller manager's Lease.
 const (
 	LeaseName      = "skiff-controller-manager"
 	LeaseNamespace = "kube-system"
-	leaseDuration  = 15 * time.Second
-	renewDeadline  = 10 * time.Second
-	retryPeriod    = 2 * time.Second
 )
 
 // Options say which controllers run and how the manager identifies itself.
@@ -92,56 +84,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		start(ctx)
 		return nil
 	}
-	return elect(ctx, client, identity(opts.Identity), start)
-}
-
-func identity(id string) string {
-	if id != "" {
-		return id
-	}
-	host, _ := os.Hostname()
-	return host + "_" + uuid.NewString()
-}
-
-// elect runs start while this instance leads.
-func elect(ctx context.Context, client kubernetes.Interface, id string, start func(context.Context)) error {
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: LeaseNamespace, Name: LeaseName},
-		Client:     client.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
-	}
-	var lost bool
-	var wg sync.WaitGroup
-	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock: lock, Name: LeaseName, ReleaseOnCancel: true,
-		LeaseDuration: leaseDuration, RenewDeadline: renewDeadline, RetryPeriod: retryPeriod,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) {
-				wg.Add(1)
-				defer wg.Done()
-				slog.Info("controller manager leading", "identity", id)
-				start(ctx)
-			},
-			OnStoppedLeading: func() {
-				lost = ctx.Err() == nil
-				slog.Info("controller manager stopped leading", "identity", id, "lost", lost)
-			},
-			OnNewLeader: func(leader string) {
-				if leader != id {
-					slog.Info("controller manager leader elected", "leader", leader)
-				}
-			},
-		},
-	})
-	if err != nil {
-		return err
-	}
-	le.Run(ctx)
-	wg.Wait()
-	if lost {
-		return errors.New("controller manager lost its leader lease")
-	}
-	return nil
+	return leader.Run(ctx, client, LeaseNamespace, LeaseName, leader.Identity(opts.Identity), start)
 }
 
 // runAll builds the controllers (registering their informers), starts the informers,

@@ -107,8 +107,9 @@ func DownwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, def *i
 	return out, nil
 }
 
-// FieldValue resolves the pod fields a downwardAPI volume may read. Labels and
-// annotations are one `key="value"` line each, sorted, as Kubernetes writes them.
+// FieldValue resolves a downward-API field path, for volumes and environment
+// variables alike. Whole labels and annotations (volumes only) are one
+// `key="value"` line each, sorted, as Kubernetes writes them.
 func FieldValue(pod *corev1.Pod, path string) (string, error) {
 	if k, ok := subscript(path, "metadata.labels"); ok {
 		return pod.Labels[k], nil
@@ -131,8 +132,24 @@ func FieldValue(pod *corev1.Pod, path string) (string, error) {
 		return pod.Spec.NodeName, nil
 	case "spec.serviceAccountName":
 		return pod.Spec.ServiceAccountName, nil
+	case "status.hostIP":
+		return pod.Status.HostIP, nil
+	case "status.hostIPs":
+		return joinIPs(pod.Status.HostIPs, func(i corev1.HostIP) string { return i.IP }), nil
+	case "status.podIP":
+		return pod.Status.PodIP, nil
+	case "status.podIPs":
+		return joinIPs(pod.Status.PodIPs, func(i corev1.PodIP) string { return i.IP }), nil
 	}
-	return "", fmt.Errorf("unsupported downwardAPI fieldRef %q", path)
+	return "", fmt.Errorf("unsupported fieldRef %q", path)
+}
+
+func joinIPs[T any](ips []T, ip func(T) string) string {
+	s := make([]string, len(ips))
+	for i := range ips {
+		s[i] = ip(ips[i])
+	}
+	return strings.Join(s, ",")
 }
 
 func formatMap(m map[string]string) string {

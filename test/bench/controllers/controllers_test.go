@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -21,7 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -103,33 +101,13 @@ func BenchmarkControllerManagerRSS10k(b *testing.B) {
 // startControllerManager runs `skiff controller-manager` against the cluster and
 // returns its pid.
 func startControllerManager(b *testing.B, kubeconfig string) int {
-	bin, err := framework.Binary()
+	p, err := framework.StartSkiff(kubeconfig, filepath.Join(b.TempDir(), "controller-manager.log"),
+		"controller-manager", "--kubeconfig", kubeconfig, "--leader-elect=false")
 	if err != nil {
 		b.Fatal(err)
 	}
-	dir := b.TempDir()
-	logf, err := os.Create(filepath.Join(dir, "controller-manager.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command(bin, "controller-manager", "--kubeconfig", kubeconfig, "--leader-elect=false")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-	})
-	return cmd.Process.Pid
+	b.Cleanup(p.Stop)
+	return p.Pid()
 }
 
 // rssOf reads a size field (VmRSS:, VmHWM:) of process pid in MiB.

@@ -15,13 +15,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,6 +37,7 @@ import (
 	"skiff/internal/scheduler"
 	"skiff/internal/simulate"
 	"skiff/internal/testserver"
+	"skiff/test/e2e/framework"
 )
 
 // creators is how many goroutines create pods: API writes are latency-bound (each
@@ -146,33 +145,17 @@ func startSimulator(b *testing.B, ctx context.Context, cfg *rest.Config, nodes i
 // skiff binary; it then returns a function reading that process's peak RSS and
 // the CPU time it has used.
 func startScheduler(b *testing.B, ctx context.Context, srv *testserver.Server) func() (int64, time.Duration) {
-	if bin := os.Getenv("SKIFF_BIN"); bin != "" {
+	if os.Getenv("SKIFF_BIN") != "" {
 		args := []string{"scheduler", "--kubeconfig", srv.Kubeconfig(), "--leader-elect=false"}
 		if prof := os.Getenv("SCHEDULER_CPUPROFILE"); prof != "" {
 			args = append(args, "--cpuprofile", prof)
 		}
-		cmd := exec.Command(bin, args...)
-		logf, err := os.Create(filepath.Join(b.TempDir(), "scheduler.log"))
+		p, err := framework.StartSkiff(srv.Kubeconfig(), filepath.Join(b.TempDir(), "scheduler.log"), args...)
 		if err != nil {
 			b.Fatal(err)
 		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { // SIGTERM, so that a CPU profile is written out
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(20 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-			logf.Close()
-		})
-		proc := fmt.Sprintf("/proc/%d/", cmd.Process.Pid)
+		b.Cleanup(p.Stop) // SIGTERM, so that a CPU profile is written out
+		proc := fmt.Sprintf("/proc/%d/", p.Pid())
 		return func() (int64, time.Duration) { return peakRSS(proc + "status"), cpuTime(proc + "stat") }
 	}
 	cfg := srv.Config

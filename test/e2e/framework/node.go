@@ -142,6 +142,12 @@ type Process struct {
 
 // StartSkiff runs `skiff <args>` against the cluster, with output to logPath.
 func (c *Cluster) StartSkiff(logPath string, args ...string) (*Process, error) {
+	return StartSkiff(c.Kubeconfig, logPath, args...)
+}
+
+// StartSkiff runs `skiff <args>` with KUBECONFIG set to kubeconfig and output to
+// logPath.
+func StartSkiff(kubeconfig, logPath string, args ...string) (*Process, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
@@ -151,7 +157,7 @@ func (c *Cluster) StartSkiff(logPath string, args ...string) (*Process, error) {
 		return nil, err
 	}
 	p := &Process{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
-	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
@@ -162,7 +168,10 @@ func (c *Cluster) StartSkiff(logPath string, args ...string) (*Process, error) {
 	return p, nil
 }
 
-// Stop ends the process.
+// Pid is the process's pid.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Stop ends the process (SIGTERM, so that it can write out a profile).
 func (p *Process) Stop() {
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 	select {
