@@ -3,7 +3,6 @@ package node_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -49,21 +48,8 @@ func TestMemoryPressureEvictsBestEffortFirst(t *testing.T) {
 	if threshold < 512<<20 {
 		t.Fatalf("the machine has too little free memory for this test: %d MiB", (threshold+margin)>>20)
 	}
-	dir, err := os.MkdirTemp("", "skiff-e2e-evict-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent, err := cluster.StartAgent(dir, "e2e-evict", "--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR,
-		"--eviction-hard", fmt.Sprintf("memory.available<%dMi", threshold>>20), "--eviction-pressure-transition-period", "60s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		agent.Stop()
-		agent.Reset()
-		os.RemoveAll(dir)
-		_, _ = cluster.Kubectl("delete", "node", "e2e-evict")
-	})
+	startSecondAgent(t, "e2e-evict", "--eviction-hard", fmt.Sprintf("memory.available<%dMi", threshold>>20),
+		"--eviction-pressure-transition-period", "60s")
 	n := ns(t, "evict")
 	if out, err := cluster.KubectlStdin(guaranteedPod, "-n", n, "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply: %v\n%s", err, out)

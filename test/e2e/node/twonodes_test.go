@@ -13,22 +13,7 @@ import (
 // TestSecondNodePodsReachEachOther joins a second agent on this machine and checks that
 // pods on the two nodes reach each other by IP.
 func TestSecondNodePodsReachEachOther(t *testing.T) {
-	dir, err := os.MkdirTemp("", "skiff-e2e-agent-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent, err := cluster.StartAgent(dir, "e2e-two", "--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		agent.Stop()
-		agent.Reset()
-		os.RemoveAll(dir)
-		// A stopped agent's node stays registered; remove it so later pods are not
-		// scheduled onto it.
-		_, _ = cluster.Kubectl("delete", "node", "e2e-two")
-	})
+	startSecondAgent(t, "e2e-two")
 	n := ns(t, "twonodes")
 	cluster.MustKubectl(t, "-n", n, "run", "server", "--image="+toolbox, "--overrides", `{"spec":{"nodeName":"e2e-two"}}`, "--", "/toolbox", "serve", "--port", "8080")
 	ip := running(t, n, "server")
@@ -49,4 +34,27 @@ func TestSecondNodePodsReachEachOther(t *testing.T) {
 	if !strings.Contains(out, "e2e-two") || !strings.Contains(out, "control-plane") {
 		t.Fatalf("nodes:\n%s", out)
 	}
+}
+
+// startSecondAgent joins another node to the cluster for the rest of the test;
+// when the test ends it stops, its pods and network are removed, and the Node
+// object is deleted so later pods are not scheduled onto it.
+func startSecondAgent(t *testing.T, name string, extraArgs ...string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "skiff-e2e-"+name+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR}, extraArgs...)
+	agent, err := cluster.StartAgent(dir, name, args...)
+	if err != nil {
+		os.RemoveAll(dir)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		agent.Stop()
+		agent.Reset()
+		os.RemoveAll(dir)
+		_, _ = cluster.Kubectl("delete", "node", name)
+	})
 }
