@@ -202,6 +202,21 @@ func begin(w http.ResponseWriter, r *http.Request) (*call, bool) {
 	return &call{out: out, opts: opts, raw: raw}, true
 }
 
+// beginCreate starts a request to a create-only resource (reviews, bindings, token
+// requests): any other verb is refused, and the body is decoded as gvk.
+func beginCreate(w http.ResponseWriter, r *http.Request, q request, ep *endpoint, gvk schema.GroupVersionKind) (*call, runtime.Object, bool) {
+	if q.Verb != "create" {
+		writeError(w, apierrors.NewMethodNotSupported(ep.GroupResource(), r.Method))
+		return nil, nil, false
+	}
+	c, ok := begin(w, r)
+	if !ok {
+		return nil, nil, false
+	}
+	obj, ok := c.decode(w, r, gvk)
+	return c, obj, ok
+}
+
 // decode decodes the body as gvk, passing unknown-field warnings to the client.
 func (c *call) decode(w http.ResponseWriter, r *http.Request, gvk schema.GroupVersionKind) (runtime.Object, bool) {
 	obj, warnings, err := decodeBody(r, c.raw, gvk, c.opts.strict)

@@ -20,15 +20,7 @@ import (
 // serveReview answers the create-only review resources: who am I, may I, is this
 // token valid. Nothing is stored.
 func (a *API) serveReview(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
-	if q.Verb != "create" {
-		writeError(w, apierrors.NewMethodNotSupported(ep.GroupResource(), r.Method))
-		return
-	}
-	c, ok := begin(w, r)
-	if !ok {
-		return
-	}
-	obj, ok := c.decode(w, r, ep.GVK())
+	c, obj, ok := beginCreate(w, r, q, ep, ep.GVK())
 	if !ok {
 		return
 	}
@@ -116,15 +108,11 @@ func (a *API) rulesReview(u *auth.User, namespace string) authzv1.SubjectRulesRe
 // serveToken issues a service account token (kubectl create token, and the kubelet's
 // projected token volumes).
 func (a *API) serveToken(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
-	if q.Verb != "create" || a.saTokens == nil {
+	if a.saTokens == nil {
 		writeError(w, apierrors.NewMethodNotSupported(ep.GroupResource(), r.Method))
 		return
 	}
-	c, ok := begin(w, r)
-	if !ok {
-		return
-	}
-	obj, ok := c.decode(w, r, authnv1.SchemeGroupVersion.WithKind("TokenRequest"))
+	c, obj, ok := beginCreate(w, r, q, ep, authnv1.SchemeGroupVersion.WithKind("TokenRequest"))
 	if !ok {
 		return
 	}

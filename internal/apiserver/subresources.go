@@ -135,15 +135,7 @@ func contentType(r *http.Request) string {
 
 // serveBinding assigns a pod to a node: the scheduler's one write.
 func (a *API) serveBinding(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
-	if q.Verb != "create" {
-		writeError(w, apierrors.NewMethodNotSupported(ep.GroupResource(), r.Method))
-		return
-	}
-	c, ok := begin(w, r)
-	if !ok {
-		return
-	}
-	obj, ok := c.decode(w, r, corev1.SchemeGroupVersion.WithKind("Binding"))
+	c, obj, ok := beginCreate(w, r, q, ep, corev1.SchemeGroupVersion.WithKind("Binding"))
 	if !ok {
 		return
 	}
