@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"skiff/internal/controllers/controller"
 	"skiff/internal/controllers/nodeipam"
 	"skiff/internal/kubelet/cri"
+	"skiff/internal/kubelet/volume"
 	"skiff/internal/testserver"
 )
 
@@ -125,7 +127,7 @@ func startAgent(t testing.TB, srv *testserver.Server, name string, join bool) *t
 		if err := Reset(rctx, a.cfg); err != nil {
 			t.Errorf("reset %s: %v", name, err)
 		}
-		if err := UnmountUnder(dir); err != nil {
+		if err := volume.UnmountUnder(dir, syscall.MNT_DETACH); err != nil {
 			t.Errorf("unmount under %s: %v", dir, err)
 		}
 		if err := os.RemoveAll(dir); err != nil {

@@ -1,14 +1,10 @@
 package agent
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
-	"syscall"
 	"time"
 
 	"skiff/internal/kubelet"
@@ -49,32 +45,5 @@ func Reset(ctx context.Context, cfg Config) error {
 	}
 	errs = append(errs, kubelet.RemoveHostState(ctx, cfg.NodeName, CgroupPrefix(cfg.NodeName)),
 		kubelet.RemoveVolumes(filepath.Join(cfg.DataDir, "kubelet")))
-	return errors.Join(errs...)
-}
-
-// UnmountUnder detaches every mount below dir (deepest first), for removing a data
-// dir after containerd stopped.
-func UnmountUnder(dir string) error {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var mounts []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
-			mounts = append(mounts, fields[4])
-		}
-	}
-	slices.Sort(mounts)
-	slices.Reverse(mounts)
-	var errs []error
-	for _, m := range mounts {
-		if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) {
-			errs = append(errs, err)
-		}
-	}
 	return errors.Join(errs...)
 }

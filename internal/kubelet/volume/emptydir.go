@@ -86,14 +86,16 @@ func mountsUnder(dir string) ([]string, error) {
 	return out, s.Err()
 }
 
-func unmountUnder(dir string) error {
+// UnmountUnder unmounts every mount below dir, deepest first, with the given
+// unmount(2) flags (MNT_DETACH when a whole data dir is being removed).
+func UnmountUnder(dir string, flags int) error {
 	mounts, err := mountsUnder(dir)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, m := range mounts {
-		if err := syscall.Unmount(m, 0); err != nil && !errors.Is(err, syscall.EINVAL) {
+		if err := syscall.Unmount(m, flags); err != nil && !errors.Is(err, syscall.EINVAL) {
 			errs = append(errs, fmt.Errorf("unmounting %s: %w", m, err))
 		}
 	}

@@ -245,7 +245,7 @@ func removePodVolumes(podDir string) error {
 	if _, err := os.Stat(podDir); err != nil {
 		return nil
 	}
-	if err := unmountUnder(podDir); err != nil {
+	if err := UnmountUnder(podDir, 0); err != nil {
 		return err
 	}
 	return os.RemoveAll(podDir)

@@ -23,7 +23,7 @@ import (
 func TestSetup(t *testing.T) {
 	root := t.TempDir()
 	// Secret and projected volumes are tmpfs mounts; a failing test must not leave them.
-	t.Cleanup(func() { _ = unmountUnder(root) })
+	t.Cleanup(func() { _ = UnmountUnder(root, 0) })
 	client := fake.NewClientset(
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kube-root-ca.crt", Namespace: "ns"}, Data: map[string]string{"ca.crt": "CA"}},
 		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "bound", Namespace: "ns", UID: "c1"}, Spec: corev1.PersistentVolumeClaimSpec{VolumeName: "pv1"}},
