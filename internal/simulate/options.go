@@ -31,6 +31,10 @@ type Options struct {
 	HeartbeatInterval time.Duration
 	// Workers bounds concurrent API calls for registering nodes and pod updates.
 	Workers int
+	// Bare nodes are registered and then left alone: no heartbeats, and pods bound
+	// to them are never marked Running. These are the nodes of kube-scheduler's
+	// scheduler_perf, which measure the scheduler without any kubelet's writes.
+	Bare bool
 	// PodCIDR is carved into one /24 per node for pod IPs; node groups that run at
 	// the same time need distinct ranges.
 	PodCIDR *net.IPNet
@@ -54,6 +58,7 @@ func ParseFlags(args []string) (Options, error) {
 	fs.StringVar(&taints, "taints", "", "node taints, k=v:Effect,...")
 	fs.StringVar(&fail, "fail-node", "", "comma-separated node names that never heartbeat")
 	fs.DurationVar(&o.HeartbeatInterval, "heartbeat-interval", 10*time.Second, "lease renewal period")
+	fs.BoolVar(&o.Bare, "bare", false, "register the nodes only: no heartbeats, pods are never marked Running")
 	fs.IntVar(&o.Workers, "workers", 32, "concurrent API calls")
 	fs.StringVar(&cidr, "pod-cidr", "10.64.0.0/10", "pod IPs, a /24 per node (use distinct ranges for groups run together)")
 	if err := fs.Parse(args); err != nil {

@@ -76,7 +76,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	slog.Info("simulated nodes registered", "nodes", opts.Nodes, "prefix", opts.NamePrefix,
-		"took", time.Since(start).Round(time.Millisecond), "failed", len(opts.FailNodes))
+		"took", time.Since(start).Round(time.Millisecond), "failed", len(opts.FailNodes), "bare", opts.Bare)
+	if opts.Bare {
+		<-ctx.Done()
+		return nil
+	}
 	return s.serve(ctx)
 }
 

@@ -49,6 +49,10 @@ type benchCase struct {
 	// constrained gives every pod required anti-affinity and a topology spread
 	// constraint, the expensive path.
 	constrained bool
+	// kubelets makes the simulated nodes heartbeat and mark their pods Running,
+	// as real kubelets would. Without it the nodes are bare API objects, as in
+	// kube-scheduler's scheduler_perf, so only the scheduler's work is measured.
+	kubelets bool
 }
 
 func BenchmarkSchedulingBasic1000Nodes(b *testing.B) {
@@ -63,6 +67,12 @@ func BenchmarkSchedulingConstrained5000Nodes(b *testing.B) {
 	run(b, benchCase{nodes: 5000, pods: 10000, constrained: true})
 }
 
+// The same as SchedulingBasic5000Nodes with every node's simulated kubelet
+// renewing its Lease every 10 s (500 writes/s) and reporting each pod Running.
+func BenchmarkSchedulingBasic5000NodesWithKubelets(b *testing.B) {
+	run(b, benchCase{nodes: 5000, pods: 10000, kubelets: true})
+}
+
 // run measures one pass however large b.N is: a pass builds a cluster and takes
 // seconds to minutes, so repeating it says nothing new.
 func run(b *testing.B, bc benchCase) {
@@ -72,7 +82,7 @@ func run(b *testing.B, bc benchCase) {
 	srv := testserver.Start(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	startSimulator(b, ctx, srv.Config, bc.nodes)
+	startSimulator(b, ctx, srv.Config, bc)
 	schedRSS := startScheduler(b, ctx, srv)
 	waitNodes(b, ctx, srv.Client, bc.nodes)
 
@@ -101,8 +111,8 @@ func run(b *testing.B, bc benchCase) {
 		b.ReportMetric(cpu.Seconds(), "scheduler-cpu-s")
 	}
 	b.ReportMetric(float64(rss)/(1<<20), "peakRSS-MiB")
-	b.Logf("%d nodes, %d pods (constrained=%v): created in %v (%.0f/s), all bound in %v: %.0f pods/s; %s %d MiB",
-		bc.nodes, bc.pods, bc.constrained, created.Round(time.Millisecond), float64(bc.pods)/created.Seconds(),
+	b.Logf("%d nodes, %d pods (constrained=%v, kubelets=%v): created in %v (%.0f/s), all bound in %v: %.0f pods/s; %s %d MiB",
+		bc.nodes, bc.pods, bc.constrained, bc.kubelets, created.Round(time.Millisecond), float64(bc.pods)/created.Seconds(),
 		took.Round(time.Millisecond), rate, what, rss>>20)
 }
 
@@ -129,8 +139,9 @@ func fastConfig(cfg *rest.Config) *rest.Config {
 	return c
 }
 
-func startSimulator(b *testing.B, ctx context.Context, cfg *rest.Config, nodes int) {
-	opts, err := simulate.ParseFlags([]string{"--nodes", strconv.Itoa(nodes), "--workers", "64"})
+func startSimulator(b *testing.B, ctx context.Context, cfg *rest.Config, bc benchCase) {
+	opts, err := simulate.ParseFlags([]string{"--nodes", strconv.Itoa(bc.nodes), "--workers", "64",
+		"--bare=" + strconv.FormatBool(!bc.kubelets)})
 	if err != nil {
 		b.Fatal(err)
 	}
