@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -249,9 +250,17 @@ type watchStream struct {
 	ep      *endpoint
 	out     output
 	w       http.ResponseWriter
+	buf     *bufio.Writer
 	enc     streaming.Encoder
 	headers bool // tables: column definitions go with the first event only
 }
+
+// watchBufferSize is how much of a burst of events goes to the connection at a
+// time. Over HTTP/2 every write a handler makes waits for the connection's one
+// frame-writing goroutine, and net/http hands it 4 KiB at a time; a burst in
+// one write keeps a watch from falling behind when that goroutine is busy with
+// many other streams on the same connection.
+const watchBufferSize = 64 << 10
 
 func (s *watchStream) start() {
 	ss := s.out.info.StreamSerializer
@@ -265,11 +274,15 @@ func (s *watchStream) start() {
 	s.w.Header().Set("Content-Type", ct)
 	s.w.Header().Set("Transfer-Encoding", "chunked")
 	s.w.WriteHeader(http.StatusOK)
-	s.enc = streaming.NewEncoder(ss.Framer.NewFrameWriter(s.w), ss.Serializer)
+	s.buf = bufio.NewWriterSize(s.w, watchBufferSize)
+	s.enc = streaming.NewEncoder(ss.Framer.NewFrameWriter(s.buf), ss.Serializer)
 	s.flush()
 }
 
 func (s *watchStream) flush() {
+	if s.buf.Flush() != nil {
+		return
+	}
 	if f, ok := s.w.(http.Flusher); ok {
 		f.Flush()
 	}
