@@ -69,7 +69,7 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 		metrics:   newRequestMetrics(),
 	}
 	a.Extra["/metrics"] = a.metrics.handler()
-	tc := applyconfigurations.NewTypeConverter(resources.Scheme)
+	tc := newTypeConverter(applyconfigurations.NewTypeConverter(resources.Scheme))
 	managers := map[schema.GroupVersionKind]map[string]*managedfields.FieldManager{}
 	for _, info := range a.infos {
 		ep := &endpoint{Info: info}
