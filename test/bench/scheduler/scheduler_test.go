@@ -42,7 +42,7 @@ import (
 
 // creators is how many goroutines create pods: API writes are latency-bound (each
 // waits for etcd and the watch cache), so throughput needs many in flight.
-const creators = 64
+const creators = 256
 
 type benchCase struct {
 	nodes, pods int
