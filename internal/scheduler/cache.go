@@ -25,6 +25,8 @@ type Cache struct {
 	pods  map[types.UID]*cachedPod
 	// images counts how many nodes hold each normalised image name.
 	images map[string]int
+	// idx answers the affinity and spread PreFilters without walking every pod.
+	idx *fw.PodIndex
 
 	affinityDirty bool
 	withAffinity  []*fw.NodeInfo
@@ -40,7 +42,8 @@ type cachedPod struct {
 
 // NewCache returns an empty cache.
 func NewCache() *Cache {
-	return &Cache{nodes: map[string]*fw.NodeInfo{}, pods: map[types.UID]*cachedPod{}, images: map[string]int{}}
+	return &Cache{nodes: map[string]*fw.NodeInfo{}, pods: map[types.UID]*cachedPod{}, images: map[string]int{},
+		idx: fw.NewPodIndex()}
 }
 
 // Lock and Unlock bracket a scheduling cycle; Snapshot methods need the lock held.
@@ -60,9 +63,11 @@ func (c *Cache) AddNode(node *v1.Node) {
 		c.list = append(c.list, ni)
 	} else {
 		c.countImages(ni, -1)
+		c.idx.RemoveNode(ni.Node)
 	}
 	ni.SetNode(node)
 	c.countImages(ni, 1)
+	c.idx.AddNode(node)
 	c.affinityDirty = true
 }
 
@@ -84,6 +89,7 @@ func (c *Cache) RemoveNode(name string) {
 		return
 	}
 	c.countImages(ni, -1)
+	c.idx.RemoveNode(ni.Node)
 	for i, x := range c.list {
 		if x == ni {
 			c.list[i] = c.list[len(c.list)-1]
@@ -172,6 +178,7 @@ func (c *Cache) addLocked(pi *fw.PodInfo, node string, assumed bool) {
 		c.nodes[node] = ni
 	}
 	ni.AddPod(pi)
+	c.idx.AddPod(pi, ni)
 	c.pods[pi.Pod.UID] = &cachedPod{info: pi, node: node, assumed: assumed}
 	if hasAffinity(pi) {
 		c.affinityDirty = true
@@ -184,7 +191,9 @@ func (c *Cache) removeLocked(uid types.UID, cp *cachedPod) {
 	if !ok {
 		return
 	}
-	ni.RemovePod(uid)
+	if ni.RemovePod(uid) {
+		c.idx.RemovePod(cp.info, ni)
+	}
 	if ni.Node == nil && len(ni.Pods) == 0 {
 		delete(c.nodes, cp.node)
 	}
@@ -240,6 +249,9 @@ func (c *Cache) refreshAffinity() {
 	}
 	c.affinityDirty = false
 }
+
+// Index implements fw.Snapshot.
+func (c *Cache) Index() *fw.PodIndex { return c.idx }
 
 // ImageNodeCount implements fw.Snapshot.
 func (c *Cache) ImageNodeCount(image string) int { return c.images[image] }

@@ -19,6 +19,9 @@ type Snapshot interface {
 	HavePodsWithRequiredAntiAffinity() []*NodeInfo
 	// ImageNodeCount is how many nodes hold the (normalised) image.
 	ImageNodeCount(image string) int
+	// Index is the incremental pod and term index over the same nodes, or nil,
+	// in which case plugins walk the pods themselves.
+	Index() *PodIndex
 }
 
 // Plugin is anything with a name; every extension point embeds it.

@@ -48,3 +48,7 @@ func (m *LabelMatcher) Matches(l map[string]string) bool {
 	}
 	return true
 }
+
+// Indexable reports whether PodIndex.MatchingPods can answer m: it is made of
+// equalities only.
+func (m *LabelMatcher) Indexable() bool { return m.fast }

@@ -51,18 +51,25 @@ type NamespaceLabels func(ns string) labels.Set
 
 // Matches reports whether pod falls under the term.
 func (t *AffinityTerm) Matches(pod *v1.Pod, nsLabels NamespaceLabels) bool {
-	if _, ok := t.Namespaces[pod.Namespace]; !ok {
-		if t.NamespaceSelector == nil {
-			return false
-		}
-		if !t.NamespaceSelector.Empty() && (nsLabels == nil || !t.NamespaceSelector.Matches(nsLabels(pod.Namespace))) {
-			return false
-		}
+	if !t.coversNamespace(pod.Namespace, nsLabels) {
+		return false
 	}
 	if t.match.sel != nil {
 		return t.match.Matches(pod.Labels)
 	}
 	return t.Selector.Matches(labels.Set(pod.Labels))
+}
+
+// coversNamespace reports whether pods in namespace ns fall under the term's
+// namespaces or namespaceSelector.
+func (t *AffinityTerm) coversNamespace(ns string, nsLabels NamespaceLabels) bool {
+	if _, ok := t.Namespaces[ns]; ok {
+		return true
+	}
+	if t.NamespaceSelector == nil {
+		return false
+	}
+	return t.NamespaceSelector.Empty() || (nsLabels != nil && t.NamespaceSelector.Matches(nsLabels(ns)))
 }
 
 // NewPodInfo precomputes pod's requests and affinity terms.

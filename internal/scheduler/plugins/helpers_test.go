@@ -81,6 +81,11 @@ func (s snapshot) HavePodsWithRequiredAntiAffinity() []*fw.NodeInfo {
 	}
 	return out
 }
+
+// Index builds the index over the nodes, so plugin tests take the indexed path
+// (scanSnapshot in index_equiv_test.go hides it to test the scans).
+func (s snapshot) Index() *fw.PodIndex { return fw.BuildPodIndex(s) }
+
 func (s snapshot) ImageNodeCount(image string) int {
 	c := 0
 	for _, n := range s {

@@ -54,12 +54,17 @@ func (p *InterPodAffinity) PreFilter(_ context.Context, state *fw.CycleState, po
 		return fw.NewStatus(fw.Skip)
 	}
 	s := &affinityState{existingAnti: pairCounts{}, affinity: pairCounts{}, anti: pairCounts{}}
-	for _, n := range withAnti {
-		for _, ex := range n.PodsWithRequiredAntiAffinity {
-			p.countExistingAnti(s, pod, ex, n, 1)
+	idx := snap.Index()
+	if idx != nil {
+		p.indexedExistingAnti(s, pod, idx)
+	} else {
+		for _, n := range withAnti {
+			for _, ex := range n.PodsWithRequiredAntiAffinity {
+				p.countExistingAnti(s, pod, ex, n, 1)
+			}
 		}
 	}
-	if hasOwn {
+	if hasOwn && (idx == nil || !p.indexedOwn(s, pod, idx)) {
 		for _, n := range snap.List() {
 			for _, ex := range n.Pods {
 				p.countOwn(s, pod, ex, n, 1)

@@ -12,6 +12,9 @@ func (s *affinityScoreState) Clone() fw.StateData { return s }
 // directions and of existing pods' required affinity towards the newcomer.
 func (p *InterPodAffinity) PreScore(state *fw.CycleState, pod *fw.PodInfo, snap fw.Snapshot, _ []*fw.NodeInfo) *fw.Status {
 	hasOwn := len(pod.PreferredAffinityTerms)+len(pod.PreferredAntiAffinityTerms) > 0
+	if idx := snap.Index(); idx != nil {
+		return p.indexedPreScore(state, pod, snap, idx, hasOwn)
+	}
 	nodes := snap.HavePodsWithAffinity()
 	if hasOwn {
 		nodes = snap.List()
@@ -37,16 +40,11 @@ func (p *InterPodAffinity) PreScore(state *fw.CycleState, pod *fw.PodInfo, snap 
 }
 
 func (p *InterPodAffinity) scoreExisting(scores pairCounts, pod, ex *fw.PodInfo, n *fw.NodeInfo) {
+	p.scoreOwn(scores, pod, ex, n)
 	add := func(t *fw.AffinityTerm, target *fw.PodInfo, w int64) {
 		if v, ok := n.Node.Labels[t.TopologyKey]; ok && t.Matches(target.Pod, p.NamespaceLabels) {
 			scores[topologyPair{t.TopologyKey, v}] += w
 		}
-	}
-	for i := range pod.PreferredAffinityTerms {
-		add(&pod.PreferredAffinityTerms[i].AffinityTerm, ex, int64(pod.PreferredAffinityTerms[i].Weight))
-	}
-	for i := range pod.PreferredAntiAffinityTerms {
-		add(&pod.PreferredAntiAffinityTerms[i].AffinityTerm, ex, -int64(pod.PreferredAntiAffinityTerms[i].Weight))
 	}
 	for i := range ex.RequiredAffinityTerms {
 		add(&ex.RequiredAffinityTerms[i], pod, hardPodAffinityWeight)
@@ -56,6 +54,21 @@ func (p *InterPodAffinity) scoreExisting(scores pairCounts, pod, ex *fw.PodInfo,
 	}
 	for i := range ex.PreferredAntiAffinityTerms {
 		add(&ex.PreferredAntiAffinityTerms[i].AffinityTerm, pod, -int64(ex.PreferredAntiAffinityTerms[i].Weight))
+	}
+}
+
+// scoreOwn adds the weights of the newcomer's preferred terms that ex matches.
+func (p *InterPodAffinity) scoreOwn(scores pairCounts, pod, ex *fw.PodInfo, n *fw.NodeInfo) {
+	add := func(t *fw.AffinityTerm, w int64) {
+		if v, ok := n.Node.Labels[t.TopologyKey]; ok && t.Matches(ex.Pod, p.NamespaceLabels) {
+			scores[topologyPair{t.TopologyKey, v}] += w
+		}
+	}
+	for i := range pod.PreferredAffinityTerms {
+		add(&pod.PreferredAffinityTerms[i].AffinityTerm, int64(pod.PreferredAffinityTerms[i].Weight))
+	}
+	for i := range pod.PreferredAntiAffinityTerms {
+		add(&pod.PreferredAntiAffinityTerms[i].AffinityTerm, -int64(pod.PreferredAntiAffinityTerms[i].Weight))
 	}
 }
 

@@ -123,12 +123,39 @@ func countMatching(c *constraint, ns string, n *fw.NodeInfo) int64 {
 // With requireAll a node counts only if it is eligible for every constraint (the
 // user's constraints); without, each constraint counts the nodes eligible for it
 // (the system defaults, whose zone key many clusters lack).
-func countDomains(cs []constraint, pod *v1.Pod, nodes []*fw.NodeInfo, requireAll bool) ([]map[string]int64, []int) {
-	counts := make([]map[string]int64, len(cs))
-	domains := make([]int, len(cs))
-	values := make([]map[string]struct{}, len(cs))
+func countDomains(cs []constraint, pod *v1.Pod, snap fw.Snapshot, requireAll bool) ([]map[string]int64, []int) {
+	if idx := snap.Index(); idx != nil && indexableConstraints(cs) {
+		return indexedDomains(cs, pod, snap, idx, requireAll)
+	}
+	return scanDomains(cs, pod, snap.List(), requireAll)
+}
+
+// scanDomains is countDomains walking every pod of every node.
+func scanDomains(cs []constraint, pod *v1.Pod, nodes []*fw.NodeInfo, requireAll bool) ([]map[string]int64, []int) {
+	counts := newCounts(len(cs))
+	domains := eligibleDomains(cs, pod, nodes, requireAll, func(i int, n *fw.NodeInfo, v string) {
+		if c := countMatching(&cs[i], pod.Namespace, n); c > 0 {
+			counts[i][v] += c
+		}
+	})
+	return counts, domains
+}
+
+func newCounts(n int) []map[string]int64 {
+	counts := make([]map[string]int64, n)
 	for i := range counts {
 		counts[i] = map[string]int64{}
+	}
+	return counts
+}
+
+// eligibleDomains returns the number of eligible domains per constraint, calling
+// each (if not nil) for every node eligible for constraint i with its domain v.
+func eligibleDomains(cs []constraint, pod *v1.Pod, nodes []*fw.NodeInfo, requireAll bool,
+	each func(i int, n *fw.NodeInfo, v string)) []int {
+	domains := make([]int, len(cs))
+	values := make([]map[string]struct{}, len(cs))
+	for i := range cs {
 		if cs[i].key != v1.LabelHostname {
 			values[i] = map[string]struct{}{}
 		}
@@ -147,8 +174,8 @@ func countDomains(cs []constraint, pod *v1.Pod, nodes []*fw.NodeInfo, requireAll
 			} else {
 				domains[i]++ // hostnames are unique: one domain per node
 			}
-			if c := countMatching(&cs[i], pod.Namespace, n); c > 0 {
-				counts[i][v] += c
+			if each != nil {
+				each(i, n, v)
 			}
 		}
 	}
@@ -157,7 +184,7 @@ func countDomains(cs []constraint, pod *v1.Pod, nodes []*fw.NodeInfo, requireAll
 			domains[i] = len(values[i])
 		}
 	}
-	return counts, domains
+	return domains
 }
 
 // PreFilter implements fw.PreFilterPlugin.
@@ -169,7 +196,7 @@ func (PodTopologySpread) PreFilter(_ context.Context, state *fw.CycleState, pod 
 	if len(cs) == 0 {
 		return fw.NewStatus(fw.Skip)
 	}
-	counts, domains := countDomains(cs, pod.Pod, snap.List(), true)
+	counts, domains := countDomains(cs, pod.Pod, snap, true)
 	s := &spreadState{constraints: cs, counts: counts, domains: domains, minCount: make([]int64, len(cs))}
 	for i := range cs {
 		s.updateMin(i)

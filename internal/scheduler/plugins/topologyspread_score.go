@@ -36,7 +36,7 @@ func (p PodTopologySpread) PreScore(state *fw.CycleState, pod *fw.PodInfo, snap 
 	if len(cs) == 0 {
 		return fw.NewStatus(fw.Skip)
 	}
-	counts, domains := countDomains(cs, pod.Pod, snap.List(), !defaulted)
+	counts, domains := countDomains(cs, pod.Pod, snap, !defaulted)
 	s := &spreadScoreState{constraints: cs, counts: counts, systemDefaulted: defaulted}
 	for i := range cs {
 		s.weights = append(s.weights, math.Log(float64(domains[i]+2)))

@@ -1,0 +1,293 @@
+package framework
+
+import (
+	"slices"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// PodIndex keeps, incrementally, what the affinity and spread PreFilters would
+// otherwise find by walking every pod in the cluster for every incoming pod:
+//   - pods by namespace and by (namespace, label key, value), so a selector made
+//     of equalities (what matchLabels produces) is answered from its rarest label;
+//   - the distinct affinity terms existing pods carry, with how many carriers run
+//     on each node, so the symmetric checks test each distinct term once rather
+//     than once per pod;
+//   - how many nodes carry each label key and each (key, value), for counting
+//     topology domains.
+//
+// The cache updates it on every pod and node change, under its lock. Nodes are
+// referenced by their NodeInfo; a NodeInfo whose Node is nil (the node object was
+// deleted while pods remained) is skipped by every query, as snapshots skip it.
+type PodIndex struct {
+	byNS       map[string]podSet
+	byLabel    map[nsLabel]podSet
+	terms      [numTermKinds]map[termKey]*IndexedTerm
+	nodeKeys   map[string]int
+	nodeValues map[string]map[string]int
+}
+
+type podSet map[*PodInfo]*NodeInfo
+
+type nsLabel struct{ ns, key, value string }
+
+// TermKind says which list of a pod an indexed term came from.
+type TermKind uint8
+
+// The kinds of affinity terms the index keeps.
+const (
+	TermRequiredAffinity TermKind = iota
+	TermRequiredAnti
+	TermPreferredAffinity
+	TermPreferredAnti
+	numTermKinds
+)
+
+type termKey struct {
+	weight int32
+	key    string
+}
+
+// IndexedTerm is one distinct affinity term (same kind, weight, namespaces,
+// selectors and topology key) of the existing pods.
+type IndexedTerm struct {
+	// Term is the first carrier's copy; all carriers' copies behave the same.
+	Term   AffinityTerm
+	Weight int32
+	// Nodes counts the carriers (pods, times the term's repetitions) per node.
+	Nodes map[*NodeInfo]int64
+}
+
+// NewPodIndex returns an empty index.
+func NewPodIndex() *PodIndex {
+	x := &PodIndex{byNS: map[string]podSet{}, byLabel: map[nsLabel]podSet{},
+		nodeKeys: map[string]int{}, nodeValues: map[string]map[string]int{}}
+	for i := range x.terms {
+		x.terms[i] = map[termKey]*IndexedTerm{}
+	}
+	return x
+}
+
+// BuildPodIndex indexes the given nodes and their pods (for tests and one-off
+// snapshots).
+func BuildPodIndex(nodes []*NodeInfo) *PodIndex {
+	x := NewPodIndex()
+	for _, ni := range nodes {
+		if ni.Node != nil {
+			x.AddNode(ni.Node)
+		}
+		for _, pi := range ni.Pods {
+			x.AddPod(pi, ni)
+		}
+	}
+	return x
+}
+
+// AddPod indexes pi as running on ni.
+func (x *PodIndex) AddPod(pi *PodInfo, ni *NodeInfo) {
+	pod := pi.Pod
+	addToSet(x.byNS, pod.Namespace, pi, ni)
+	for k, v := range pod.Labels {
+		addToSet(x.byLabel, nsLabel{pod.Namespace, k, v}, pi, ni)
+	}
+	pi.eachTerm(func(kind TermKind, t *AffinityTerm, w int32) {
+		k := termKey{w, t.indexKey()}
+		it := x.terms[kind][k]
+		if it == nil {
+			it = &IndexedTerm{Term: *t, Weight: w, Nodes: map[*NodeInfo]int64{}}
+			x.terms[kind][k] = it
+		}
+		it.Nodes[ni]++
+	})
+}
+
+// RemovePod undoes AddPod(pi, ni); pi must be the PodInfo that was added.
+func (x *PodIndex) RemovePod(pi *PodInfo, ni *NodeInfo) {
+	pod := pi.Pod
+	removeFromSet(x.byNS, pod.Namespace, pi)
+	for k, v := range pod.Labels {
+		removeFromSet(x.byLabel, nsLabel{pod.Namespace, k, v}, pi)
+	}
+	pi.eachTerm(func(kind TermKind, t *AffinityTerm, w int32) {
+		k := termKey{w, t.indexKey()}
+		it := x.terms[kind][k]
+		if it == nil {
+			return
+		}
+		if it.Nodes[ni]--; it.Nodes[ni] <= 0 {
+			delete(it.Nodes, ni)
+		}
+		if len(it.Nodes) == 0 {
+			delete(x.terms[kind], k)
+		}
+	})
+}
+
+func addToSet[K comparable](m map[K]podSet, k K, pi *PodInfo, ni *NodeInfo) {
+	s := m[k]
+	if s == nil {
+		s = podSet{}
+		m[k] = s
+	}
+	s[pi] = ni
+}
+
+func removeFromSet[K comparable](m map[K]podSet, k K, pi *PodInfo) {
+	if s := m[k]; s != nil {
+		delete(s, pi)
+		if len(s) == 0 {
+			delete(m, k)
+		}
+	}
+}
+
+// eachTerm calls fn for every affinity term of pi, with its kind and weight
+// (zero for required terms).
+func (pi *PodInfo) eachTerm(fn func(TermKind, *AffinityTerm, int32)) {
+	for i := range pi.RequiredAffinityTerms {
+		fn(TermRequiredAffinity, &pi.RequiredAffinityTerms[i], 0)
+	}
+	for i := range pi.RequiredAntiAffinityTerms {
+		fn(TermRequiredAnti, &pi.RequiredAntiAffinityTerms[i], 0)
+	}
+	for i := range pi.PreferredAffinityTerms {
+		fn(TermPreferredAffinity, &pi.PreferredAffinityTerms[i].AffinityTerm, pi.PreferredAffinityTerms[i].Weight)
+	}
+	for i := range pi.PreferredAntiAffinityTerms {
+		fn(TermPreferredAnti, &pi.PreferredAntiAffinityTerms[i].AffinityTerm, pi.PreferredAntiAffinityTerms[i].Weight)
+	}
+}
+
+// AddNode counts node's labels.
+func (x *PodIndex) AddNode(node *v1.Node) { x.countNodeLabels(node, 1) }
+
+// RemoveNode stops counting node's labels; node must be the object that was added.
+func (x *PodIndex) RemoveNode(node *v1.Node) { x.countNodeLabels(node, -1) }
+
+func (x *PodIndex) countNodeLabels(node *v1.Node, delta int) {
+	for k, v := range node.Labels {
+		if x.nodeKeys[k] += delta; x.nodeKeys[k] <= 0 {
+			delete(x.nodeKeys, k)
+		}
+		vals := x.nodeValues[k]
+		if vals == nil {
+			vals = map[string]int{}
+			x.nodeValues[k] = vals
+		}
+		if vals[v] += delta; vals[v] <= 0 {
+			delete(vals, v)
+			if len(vals) == 0 {
+				delete(x.nodeValues, k)
+			}
+		}
+	}
+}
+
+// NodesWithLabel is how many nodes carry the label key.
+func (x *PodIndex) NodesWithLabel(key string) int { return x.nodeKeys[key] }
+
+// LabelValues is how many distinct values the label key has across nodes.
+func (x *PodIndex) LabelValues(key string) int { return len(x.nodeValues[key]) }
+
+// Terms calls fn for every distinct term of the given kind.
+func (x *PodIndex) Terms(kind TermKind, fn func(*IndexedTerm)) {
+	for _, it := range x.terms[kind] {
+		fn(it)
+	}
+}
+
+// HasTerms reports whether any existing pod carries a term of the given kind.
+func (x *PodIndex) HasTerms(kind TermKind) bool { return len(x.terms[kind]) > 0 }
+
+// MatchingPods calls fn for every pod in namespace ns whose labels m matches, with
+// its node, and returns true; it returns false without calling fn when m is not a
+// selector the index can answer (anything but equalities), and the caller must
+// scan instead.
+func (x *PodIndex) MatchingPods(ns string, m *LabelMatcher, fn func(*PodInfo, *NodeInfo)) bool {
+	if !m.fast {
+		return false
+	}
+	x.matchIn(ns, m, fn)
+	return true
+}
+
+// TermMatchingPods is MatchingPods for an affinity term: every namespace the term
+// covers, narrowed by its selector.
+func (x *PodIndex) TermMatchingPods(t *AffinityTerm, nsLabels NamespaceLabels, fn func(*PodInfo, *NodeInfo)) bool {
+	if !t.match.fast {
+		return false
+	}
+	if t.NamespaceSelector == nil {
+		for ns := range t.Namespaces {
+			x.matchIn(ns, &t.match, fn)
+		}
+		return true
+	}
+	for ns := range x.byNS {
+		if t.coversNamespace(ns, nsLabels) {
+			x.matchIn(ns, &t.match, fn)
+		}
+	}
+	return true
+}
+
+// matchIn walks the smallest of the sets m's equalities name and checks the rest.
+func (x *PodIndex) matchIn(ns string, m *LabelMatcher, fn func(*PodInfo, *NodeInfo)) {
+	set := x.byNS[ns]
+	for _, kv := range m.equal {
+		s := x.byLabel[nsLabel{ns, kv[0], kv[1]}]
+		if len(s) < len(set) {
+			set = s
+		}
+		if len(set) == 0 {
+			return
+		}
+	}
+	for pi, ni := range set {
+		if ni.Node != nil && m.Matches(pi.Pod.Labels) {
+			fn(pi, ni)
+		}
+	}
+}
+
+// indexKey identifies the term's behaviour: two terms with the same key match
+// the same pods over the same topology key.
+func (t *AffinityTerm) indexKey() string {
+	var b strings.Builder
+	b.WriteString(t.TopologyKey)
+	b.WriteByte(0)
+	nss := make([]string, 0, len(t.Namespaces))
+	for ns := range t.Namespaces {
+		nss = append(nss, ns)
+	}
+	slices.Sort(nss)
+	for _, ns := range nss {
+		b.WriteString(ns)
+		b.WriteByte(',')
+	}
+	b.WriteByte(0)
+	writeSelectorKey(&b, t.NamespaceSelector)
+	b.WriteByte(0)
+	writeSelectorKey(&b, t.Selector)
+	return b.String()
+}
+
+// writeSelectorKey writes a selector's canonical text, telling apart nil, the
+// selector that matches everything and the one that matches nothing (whose texts
+// are both empty).
+func writeSelectorKey(b *strings.Builder, s labels.Selector) {
+	switch {
+	case s == nil:
+		b.WriteByte('-')
+	case s.Empty():
+		b.WriteByte('*')
+	default:
+		b.WriteByte('=')
+		b.WriteString(s.String())
+	}
+}
+
+// Indexable reports whether PodIndex.TermMatchingPods can answer t.
+func (t *AffinityTerm) Indexable() bool { return t.match.fast }
