@@ -22,9 +22,13 @@ import (
 // referenced by their NodeInfo; a NodeInfo whose Node is nil (the node object was
 // deleted while pods remained) is skipped by every query, as snapshots skip it.
 type PodIndex struct {
-	byNS       map[string]podSet
-	byLabel    map[nsLabel]podSet
-	terms      [numTermKinds]map[termKey]*IndexedTerm
+	byNS    map[string]podSet
+	byLabel map[nsLabel]podSet
+	terms   [numTermKinds]map[termKey]*IndexedTerm
+	// probes files each term under the first equality of its selector: only a
+	// pod with that label can match it. Terms without one are in unprobed.
+	probes     [numTermKinds]map[labelPair]termSet
+	unprobed   [numTermKinds]termSet
 	nodeKeys   map[string]int
 	nodeValues map[string]map[string]int
 }
@@ -32,6 +36,10 @@ type PodIndex struct {
 type podSet map[*PodInfo]*NodeInfo
 
 type nsLabel struct{ ns, key, value string }
+
+type labelPair struct{ key, value string }
+
+type termSet map[*IndexedTerm]struct{}
 
 // TermKind says which list of a pod an indexed term came from.
 type TermKind uint8
@@ -66,6 +74,8 @@ func NewPodIndex() *PodIndex {
 		nodeKeys: map[string]int{}, nodeValues: map[string]map[string]int{}}
 	for i := range x.terms {
 		x.terms[i] = map[termKey]*IndexedTerm{}
+		x.probes[i] = map[labelPair]termSet{}
+		x.unprobed[i] = termSet{}
 	}
 	return x
 }
@@ -98,6 +108,7 @@ func (x *PodIndex) AddPod(pi *PodInfo, ni *NodeInfo) {
 		if it == nil {
 			it = &IndexedTerm{Term: *t, Weight: w, Nodes: map[*NodeInfo]int64{}}
 			x.terms[kind][k] = it
+			x.fileTerm(kind, it, true)
 		}
 		it.Nodes[ni]++
 	})
@@ -121,6 +132,7 @@ func (x *PodIndex) RemovePod(pi *PodInfo, ni *NodeInfo) {
 		}
 		if len(it.Nodes) == 0 {
 			delete(x.terms[kind], k)
+			x.fileTerm(kind, it, false)
 		}
 	})
 }
@@ -191,15 +203,58 @@ func (x *PodIndex) NodesWithLabel(key string) int { return x.nodeKeys[key] }
 // LabelValues is how many distinct values the label key has across nodes.
 func (x *PodIndex) LabelValues(key string) int { return len(x.nodeValues[key]) }
 
-// Terms calls fn for every distinct term of the given kind.
-func (x *PodIndex) Terms(kind TermKind, fn func(*IndexedTerm)) {
-	for _, it := range x.terms[kind] {
-		fn(it)
+// fileTerm adds (or removes) it to its probe bucket.
+func (x *PodIndex) fileTerm(kind TermKind, it *IndexedTerm, add bool) {
+	set := x.unprobed[kind]
+	if m := &it.Term.match; m.fast && len(m.equal) > 0 {
+		p := labelPair{m.equal[0][0], m.equal[0][1]}
+		if set = x.probes[kind][p]; set == nil {
+			set = termSet{}
+			x.probes[kind][p] = set
+		}
+		if !add && len(set) == 1 {
+			delete(x.probes[kind], p)
+		}
+	}
+	if add {
+		set[it] = struct{}{}
+	} else {
+		delete(set, it)
 	}
 }
 
-// HasTerms reports whether any existing pod carries a term of the given kind.
-func (x *PodIndex) HasTerms(kind TermKind) bool { return len(x.terms[kind]) > 0 }
+// MatchingTerms calls fn for every distinct term of the given kind that pod
+// falls under. Only the terms filed under one of pod's labels, and those filed
+// under none, are tested.
+func (x *PodIndex) MatchingTerms(kind TermKind, pod *v1.Pod, nsLabels NamespaceLabels, fn func(*IndexedTerm)) {
+	if len(x.terms[kind]) == 0 {
+		return
+	}
+	test := func(set termSet) {
+		for it := range set {
+			if it.Term.Matches(pod, nsLabels) {
+				fn(it)
+			}
+		}
+	}
+	for k, v := range pod.Labels {
+		test(x.probes[kind][labelPair{k, v}])
+	}
+	test(x.unprobed[kind])
+}
+
+// HasLiveTerms reports whether a pod on a node of the snapshot (one whose Node
+// is known) carries a term of the given kind.
+func (x *PodIndex) HasLiveTerms(kind TermKind) bool {
+	for _, it := range x.terms[kind] {
+		for ni := range it.Nodes {
+			if ni.Node != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // MatchingPods calls fn for every pod in namespace ns whose labels m matches, with
 // its node, and returns true; it returns false without calling fn when m is not a

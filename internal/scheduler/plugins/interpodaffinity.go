@@ -3,6 +3,7 @@ package plugins
 import (
 	"context"
 	"maps"
+	"slices"
 
 	fw "skiff/internal/scheduler/framework"
 )
@@ -37,10 +38,12 @@ type affinityState struct {
 	existingAnti pairCounts // existing pods whose required anti-affinity matches the newcomer
 	affinity     pairCounts // existing pods matching all the newcomer's affinity terms
 	anti         pairCounts // existing pods matching one of the newcomer's anti-affinity terms
+	antiKeys     []string   // the topology keys in existingAnti
 }
 
 func (s *affinityState) Clone() fw.StateData {
-	return &affinityState{existingAnti: maps.Clone(s.existingAnti), affinity: maps.Clone(s.affinity), anti: maps.Clone(s.anti)}
+	return &affinityState{existingAnti: maps.Clone(s.existingAnti), affinity: maps.Clone(s.affinity), anti: maps.Clone(s.anti),
+		antiKeys: slices.Clone(s.antiKeys)}
 }
 
 // PreFilter implements fw.PreFilterPlugin.
@@ -48,13 +51,16 @@ func (p *InterPodAffinity) PreFilter(_ context.Context, state *fw.CycleState, po
 	if pod.ParseError != nil {
 		return unresolvable(pod.ParseError.Error())
 	}
-	withAnti := snap.HavePodsWithRequiredAntiAffinity()
 	hasOwn := len(pod.RequiredAffinityTerms)+len(pod.RequiredAntiAffinityTerms) > 0
-	if !hasOwn && len(withAnti) == 0 {
+	idx := snap.Index()
+	var withAnti []*fw.NodeInfo
+	if idx == nil {
+		withAnti = snap.HavePodsWithRequiredAntiAffinity()
+	}
+	if !hasOwn && len(withAnti) == 0 && (idx == nil || !idx.HasLiveTerms(fw.TermRequiredAnti)) {
 		return fw.NewStatus(fw.Skip)
 	}
 	s := &affinityState{existingAnti: pairCounts{}, affinity: pairCounts{}, anti: pairCounts{}}
-	idx := snap.Index()
 	if idx != nil {
 		p.indexedExistingAnti(s, pod, idx)
 	} else {
@@ -71,8 +77,19 @@ func (p *InterPodAffinity) PreFilter(_ context.Context, state *fw.CycleState, po
 			}
 		}
 	}
+	for pair := range s.existingAnti {
+		s.noteAntiKey(pair.key)
+	}
 	state.Write(interPodAffinityFilter, s)
 	return nil
+}
+
+// noteAntiKey remembers a topology key of existingAnti, so Filter looks up the
+// node's value for each key instead of walking every pair.
+func (s *affinityState) noteAntiKey(key string) {
+	if !slices.Contains(s.antiKeys, key) {
+		s.antiKeys = append(s.antiKeys, key)
+	}
 }
 
 func (p *InterPodAffinity) countExistingAnti(s *affinityState, pod, ex *fw.PodInfo, n *fw.NodeInfo, delta int64) {
@@ -80,6 +97,7 @@ func (p *InterPodAffinity) countExistingAnti(s *affinityState, pod, ex *fw.PodIn
 		t := &ex.RequiredAntiAffinityTerms[i]
 		if v, ok := n.Node.Labels[t.TopologyKey]; ok && t.Matches(pod.Pod, p.NamespaceLabels) {
 			s.existingAnti[topologyPair{t.TopologyKey, v}] += delta
+			s.noteAntiKey(t.TopologyKey)
 		}
 	}
 }
@@ -146,8 +164,8 @@ func (p *InterPodAffinity) Filter(state *fw.CycleState, pod *fw.PodInfo, n *fw.N
 			return unschedulable(ReasonAntiAffinity)
 		}
 	}
-	for pair, c := range s.existingAnti {
-		if v, ok := labels[pair.key]; ok && c > 0 && v == pair.value {
+	for _, key := range s.antiKeys {
+		if v, ok := labels[key]; ok && s.existingAnti[topologyPair{key, v}] > 0 {
 			return unschedulable(ReasonExistingAntiAff)
 		}
 	}

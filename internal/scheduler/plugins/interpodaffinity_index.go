@@ -12,10 +12,8 @@ import (
 // indexedExistingAnti counts, per topology domain, the existing pods whose
 // required anti-affinity matches the newcomer.
 func (p *InterPodAffinity) indexedExistingAnti(s *affinityState, pod *fw.PodInfo, idx *fw.PodIndex) {
-	idx.Terms(fw.TermRequiredAnti, func(it *fw.IndexedTerm) {
-		if it.Term.Matches(pod.Pod, p.NamespaceLabels) {
-			addTermNodes(s.existingAnti, it, 1)
-		}
+	idx.MatchingTerms(fw.TermRequiredAnti, pod.Pod, p.NamespaceLabels, func(it *fw.IndexedTerm) {
+		addTermNodes(s.existingAnti, it, 1)
 	})
 }
 
@@ -86,14 +84,12 @@ func (p *InterPodAffinity) indexedPreScore(state *fw.CycleState, pod *fw.PodInfo
 		}
 	}
 	existing := func(kind fw.TermKind, sign int64) {
-		idx.Terms(kind, func(it *fw.IndexedTerm) {
-			if it.Term.Matches(pod.Pod, p.NamespaceLabels) {
-				w := int64(it.Weight)
-				if kind == fw.TermRequiredAffinity {
-					w = hardPodAffinityWeight
-				}
-				addTermNodes(s.scores, it, sign*w)
+		idx.MatchingTerms(kind, pod.Pod, p.NamespaceLabels, func(it *fw.IndexedTerm) {
+			w := int64(it.Weight)
+			if kind == fw.TermRequiredAffinity {
+				w = hardPodAffinityWeight
 			}
+			addTermNodes(s.scores, it, sign*w)
 		})
 	}
 	existing(fw.TermRequiredAffinity, 1)

@@ -47,10 +47,12 @@ type spreadState struct {
 	counts      []map[string]int64
 	domains     []int
 	minCount    []int64
+	// self is 1 where the incoming pod matches constraint i's selector itself.
+	self []int64
 }
 
 func (s *spreadState) Clone() fw.StateData {
-	c := &spreadState{constraints: s.constraints, domains: s.domains, minCount: slices.Clone(s.minCount)}
+	c := &spreadState{constraints: s.constraints, domains: s.domains, minCount: slices.Clone(s.minCount), self: s.self}
 	for _, m := range s.counts {
 		n := make(map[string]int64, len(m))
 		for k, v := range m {
@@ -197,9 +199,13 @@ func (PodTopologySpread) PreFilter(_ context.Context, state *fw.CycleState, pod 
 		return fw.NewStatus(fw.Skip)
 	}
 	counts, domains := countDomains(cs, pod.Pod, snap, true)
-	s := &spreadState{constraints: cs, counts: counts, domains: domains, minCount: make([]int64, len(cs))}
+	s := &spreadState{constraints: cs, counts: counts, domains: domains, minCount: make([]int64, len(cs)),
+		self: make([]int64, len(cs))}
 	for i := range cs {
 		s.updateMin(i)
+		if cs[i].selector.Matches(pod.Pod.Labels) {
+			s.self[i] = 1
+		}
 	}
 	state.Write(topologySpreadFilter, s)
 	return nil
@@ -232,11 +238,7 @@ func (PodTopologySpread) Filter(state *fw.CycleState, pod *fw.PodInfo, n *fw.Nod
 		if !ok {
 			return unresolvable(ReasonTopologySpreadMissing)
 		}
-		var self int64
-		if c.selector.Matches(pod.Pod.Labels) {
-			self = 1
-		}
-		if s.counts[i][v]+self-s.minCount[i] > c.maxSkew {
+		if s.counts[i][v]+s.self[i]-s.minCount[i] > c.maxSkew {
 			return unschedulable(ReasonTopologySpread)
 		}
 	}
