@@ -20,6 +20,31 @@ type NodeInfo struct {
 	ImageSizes map[string]int64
 	// Generation increases on every change; snapshots use it to copy only what moved.
 	Generation int64
+	// hostname and zone copy the two topology labels most constraints use, so the
+	// filters that run on every node of every cycle read them from here rather than
+	// from the node's label map (a cache miss and a string hash each time).
+	// labelsOf is the node object they were read from.
+	hostname, zone cachedLabel
+	labelsOf       *v1.Node
+}
+
+type cachedLabel struct {
+	value string
+	ok    bool
+}
+
+// Label returns the node's label key, as node.Labels[key] would.
+func (n *NodeInfo) Label(key string) (string, bool) {
+	if n.labelsOf == n.Node {
+		switch key {
+		case v1.LabelHostname:
+			return n.hostname.value, n.hostname.ok
+		case v1.LabelTopologyZone:
+			return n.zone.value, n.zone.ok
+		}
+	}
+	v, ok := n.Node.Labels[key]
+	return v, ok
 }
 
 // NewNodeInfo returns an empty NodeInfo for node (which may be nil until the node
@@ -43,6 +68,9 @@ func (n *NodeInfo) Name() string {
 // SetNode replaces the node object and its derived allocatable and images.
 func (n *NodeInfo) SetNode(node *v1.Node) {
 	n.Node = node
+	n.labelsOf = node
+	n.hostname.value, n.hostname.ok = node.Labels[v1.LabelHostname]
+	n.zone.value, n.zone.ok = node.Labels[v1.LabelTopologyZone]
 	n.Allocatable = Resource{}
 	n.Allocatable.Add(node.Status.Allocatable)
 	n.ImageSizes = make(map[string]int64, len(node.Status.Images))
@@ -115,6 +143,9 @@ func (n *NodeInfo) Clone() *NodeInfo {
 		Allocatable:                  n.Allocatable.Clone(),
 		ImageSizes:                   n.ImageSizes,
 		Generation:                   n.Generation,
+		hostname:                     n.hostname,
+		zone:                         n.zone,
+		labelsOf:                     n.labelsOf,
 	}
 	if n.UsedPorts != nil {
 		c.UsedPorts = make(map[HostPort]int, len(n.UsedPorts))

@@ -154,18 +154,17 @@ func (p *InterPodAffinity) Filter(state *fw.CycleState, pod *fw.PodInfo, n *fw.N
 	}
 	// The pod's own terms are checked first: when replicas repel each other, the
 	// user wrote the term on the newcomer too, and that is the reason to show.
-	labels := n.Node.Labels
-	if !p.affinityOK(s, pod, labels) {
+	if !p.affinityOK(s, pod, n) {
 		return unresolvable(ReasonAffinity)
 	}
 	for i := range pod.RequiredAntiAffinityTerms {
 		key := pod.RequiredAntiAffinityTerms[i].TopologyKey
-		if v, ok := labels[key]; ok && s.anti[topologyPair{key, v}] > 0 {
+		if v, ok := n.Label(key); ok && s.anti[topologyPair{key, v}] > 0 {
 			return unschedulable(ReasonAntiAffinity)
 		}
 	}
 	for _, key := range s.antiKeys {
-		if v, ok := labels[key]; ok && s.existingAnti[topologyPair{key, v}] > 0 {
+		if v, ok := n.Label(key); ok && s.existingAnti[topologyPair{key, v}] > 0 {
 			return unschedulable(ReasonExistingAntiAff)
 		}
 	}
@@ -175,11 +174,11 @@ func (p *InterPodAffinity) Filter(state *fw.CycleState, pod *fw.PodInfo, n *fw.N
 // affinityOK requires, for every affinity term, a matching pod in the node's domain.
 // The first pod of a group that matches its own terms may go anywhere that has the
 // topology keys, or no group could ever start.
-func (p *InterPodAffinity) affinityOK(s *affinityState, pod *fw.PodInfo, labels map[string]string) bool {
+func (p *InterPodAffinity) affinityOK(s *affinityState, pod *fw.PodInfo, n *fw.NodeInfo) bool {
 	terms := pod.RequiredAffinityTerms
 	ok := true
 	for i := range terms {
-		v, has := labels[terms[i].TopologyKey]
+		v, has := n.Label(terms[i].TopologyKey)
 		if !has {
 			return false
 		}

@@ -234,7 +234,7 @@ func (PodTopologySpread) Filter(state *fw.CycleState, pod *fw.PodInfo, n *fw.Nod
 	}
 	for i := range s.constraints {
 		c := &s.constraints[i]
-		v, ok := n.Node.Labels[c.key]
+		v, ok := n.Label(c.key)
 		if !ok {
 			return unresolvable(ReasonTopologySpreadMissing)
 		}
