@@ -89,11 +89,11 @@ func (f cacheFuzz) pod(uid int, node string) *v1.Pod {
 			RequiredDuringSchedulingIgnoredDuringExecution:  []v1.PodAffinityTerm{f.term()},
 			PreferredDuringSchedulingIgnoredDuringExecution: []v1.WeightedPodAffinityTerm{{Weight: 5, PodAffinityTerm: f.term()}}}}
 	}
-	if f.r.IntN(2) == 0 {
-		p.Spec.TopologySpreadConstraints = []v1.TopologySpreadConstraint{{MaxSkew: 1,
+	for range f.r.IntN(3) {
+		p.Spec.TopologySpreadConstraints = append(p.Spec.TopologySpreadConstraints, v1.TopologySpreadConstraint{MaxSkew: 1,
 			TopologyKey:       f.pick(v1.LabelHostname, v1.LabelTopologyZone),
 			WhenUnsatisfiable: v1.UnsatisfiableConstraintAction(f.pick(string(v1.DoNotSchedule), string(v1.ScheduleAnyway))),
-			LabelSelector:     f.selector()}}
+			LabelSelector:     f.selector()})
 	}
 	return p
 }

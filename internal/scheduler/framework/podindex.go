@@ -27,10 +27,9 @@ type PodIndex struct {
 	terms   [numTermKinds]map[termKey]*IndexedTerm
 	// probes files each term under the first equality of its selector: only a
 	// pod with that label can match it. Terms without one are in unprobed.
-	probes     [numTermKinds]map[labelPair]termSet
-	unprobed   [numTermKinds]termSet
-	nodeKeys   map[string]int
-	nodeValues map[string]map[string]int
+	probes   [numTermKinds]map[labelPair]termSet
+	unprobed [numTermKinds]termSet
+	nodes    nodeLabels
 }
 
 type podSet map[*PodInfo]*NodeInfo
@@ -71,7 +70,7 @@ type IndexedTerm struct {
 // NewPodIndex returns an empty index.
 func NewPodIndex() *PodIndex {
 	x := &PodIndex{byNS: map[string]podSet{}, byLabel: map[nsLabel]podSet{},
-		nodeKeys: map[string]int{}, nodeValues: map[string]map[string]int{}}
+		nodes: newNodeLabels()}
 	for i := range x.terms {
 		x.terms[i] = map[termKey]*IndexedTerm{}
 		x.probes[i] = map[labelPair]termSet{}
@@ -171,37 +170,6 @@ func (pi *PodInfo) eachTerm(fn func(TermKind, *AffinityTerm, int32)) {
 		fn(TermPreferredAnti, &pi.PreferredAntiAffinityTerms[i].AffinityTerm, pi.PreferredAntiAffinityTerms[i].Weight)
 	}
 }
-
-// AddNode counts node's labels.
-func (x *PodIndex) AddNode(node *v1.Node) { x.countNodeLabels(node, 1) }
-
-// RemoveNode stops counting node's labels; node must be the object that was added.
-func (x *PodIndex) RemoveNode(node *v1.Node) { x.countNodeLabels(node, -1) }
-
-func (x *PodIndex) countNodeLabels(node *v1.Node, delta int) {
-	for k, v := range node.Labels {
-		if x.nodeKeys[k] += delta; x.nodeKeys[k] <= 0 {
-			delete(x.nodeKeys, k)
-		}
-		vals := x.nodeValues[k]
-		if vals == nil {
-			vals = map[string]int{}
-			x.nodeValues[k] = vals
-		}
-		if vals[v] += delta; vals[v] <= 0 {
-			delete(vals, v)
-			if len(vals) == 0 {
-				delete(x.nodeValues, k)
-			}
-		}
-	}
-}
-
-// NodesWithLabel is how many nodes carry the label key.
-func (x *PodIndex) NodesWithLabel(key string) int { return x.nodeKeys[key] }
-
-// LabelValues is how many distinct values the label key has across nodes.
-func (x *PodIndex) LabelValues(key string) int { return len(x.nodeValues[key]) }
 
 // fileTerm adds (or removes) it to its probe bucket.
 func (x *PodIndex) fileTerm(kind TermKind, it *IndexedTerm, add bool) {

@@ -241,30 +241,62 @@ func TestPodIndexNodeLabels(t *testing.T) {
 	n := func(name string, kv ...string) *v1.Node { return ixNode(name, kv...).Node }
 	x := NewPodIndex()
 	n1, n2, n3 := n("1", "zone", "z1", "host", "1"), n("2", "zone", "z1", "host", "2"), n("3", "zone", "z2", "host", "3")
-	x.AddNode(n1)
-	x.AddNode(n2)
-	x.AddNode(n3)
-	type counts struct{ Hosts, Zones, ZoneNodes, Disk int }
+	n4 := n("4", "zone", "z3") // no host label: outside the {host, zone} combination
+	for _, node := range []*v1.Node{n1, n2, n3, n4} {
+		x.AddNode(node)
+	}
+	type counts struct {
+		Hosts, Zones, ZoneNodes, Disk int
+		// among nodes with both host and zone: how many, and their zones
+		BothNodes, BothZones int
+	}
 	get := func() counts {
-		return counts{x.LabelValues("host"), x.LabelValues("zone"), x.NodesWithLabel("zone"), x.NodesWithLabel("disk")}
+		both, zones, ok := x.Domains([]string{"zone", "host", "zone"}, "zone")
+		if !ok {
+			t.Fatal("Domains declined a second key set")
+		}
+		return counts{x.LabelValues("host"), x.LabelValues("zone"), x.NodesWithLabel("zone"), x.NodesWithLabel("disk"), both, zones}
 	}
 	steps := []struct {
 		name string
 		do   func()
 		want counts
 	}{
-		{"three nodes", func() {}, counts{3, 2, 3, 0}},
+		{"four nodes", func() {}, counts{3, 3, 4, 0, 3, 2}},
 		{"node 3 relabelled into z1 with a disk", func() {
 			x.RemoveNode(n3)
 			n3 = n("3", "zone", "z1", "host", "3", "disk", "ssd")
 			x.AddNode(n3)
-		}, counts{3, 1, 3, 1}},
-		{"node 1 deleted", func() { x.RemoveNode(n1) }, counts{2, 1, 2, 1}},
+		}, counts{3, 2, 4, 1, 3, 1}},
+		{"node 4 gains a host label", func() {
+			x.RemoveNode(n4)
+			n4 = n("4", "zone", "z3", "host", "4")
+			x.AddNode(n4)
+		}, counts{4, 2, 4, 1, 4, 2}},
+		{"node 1 deleted", func() { x.RemoveNode(n1) }, counts{3, 2, 3, 1, 3, 2}},
 	}
 	for _, s := range steps {
 		s.do()
 		if d := cmp.Diff(s.want, get()); d != "" {
 			t.Errorf("%s (-want +got):\n%s", s.name, d)
 		}
+	}
+}
+
+func TestPodIndexKeySetLimit(t *testing.T) {
+	x := NewPodIndex()
+	for i := range maxKeySets {
+		if _, _, ok := x.Domains([]string{"a", strconv.Itoa(i)}, "a"); !ok {
+			t.Fatalf("key set %d declined", i)
+		}
+	}
+	if _, _, ok := x.Domains([]string{"a", "b"}, "a"); ok {
+		t.Errorf("key set past the limit accepted")
+	}
+	if _, _, ok := x.Domains([]string{"a", "0"}, "a"); !ok {
+		t.Errorf("known key set declined")
+	}
+	if _, _, ok := x.Domains([]string{"a", "a"}, "a"); !ok {
+		t.Errorf("a single key declined")
 	}
 }

@@ -46,20 +46,31 @@ func indexedDomains(cs []constraint, pod *v1.Pod, snap fw.Snapshot, idx *fw.PodI
 
 // indexedDomainCount counts eligible domains from the node label counts. It
 // cannot (ok false) when a node inclusion policy must look at each node, or when
-// requireAll asks for nodes carrying several different keys at once.
+// the index follows too many key combinations.
 func indexedDomainCount(cs []constraint, pod *v1.Pod, idx *fw.PodIndex, requireAll bool) ([]int, bool) {
 	nodeAffinity := hasRequiredNodeAffinity(pod)
+	keys := make([]string, len(cs))
 	for i := range cs {
-		if cs[i].honorTaints || cs[i].honorAffinity && nodeAffinity || requireAll && cs[i].key != cs[0].key {
+		if cs[i].honorTaints || cs[i].honorAffinity && nodeAffinity {
 			return nil, false
 		}
+		keys[i] = cs[i].key
 	}
 	domains := make([]int, len(cs))
 	for i := range cs {
+		// With requireAll a node counts only if it carries every key.
+		among := keys[i : i+1]
+		if requireAll {
+			among = keys
+		}
+		nodes, values, ok := idx.Domains(among, cs[i].key)
+		if !ok {
+			return nil, false
+		}
 		if cs[i].key == v1.LabelHostname {
-			domains[i] = idx.NodesWithLabel(cs[i].key) // as scanDomains: one domain per node
+			domains[i] = nodes // as eligibleDomains: one domain per node
 		} else {
-			domains[i] = idx.LabelValues(cs[i].key)
+			domains[i] = values
 		}
 	}
 	return domains, true
