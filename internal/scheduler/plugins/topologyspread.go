@@ -227,7 +227,7 @@ func (s *spreadState) updateMin(i int) {
 }
 
 // Filter implements fw.FilterPlugin.
-func (PodTopologySpread) Filter(state *fw.CycleState, pod *fw.PodInfo, n *fw.NodeInfo) *fw.Status {
+func (PodTopologySpread) Filter(state *fw.CycleState, _ *fw.PodInfo, n *fw.NodeInfo) *fw.Status {
 	s, _ := state.Read(topologySpreadFilter).(*spreadState)
 	if s == nil {
 		return nil
