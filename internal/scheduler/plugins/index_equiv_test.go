@@ -212,6 +212,7 @@ func TestIndexEquivalence(t *testing.T) {
 			r.PreScore = code(ipa.PreScore(st, pi, s, nil))
 			if a, _ := st.Read(interPodAffinityScore).(*affinityScoreState); a != nil {
 				r.Scores = a.scores
+				checkScoreByKeys(t, ipa, st, pi, snap, a.scores)
 			}
 			PodTopologySpread{}.PreFilter(context.Background(), st, pi, s)
 			if sp, _ := st.Read(topologySpreadFilter).(*spreadState); sp != nil {
@@ -252,4 +253,21 @@ func code(st *fw.Status) fw.Code {
 		return fw.Success
 	}
 	return st.Code
+}
+
+// checkScoreByKeys compares Score, which looks up each topology key's value on
+// the node, with the sum over every pair whose key and value the node carries.
+func checkScoreByKeys(t *testing.T, pl *InterPodAffinity, st *fw.CycleState, pi *fw.PodInfo, snap snapshot, scores pairCounts) {
+	t.Helper()
+	for _, n := range snap {
+		var want int64
+		for pair, w := range scores {
+			if v, ok := n.Node.Labels[pair.key]; ok && v == pair.value {
+				want += w
+			}
+		}
+		if got := pl.Score(st, pi, n); got != want {
+			t.Fatalf("Score(%s) = %d, want %d (scores %v)", n.Name(), got, want, scores)
+		}
+	}
 }

@@ -98,7 +98,7 @@ func (p *InterPodAffinity) indexedPreScore(state *fw.CycleState, pod *fw.PodInfo
 	if len(s.scores) == 0 {
 		return fw.NewStatus(fw.Skip)
 	}
-	state.Write(interPodAffinityScore, s)
+	state.Write(interPodAffinityScore, newAffinityScoreState(s.scores))
 	return nil
 }
 

@@ -1,10 +1,29 @@
 package plugins
 
 import (
+	"slices"
+
 	fw "skiff/internal/scheduler/framework"
 )
 
-type affinityScoreState struct{ scores pairCounts }
+type affinityScoreState struct {
+	scores pairCounts
+	// keys are the topology keys in scores: Score looks up the node's value of
+	// each rather than walking every pair, which with hostname terms would be a
+	// pair per node.
+	keys []string
+}
+
+// newAffinityScoreState wraps scores once they are complete.
+func newAffinityScoreState(scores pairCounts) *affinityScoreState {
+	s := &affinityScoreState{scores: scores}
+	for pair := range scores {
+		if !slices.Contains(s.keys, pair.key) {
+			s.keys = append(s.keys, pair.key)
+		}
+	}
+	return s
+}
 
 func (s *affinityScoreState) Clone() fw.StateData { return s }
 
@@ -35,7 +54,7 @@ func (p *InterPodAffinity) PreScore(state *fw.CycleState, pod *fw.PodInfo, snap 
 	if len(s.scores) == 0 {
 		return fw.NewStatus(fw.Skip)
 	}
-	state.Write(interPodAffinityScore, s)
+	state.Write(interPodAffinityScore, newAffinityScoreState(s.scores))
 	return nil
 }
 
@@ -79,9 +98,9 @@ func (p *InterPodAffinity) Score(state *fw.CycleState, _ *fw.PodInfo, n *fw.Node
 		return 0
 	}
 	var sum int64
-	for pair, w := range s.scores {
-		if v, ok := n.Node.Labels[pair.key]; ok && v == pair.value {
-			sum += w
+	for _, key := range s.keys {
+		if v, ok := n.Label(key); ok {
+			sum += s.scores[topologyPair{key, v}]
 		}
 	}
 	return sum
