@@ -15,8 +15,9 @@ import (
 //   - the distinct affinity terms existing pods carry, with how many carriers run
 //     on each node, so the symmetric checks test each distinct term once rather
 //     than once per pod;
-//   - how many nodes carry each label key and each (key, value), for counting
-//     topology domains.
+//   - how many nodes carry each label key, each (key, value), and each
+//     combination of keys a pod spreads over, for counting topology domains
+//     (domains.go).
 //
 // The cache updates it on every pod and node change, under its lock. Nodes are
 // referenced by their NodeInfo; a NodeInfo whose Node is nil (the node object was
