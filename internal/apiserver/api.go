@@ -39,6 +39,7 @@ type API struct {
 	authn     *auth.Authenticator
 	authz     auth.Authorizer
 	admit     *admission
+	chain     admissionChain
 	rbac      auth.RBAC
 	saTokens  *auth.ServiceAccountTokens
 	metrics   *requestMetrics
