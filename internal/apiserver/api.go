@@ -281,6 +281,12 @@ func (a *API) serveResource(w http.ResponseWriter, r *http.Request, q request, e
 	case "finalize":
 		a.serveFinalize(w, r, q, ep)
 		return
+	case "proxy":
+		if q.Resource != "nodes" {
+			a.servePodProxy(w, r, q)
+			return
+		}
+		fallthrough
 	default:
 		if a.NodeProxy == nil {
 			writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("%s/%s is served by the node agent, which this server does not run", q.Resource, q.Subresource)))
