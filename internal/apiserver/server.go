@@ -129,6 +129,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.API.saTokens = saTokens
 	saTokens.Exists = s.API.serviceAccountExists
 	s.API.Extra[JoinPath] = joinHandler(s.CA)
+	s.API.Extra[auth.OpenIDConfigurationPath] = auth.OpenIDConfigurationHandler()
+	s.API.Extra[auth.JWKSPath] = saTokens.JWKSHandler()
 	kcert, kkey, err := s.CA.ClientCert(filepath.Join(cfg.DataDir, "tls"), "apiserver-kubelet-client", "skiff-apiserver", []string{auth.Masters})
 	if err != nil {
 		return nil, err
