@@ -166,6 +166,9 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if ep.Deprecated != "" {
 		w.Header().Add("Warning", fmt.Sprintf(`299 - %q`, ep.Deprecated))
 	}
+	if ep.Inert != "" && q.Verb != "get" && q.Verb != "list" && q.Verb != "watch" {
+		w.Header().Add("Warning", fmt.Sprintf(`299 - %q`, ep.Inert))
+	}
 	a.serveResource(w, r, q, ep)
 }
 
