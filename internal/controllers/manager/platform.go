@@ -37,7 +37,8 @@ type PlatformOptions struct {
 }
 
 // Platform returns the constructors of the cluster's platform controllers by name:
-// garbagecollector, namespace, endpoints, endpointslice, serviceaccount, podgc,
+// garbagecollector, namespace, endpoints, endpointslice, endpointslicemirroring,
+// serviceaccount, podgc,
 // nodelifecycle, disruption and horizontalpodautoscaling. The garbage collector and
 // the namespace controller reach objects of every kind through a metadata client built
 // from cfg; the autoscaler reaches scale subresources and metrics.k8s.io.
@@ -61,7 +62,10 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 		"namespace":        func(c *controller.Context) Runner { return namespace.New(c, md) },
 		"endpoints":        func(c *controller.Context) Runner { return endpoints.New(c) },
 		"endpointslice":    func(c *controller.Context) Runner { return endpointslice.New(c) },
-		"serviceaccount":   func(c *controller.Context) Runner { return serviceaccount.New(c, ca) },
+		"endpointslicemirroring": func(c *controller.Context) Runner {
+			return endpointslice.NewMirroring(c)
+		},
+		"serviceaccount": func(c *controller.Context) Runner { return serviceaccount.New(c, ca) },
 		"podgc": func(c *controller.Context) Runner {
 			return podgc.New(c, podgc.Options{TerminatedPodThreshold: opts.TerminatedPodThreshold})
 		},
