@@ -187,6 +187,11 @@ func (s *Server) Run(ctx context.Context) error {
 	case err := <-errc:
 		s.etcd.Close()
 		return err
+	case <-s.etcd.Stopped():
+		slog.Error("the server stops because its embedded etcd stopped", "err", store.ErrStopped)
+		s.http.Close()
+		s.etcd.Close()
+		return store.ErrStopped
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
