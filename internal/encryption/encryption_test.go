@@ -31,7 +31,7 @@ type cluster struct {
 	dir     string
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB, encrypt bool) *cluster {
 	dir := t.TempDir()
 	ctx := context.Background()
 	e, err := store.StartEmbedded(ctx, filepath.Join(dir, "etcd"))
@@ -51,14 +51,16 @@ func newCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	s := store.New(e.Client, scheme.Scheme)
-	s.EncryptWith(tr)
+	if encrypt {
+		s.EncryptWith(tr)
+	}
 	c := &cluster{etcd: e, store: s, t: tr, dir: dir,
 		secrets: s.Register(secrets, corev1.SchemeGroupVersion),
 		cms:     s.Register(schema.GroupResource{Resource: "configmaps"}, corev1.SchemeGroupVersion)}
 	return c
 }
 
-func (c *cluster) raw(t *testing.T, key string) []byte {
+func (c *cluster) raw(t testing.TB, key string) []byte {
 	resp, err := c.etcd.Client.Get(context.Background(), key)
 	if err != nil || len(resp.Kvs) != 1 {
 		t.Fatalf("etcd get %s: %v %v", key, resp, err)
@@ -79,7 +81,7 @@ func (c *cluster) read(t *testing.T, name string) string {
 }
 
 func TestSecretsAreEncryptedAndConfigMapsAreNot(t *testing.T) {
-	c := newCluster(t)
+	c := newCluster(t, true)
 	ctx := context.Background()
 	if _, err := c.secrets.Create(ctx, secret("s", "hunter2-distinctive"), 0); err != nil {
 		t.Fatal(err)
@@ -101,7 +103,7 @@ func TestSecretsAreEncryptedAndConfigMapsAreNot(t *testing.T) {
 
 // A value encrypted for one key must not decrypt when copied under another.
 func TestCiphertextIsBoundToItsKey(t *testing.T) {
-	c := newCluster(t)
+	c := newCluster(t, true)
 	ctx := context.Background()
 	if _, err := c.secrets.Create(ctx, secret("a", "x"), 0); err != nil {
 		t.Fatal(err)
@@ -115,7 +117,7 @@ func TestCiphertextIsBoundToItsKey(t *testing.T) {
 }
 
 func TestRotateKeyRewritesEverySecret(t *testing.T) {
-	c := newCluster(t)
+	c := newCluster(t, true)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// One Secret written before encryption existed, as plain protobuf.

@@ -29,7 +29,17 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 	return ce
 }
 
+// harmless are etcd warnings that do not apply to the embedded member: it has no
+// listeners at all and etcd authentication is off (the API server is the gate).
+var harmless = map[string]bool{
+	"Running http and grpc server on single port. This is not recommended for production.": true,
+	"simple token is not cryptographically signed": true,
+}
+
 func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	if harmless[e.Message] {
+		return nil
+	}
 	enc := zapcore.NewMapObjectEncoder()
 	for _, f := range append(append([]zapcore.Field(nil), c.fields...), fields...) {
 		f.AddTo(enc)
