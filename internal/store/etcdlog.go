@@ -33,7 +33,7 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 // listeners at all and etcd authentication is off (the API server is the gate).
 var harmless = map[string]bool{
 	"Running http and grpc server on single port. This is not recommended for production.": true,
-	"simple token is not cryptographically signed": true,
+	"simple token is not cryptographically signed":                                         true,
 }
 
 func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
