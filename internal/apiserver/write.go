@@ -133,7 +133,7 @@ func (a *API) createObject(ctx context.Context, ep *endpoint, namespace string, 
 	}
 	if opts.dryRun {
 		release()
-		return obj, nil
+		return obj, ep.store.CheckSize(ctx, obj)
 	}
 	var ttl int64
 	if ep.Resource == "events" {
@@ -246,7 +246,7 @@ func (a *API) updateObject(ctx context.Context, ep *endpoint, q request, cur, ob
 	}
 	if opts.dryRun {
 		release(false)
-		return obj, nil
+		return obj, ep.store.CheckSize(ctx, obj)
 	}
 	rv, _ := strconv.ParseInt(old.GetResourceVersion(), 10, 64)
 	if m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && isZero(m.GetDeletionGracePeriodSeconds()) && !namespaceFinalizing(obj) {

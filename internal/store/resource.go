@@ -149,6 +149,9 @@ func (r *Resource) Create(ctx context.Context, obj runtime.Object, ttl int64) (r
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSize(key, data); err != nil {
+		return nil, err
+	}
 	var opts []clientv3.OpOption
 	if ttl > 0 {
 		lease, err := r.store.leases.get(ctx, ttl)
@@ -161,7 +164,7 @@ func (r *Resource) Create(ctx context.Context, obj runtime.Object, ttl int64) (r
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, string(data), opts...)).Commit()
 	if err != nil {
-		return nil, err
+		return nil, storageError(err)
 	}
 	if !resp.Succeeded {
 		n, _ := meta.NewAccessor().Name(obj)
@@ -182,12 +185,15 @@ func (r *Resource) Update(ctx context.Context, obj runtime.Object, rv int64) (ru
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSize(key, data); err != nil {
+		return nil, err
+	}
 	resp, err := r.store.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(key), "=", rv)).
 		Then(clientv3.OpPut(key, string(data), clientv3.WithIgnoreLease())).
 		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).Commit()
 	if err != nil {
-		return nil, err
+		return nil, storageError(err)
 	}
 	if !resp.Succeeded {
 		return nil, r.missOrConflict(resp, obj)
