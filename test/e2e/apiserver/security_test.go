@@ -98,3 +98,17 @@ func TestSecretsEncryptedAtRest(t *testing.T) {
 	cluster.MustKubectl(t, "get", "secrets", "-A", "-o", "yaml")
 	assertNotOnDisk()
 }
+
+// TestKubectlPatchCannotChangeKind: the patch a user would type gets a 422 that
+// names the field, and the ConfigMap stays a ConfigMap.
+func TestKubectlPatchCannotChangeKind(t *testing.T) {
+	n := ns(t, "retype")
+	cluster.MustKubectl(t, "-n", n, "create", "configmap", "x", "--from-literal=k=v")
+	_, err := cluster.Kubectl("-n", n, "patch", "cm", "x", "--type=json", "-p", `[{"op":"replace","path":"/kind","value":"Secret"}]`)
+	if err == nil || !strings.Contains(err.Error(), "is invalid: kind: Invalid value: \"Secret\"") {
+		t.Fatalf("kubectl patch of kind: %v, want 422 naming kind", err)
+	}
+	if got := jsonpath(t, "{.data.k}", "-n", n, "get", "cm", "x"); got != "v" {
+		t.Fatalf("configmap after the refused patch has k=%q", got)
+	}
+}
