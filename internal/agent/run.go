@@ -53,12 +53,13 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 		return errors.New("cluster CA certificate is not valid PEM")
 	}
 	endpoint := cfg.ContainerRuntimeEndpoint
+	var supervisor *containerd.Supervisor
 	if endpoint == "" {
-		proc, err := containerd.Start(ctx, containerdOptions(cfg, caFile))
+		supervisor, err = containerd.Supervise(ctx, containerdOptions(cfg, caFile))
 		if err != nil {
 			return err
 		}
-		defer proc.Stop()
+		defer supervisor.Stop()
 		endpoint = containerdOptions(cfg, caFile).Socket()
 	}
 	rt, version, err := cri.Dial(ctx, endpoint, 30*time.Second)
@@ -101,6 +102,9 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	})
 	if err != nil {
 		return err
+	}
+	if supervisor != nil {
+		supervisor.OnExit(k.CheckRuntimeNow)
 	}
 	slog.Info("agent starting", "node", cfg.NodeName, "ip", cfg.NodeIP, "runtime", endpoint)
 	return k.Run(ctx)

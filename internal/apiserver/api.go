@@ -12,6 +12,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
@@ -118,8 +119,22 @@ func newManagers(tc managedfields.TypeConverter, info *resources.Info) (map[stri
 	return out, nil
 }
 
+// allowedMethods are the HTTP methods the API answers; TRACE in particular would
+// echo a request's credentials back.
+var allowedMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+}
+
 // serveHTTP authenticates, routes and authorizes every request.
 func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if !allowedMethods[r.Method] {
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		writeError(w, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure,
+			Code: http.StatusMethodNotAllowed, Reason: metav1.StatusReasonMethodNotAllowed,
+			Message: fmt.Sprintf("method %s is not allowed", r.Method)}})
+		return
+	}
 	switch r.URL.Path {
 	case "/healthz", "/livez", "/readyz":
 		a.serveHealth(w, r)
