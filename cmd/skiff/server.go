@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -41,9 +42,16 @@ func runServer(ctx context.Context, args []string) error {
 		cfg.Agent.RegistryMirrors = append(cfg.Agent.RegistryMirrors, strings.Split(s, ",")...)
 		return nil
 	})
+	fs.DurationVar(&cfg.SnapshotInterval, "etcd-snapshot-interval", 12*time.Hour, "how often the embedded etcd is snapshotted into DATA-DIR/snapshots (0 disables)")
+	fs.IntVar(&cfg.SnapshotRetention, "etcd-snapshot-retention", 5, "how many scheduled snapshots are kept")
+	clusterReset := fs.Bool("cluster-reset", false, "start the embedded etcd as a new single-member cluster (with --restore)")
+	fs.StringVar(&cfg.RestoreSnapshot, "restore", "", "with --cluster-reset: replace the embedded etcd's data with this snapshot first (the old data is moved aside)")
 	var prof profiling
 	prof.register(fs)
 	_ = fs.Parse(args)
+	if cfg.RestoreSnapshot != "" && (!*clusterReset || etcd != "") {
+		return fmt.Errorf("--restore replaces the embedded etcd's data: it needs --cluster-reset, and no --etcd-endpoints")
+	}
 	stop, err := prof.start()
 	if err != nil {
 		return err

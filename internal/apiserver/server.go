@@ -20,6 +20,7 @@ import (
 
 	"skiff/internal/auth"
 	"skiff/internal/encryption"
+	"skiff/internal/etcdsnapshot"
 	"skiff/internal/images"
 	"skiff/internal/pki"
 	"skiff/internal/resources"
@@ -37,6 +38,13 @@ type Config struct {
 	// EncryptionProviderConfig is an EncryptionConfiguration file; empty: one
 	// generated under DataDir that encrypts Secrets.
 	EncryptionProviderConfig string
+	// SnapshotInterval is how often the embedded etcd is snapshotted (0: never) and
+	// SnapshotRetention how many scheduled snapshots are kept.
+	SnapshotInterval  time.Duration
+	SnapshotRetention int
+	// RestoreSnapshot, when set, replaces the embedded etcd's data with the snapshot
+	// before starting, as a fresh single-member cluster.
+	RestoreSnapshot string
 }
 
 // Server is a running API server.
@@ -111,7 +119,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if len(cfg.EtcdEndpoints) > 0 {
 		s.etcd, err = store.Connect(cfg.EtcdEndpoints)
 	} else {
-		s.etcd, err = store.StartEmbedded(ctx, filepath.Join(cfg.DataDir, "etcd"))
+		s.etcd, err = startEmbedded(ctx, cfg)
 	}
 	if err != nil {
 		s.listener.Close()
@@ -140,6 +148,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.API.saTokens = saTokens
 	saTokens.Exists = s.API.serviceAccountExists
 	s.API.Extra[JoinPath] = joinHandler(s.CA)
+	if len(cfg.EtcdEndpoints) == 0 {
+		s.API.Extra[etcdsnapshot.Path] = etcdsnapshot.Handler(s.etcd, etcdsnapshot.Dir(cfg.DataDir))
+	}
 	s.API.Extra[auth.OpenIDConfigurationPath] = auth.OpenIDConfigurationHandler()
 	s.API.Extra[auth.JWKSPath] = saTokens.JWKSHandler()
 	kcert, kkey, err := s.CA.ClientCert(filepath.Join(cfg.DataDir, "tls"), "apiserver-kubelet-client", "skiff-apiserver", []string{auth.Masters})
@@ -173,6 +184,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// startEmbedded runs the embedded etcd member, first restoring a snapshot into it
+// when asked to.
+func startEmbedded(ctx context.Context, cfg Config) (*store.Etcd, error) {
+	dir := filepath.Join(cfg.DataDir, "etcd")
+	if cfg.RestoreSnapshot != "" {
+		aside, err := store.Restore(cfg.RestoreSnapshot, dir)
+		if err != nil {
+			return nil, err
+		}
+		slog.Warn("etcd restored from a snapshot as a new single-member cluster; start without --cluster-reset --restore from now on",
+			"snapshot", cfg.RestoreSnapshot, "previous data", aside)
+	}
+	return store.StartEmbedded(ctx, dir)
+}
+
 // Run serves until ctx ends, then shuts down: HTTP first, then etcd.
 func (s *Server) Run(ctx context.Context) error {
 	go s.Store.Run(ctx)
@@ -185,6 +211,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	go s.encrypt.Run(ctx, s.Store.RewriteStale)
+	if len(s.cfg.EtcdEndpoints) == 0 && s.cfg.SnapshotInterval > 0 {
+		go etcdsnapshot.Schedule(ctx, s.etcd, etcdsnapshot.Dir(s.cfg.DataDir), s.cfg.SnapshotInterval, s.cfg.SnapshotRetention)
+	}
 	port := s.listener.Addr().(*net.TCPAddr)
 	if err := s.API.bootstrap(ctx, s.cfg, port); err != nil {
 		return fmt.Errorf("create built-in objects: %w", err)

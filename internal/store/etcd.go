@@ -30,15 +30,10 @@ func StartEmbedded(ctx context.Context, dir string) (*Etcd, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	cfg := embed.NewConfig()
-	cfg.Name = "skiff"
-	cfg.Dir = filepath.Join(dir, "data")
+	cfg := memberConfig(dir)
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(newSlogCore(slog.Default())))
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = nil, nil
 	cfg.ListenPeerUrls = nil
-	// The member's advertised peer URL is recorded in its membership only; with no
-	// peer listener nothing answers there.
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	// Keep five minutes of history for watches and paging; older revisions are compacted.
 	cfg.AutoCompactionMode = "periodic"
 	cfg.AutoCompactionRetention = "5m"
@@ -62,6 +57,17 @@ func StartEmbedded(ctx context.Context, dir string) (*Etcd, error) {
 	}
 	slog.Info("etcd ready", "dir", dir, "listeners", "none (in-process client)")
 	return &Etcd{Client: v3client.New(e.Server), member: e}, nil
+}
+
+// memberConfig names the embedded member and where its data lives. The member's
+// advertised peer URL is recorded in its membership only; with no peer listener
+// nothing answers there.
+func memberConfig(dir string) *embed.Config {
+	cfg := embed.NewConfig()
+	cfg.Name = "skiff"
+	cfg.Dir = filepath.Join(dir, "data")
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	return cfg
 }
 
 // Connect uses an external etcd cluster.
