@@ -144,3 +144,18 @@ func smaller(a, b *corev1.PersistentVolume) bool {
 	}
 	return a.Name < b.Name
 }
+
+// PodClaims lists the claims a pod uses, generic ephemeral volumes included (their
+// claim is named <pod>-<volume>).
+func PodClaims(pod *corev1.Pod) []string {
+	var out []string
+	for _, v := range pod.Spec.Volumes {
+		switch {
+		case v.PersistentVolumeClaim != nil:
+			out = append(out, v.PersistentVolumeClaim.ClaimName)
+		case v.Ephemeral != nil:
+			out = append(out, pod.Name+"-"+v.Name)
+		}
+	}
+	return out
+}

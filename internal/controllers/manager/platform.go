@@ -14,6 +14,7 @@ import (
 	"skiff/internal/controllers/garbagecollector"
 	"skiff/internal/controllers/namespace"
 	"skiff/internal/controllers/nodelifecycle"
+	"skiff/internal/controllers/persistentvolume"
 	"skiff/internal/controllers/podgc"
 	"skiff/internal/controllers/serviceaccount"
 )
@@ -31,7 +32,7 @@ type PlatformOptions struct {
 
 // Platform returns the constructors of the cluster's platform controllers by name:
 // garbagecollector, namespace, endpoints, endpointslice, serviceaccount, podgc,
-// nodelifecycle and disruption. The garbage collector and the namespace controller
+// nodelifecycle, disruption and persistentvolume-binder. The garbage collector and the namespace controller
 // reach objects of every kind through a metadata client built from cfg.
 func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, error) {
 	md, err := metadata.NewForConfig(ClientConfig(cfg))
@@ -53,8 +54,9 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 		"podgc": func(c *controller.Context) Runner {
 			return podgc.New(c, podgc.Options{TerminatedPodThreshold: opts.TerminatedPodThreshold})
 		},
-		"nodelifecycle": func(c *controller.Context) Runner { return nodelifecycle.New(c, opts.NodeLifecycle) },
-		"disruption":    func(c *controller.Context) Runner { return disruption.New(c) },
+		"nodelifecycle":           func(c *controller.Context) Runner { return nodelifecycle.New(c, opts.NodeLifecycle) },
+		"disruption":              func(c *controller.Context) Runner { return disruption.New(c) },
+		"persistentvolume-binder": func(c *controller.Context) Runner { return persistentvolume.New(c) },
 	}, nil
 }
 
