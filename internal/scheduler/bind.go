@@ -31,7 +31,10 @@ func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, node string) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
 		Target:     v1.ObjectReference{Kind: "Node", Name: node},
 	}
-	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, b, metav1.CreateOptions{})
+	err := s.prof.volumes.SelectNode(ctx, s.updateClaim, pod, node)
+	if err == nil {
+		err = s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, b, metav1.CreateOptions{})
+	}
 	if err != nil {
 		s.cache.Forget(pod.UID)
 		s.metrics.bindErrors.Inc()
@@ -47,6 +50,11 @@ func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, node string) {
 	s.cache.FinishBinding(pod.UID, s.now())
 	s.metrics.observeBound(qp)
 	s.recorder.Eventf(pod, v1.EventTypeNormal, "Scheduled", "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node)
+}
+
+func (s *Scheduler) updateClaim(ctx context.Context, pvc *v1.PersistentVolumeClaim) error {
+	_, err := s.client.CoreV1().PersistentVolumeClaims(pvc.Namespace).Update(ctx, pvc, metav1.UpdateOptions{})
+	return err
 }
 
 // setUnschedulable records PodScheduled=False with the explanation, and the
