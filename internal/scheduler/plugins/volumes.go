@@ -156,7 +156,7 @@ func (b *VolumeBinding) Filter(state *fw.CycleState, _ *fw.PodInfo, n *fw.NodeIn
 // kube-scheduler's PreBind does: the PV controller then binds a volume reachable
 // from node, or the class's provisioner makes one there. It runs before the pod
 // is bound, so a pod never runs with claims that do not know its node.
-func (b *VolumeBinding) SelectNode(ctx context.Context, update ClaimUpdater, pod *v1.Pod, node string) error {
+func (b *VolumeBinding) SelectNode(ctx context.Context, annotate ClaimAnnotator, pod *v1.Pod, node string) error {
 	if b.Claims == nil {
 		return nil
 	}
@@ -165,17 +165,12 @@ func (b *VolumeBinding) SelectNode(ctx context.Context, update ClaimUpdater, pod
 		if err != nil || pvc.Spec.VolumeName != "" || pvc.Annotations[vb.AnnSelectedNode] == node || b.waitingClass(pvc) == nil {
 			continue
 		}
-		next := pvc.DeepCopy()
-		if next.Annotations == nil {
-			next.Annotations = map[string]string{}
-		}
-		next.Annotations[vb.AnnSelectedNode] = node
-		if err := update(ctx, next); err != nil {
+		if err := annotate(ctx, pvc.Namespace, pvc.Name, vb.AnnSelectedNode, node); err != nil {
 			return fmt.Errorf("persistentvolumeclaim %q: %w", name, err)
 		}
 	}
 	return nil
 }
 
-// ClaimUpdater writes a claim.
-type ClaimUpdater func(ctx context.Context, pvc *v1.PersistentVolumeClaim) error
+// ClaimAnnotator sets one annotation on a claim.
+type ClaimAnnotator func(ctx context.Context, ns, name, key, value string) error

@@ -99,8 +99,11 @@ func TestSelectNode(t *testing.T) {
 			PersistentVolumeClaim: &v1.PersistentVolumeClaimVolumeSource{ClaimName: c}}})
 	}
 	got := map[string]string{}
-	err := pl.SelectNode(context.Background(), func(_ context.Context, pvc *v1.PersistentVolumeClaim) error {
-		got[pvc.Name] = pvc.Annotations["volume.kubernetes.io/selected-node"]
+	err := pl.SelectNode(context.Background(), func(_ context.Context, ns, name, key, value string) error {
+		if ns != "default" || key != "volume.kubernetes.io/selected-node" {
+			t.Errorf("annotated %s/%s with %s", ns, name, key)
+		}
+		got[name] = value
 		return nil
 	}, p, "a")
 	if err != nil {
