@@ -44,7 +44,8 @@ func gone(t *testing.T, timeout time.Duration, what string, args ...string) {
 // local-path is the default class; a claim that names no class gets it; the mongodb
 // StatefulSet's three replicas each get a Bound volume on their node; data survives
 // the pod's deletion; scaling down with whenScaled=Delete deletes the claim and
-// the Delete reclaim policy removes the directory.
+// the Delete reclaim policy removes the directory; so does deleting the set
+// with whenDeleted=Delete.
 func TestDefaultStorageClassProvisionsTheSeedStatefulSet(t *testing.T) {
 	out := cluster.MustKubectl(t, "get", "storageclass")
 	if !strings.Contains(out, "local-path (default)") || !strings.Contains(out, "skiff.io/local-path") ||
@@ -123,6 +124,31 @@ spec:
 		return nil
 	})
 	waitClaim(t, n, "mongo-data-mongodb-1", "{.status.phase}", "Bound", time.Second)
+
+	// whenDeleted=Delete, set after the claims were made, hands them to the set:
+	// deleting the set deletes them, and their directories go.
+	dir1 := volumeDir(t, n, "mongo-data-mongodb-1")
+	cluster.MustKubectl(t, "-n", n, "patch", "sts", "mongodb", "-p",
+		`{"spec":{"persistentVolumeClaimRetentionPolicy":{"whenDeleted":"Delete","whenScaled":"Delete"}}}`)
+	framework.Eventually(t, 30*time.Second, func() error {
+		owners, _ := cluster.Kubectl("-n", n, "get", "pvc", "mongo-data-mongodb-0", "-o", "jsonpath={.metadata.ownerReferences[*].kind}")
+		if owners != "StatefulSet" {
+			return fmt.Errorf("claim owners %q", owners)
+		}
+		return nil
+	})
+	cluster.MustKubectl(t, "-n", n, "delete", "sts", "mongodb")
+	for _, c := range []string{"mongo-data-mongodb-0", "mongo-data-mongodb-1"} {
+		gone(t, 2*time.Minute, "claim "+c, "-n", n, "get", "pvc", c)
+	}
+	framework.Eventually(t, 30*time.Second, func() error {
+		for _, d := range []string{dir0, dir1} {
+			if _, err := os.Stat(d); !os.IsNotExist(err) {
+				return fmt.Errorf("directory %s still there (%v)", d, err)
+			}
+		}
+		return nil
+	})
 }
 
 // TestRetainAndClaimProtection: a claim in use is not removed until its pod is
