@@ -269,6 +269,20 @@ func (s *storageCluster) testRetain(t *testing.T) {
 	if _, err := os.Stat(pv.Spec.Local.Path); err != nil {
 		t.Errorf("retained directory: %v", err)
 	}
+	// An admin frees the retained volume by removing its claimRef.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := s.c.CoreV1().PersistentVolumes().Get(ctx, pv.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec.ClaimRef = nil
+		_, err = s.c.CoreV1().PersistentVolumes().Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.waitVolumePhase(t, pv.Name, corev1.VolumeAvailable)
 }
 
 // testProtection: deleting a claim a pod uses waits for the pod.

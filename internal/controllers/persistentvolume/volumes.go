@@ -33,10 +33,8 @@ func (pc *Controller) syncVolume(ctx context.Context, key string) error {
 	}
 	ref := pv.Spec.ClaimRef
 	if ref == nil || ref.UID == "" {
-		// Free, or reserved by a user for a claim that has not been bound yet.
-		if pv.Status.Phase == corev1.VolumeReleased || pv.Status.Phase == corev1.VolumeFailed {
-			return nil // a Retain'ed volume stays out of use until an admin frees it
-		}
+		// Free (an admin may free a Released volume by removing its claimRef), or
+		// reserved by a user for a claim that has not been bound yet.
 		_, err = pc.setVolumePhase(ctx, pv, corev1.VolumeAvailable, "")
 		return err
 	}
