@@ -89,6 +89,7 @@ spec:
 	for i := range 3 {
 		waitClaim(t, n, fmt.Sprintf("mongo-data-mongodb-%d", i), "{.status.phase}", "Bound", 10*time.Second)
 	}
+	t.Logf("kubectl get storageclass\n%s\nkubectl get pvc,pv\n%s", out, cluster.MustKubectl(t, "-n", n, "get", "pvc,pv"))
 	dir0 := volumeDir(t, n, "mongo-data-mongodb-0")
 	if !strings.HasPrefix(dir0, cluster.Dir) {
 		t.Errorf("volume of mongodb-0 at %s, not under the node's data dir %s", dir0, cluster.Dir)
