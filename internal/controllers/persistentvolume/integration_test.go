@@ -167,6 +167,7 @@ func createNS(t testing.TB, c kubernetes.Interface, name string) {
 func TestStorage(t *testing.T) {
 	s := startStorage(t)
 	t.Run("static volume binds", s.testStatic)
+	t.Run("static local volume on the selected node", s.testStaticLocal)
 	t.Run("local-path provisions on the selected node and deletes", s.testLocalPath)
 	t.Run("retain keeps the directory", s.testRetain)
 	t.Run("claim in use is protected", s.testProtection)
@@ -204,6 +205,41 @@ func (s *storageCluster) testStatic(t *testing.T) {
 		t.Errorf("volume claimRef %+v, want the claim %s", pv.Spec.ClaimRef, c.UID)
 	}
 	s.waitVolumePhase(t, "static-5gi", corev1.VolumeAvailable)
+}
+
+// testStaticLocal: with a WaitForFirstConsumer class that makes no volumes, the
+// claim binds the hand-made local volume of the node its pod was placed on.
+func (s *storageCluster) testStaticLocal(t *testing.T) {
+	ctx := context.Background()
+	createNS(t, s.c, "static-local")
+	sc := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "local-storage"}, Provisioner: vb.NoProvisioner,
+		VolumeBindingMode: ptr.To(storagev1.VolumeBindingWaitForFirstConsumer)}
+	if _, err := s.c.StorageV1().StorageClasses().Create(ctx, sc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, node := range []string{"n1", "n2"} {
+		pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "disk-" + node},
+			Spec: corev1.PersistentVolumeSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				StorageClassName:       "local-storage",
+				Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+				PersistentVolumeSource: corev1.PersistentVolumeSource{Local: &corev1.LocalVolumeSource{Path: "/mnt/disk"}},
+				NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+					MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{node}}}}}}}}}
+		if _, err := s.c.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.c.CoreV1().PersistentVolumeClaims("static-local").Create(ctx, newClaim("data", ptr.To("local-storage"), "1Gi"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitEvent(t, "static-local", "data", "WaitForFirstConsumer", "waiting for first consumer")
+	if c := s.claim(t, "static-local", "data"); c.Spec.VolumeName != "" {
+		t.Fatalf("bound to %s before a consumer was placed", c.Spec.VolumeName)
+	}
+	s.selectNode(t, "static-local", "data", "n2")
+	if c := s.waitPhase(t, "static-local", "data", corev1.ClaimBound); c.Spec.VolumeName != "disk-n2" {
+		t.Errorf("bound to %s, want disk-n2 on the selected node", c.Spec.VolumeName)
+	}
 }
 
 // testLocalPath: a claim without a class gets local-path, waits for a consumer,
