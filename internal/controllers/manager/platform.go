@@ -32,8 +32,9 @@ type PlatformOptions struct {
 
 // Platform returns the constructors of the cluster's platform controllers by name:
 // garbagecollector, namespace, endpoints, endpointslice, serviceaccount, podgc,
-// nodelifecycle, disruption and persistentvolume-binder. The garbage collector and the namespace controller
-// reach objects of every kind through a metadata client built from cfg.
+// nodelifecycle, disruption and persistentvolume-binder. The garbage collector and
+// the namespace controller reach objects of every kind through a metadata client
+// built from cfg.
 func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, error) {
 	md, err := metadata.NewForConfig(ClientConfig(cfg))
 	if err != nil {

@@ -51,7 +51,7 @@ func (pc *Controller) claimGone(ctx context.Context, ref *corev1.ObjectReference
 	if c, err := pc.claims.PersistentVolumeClaims(ref.Namespace).Get(ref.Name); err == nil && c.UID == ref.UID {
 		return false, nil
 	}
-	c, err := pc.client.CoreV1().PersistentVolumeClaims(ref.Namespace).Get(context.Background(), ref.Name, metav1.GetOptions{})
+	c, err := pc.client.CoreV1().PersistentVolumeClaims(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return true, nil
 	}
