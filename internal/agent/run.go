@@ -21,6 +21,7 @@ import (
 	"skiff/internal/kubelet"
 	"skiff/internal/kubelet/containerd"
 	"skiff/internal/kubelet/cri"
+	"skiff/internal/localpath"
 )
 
 // SandboxImage is the pause image of every pod, built into the cluster registry.
@@ -107,6 +108,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 		supervisor.OnExit(k.CheckRuntimeNow)
 	}
 	slog.Info("agent starting", "node", cfg.NodeName, "ip", cfg.NodeIP, "runtime", endpoint)
+	go localpath.Start(ctx, client, localpath.OneNode(cfg.NodeName, LocalPathDir(cfg.DataDir)))
 	return k.Run(ctx)
 }
 
@@ -130,6 +132,9 @@ func credentialsFor(ctx context.Context, cfg *Config, rc *rest.Config) (*credent
 	}
 	return &credentials{CAPEM: cfg.CAPEM, Serving: *cfg.ServingCert}, rc, nil
 }
+
+// LocalPathDir is where the node keeps its local-path volumes, one directory each.
+func LocalPathDir(dataDir string) string { return filepath.Join(dataDir, "local-path") }
 
 // CgroupPrefix is the node's cgroup, under which every pod cgroup goes.
 func CgroupPrefix(node string) string { return "/skiff-" + node }

@@ -20,6 +20,7 @@ import (
 	"skiff/internal/controllers/garbagecollector"
 	"skiff/internal/controllers/namespace"
 	"skiff/internal/controllers/nodelifecycle"
+	"skiff/internal/controllers/persistentvolume"
 	"skiff/internal/controllers/podautoscaler"
 	"skiff/internal/controllers/podgc"
 	"skiff/internal/controllers/serviceaccount"
@@ -38,10 +39,10 @@ type PlatformOptions struct {
 
 // Platform returns the constructors of the cluster's platform controllers by name:
 // garbagecollector, namespace, endpoints, endpointslice, endpointslicemirroring,
-// serviceaccount, podgc,
-// nodelifecycle, disruption and horizontalpodautoscaling. The garbage collector and
-// the namespace controller reach objects of every kind through a metadata client built
-// from cfg; the autoscaler reaches scale subresources and metrics.k8s.io.
+// serviceaccount, podgc, nodelifecycle, disruption, persistentvolume-binder and
+// horizontalpodautoscaling. The garbage collector and the namespace controller reach
+// objects of every kind through a metadata client built from cfg; the autoscaler
+// reaches scale subresources and metrics.k8s.io.
 func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, error) {
 	md, err := metadata.NewForConfig(ClientConfig(cfg))
 	if err != nil {
@@ -69,8 +70,9 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 		"podgc": func(c *controller.Context) Runner {
 			return podgc.New(c, podgc.Options{TerminatedPodThreshold: opts.TerminatedPodThreshold})
 		},
-		"nodelifecycle": func(c *controller.Context) Runner { return nodelifecycle.New(c, opts.NodeLifecycle) },
-		"disruption":    func(c *controller.Context) Runner { return disruption.New(c) },
+		"nodelifecycle":           func(c *controller.Context) Runner { return nodelifecycle.New(c, opts.NodeLifecycle) },
+		"disruption":              func(c *controller.Context) Runner { return disruption.New(c) },
+		"persistentvolume-binder": func(c *controller.Context) Runner { return persistentvolume.New(c) },
 		"horizontalpodautoscaling": func(c *controller.Context) Runner {
 			return podautoscaler.New(c, hpa)
 		},
