@@ -30,6 +30,11 @@ func inertKinds() []*Info {
 			"skiff allocates Service IPs from --service-cidr; ServiceCIDR objects are stored but not used for allocation yet"},
 		{kind{networking, "ipaddresses", "IPAddress", false, []string{"ip"}, nil, nil, generic{}},
 			"skiff allocates Service IPs from --service-cidr; IPAddress objects are stored but not used for allocation yet"},
+		{kind{storage, "csidrivers", "CSIDriver", false, nil, nil, nil, generic{}}, noCSI},
+		{kind{storage, "csinodes", "CSINode", false, nil, nil, nil, generic{}}, noCSI},
+		{kind{storage, "csistoragecapacities", "CSIStorageCapacity", true, nil, nil, nil, generic{}}, noCSI},
+		{kind{storage, "volumeattachments", "VolumeAttachment", false, nil, nil, []string{"status"}, generic{}}, noCSI},
+		{kind{storage, "volumeattributesclasses", "VolumeAttributesClass", false, []string{"vac"}, nil, nil, generic{}}, noCSI},
 		{kind{storageMigration, "storageversionmigrations", "StorageVersionMigration", false, nil, nil, []string{"status"}, generic{}},
 			"skiff stores every object in one version; StorageVersionMigrations are stored but nothing migrates"},
 	}
@@ -41,5 +46,7 @@ func inertKinds() []*Info {
 	}
 	return out
 }
+
+const noCSI = "skiff has no CSI support yet: storage.k8s.io CSI objects are stored, no driver attaches or mounts anything"
 
 const noDRA = "skiff has no dynamic resource allocation yet: resource.k8s.io objects are stored, claims are never allocated"
