@@ -112,6 +112,7 @@ func TestPagingOverTwoThousandObjects(t *testing.T) {
 	seen := map[string]bool{}
 	opts := metav1.ListOptions{Limit: 300}
 	pages := 0
+	var promised []int // what each page said the whole list would hold
 	var rv string
 	for {
 		l, err := c.CoreV1().ConfigMaps("default").List(ctx, opts)
@@ -133,7 +134,16 @@ func TestPagingOverTwoThousandObjects(t *testing.T) {
 		if l.Continue == "" {
 			break
 		}
+		if l.RemainingItemCount == nil {
+			t.Fatalf("page %d has a continue token but no remainingItemCount", pages)
+		}
+		promised = append(promised, len(seen)+int(*l.RemainingItemCount))
 		opts.Continue = l.Continue
+	}
+	for i, p := range promised {
+		if p != len(seen) {
+			t.Errorf("page %d: listed so far plus remainingItemCount = %d, but the list had %d", i+1, p, len(seen))
+		}
 	}
 	// kube-root-ca.crt may or may not exist depending on controllers; count ours.
 	n := 0

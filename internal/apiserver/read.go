@@ -125,15 +125,19 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, q request, ep *endpoi
 		writeError(w, err)
 		return
 	}
+	remaining := int64(-1)
 	objs, rev, cont, err := ep.store.List(r.Context(), store.ListOptions{
 		Namespace: q.Namespace, ResourceVersion: qs.Get("resourceVersion"),
-		Limit: limit, Continue: qs.Get("continue"), Filter: filter,
+		Limit: limit, Continue: qs.Get("continue"), Filter: filter, Remaining: &remaining,
 	})
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	listMeta := metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10), Continue: cont}
+	if remaining >= 0 {
+		listMeta.RemainingItemCount = &remaining
+	}
 	switch out.as {
 	case "Table":
 		t, err := a.table(r, ep, objs, qs.Get("noHeaders") != "true")
@@ -171,6 +175,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, q request, ep *endpoi
 	lm, _ := meta.ListAccessor(list)
 	lm.SetResourceVersion(listMeta.ResourceVersion)
 	lm.SetContinue(cont)
+	lm.SetRemainingItemCount(listMeta.RemainingItemCount)
 	writeObject(w, out, http.StatusOK, ep.GroupVersion(), list)
 }
 

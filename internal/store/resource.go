@@ -253,6 +253,9 @@ type ListOptions struct {
 	Limit           int64
 	Continue        string
 	Filter          func(runtime.Object) bool
+	// Remaining, when set, receives how many objects follow a page that Limit cut
+	// (left alone for filtered lists, whose count is unknown without reading them).
+	Remaining *int64
 }
 
 // List returns matching objects sorted by key, the revision they reflect, and a
@@ -326,7 +329,7 @@ func (r *Resource) listPage(ctx context.Context, o ListOptions) ([]runtime.Objec
 		if err != nil || !strings.HasPrefix(tok.Start, prefix) {
 			return nil, 0, "", apierrors.NewBadRequest("invalid continue token")
 		}
-		from, rev = tok.Start, tok.Rev
+		from, rev = tok.Start, max(tok.Rev, 0) // -1: at the latest revision
 	}
 	var out []runtime.Object
 	end := clientv3.GetPrefixRangeEnd(prefix)
@@ -338,7 +341,7 @@ func (r *Resource) listPage(ctx context.Context, o ListOptions) ([]runtime.Objec
 		resp, err := r.store.cli.Get(ctx, from, opts...)
 		if err != nil {
 			if isCompacted(err) {
-				return nil, 0, "", apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
+				return nil, 0, "", inconsistentContinue(from)
 			}
 			return nil, 0, "", err
 		}
@@ -359,10 +362,28 @@ func (r *Resource) listPage(ctx context.Context, o ListOptions) ([]runtime.Objec
 		}
 		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 		if o.Limit > 0 && int64(len(out)) >= o.Limit {
-			raw, _ := json.Marshal(continueToken{Rev: rev, Start: from})
-			return out, rev, base64.RawURLEncoding.EncodeToString(raw), nil
+			if o.Filter == nil && o.Remaining != nil {
+				*o.Remaining = resp.Count - int64(len(resp.Kvs))
+			}
+			return out, rev, encodeContinue(continueToken{Rev: rev, Start: from}), nil
 		}
 	}
+}
+
+func encodeContinue(tok continueToken) string {
+	raw, _ := json.Marshal(tok)
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+// inconsistentContinue is the 410 for a continue token whose revision etcd has
+// compacted away. As in Kubernetes, it carries a token that continues from the same
+// key at the latest revision, for clients that accept an inconsistent list.
+func inconsistentContinue(from string) error {
+	err := apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. " +
+		"You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. " +
+		"Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+	err.ErrStatus.ListMeta.Continue = encodeContinue(continueToken{Rev: -1, Start: from})
+	return err
 }
 
 // reset replaces the cache's contents after a (re)load; watchers of the old
