@@ -37,7 +37,7 @@ func PlanScaleDown(ctx context.Context, fc *scheduler.FitChecker, c Cluster) (ca
 	for _, p := range c.Pools {
 		removable[p.Name] = c.Desired[p.Name] - p.Min
 	}
-	gone := map[string]bool{}
+	gone, receivers := map[string]bool{}, map[string]bool{}
 	for _, ni := range c.Nodes {
 		if ni.Node.Spec.Unschedulable || markedForDeletion(ni.Node) {
 			gone[ni.Name()] = true
@@ -48,6 +48,10 @@ func PlanScaleDown(ctx context.Context, fc *scheduler.FitChecker, c Cluster) (ca
 		if !ok || gone[ni.Name()] || !underUsed(ni) {
 			continue
 		}
+		if receivers[ni.Name()] {
+			blocked[ni.Name()] = "takes the pods of a node being removed"
+			continue
+		}
 		if removable[pool] <= 0 {
 			blocked[ni.Name()] = "pool is at its minimum size"
 			continue
@@ -55,7 +59,7 @@ func PlanScaleDown(ctx context.Context, fc *scheduler.FitChecker, c Cluster) (ca
 		pods, why := podsToMove(ni)
 		if why == "" {
 			gone[ni.Name()] = true
-			if why = moveAll(ctx, fc, snap, pods, gone); why != "" {
+			if why = moveAll(ctx, fc, snap, pods, gone, receivers); why != "" {
 				delete(gone, ni.Name())
 			}
 		}
@@ -132,15 +136,23 @@ func hasLocalStorage(p *v1.Pod) bool {
 
 // moveAll places every pod on a node not in gone, first-fit, and keeps the
 // placements; if one pod has nowhere to go, the placements are undone.
-func moveAll(ctx context.Context, fc *scheduler.FitChecker, snap *snapshot, pods []*v1.Pod, gone map[string]bool) string {
+// Nodes that take pods are added to receivers: they cannot go in the same plan.
+func moveAll(ctx context.Context, fc *scheduler.FitChecker, snap *snapshot, pods []*v1.Pod, gone, receivers map[string]bool) string {
 	type placement struct {
 		pod *v1.Pod
 		ni  *fw.NodeInfo
+		// first: this placement made ni a receiver.
+		first bool
 	}
 	var done []placement
 	undo := func() {
 		for _, pl := range done {
 			pl.ni.RemovePod(pl.pod.UID)
+		}
+		for _, pl := range done {
+			if pl.first {
+				delete(receivers, pl.ni.Name())
+			}
 		}
 	}
 	for _, p := range pods {
@@ -160,7 +172,8 @@ func moveAll(ctx context.Context, fc *scheduler.FitChecker, snap *snapshot, pods
 			return "pod " + p.Namespace + "/" + p.Name + " cannot move to another node"
 		}
 		target.AddPod(pi)
-		done = append(done, placement{moved, target})
+		done = append(done, placement{moved, target, !receivers[target.Name()]})
+		receivers[target.Name()] = true
 	}
 	return ""
 }
