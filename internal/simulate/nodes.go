@@ -48,18 +48,23 @@ func (s *simulator) newNode(i int) *v1.Node {
 	for k, q := range s.opts.Extended {
 		capacity[k] = q
 	}
-	return &v1.Node{
+	n := &v1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 		Spec:       v1.NodeSpec{Taints: append([]v1.Taint(nil), s.opts.Taints...)},
-		Status: v1.NodeStatus{
-			Capacity: capacity, Allocatable: capacity.DeepCopy(),
-			Addresses: []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: nodeIP(i)}, {Type: v1.NodeHostName, Address: name}},
-			NodeInfo: v1.NodeSystemInfo{KubeletVersion: kubeletVersion, OperatingSystem: "linux", Architecture: "amd64",
-				ContainerRuntimeVersion: "sim://1.0", KernelVersion: "simulated", OSImage: "skiff simulated node"},
-			Phase:      v1.NodeRunning,
-			Conditions: readyConditions(time.Now()),
-		},
+		Status:     v1.NodeStatus{Capacity: capacity, Allocatable: capacity.DeepCopy()},
 	}
+	s.decorate(n, i)
+	return n
+}
+
+// decorate fills in what a kubelet reports about itself: addresses, versions and
+// healthy conditions.
+func (s *simulator) decorate(n *v1.Node, i int) {
+	n.Status.Addresses = []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: nodeIP(i)}, {Type: v1.NodeHostName, Address: n.Name}}
+	n.Status.NodeInfo = v1.NodeSystemInfo{KubeletVersion: kubeletVersion, OperatingSystem: "linux", Architecture: "amd64",
+		ContainerRuntimeVersion: "sim://1.0", KernelVersion: "simulated", OSImage: "skiff simulated node"}
+	n.Status.Phase = v1.NodeRunning
+	n.Status.Conditions = readyConditions(time.Now())
 }
 
 // readyConditions is the condition set of a healthy kubelet.
@@ -108,7 +113,11 @@ func cmpErr(first, err error) error {
 }
 
 func (s *simulator) registerNode(ctx context.Context, i int) error {
-	want := s.newNode(i)
+	return s.register(ctx, s.newNode(i))
+}
+
+// register creates or refreshes a node, then its status and lease.
+func (s *simulator) register(ctx context.Context, want *v1.Node) error {
 	nodes := s.client.CoreV1().Nodes()
 	got, err := nodes.Create(ctx, want, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
@@ -164,30 +173,32 @@ func (s *simulator) renewLease(ctx context.Context, name string) error {
 }
 
 // heartbeat renews the leases of the healthy nodes every interval. Renewals are
-// spread over the interval so thousands of nodes do not all write at once.
+// spread over the interval so thousands of nodes do not all write at once; the list
+// is read again every round, as pool nodes come and go.
 func (s *simulator) heartbeat(ctx context.Context) {
-	var names []string
-	for i := 0; i < s.opts.Nodes; i++ {
-		if n := s.nodeName(i); !s.opts.FailNodes[n] {
-			names = append(names, n)
+	for ctx.Err() == nil {
+		var names []string
+		for _, n := range s.names() {
+			if !s.opts.FailNodes[n] {
+				names = append(names, n)
+			}
 		}
-	}
-	if len(names) == 0 {
-		return
-	}
-	rand.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
-	step := s.opts.HeartbeatInterval / time.Duration(len(names))
-	t := time.NewTicker(max(step, time.Millisecond))
-	defer t.Stop()
-	for i := 0; ; i = (i + 1) % len(names) {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		rand.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+		step := s.opts.HeartbeatInterval / time.Duration(max(len(names), 1))
+		t := time.NewTicker(max(step, time.Millisecond))
+		for i := 0; i < max(len(names), 1) && ctx.Err() == nil; i++ {
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			if i >= len(names) || ctx.Err() != nil {
+				continue
+			}
+			if err := s.renewLease(ctx, names[i]); err != nil && ctx.Err() == nil {
+				slog.Warn("renewing lease", "node", names[i], "err", err)
+			}
 		}
-		if err := s.renewLease(ctx, names[i]); err != nil && ctx.Err() == nil {
-			slog.Warn("renewing lease", "node", names[i], "err", err)
-		}
+		t.Stop()
 	}
 }
 

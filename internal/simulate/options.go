@@ -10,6 +10,8 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"skiff/internal/nodepool"
 )
 
 // Options shape one group of simulated nodes.
@@ -41,6 +43,27 @@ type Options struct {
 	// PodCIDR is carved into one /24 per node for pod IPs; node groups that run at
 	// the same time need distinct ranges.
 	PodCIDR *net.IPNet
+	// Pools are node groups sized by the cluster autoscaler (see package nodepool).
+	Pools []nodepool.Pool
+}
+
+// poolFlags collects repeated --pool values.
+type poolFlags struct{ pools *[]nodepool.Pool }
+
+func (f poolFlags) String() string { return "" }
+
+func (f poolFlags) Set(v string) error {
+	p, err := nodepool.Parse(v)
+	if err != nil {
+		return err
+	}
+	for _, q := range *f.pools {
+		if q.Name == p.Name {
+			return fmt.Errorf("--pool %s given twice", p.Name)
+		}
+	}
+	*f.pools = append(*f.pools, p)
+	return nil
 }
 
 // ParseFlags reads the `skiff simulate` flags.
@@ -64,6 +87,7 @@ func ParseFlags(args []string) (Options, error) {
 	fs.BoolVar(&o.Bare, "bare", false, "register the nodes only: no heartbeats, pods are never marked Running")
 	fs.IntVar(&o.Workers, "workers", 32, "concurrent API calls")
 	fs.StringVar(&o.VolumeDir, "volume-dir", "", "where the nodes' local-path volumes go (default: under the temporary directory)")
+	fs.Var(poolFlags{&o.Pools}, "pool", "a node pool the cluster autoscaler sizes, name=big,cpu=8,memory=32Gi,pods=110,min=1,max=20[,labels=k=v;k2=v2][,taints=k=v:NoSchedule] (repeatable)")
 	fs.StringVar(&cidr, "pod-cidr", "10.64.0.0/10", "pod IPs, a /24 per node (use distinct ranges for groups run together)")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("%w\nflags:\n%s", err, flagUsage(fs))
@@ -83,10 +107,10 @@ func ParseFlags(args []string) (Options, error) {
 	if o.Extended, err = parseExtended(extended); err != nil {
 		return o, err
 	}
-	if o.Labels, err = parseLabels(labels); err != nil {
+	if o.Labels, err = nodepool.ParseLabels(labels); err != nil {
 		return o, err
 	}
-	if o.Taints, err = parseTaints(taints); err != nil {
+	if o.Taints, err = nodepool.ParseTaints(taints); err != nil {
 		return o, err
 	}
 	if _, o.PodCIDR, err = net.ParseCIDR(cidr); err != nil || o.PodCIDR.IP.To4() == nil {
@@ -134,18 +158,6 @@ func splitList(s string) []string {
 	return out
 }
 
-func parseLabels(s string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, kv := range splitList(s) {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("label %q: want key=value", kv)
-		}
-		out[k] = v
-	}
-	return out, nil
-}
-
 func parseExtended(s string) (map[v1.ResourceName]resource.Quantity, error) {
 	out := map[v1.ResourceName]resource.Quantity{}
 	for _, kv := range splitList(s) {
@@ -158,27 +170,6 @@ func parseExtended(s string) (map[v1.ResourceName]resource.Quantity, error) {
 			return nil, fmt.Errorf("extended resource %q: %w", kv, err)
 		}
 		out[v1.ResourceName(k)] = q
-	}
-	return out, nil
-}
-
-// parseTaints reads key[=value]:Effect entries.
-func parseTaints(s string) ([]v1.Taint, error) {
-	var out []v1.Taint
-	for _, t := range splitList(s) {
-		kv, effect, ok := strings.Cut(t, ":")
-		if !ok {
-			return nil, fmt.Errorf("taint %q: want key=value:Effect", t)
-		}
-		e := v1.TaintEffect(effect)
-		if e != v1.TaintEffectNoSchedule && e != v1.TaintEffectPreferNoSchedule && e != v1.TaintEffectNoExecute {
-			return nil, fmt.Errorf("taint %q: effect must be NoSchedule, PreferNoSchedule or NoExecute", t)
-		}
-		k, v, _ := strings.Cut(kv, "=")
-		if k == "" {
-			return nil, fmt.Errorf("taint %q: empty key", t)
-		}
-		out = append(out, v1.Taint{Key: k, Value: v, Effect: e})
 	}
 	return out, nil
 }

@@ -20,7 +20,7 @@ func (s *simulator) podIP(node string) string {
 	s.ipMu.Lock()
 	defer s.ipMu.Unlock()
 	s.nextIP[node]++
-	base := binary.BigEndian.Uint32(s.opts.PodCIDR.IP.To4()) + uint32(s.ours[node])<<8
+	base := binary.BigEndian.Uint32(s.opts.PodCIDR.IP.To4()) + uint32(s.indexOf(node))<<8
 	ip := make(net.IP, 4)
 	binary.BigEndian.PutUint32(ip, base+uint32(s.nextIP[node]%253+1))
 	return ip.String()
@@ -37,7 +37,7 @@ func (s *simulator) syncPod(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := s.ours[pod.Spec.NodeName]; !ok {
+	if _, ok := s.index(pod.Spec.NodeName); !ok {
 		return nil
 	}
 	if pod.DeletionTimestamp != nil {
@@ -119,7 +119,7 @@ func (s *simulator) markRunning(pod *v1.Pod) {
 	ip := s.podIP(pod.Spec.NodeName)
 	st := &pod.Status
 	st.Phase = v1.PodRunning
-	st.HostIP = nodeIP(s.ours[pod.Spec.NodeName])
+	st.HostIP = nodeIP(s.indexOf(pod.Spec.NodeName))
 	st.HostIPs = []v1.HostIP{{IP: st.HostIP}}
 	st.PodIP, st.PodIPs = ip, []v1.PodIP{{IP: ip}}
 	st.StartTime = &now

@@ -32,11 +32,14 @@ const readyCheckPeriod = 30 * time.Second
 type simulator struct {
 	client kubernetes.Interface
 	opts   Options
-	ours   map[string]int // node name -> index
-	pods   corelisters.PodLister
-	queue  workqueue.TypedRateLimitingInterface[string]
-	ipMu   sync.Mutex
-	nextIP map[string]int
+	oursMu sync.RWMutex
+	ours   map[string]int // node name -> index; pool nodes come and go
+	// nextIndex is the index the next pool node gets.
+	nextIndex int
+	pods      corelisters.PodLister
+	queue     workqueue.TypedRateLimitingInterface[string]
+	ipMu      sync.Mutex
+	nextIP    map[string]int
 }
 
 // Main is `skiff simulate <args>`: it parses the flags, reads the kubeconfig and
@@ -75,6 +78,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	for i := 0; i < opts.Nodes; i++ {
 		s.ours[s.nodeName(i)] = i
 	}
+	s.nextIndex = opts.Nodes
+	if opts.Bare && len(opts.Pools) > 0 {
+		return errors.New("--pool needs simulated kubelets; it cannot be combined with --bare")
+	}
 	start := time.Now()
 	if err := s.registerNodes(ctx); err != nil {
 		return err
@@ -112,9 +119,10 @@ func (s *simulator) serve(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.work(ctx) }()
 	}
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); localpath.Start(ctx, s.client, s.volumeDirs()) }()
 	go func() { defer wg.Done(); s.heartbeat(ctx) }()
+	go func() { defer wg.Done(); s.poolLoop(ctx, nodes) }()
 	go func() { defer wg.Done(); s.repairLoop(ctx, nodes) }()
 	<-ctx.Done()
 	s.queue.ShutDown()
@@ -130,9 +138,33 @@ func (s *simulator) volumeDirs() localpath.Dirs {
 		base = filepath.Join(os.TempDir(), "skiff-simulate-volumes")
 	}
 	return func(node string) (string, bool) {
-		_, ours := s.ours[node]
+		_, ours := s.index(node)
 		return filepath.Join(base, node), ours
 	}
+}
+
+// index returns a node's index (its pod subnet and address) if the node is ours.
+func (s *simulator) index(name string) (int, bool) {
+	s.oursMu.RLock()
+	defer s.oursMu.RUnlock()
+	i, ok := s.ours[name]
+	return i, ok
+}
+
+func (s *simulator) indexOf(name string) int {
+	i, _ := s.index(name)
+	return i
+}
+
+// names lists our nodes.
+func (s *simulator) names() []string {
+	s.oursMu.RLock()
+	defer s.oursMu.RUnlock()
+	out := make([]string, 0, len(s.ours))
+	for n := range s.ours {
+		out = append(out, n)
+	}
+	return out
 }
 
 func (s *simulator) enqueue(obj any) {
@@ -140,7 +172,7 @@ func (s *simulator) enqueue(obj any) {
 	if !ok {
 		return
 	}
-	if _, mine := s.ours[pod.Spec.NodeName]; !mine {
+	if _, mine := s.index(pod.Spec.NodeName); !mine {
 		return
 	}
 	if pod.DeletionTimestamp == nil && running(pod) && !needsReady(pod) {
@@ -174,7 +206,7 @@ func (s *simulator) repairLoop(ctx context.Context, nodes corelisters.NodeLister
 			return
 		case <-t.C:
 		}
-		for name := range s.ours {
+		for _, name := range s.names() {
 			n, err := nodes.Get(name)
 			if err != nil {
 				continue

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/scale"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
+	"skiff/internal/controllers/clusterautoscaler"
 	"skiff/internal/controllers/controller"
 	"skiff/internal/controllers/disruption"
 	"skiff/internal/controllers/endpoints"
@@ -39,10 +40,10 @@ type PlatformOptions struct {
 
 // Platform returns the constructors of the cluster's platform controllers by name:
 // garbagecollector, namespace, endpoints, endpointslice, endpointslicemirroring,
-// serviceaccount, podgc, nodelifecycle, disruption, persistentvolume-binder and
-// horizontalpodautoscaling. The garbage collector and the namespace controller reach
-// objects of every kind through a metadata client built from cfg; the autoscaler
-// reaches scale subresources and metrics.k8s.io.
+// serviceaccount, podgc, nodelifecycle, disruption, persistentvolume-binder,
+// horizontalpodautoscaling and clusterautoscaler. The garbage collector and the
+// namespace controller reach objects of every kind through a metadata client built
+// from cfg; the autoscaler reaches scale subresources and metrics.k8s.io.
 func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, error) {
 	md, err := metadata.NewForConfig(ClientConfig(cfg))
 	if err != nil {
@@ -76,6 +77,8 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 		"horizontalpodautoscaling": func(c *controller.Context) Runner {
 			return podautoscaler.New(c, hpa)
 		},
+		// Idle until kube-system/skiff-node-pools exists (see package nodepool).
+		"clusterautoscaler": func(c *controller.Context) Runner { return clusterautoscaler.New(c) },
 	}, nil
 }
 
