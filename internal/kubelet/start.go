@@ -156,6 +156,9 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, sb *run
 		return w.startFailed(pod, c, "RunContainerError", err)
 	}
 	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	if !w.postStart(ctx, pod, c, created.ContainerId) {
+		return time.Second
+	}
 	delete(w.waiting, c.Name)
 	if a.Restart {
 		w.k.restarts.Retried(restartKey(pod, c.Name), time.Now())
@@ -243,7 +246,7 @@ func (w *podWorker) containerConfig(ctx context.Context, pod *corev1.Pod, c *cor
 	if err != nil {
 		return nil, err
 	}
-	env = withServiceEnv(w.k.serviceEnv(ctx), env)
+	env = withServiceEnv(w.k.serviceEnv(pod), env)
 	vars := map[string]string{}
 	kvs := make([]*runtimeapi.KeyValue, 0, len(env))
 	for _, e := range env {
@@ -253,6 +256,9 @@ func (w *podWorker) containerConfig(ctx context.Context, pod *corev1.Pod, c *cor
 	lookup := func(n string) (string, bool) { v, ok := vars[n]; return v, ok }
 	mounts, err := w.mounts(c, lookup)
 	if err != nil {
+		return nil, err
+	}
+	if mounts, err = w.k.kubeletMounts(pod, c, a.Attempt, mounts); err != nil {
 		return nil, err
 	}
 	labels := w.k.podLabels(pod)
@@ -286,6 +292,7 @@ func (w *podWorker) containerConfig(ctx context.Context, pod *corev1.Pod, c *cor
 			SecurityContext: securityContext(pod, c),
 		},
 	}
+	maps.Copy(cfg.Annotations, terminationAnnotations(c))
 	return cfg, nil
 }
 

@@ -192,3 +192,44 @@ func TestPlan(t *testing.T) {
 		t.Errorf("after the delay: %+v, want a restart as attempt 2", a.Start)
 	}
 }
+
+func TestInitContainerReady(t *testing.T) {
+	pod := testPod(corev1.RestartPolicyAlways, []string{"done", "failed", "running"}, "a")
+	rt := rtWith(exited("done", 0, 0, ""), exited("failed", 0, 1, ""), running("running", 0))
+	st := computeStatus(statusInput{Pod: pod, Runtime: rt, Now: t0})
+	got := map[string]bool{}
+	for _, cs := range st.InitContainerStatuses {
+		got[cs.Name] = cs.Ready
+	}
+	if want := map[string]bool{"done": true, "failed": false, "running": false}; !equalBools(got, want) {
+		t.Errorf("init container readiness = %v, want %v", got, want)
+	}
+}
+
+func equalBools(a, b map[string]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestWithAddresses(t *testing.T) {
+	sb := &runtimeSandbox{ID: sbID, Ready: true, IPs: []string{"10.42.0.9", "fd00::9"}}
+	pod := testPod(corev1.RestartPolicyAlways, nil, "a")
+	got := withAddresses(pod, sb, []string{"192.168.1.5"})
+	if got.Status.PodIP != "10.42.0.9" || len(got.Status.PodIPs) != 2 || got.Status.HostIP != "192.168.1.5" || len(got.Status.HostIPs) != 1 {
+		t.Errorf("addresses = %+v, want the sandbox's pod IPs and the node's host IP", got.Status)
+	}
+	if pod.Status.PodIP != "" {
+		t.Error("withAddresses changed the pod it was given")
+	}
+	pod.Spec.HostNetwork = true
+	if got := withAddresses(pod, sb, []string{"192.168.1.5"}); got.Status.PodIP != "192.168.1.5" {
+		t.Errorf("host-network pod IP = %q, want the node's", got.Status.PodIP)
+	}
+}
