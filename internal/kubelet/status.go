@@ -206,6 +206,11 @@ func computeStatus(in statusInput) corev1.PodStatus {
 	for i := range pod.Spec.Containers {
 		st.ContainerStatuses = append(st.ContainerStatuses, in.containerStatus(&pod.Spec.Containers[i], appReason))
 	}
+	for _, c := range ephemeralContainers(pod) {
+		cs := in.containerStatus(c, "ContainerCreating")
+		cs.Ready = false // ephemeral containers take no part in readiness
+		st.EphemeralContainerStatuses = append(st.EphemeralContainerStatuses, cs)
+	}
 	st.Conditions = conditions(pod, &st, in.Runtime, initDone)
 	return st
 }

@@ -233,3 +233,36 @@ func TestWithAddresses(t *testing.T) {
 		t.Errorf("host-network pod IP = %q, want the node's", got.Status.PodIP)
 	}
 }
+
+func TestEphemeralContainers(t *testing.T) {
+	pod := testPod(corev1.RestartPolicyAlways, nil, "a")
+	pod.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "dbg", Image: "img"}}}
+	bo := newBackoff(10*time.Second, 5*time.Minute, 10*time.Minute)
+	for _, tc := range []struct {
+		name      string
+		rt        *podRuntime
+		wantStart bool
+		wantState string
+	}{
+		{"added: started", rtWith(running("a", 0)), true, "waiting"},
+		{"running: left alone", rtWith(running("a", 0), running("dbg", 0)), false, "running"},
+		{"exited: never restarted", rtWith(running("a", 0), exited("dbg", 0, 1, "")), false, "terminated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := planPod(pod, tc.rt, sbID, bo, t0)
+			started := len(p.Start) == 1 && p.Start[0].Container.Name == "dbg"
+			if started != tc.wantStart || len(p.Kill) > 0 {
+				t.Errorf("plan starts %v kills %v; want dbg started: %v, nothing killed", p.Start, p.Kill, tc.wantStart)
+			}
+			st := computeStatus(statusInput{Pod: pod, Runtime: tc.rt, Now: t0})
+			if len(st.EphemeralContainerStatuses) != 1 {
+				t.Fatalf("ephemeral statuses: %+v", st.EphemeralContainerStatuses)
+			}
+			s := st.EphemeralContainerStatuses[0].State
+			state := map[bool]string{s.Waiting != nil: "waiting", s.Running != nil: "running", s.Terminated != nil: "terminated"}[true]
+			if state != tc.wantState || st.Phase != corev1.PodRunning {
+				t.Errorf("ephemeral state %s, pod phase %s; want %s, Running", state, st.Phase, tc.wantState)
+			}
+		})
+	}
+}
