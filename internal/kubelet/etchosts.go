@@ -58,10 +58,13 @@ func managedHosts(pod *corev1.Pod, podIPs []string, clusterDomain string) []byte
 	return b.Bytes()
 }
 
+// hostNetworkHostsHeader starts a host-network pod's file, which is the node's.
+const hostNetworkHostsHeader = "# Kubernetes-managed hosts file (host network).\n"
+
 // nodeHosts is the hosts file of a host-network pod: the node's own, with the
 // pod's hostAliases added.
 func nodeHosts(node []byte, aliases []corev1.HostAlias) []byte {
-	out := bytes.Clone(node)
+	out := append([]byte(hostNetworkHostsHeader), node...)
 	if len(out) > 0 && out[len(out)-1] != '\n' {
 		out = append(out, '\n')
 	}

@@ -37,11 +37,11 @@ func TestManagedHosts(t *testing.T) {
 
 func TestNodeHosts(t *testing.T) {
 	node := "127.0.0.1 localhost\n10.0.0.1 node-1"
-	if got := string(nodeHosts([]byte(node), nil)); got != node+"\n" {
+	if got := string(nodeHosts([]byte(node), nil)); got != hostNetworkHostsHeader+node+"\n" {
 		t.Errorf("without aliases got %q, want the node's file", got)
 	}
 	got := string(nodeHosts([]byte(node), []corev1.HostAlias{{IP: "1.2.3.4", Hostnames: []string{"foo"}}}))
-	if want := node + "\n\n# Entries added by HostAliases.\n1.2.3.4\tfoo\n"; got != want {
+	if want := hostNetworkHostsHeader + node + "\n\n# Entries added by HostAliases.\n1.2.3.4\tfoo\n"; got != want {
 		t.Errorf("with aliases got %q, want %q", got, want)
 	}
 }
