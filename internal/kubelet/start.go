@@ -239,11 +239,12 @@ func defaultPullPolicy(image string) corev1.PullPolicy {
 // containerConfig builds the CRI container config: environment, mounts, command,
 // security context and resources.
 func (w *podWorker) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.Container, a startAction, imageRef string) (*runtimeapi.ContainerConfig, error) {
-	env, err := resolveEnv(ctx, pod, c, apiObjects{w.k.client}, w.k.machine.capacity())
+	svcEnv := w.k.serviceEnv(pod)
+	env, err := resolveEnv(ctx, pod, c, apiObjects{w.k.client}, w.k.machine.capacity(), svcEnv)
 	if err != nil {
 		return nil, err
 	}
-	env = withServiceEnv(w.k.serviceEnv(pod), env)
+	env = withServiceEnv(svcEnv, env)
 	vars := map[string]string{}
 	kvs := make([]*runtimeapi.KeyValue, 0, len(env))
 	for _, e := range env {
