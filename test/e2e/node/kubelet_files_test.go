@@ -133,6 +133,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: failing}
 spec:
+  terminationGracePeriodSeconds: 2 # sleep ignores SIGTERM: the kill waits out the grace period
   containers:
   - name: app
     image: `+toolbox+`
