@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: build generate test e2e bench clean
+.PHONY: build generate test e2e bench conformance clean
 
 # skiff (stripped: symbols are not needed for pprof or panics), plus the two small static
 # programs that go into the images skiff builds itself.
@@ -21,6 +21,11 @@ test: build
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./test/bench/... ./internal/...
+
+# The upstream conformance suite against a fresh cluster from this tree (see
+# hack/conformance.sh): make conformance FOCUS='Container Lifecycle Hook'.
+conformance:
+	hack/conformance.sh
 
 clean:
 	rm -rf $(BIN)

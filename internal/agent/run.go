@@ -92,7 +92,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	}
 	k, err := kubelet.New(kubelet.Config{
 		EvictionHard: thresholds, EvictionPressureTransition: cfg.EvictionPressureTransition,
-		DNS:      podDNS,
+		DNS: podDNS, ClusterDomain: cfg.ClusterDomain,
 		NodeName: cfg.NodeName, NodeIPs: []string{cfg.NodeIP}, Client: client, Runtime: rt,
 		RuntimeVersion: version.RuntimeName + "://" + version.RuntimeVersion, Version: kubeletVersion(),
 		RootDir: filepath.Join(cfg.DataDir, "kubelet"), CgroupPrefix: CgroupPrefix(cfg.NodeName),

@@ -286,7 +286,7 @@ func (a *API) serveResource(w http.ResponseWriter, r *http.Request, q request, e
 	case "token":
 		a.serveToken(w, r, q, ep)
 		return
-	case "", "status":
+	case "", "status", "ephemeralcontainers":
 	case "scale":
 		a.serveScale(w, r, q, ep)
 		return

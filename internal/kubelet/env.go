@@ -33,9 +33,10 @@ func configErrorf(format string, a ...any) error { return &configError{fmt.Sprin
 type envVar struct{ Name, Value string }
 
 // resolveEnv computes a container's environment: envFrom first, then env (which wins),
-// with $(VAR) references expanded against what is defined before. allocatable stands
-// in for limits a container does not set, as resourceFieldRef requires.
-func resolveEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, src objectSource, allocatable corev1.ResourceList) ([]envVar, error) {
+// with $(VAR) references expanded against what is defined before and then the
+// service variables svc. allocatable stands in for limits a container does not set,
+// as resourceFieldRef requires.
+func resolveEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, src objectSource, allocatable corev1.ResourceList, svc []envVar) ([]envVar, error) {
 	var out []envVar
 	index := map[string]int{}
 	set := func(name, value string) {
@@ -58,6 +59,11 @@ func resolveEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, src o
 	lookup := func(name string) (string, bool) {
 		if i, ok := index[name]; ok {
 			return out[i].Value, true
+		}
+		for _, e := range svc {
+			if e.Name == name {
+				return e.Value, true
+			}
 		}
 		return "", false
 	}

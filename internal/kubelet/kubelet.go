@@ -62,6 +62,9 @@ type Config struct {
 	// DNS returns the pod's DNS config; nil leaves the runtime default (the host's
 	// resolv.conf) until the cluster DNS exists.
 	DNS func(pod *corev1.Pod) *runtimeapi.DNSConfig
+	// ClusterDomain names pods in their managed /etc/hosts
+	// (hostname.subdomain.namespace.svc.DOMAIN).
+	ClusterDomain string
 	// EvictionHard are the hard eviction thresholds (see ParseEvictionHard).
 	EvictionHard []EvictionThreshold
 	// EvictionPressureTransition keeps a pressure condition on this long after its
@@ -77,6 +80,7 @@ type Kubelet struct {
 	recorder  record.EventRecorder
 	podLister corelisters.PodLister
 	nodes     corelisters.NodeLister
+	services  corelisters.ServiceLister
 	cgroups   *cgroupManager
 	restarts  *backoff // container restarts, key uid/name
 	pulls     *backoff // image pulls, key uid/image
@@ -146,9 +150,9 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	if err := k.registerNode(ctx); err != nil {
 		return err
 	}
-	podInf, nodeInf := k.informers(ctx)
+	podInf, nodeInf, svcInf := k.informers(ctx)
 	k.metrics.watchPodStarts(podInf)
-	if !cache.WaitForCacheSync(ctx.Done(), podInf.HasSynced, nodeInf.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), podInf.HasSynced, nodeInf.HasSynced, svcInf.HasSynced) {
 		return ctx.Err()
 	}
 	// Stats start once the pod cache is filled: the eviction manager reads it.
@@ -165,7 +169,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 // Port is the HTTPS port the kubelet serves on (valid once Run has started serving).
 func (k *Kubelet) Port() int { return k.port }
 
-func (k *Kubelet) informers(ctx context.Context) (cache.SharedIndexInformer, cache.SharedIndexInformer) {
+func (k *Kubelet) informers(ctx context.Context) (pods, nodes, services cache.SharedIndexInformer) {
 	podFactory := informers.NewSharedInformerFactoryWithOptions(k.client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", k.cfg.NodeName).String()
@@ -185,9 +189,12 @@ func (k *Kubelet) informers(ctx context.Context) (cache.SharedIndexInformer, cac
 		UpdateFunc: func(_, o any) { k.nodeChanged(ctx, o) },
 		DeleteFunc: func(o any) { k.nodeChanged(ctx, o) },
 	})
+	// Services feed the containers' service environment variables.
+	svcInf := nodeFactory.Core().V1().Services().Informer()
+	k.services = nodeFactory.Core().V1().Services().Lister()
 	podFactory.Start(ctx.Done())
 	nodeFactory.Start(ctx.Done())
-	return podInf, nodeInf
+	return podInf, nodeInf, svcInf
 }
 
 // podLogDir is where the runtime writes the pod's container logs.

@@ -62,6 +62,9 @@ func planPod(pod *corev1.Pod, rt *podRuntime, sandboxID string, bo *backoff, now
 	for _, c := range allContainers(pod) {
 		known[c.Name] = true
 	}
+	for _, c := range ephemeralContainers(pod) {
+		known[c.Name] = true
+	}
 	for i := range rt.Containers {
 		c := &rt.Containers[i]
 		if (c.running() || c.State == runtimeapi.ContainerState_CONTAINER_CREATED) && (c.SandboxID != sandboxID || !known[c.Name]) {
@@ -74,7 +77,23 @@ func planPod(pod *corev1.Pod, rt *podRuntime, sandboxID string, bo *backoff, now
 	for i := range pod.Spec.Containers {
 		planContainer(pod, &pod.Spec.Containers[i], false, pod.Spec.RestartPolicy, rt, sandboxID, bo, now, &p)
 	}
+	// An ephemeral container runs once, when added; it is never restarted.
+	for _, c := range ephemeralContainers(pod) {
+		if len(rt.containers(c.Name)) == 0 {
+			p.Start = append(p.Start, startAction{Container: c})
+		}
+	}
 	return p
+}
+
+// ephemeralContainers are the pod's ephemeral containers as plain containers, the
+// shape the runtime code works with.
+func ephemeralContainers(pod *corev1.Pod) []*corev1.Container {
+	out := make([]*corev1.Container, len(pod.Spec.EphemeralContainers))
+	for i := range pod.Spec.EphemeralContainers {
+		out[i] = (*corev1.Container)(&pod.Spec.EphemeralContainers[i].EphemeralContainerCommon)
+	}
+	return out
 }
 
 // planInit walks the init containers in order and reports whether all are done, so

@@ -148,6 +148,7 @@ func TestResolveEnv(t *testing.T) {
 		Env: []corev1.EnvVar{
 			{Name: "CFG_MODE", Value: "slow"}, // env wins over envFrom
 			{Name: "GREETING", Value: "mode=$(CFG_MODE) literal=$$(CFG_MODE) unknown=$(NOPE)"},
+			{Name: "DB_URL", Value: "postgres://$(DB_SERVICE_HOST)/app"}, // service variables expand too
 			{Name: "PASS", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "sec"}, Key: "PASSWORD"}}},
 			{Name: "POD", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
 			{Name: "APP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels['app']"}}},
@@ -158,11 +159,12 @@ func TestResolveEnv(t *testing.T) {
 		},
 	}
 	alloc := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")}
-	got, err := resolveEnv(context.Background(), pod, c, src, alloc)
+	got, err := resolveEnv(context.Background(), pod, c, src, alloc, []envVar{{"DB_SERVICE_HOST", "10.43.0.7"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []envVar{{"CFG_LEVEL", "3"}, {"CFG_MODE", "slow"}, {"GREETING", "mode=slow literal=$(CFG_MODE) unknown=$(NOPE)"},
+		{"DB_URL", "postgres://10.43.0.7/app"},
 		{"PASS", "hunter2"}, {"POD", "web"}, {"APP", "web"}, {"IP", "10.42.0.7"}, {"MEM_MI", "256"}, {"CPU_LIMIT", "4"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("env (-want +got):\n%s", diff)
@@ -184,7 +186,7 @@ func TestResolveEnvMissing(t *testing.T) {
 		{ref("nope", "MODE"), `env X: configmap "nope" not found`},
 	}
 	for _, tt := range tests {
-		_, err := resolveEnv(context.Background(), pod, &corev1.Container{Env: []corev1.EnvVar{tt.env}}, src, nil)
+		_, err := resolveEnv(context.Background(), pod, &corev1.Container{Env: []corev1.EnvVar{tt.env}}, src, nil, nil)
 		var ce *configError
 		if err == nil || err.Error() != tt.want || !asConfigError(err, &ce) {
 			t.Errorf("err %v, want config error %q", err, tt.want)

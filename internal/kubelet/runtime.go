@@ -124,7 +124,13 @@ func fetchPodRuntime(ctx context.Context, rt *cri.Client, node string, uid types
 		if err != nil {
 			continue // removed between list and status
 		}
-		out.Containers = append(out.Containers, fromStatus(st, c.PodSandboxId))
+		rc := fromStatus(st, c.PodSandboxId)
+		if rc.exited() {
+			if msg := readTerminationMessage(st); msg != "" {
+				rc.Message = msg
+			}
+		}
+		out.Containers = append(out.Containers, rc)
 	}
 	slices.SortFunc(out.Sandboxes, func(a, b runtimeSandbox) int { return b.CreatedAt.Compare(a.CreatedAt) })
 	slices.SortFunc(out.Containers, func(a, b runtimeContainer) int {

@@ -50,10 +50,7 @@ func (k *Kubelet) sandboxConfig(pod *corev1.Pod, attempt uint32, parent string) 
 		labels = map[string]string{}
 	}
 	maps.Copy(labels, k.podLabels(pod))
-	hostname := pod.Name
-	if pod.Spec.Hostname != "" {
-		hostname = pod.Spec.Hostname
-	}
+	hostname := podHostname(pod) // at most 63 characters: sethostname refuses more
 	cfg := &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: pod.Name, Namespace: pod.Namespace, Uid: string(pod.UID), Attempt: attempt},
 		Hostname:     hostname,
@@ -156,6 +153,9 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, sb *run
 		return w.startFailed(pod, c, "RunContainerError", err)
 	}
 	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	if !w.postStart(ctx, pod, c, created.ContainerId) {
+		return time.Second
+	}
 	delete(w.waiting, c.Name)
 	if a.Restart {
 		w.k.restarts.Retried(restartKey(pod, c.Name), time.Now())
@@ -239,11 +239,12 @@ func defaultPullPolicy(image string) corev1.PullPolicy {
 // containerConfig builds the CRI container config: environment, mounts, command,
 // security context and resources.
 func (w *podWorker) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.Container, a startAction, imageRef string) (*runtimeapi.ContainerConfig, error) {
-	env, err := resolveEnv(ctx, pod, c, apiObjects{w.k.client}, w.k.machine.capacity())
+	svcEnv := w.k.serviceEnv(pod)
+	env, err := resolveEnv(ctx, pod, c, apiObjects{w.k.client}, w.k.machine.capacity(), svcEnv)
 	if err != nil {
 		return nil, err
 	}
-	env = withServiceEnv(w.k.serviceEnv(ctx), env)
+	env = withServiceEnv(svcEnv, env)
 	vars := map[string]string{}
 	kvs := make([]*runtimeapi.KeyValue, 0, len(env))
 	for _, e := range env {
@@ -253,6 +254,9 @@ func (w *podWorker) containerConfig(ctx context.Context, pod *corev1.Pod, c *cor
 	lookup := func(n string) (string, bool) { v, ok := vars[n]; return v, ok }
 	mounts, err := w.mounts(c, lookup)
 	if err != nil {
+		return nil, err
+	}
+	if mounts, err = w.k.kubeletMounts(pod, c, a.Attempt, mounts); err != nil {
 		return nil, err
 	}
 	labels := w.k.podLabels(pod)
@@ -286,6 +290,7 @@ func (w *podWorker) containerConfig(ctx context.Context, pod *corev1.Pod, c *cor
 			SecurityContext: securityContext(pod, c),
 		},
 	}
+	maps.Copy(cfg.Annotations, terminationAnnotations(c))
 	return cfg, nil
 }
 

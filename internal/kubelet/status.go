@@ -180,24 +180,12 @@ func computeStatus(in statusInput) corev1.PodStatus {
 		t := sec(in.Now)
 		st.StartTime = &t
 	}
-	for _, ip := range in.HostIPs {
-		st.HostIPs = append(st.HostIPs, corev1.HostIP{IP: ip})
+	sb := in.Runtime.sandbox()
+	if sb != nil && !sb.Ready {
+		sb = nil
 	}
-	if len(in.HostIPs) > 0 {
-		st.HostIP = in.HostIPs[0]
-	}
-	if sb := in.Runtime.sandbox(); sb != nil && sb.Ready {
-		ips := sb.IPs
-		if pod.Spec.HostNetwork {
-			ips = in.HostIPs // a host-network pod has the node's addresses
-		}
-		for _, ip := range ips {
-			st.PodIPs = append(st.PodIPs, corev1.PodIP{IP: ip})
-		}
-		if len(ips) > 0 {
-			st.PodIP = ips[0]
-		}
-	} else if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
+	setAddresses(&st, pod, sb, in.HostIPs)
+	if sb == nil && (st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed) {
 		// A finished pod keeps showing the address it had.
 		st.PodIP, st.PodIPs = pod.Status.PodIP, pod.Status.PodIPs
 	}
@@ -207,13 +195,59 @@ func computeStatus(in statusInput) corev1.PodStatus {
 		appReason = "PodInitializing"
 	}
 	for i := range pod.Spec.InitContainers {
-		st.InitContainerStatuses = append(st.InitContainerStatuses, in.containerStatus(&pod.Spec.InitContainers[i], "PodInitializing"))
+		c := &pod.Spec.InitContainers[i]
+		cs := in.containerStatus(c, "PodInitializing")
+		if !isSidecar(c) {
+			// An init container that has done its job is ready; it does not run again.
+			cs.Ready = cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
+		}
+		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 	}
 	for i := range pod.Spec.Containers {
 		st.ContainerStatuses = append(st.ContainerStatuses, in.containerStatus(&pod.Spec.Containers[i], appReason))
 	}
+	for _, c := range ephemeralContainers(pod) {
+		cs := in.containerStatus(c, "ContainerCreating")
+		cs.Ready = false // ephemeral containers take no part in readiness
+		st.EphemeralContainerStatuses = append(st.EphemeralContainerStatuses, cs)
+	}
 	st.Conditions = conditions(pod, &st, in.Runtime, initDone)
 	return st
+}
+
+// setAddresses fills in the node's addresses and, given the pod's ready sandbox, the
+// pod's own (a host-network pod has the node's).
+func setAddresses(st *corev1.PodStatus, pod *corev1.Pod, sb *runtimeSandbox, hostIPs []string) {
+	st.HostIP, st.HostIPs = "", nil
+	for _, ip := range hostIPs {
+		st.HostIPs = append(st.HostIPs, corev1.HostIP{IP: ip})
+	}
+	if len(hostIPs) > 0 {
+		st.HostIP = hostIPs[0]
+	}
+	if sb == nil {
+		return
+	}
+	ips := sb.IPs
+	if pod.Spec.HostNetwork {
+		ips = hostIPs
+	}
+	st.PodIP, st.PodIPs = "", nil
+	for _, ip := range ips {
+		st.PodIPs = append(st.PodIPs, corev1.PodIP{IP: ip})
+	}
+	if len(ips) > 0 {
+		st.PodIP = ips[0]
+	}
+}
+
+// withAddresses is pod with the addresses it is about to report, for what
+// containers are started with before the status is written: downward-API env,
+// /etc/hosts, httpGet hooks.
+func withAddresses(pod *corev1.Pod, sb *runtimeSandbox, hostIPs []string) *corev1.Pod {
+	p := pod.DeepCopy()
+	setAddresses(&p.Status, pod, sb, hostIPs)
+	return p
 }
 
 // conditions computes the kubelet-owned conditions and keeps the others (PodScheduled,

@@ -192,3 +192,77 @@ func TestPlan(t *testing.T) {
 		t.Errorf("after the delay: %+v, want a restart as attempt 2", a.Start)
 	}
 }
+
+func TestInitContainerReady(t *testing.T) {
+	pod := testPod(corev1.RestartPolicyAlways, []string{"done", "failed", "running"}, "a")
+	rt := rtWith(exited("done", 0, 0, ""), exited("failed", 0, 1, ""), running("running", 0))
+	st := computeStatus(statusInput{Pod: pod, Runtime: rt, Now: t0})
+	got := map[string]bool{}
+	for _, cs := range st.InitContainerStatuses {
+		got[cs.Name] = cs.Ready
+	}
+	if want := map[string]bool{"done": true, "failed": false, "running": false}; !equalBools(got, want) {
+		t.Errorf("init container readiness = %v, want %v", got, want)
+	}
+}
+
+func equalBools(a, b map[string]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestWithAddresses(t *testing.T) {
+	sb := &runtimeSandbox{ID: sbID, Ready: true, IPs: []string{"10.42.0.9", "fd00::9"}}
+	pod := testPod(corev1.RestartPolicyAlways, nil, "a")
+	got := withAddresses(pod, sb, []string{"192.168.1.5"})
+	if got.Status.PodIP != "10.42.0.9" || len(got.Status.PodIPs) != 2 || got.Status.HostIP != "192.168.1.5" || len(got.Status.HostIPs) != 1 {
+		t.Errorf("addresses = %+v, want the sandbox's pod IPs and the node's host IP", got.Status)
+	}
+	if pod.Status.PodIP != "" {
+		t.Error("withAddresses changed the pod it was given")
+	}
+	pod.Spec.HostNetwork = true
+	if got := withAddresses(pod, sb, []string{"192.168.1.5"}); got.Status.PodIP != "192.168.1.5" {
+		t.Errorf("host-network pod IP = %q, want the node's", got.Status.PodIP)
+	}
+}
+
+func TestEphemeralContainers(t *testing.T) {
+	pod := testPod(corev1.RestartPolicyAlways, nil, "a")
+	pod.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "dbg", Image: "img"}}}
+	bo := newBackoff(10*time.Second, 5*time.Minute, 10*time.Minute)
+	for _, tc := range []struct {
+		name      string
+		rt        *podRuntime
+		wantStart bool
+		wantState string
+	}{
+		{"added: started", rtWith(running("a", 0)), true, "waiting"},
+		{"running: left alone", rtWith(running("a", 0), running("dbg", 0)), false, "running"},
+		{"exited: never restarted", rtWith(running("a", 0), exited("dbg", 0, 1, "")), false, "terminated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := planPod(pod, tc.rt, sbID, bo, t0)
+			started := len(p.Start) == 1 && p.Start[0].Container.Name == "dbg"
+			if started != tc.wantStart || len(p.Kill) > 0 {
+				t.Errorf("plan starts %v kills %v; want dbg started: %v, nothing killed", p.Start, p.Kill, tc.wantStart)
+			}
+			st := computeStatus(statusInput{Pod: pod, Runtime: tc.rt, Now: t0})
+			if len(st.EphemeralContainerStatuses) != 1 {
+				t.Fatalf("ephemeral statuses: %+v", st.EphemeralContainerStatuses)
+			}
+			s := st.EphemeralContainerStatuses[0].State
+			state := map[bool]string{s.Waiting != nil: "waiting", s.Running != nil: "running", s.Terminated != nil: "terminated"}[true]
+			if state != tc.wantState || st.Phase != corev1.PodRunning {
+				t.Errorf("ephemeral state %s, pod phase %s; want %s, Running", state, st.Phase, tc.wantState)
+			}
+		})
+	}
+}

@@ -175,8 +175,12 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, rt *podRun
 	w.killStale(ctx, pl.Kill)
 	w.applyWaiting(pod, rt, pl)
 	requeue := pl.Requeue
+	withIPs := pod
+	if len(pl.Start) > 0 {
+		withIPs = withAddresses(pod, sb, w.k.cfg.NodeIPs)
+	}
 	for _, a := range pl.Start {
-		if d := w.startContainer(ctx, pod, sb, a, parent); d > 0 && (requeue == 0 || d < requeue) {
+		if d := w.startContainer(ctx, withIPs, sb, a, parent); d > 0 && (requeue == 0 || d < requeue) {
 			requeue = d
 		}
 	}

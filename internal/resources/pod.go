@@ -168,10 +168,19 @@ func podDefaultTolerations(ts []corev1.Toleration) []corev1.Toleration {
 // PrepareForUpdate keeps the spec/status split; a kubelet that omits the QoS class in
 // a status write keeps the one computed at create.
 func (s podStrategy) PrepareForUpdate(obj, old runtime.Object, subresource string) {
-	s.generic.PrepareForUpdate(obj, old, subresource)
 	pod, ok1 := obj.(*corev1.Pod)
 	oldPod, ok2 := old.(*corev1.Pod)
-	if ok1 && ok2 && pod.Status.QOSClass == "" {
+	if ok1 && ok2 && subresource == "ephemeralcontainers" {
+		keepAllButEphemeralContainers(pod, oldPod)
+		return
+	}
+	s.generic.PrepareForUpdate(obj, old, subresource)
+	if !ok1 || !ok2 {
+		return
+	}
+	// Ephemeral containers change only through their subresource.
+	pod.Spec.EphemeralContainers = oldPod.Spec.EphemeralContainers
+	if pod.Status.QOSClass == "" {
 		pod.Status.QOSClass = oldPod.Status.QOSClass
 	}
 }
@@ -197,6 +206,7 @@ func (podStrategy) Validate(obj, old runtime.Object) field.ErrorList {
 	}
 	if oldPod, ok := old.(*corev1.Pod); ok {
 		errs = append(errs, validatePodUpdate(pod, oldPod)...)
+		errs = append(errs, validateEphemeralContainersUpdate(pod, oldPod)...)
 	}
 	return errs
 }
@@ -231,6 +241,7 @@ func validatePodUpdate(pod, old *corev1.Pod) field.ErrorList {
 	podKeepImages(m.InitContainers, old.Spec.InitContainers)
 	m.ActiveDeadlineSeconds = old.Spec.ActiveDeadlineSeconds
 	m.Tolerations = old.Spec.Tolerations
+	m.EphemeralContainers = old.Spec.EphemeralContainers
 	if o, n := old.Spec.TerminationGracePeriodSeconds, m.TerminationGracePeriodSeconds; o != nil && *o < 0 && n != nil && *n == 1 {
 		m.TerminationGracePeriodSeconds = o
 	}

@@ -30,6 +30,11 @@ const (
 	AnnotationGrace = "skiff.io/termination-grace-seconds"
 	// AnnotationInit marks init containers ("true") and native sidecars ("sidecar").
 	AnnotationInit = "skiff.io/init"
+	// AnnotationTerminationMessagePath and AnnotationTerminationMessagePolicy carry
+	// the container's terminationMessagePath and terminationMessagePolicy, so that the
+	// message is read from the runtime's record of the container alone.
+	AnnotationTerminationMessagePath   = "skiff.io/termination-message-path"
+	AnnotationTerminationMessagePolicy = "skiff.io/termination-message-policy"
 )
 
 // Client talks to one CRI endpoint.

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs the upstream Kubernetes conformance suite (e2e.test v1.37.2) against a fresh
+# skiff cluster built from this tree, offline, with the shared harness in
+# ../shared/conformance (README there). The first run builds the suite and its images
+# (minutes); later runs reuse them.
+#
+#   hack/conformance.sh                                   # every [Conformance] spec
+#   FOCUS='Container Lifecycle Hook' hack/conformance.sh  # a focus (a ginkgo regexp)
+#   NAME=node FOCUS='\[sig-node\].*\[Conformance\]' PROCS=4 TIMEOUT=30m hack/conformance.sh
+#   hack/conformance.sh summary node hooks                # merge earlier batches' results
+#
+# The cluster run holds /tmp/skiff-e2e.lock, like every end-to-end test on this
+# machine. Results go to $CONFORMANCE_WORK/results/NAME (default
+# ~/.cache/skiff-conformance); the summary by sig and by cause is printed at the end.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+HARNESS=${CONFORMANCE_DIR:-}
+for d in ../shared/conformance ../../shared/conformance; do
+	[ -z "$HARNESS" ] && [ -x "$d/run.sh" ] && HARNESS=$(cd "$d" && pwd)
+done
+[ -n "$HARNESS" ] || { echo "conformance harness not found: set CONFORMANCE_DIR" >&2; exit 2; }
+WORK=${CONFORMANCE_WORK:-$HOME/.cache/skiff-conformance}
+export CONFORMANCE_WORK=$WORK
+
+if [ "${1:-}" = summary ]; then
+	shift
+	dirs=()
+	for n in "${@:-all}"; do dirs+=("$WORK/results/$n"); done
+	exec "$HARNESS/summarize.py" "${dirs[@]}"
+fi
+
+NAME=${NAME:-$(echo "${FOCUS:-all}" | tr -c 'A-Za-z0-9\n' '-' | tr 'A-Z' 'a-z' | cut -c1-40)}
+FOCUS=${FOCUS:-'\[Conformance\]'}
+make build
+if [ ! -x "$WORK/e2e.test" ] || [ ! -x "$WORK/bin/ginkgo" ] || [ -z "$(ls "$WORK"/images/*.tar 2>/dev/null)" ]; then
+	"$HARNESS/build.sh"
+fi
+rc=0
+flock /tmp/skiff-e2e.lock "$HARNESS/run.sh" "$NAME" "$FOCUS" "${PROCS:-4}" "${TIMEOUT:-60m}" || rc=$?
+if [ -f "$WORK/results/$NAME/report/report.json" ]; then
+	echo "== summary by sig, then failures by cause"
+	"$HARNESS/summarize.py" "$WORK/results/$NAME"
+fi
+echo "results: $WORK/results/$NAME (ginkgo.log, server.log); exit $rc"
+exit $rc
