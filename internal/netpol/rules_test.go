@@ -189,3 +189,31 @@ func TestDNSPodEndpointIsNotVirtual(t *testing.T) {
 		t.Errorf("IPv6 slice gave members %v", got)
 	}
 }
+
+func TestBlockRanges(t *testing.T) {
+	tests := []struct {
+		name  string
+		peers []networkingv1.NetworkPolicyPeer
+		want  []string
+	}{
+		{"everything but private ranges", []networkingv1.NetworkPolicyPeer{blockPeer("0.0.0.0/0", "10.0.0.0/8", "192.168.0.0/16")},
+			[]string{"0.0.0.0-9.255.255.255", "11.0.0.0-192.167.255.255", "192.169.0.0-255.255.255.255"}},
+		{"adjacent blocks merge", []networkingv1.NetworkPolicyPeer{blockPeer("10.0.0.0/25"), blockPeer("10.0.0.128/25")},
+			[]string{"10.0.0.0-10.0.0.255"}},
+		{"a host and the top of the range", []networkingv1.NetworkPolicyPeer{blockPeer("10.0.0.7/32"), blockPeer("255.255.255.0/24", "255.255.255.255/32")},
+			[]string{"10.0.0.7", "255.255.255.0-255.255.255.254"}},
+		{"an unparsable or IPv6 block allows nothing", []networkingv1.NetworkPolicyPeer{blockPeer("10.0.0.0/33"), blockPeer("::/0")}, nil},
+		{"an except that covers the block leaves nothing", []networkingv1.NetworkPolicyPeer{blockPeer("10.0.0.0/24", "10.0.0.0/23")}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, r := range blockRanges(tt.peers) {
+				got = append(got, r.element())
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

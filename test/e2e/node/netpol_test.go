@@ -180,3 +180,35 @@ spec:
     - {protocol: UDP, port: 53}
     - {protocol: TCP, port: 53}
 `
+
+// TestNetworkPolicyBadInput: invalid CIDRs and port names are refused with the
+// field named, and nothing is stored; a port name no pod has is accepted (it
+// matches nothing, as in Kubernetes).
+func TestNetworkPolicyBadInput(t *testing.T) {
+	n := ns(t, "np-bad")
+	policy := func(name, peer, port string) string {
+		return fmt.Sprintf(`apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: %s}
+spec:
+  podSelector: {}
+  ingress:
+  - from: [%s]
+    ports: [{port: %s}]
+`, name, peer, port)
+	}
+	for _, tt := range []struct{ name, peer, port, want string }{
+		{"cidr", "{ipBlock: {cidr: 10.0.0.0/33}}", "80", "spec.ingress[0].from[0].ipBlock.cidr: Invalid value"},
+		{"except", "{ipBlock: {cidr: 10.0.0.0/16, except: [192.168.0.0/24]}}", "80", "spec.ingress[0].from[0].ipBlock.except[0]: Invalid value"},
+		{"port-name", "{podSelector: {}}", "Not_A_Name", "spec.ingress[0].ports[0].port: Invalid value"},
+	} {
+		out, err := cluster.KubectlStdin(policy("bad-"+tt.name, tt.peer, tt.port), "-n", n, "apply", "-f", "-")
+		if err == nil || !strings.Contains(out, tt.want) || !strings.Contains(out, "is invalid") {
+			t.Errorf("%s: want a 422 naming %q, got %v:\n%s", tt.name, tt.want, err, out)
+		}
+	}
+	if out, _ := cluster.Kubectl("-n", n, "get", "networkpolicies", "-o", "name"); strings.TrimSpace(out) != "" {
+		t.Errorf("refused policies were stored: %q", out)
+	}
+	apply(t, n, policy("unmatched-name", "{podSelector: {}}", "no-such-port"))
+}
