@@ -18,7 +18,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,13 +91,22 @@ func newEnforcer(factory informers.SharedInformerFactory, cfg Config, nft knftab
 		UpdateFunc: func(_, _ any) { e.trigger() },
 		DeleteFunc: func(any) { e.trigger() },
 	}
+	// Pods change status often; only what the rules read makes a sync.
+	podHandler := handler
+	podHandler.UpdateFunc = func(old, cur any) {
+		o, ok1 := old.(*corev1.Pod)
+		c, ok2 := cur.(*corev1.Pod)
+		if !ok1 || !ok2 || !samePolicyView(o, c) {
+			e.trigger()
+		}
+	}
 	// Services and slices matter only for the cluster DNS; the proxy watches them
 	// all anyway, so the filter costs no second watch.
 	dnsOnly := cache.FilteringResourceEventHandler{Handler: handler, FilterFunc: isDNSObject}
 	for _, inf := range []struct {
 		informer cache.SharedIndexInformer
 		handler  cache.ResourceEventHandler
-	}{{pods.Informer(), handler}, {nss.Informer(), handler}, {pols.Informer(), handler},
+	}{{pods.Informer(), podHandler}, {nss.Informer(), handler}, {pols.Informer(), handler},
 		{svcs.Informer(), dnsOnly}, {slices.Informer(), dnsOnly}} {
 		if _, err := inf.informer.AddEventHandler(inf.handler); err != nil {
 			return nil, err
@@ -103,6 +114,16 @@ func newEnforcer(factory informers.SharedInformerFactory, cfg Config, nft knftab
 		e.synced = append(e.synced, inf.informer.HasSynced)
 	}
 	return e, nil
+}
+
+// samePolicyView reports whether two versions of a pod look the same to Build.
+func samePolicyView(a, b *corev1.Pod) bool {
+	ma, mb := podMember(a), podMember(b)
+	if ma == nil || mb == nil {
+		return ma == nil && mb == nil
+	}
+	return a.Spec.NodeName == b.Spec.NodeName && ma.ip == mb.ip && maps.Equal(ma.labels, mb.labels) &&
+		slices.Equal(ma.ports, mb.ports)
 }
 
 func isDNSObject(obj any) bool {

@@ -217,3 +217,23 @@ func TestBlockRanges(t *testing.T) {
 		})
 	}
 }
+
+func TestSamePolicyView(t *testing.T) {
+	relabelled := web.DeepCopy()
+	relabelled.Labels["app"] = "api"
+	ready := web.DeepCopy()
+	ready.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	finished := web.DeepCopy()
+	finished.Status.Phase = corev1.PodFailed
+	moved := web.DeepCopy()
+	moved.Status.PodIP = "10.1.0.99"
+	for _, tt := range []struct {
+		name string
+		b    *corev1.Pod
+		want bool
+	}{{"status condition only", ready, true}, {"labels", relabelled, false}, {"finished", finished, false}, {"new IP", moved, false}} {
+		if got := samePolicyView(web, tt.b); got != tt.want {
+			t.Errorf("%s: same = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
