@@ -31,6 +31,7 @@ type State struct {
 // the ports a rule may name.
 type member struct {
 	namespace string
+	name      string
 	labels    labels.Set
 	ip        string
 	ports     []memberPort
@@ -94,7 +95,7 @@ func podMember(p *corev1.Pod) *member {
 	if ip == "" {
 		return nil
 	}
-	mem := &member{namespace: p.Namespace, labels: p.Labels, ip: ip}
+	mem := &member{namespace: p.Namespace, name: p.Name, labels: p.Labels, ip: ip}
 	for _, c := range p.Spec.Containers {
 		for _, cp := range c.Ports {
 			mem.ports = append(mem.ports, memberPort{name: cp.Name, proto: protocolOf(cp.Protocol), port: cp.ContainerPort, wire: cp.ContainerPort})
@@ -134,7 +135,7 @@ func dnsMembers(svc *corev1.Service, slices []*discoveryv1.EndpointSlice) []*mem
 			if len(e.Addresses) == 0 || (e.TargetRef != nil && e.TargetRef.Kind == "Pod") {
 				continue
 			}
-			out = append(out, &member{namespace: svc.Namespace, labels: svc.Labels, ip: e.Addresses[0], ports: ports, virtual: true})
+			out = append(out, &member{namespace: svc.Namespace, name: svc.Name, labels: svc.Labels, ip: e.Addresses[0], ports: ports, virtual: true})
 		}
 	}
 	return out
