@@ -121,6 +121,15 @@ spec:
 		if err := fetch(cli, "denied", bySvc, "web"); err == nil {
 			t.Errorf("the pod labelled role=other reaches the Service")
 		}
+		why, err := cluster.Skiff("why", "-n", cli, "denied", "--to", srv+"/web")
+		if err != nil || !strings.Contains(why, "may NOT") || !strings.Contains(why, "ingress to "+srv+"/web: DROPPED") ||
+			!strings.Contains(why, "allow-client") {
+			t.Errorf("skiff why for the denied client: %v\n%s", err, why)
+		}
+		why, err = cluster.Skiff("why", "-n", cli, "allowed", "--to", srv+"/web")
+		if err != nil || !strings.Contains(why, "allowed by NetworkPolicy "+srv+"/allow-client") {
+			t.Errorf("skiff why for the allowed client: %v\n%s", err, why)
+		}
 		out := cluster.MustKubectl(t, "-n", srv, "describe", "networkpolicy", "allow-client")
 		for _, want := range []string{"PodSelector:     app=web", "role=client", "Allowing ingress traffic", "http/TCP"} {
 			if !strings.Contains(out, want) {
