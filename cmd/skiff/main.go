@@ -29,6 +29,8 @@ Usage:
   skiff kubeconfig [flags]   print the admin kubeconfig of a server's data dir
   skiff image import FILE    push a docker-save or OCI archive into the cluster's registry
   skiff image ls             list the cluster's images
+  skiff secrets rotate-key [flags]
+                             encrypt every Secret with a new key and drop the old one (server running)
   skiff version              print the version
 
 Run 'skiff <command> -h' for a command's flags.
@@ -64,6 +66,8 @@ func main() {
 		err = runStandaloneControllerManager(ctx, args)
 	case "why":
 		err = runWhy(ctx, os.Stdout, args)
+	case "secrets":
+		err = runSecrets(ctx, os.Stdout, args)
 	case "version", "--version":
 		v := apiserver.Version()
 		fmt.Printf("skiff (Kubernetes %s, %s)\n", v.GitVersion, v.GoVersion)

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	admissionapi "k8s.io/apiserver/pkg/admission"
 
 	"skiff/internal/store"
 )
@@ -102,6 +103,9 @@ func (a *API) deleteObject(ctx context.Context, ep *endpoint, namespace, name st
 		if p.ResourceVersion != nil && *p.ResourceVersion != m.GetResourceVersion() {
 			return nil, apierrors.NewConflict(ep.GroupResource(), name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, m.GetResourceVersion()))
 		}
+	}
+	if err := a.validate(ctx, attributesFor(ctx, ep, admissionapi.Delete, "", nil, cur, len(opts.DryRun) > 0)); err != nil {
+		return nil, err
 	}
 	rv, _ := strconv.ParseInt(m.GetResourceVersion(), 10, 64)
 	obj := cur.DeepCopyObject()

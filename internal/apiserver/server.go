@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"skiff/internal/auth"
+	"skiff/internal/encryption"
 	"skiff/internal/images"
 	"skiff/internal/pki"
 	"skiff/internal/resources"
@@ -33,6 +34,9 @@ type Config struct {
 	ServiceCIDR   string
 	ClusterCIDR   string
 	EtcdEndpoints []string // empty: run an embedded member in DataDir/etcd
+	// EncryptionProviderConfig is an EncryptionConfiguration file; empty: one
+	// generated under DataDir that encrypts Secrets.
+	EncryptionProviderConfig string
 }
 
 // Server is a running API server.
@@ -45,6 +49,7 @@ type Server struct {
 	Registry *images.Registry
 	listener net.Listener
 	etcd     *store.Etcd
+	encrypt  *encryption.Transformers
 	ready    chan struct{}
 	http     *http.Server
 	cfg      Config
@@ -113,6 +118,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Store = store.New(s.etcd.Client, resources.Scheme)
+	if s.encrypt, err = loadEncryption(ctx, cfg); err != nil {
+		s.etcd.Close()
+		s.listener.Close()
+		return nil, err
+	}
+	s.Store.EncryptWith(s.encrypt)
 	saKey, err := pki.LoadOrCreateSigningKey(filepath.Join(cfg.DataDir, "tls", "sa.key"))
 	if err != nil {
 		return nil, err
@@ -129,6 +140,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.API.saTokens = saTokens
 	saTokens.Exists = s.API.serviceAccountExists
 	s.API.Extra[JoinPath] = joinHandler(s.CA)
+	s.API.Extra[auth.OpenIDConfigurationPath] = auth.OpenIDConfigurationHandler()
+	s.API.Extra[auth.JWKSPath] = saTokens.JWKSHandler()
 	kcert, kkey, err := s.CA.ClientCert(filepath.Join(cfg.DataDir, "tls"), "apiserver-kubelet-client", "skiff-apiserver", []string{auth.Masters})
 	if err != nil {
 		return nil, err
@@ -171,6 +184,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.API.admit.loadAllocations(ctx); err != nil {
 		return err
 	}
+	go s.encrypt.Run(ctx, s.Store.RewriteStale)
 	port := s.listener.Addr().(*net.TCPAddr)
 	if err := s.API.bootstrap(ctx, s.cfg, port); err != nil {
 		return fmt.Errorf("create built-in objects: %w", err)
@@ -187,6 +201,11 @@ func (s *Server) Run(ctx context.Context) error {
 	case err := <-errc:
 		s.etcd.Close()
 		return err
+	case <-s.etcd.Stopped():
+		slog.Error("the server stops because its embedded etcd stopped", "err", store.ErrStopped)
+		s.http.Close()
+		s.etcd.Close()
+		return store.ErrStopped
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -197,6 +216,19 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// loadEncryption reads the encryption configuration, first writing the default
+// one (Secrets under AES-GCM with a new key) when none is given or exists yet.
+func loadEncryption(ctx context.Context, cfg Config) (*encryption.Transformers, error) {
+	path := cfg.EncryptionProviderConfig
+	if path == "" {
+		path = encryption.DefaultConfigPath(cfg.DataDir)
+		if err := encryption.EnsureDefault(path); err != nil {
+			return nil, fmt.Errorf("encryption at rest: %w", err)
+		}
+	}
+	return encryption.Load(ctx, path, cfg.DataDir)
 }
 
 // ensureBuiltinImages pushes skiff.local/pause and skiff.local/toolbox, built from the

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	admissionapi "k8s.io/apiserver/pkg/admission"
 
 	"skiff/internal/resources"
 )
@@ -123,9 +124,18 @@ func (a *API) createObject(ctx context.Context, ep *endpoint, namespace string, 
 	if err != nil {
 		return nil, err
 	}
+	at := attributesFor(ctx, ep, admissionapi.Create, "", obj, nil, opts.dryRun)
+	if err := a.mutate(ctx, at); err != nil {
+		release()
+		return nil, err
+	}
 	if errs := ep.Strategy.Validate(obj, nil); len(errs) > 0 {
 		release()
 		return nil, invalid(ep.StorageGVK().GroupKind(), m.GetName(), errs)
+	}
+	if err := a.validate(ctx, at); err != nil {
+		release()
+		return nil, err
 	}
 	if track {
 		empty, _ := resources.Scheme.New(ep.StorageGVK())
@@ -133,7 +143,7 @@ func (a *API) createObject(ctx context.Context, ep *endpoint, namespace string, 
 	}
 	if opts.dryRun {
 		release()
-		return obj, nil
+		return obj, ep.store.CheckSize(ctx, obj)
 	}
 	var ttl int64
 	if ep.Resource == "events" {
@@ -229,9 +239,18 @@ func (a *API) updateObject(ctx context.Context, ep *endpoint, q request, cur, ob
 	if err != nil {
 		return nil, err
 	}
+	at := attributesFor(ctx, ep, admissionapi.Update, q.Subresource, obj, cur, opts.dryRun)
+	if err := a.mutate(ctx, at); err != nil {
+		release(false)
+		return nil, err
+	}
 	if errs := ep.Strategy.Validate(obj, cur); len(errs) > 0 {
 		release(false)
 		return nil, invalid(ep.StorageGVK().GroupKind(), m.GetName(), errs)
+	}
+	if err := a.validate(ctx, at); err != nil {
+		release(false)
+		return nil, err
 	}
 	if track {
 		mgr := ep.managers[q.Subresource]
@@ -246,7 +265,7 @@ func (a *API) updateObject(ctx context.Context, ep *endpoint, q request, cur, ob
 	}
 	if opts.dryRun {
 		release(false)
-		return obj, nil
+		return obj, ep.store.CheckSize(ctx, obj)
 	}
 	rv, _ := strconv.ParseInt(old.GetResourceVersion(), 10, 64)
 	if m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && isZero(m.GetDeletionGracePeriodSeconds()) && !namespaceFinalizing(obj) {

@@ -118,7 +118,7 @@ func BenchmarkKernelSync1000Pods200Policies(b *testing.B) {
 	if err != nil {
 		b.Skip(err)
 	}
-	b.Cleanup(func() { _ = DeleteTable(table) })
+	b.Cleanup(func() { _ = nfttable.DeleteTable(table) })
 	st := bigState()
 	full := Build(st)
 	relabelled := *st.Pods[0]

@@ -29,7 +29,7 @@ func TestRulesLoadIntoKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := DeleteTable(name); err != nil {
+		if err := nfttable.DeleteTable(name); err != nil {
 			t.Error(err)
 		}
 	})

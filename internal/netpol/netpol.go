@@ -7,7 +7,7 @@
 // by pod address; a policy change rewrites that policy's chain.
 //
 // The table outlives the agent: while it restarts, pods stay as isolated as they
-// were. `skiff agent reset` deletes it (DeleteTable).
+// were. `skiff agent reset` deletes it.
 //
 // Host requirements: the nft binary, and on bridged pod networks br_netfilter with
 // net.bridge.bridge-nf-call-iptables=1 (the node agent sets both up for its pod
@@ -198,16 +198,6 @@ func (e *Enforcer) state() (State, error) {
 	st.DNSSlices, err = e.slices.EndpointSlices(dns.ServiceNamespace).List(
 		labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: dns.ServiceName}))
 	return st, err
-}
-
-// DeleteTable removes a node's table (`skiff agent reset`, tests); a missing table
-// is not an error.
-func DeleteTable(name string) error {
-	nft, err := knftables.New(knftables.IPv4Family, name)
-	if err != nil {
-		return err
-	}
-	return nfttable.Delete(nft)
 }
 
 // checkBridgeNetfilter warns when pods on one bridge would bypass the rules.

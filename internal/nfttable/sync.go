@@ -43,6 +43,16 @@ func Delete(nft knftables.Interface) error {
 	return err
 }
 
+// DeleteTable removes the table (family ip) called name, which no running
+// process owns any more (`skiff agent reset`); a missing table is no error.
+func DeleteTable(name string) error {
+	nft, err := knftables.New(knftables.IPv4Family, name)
+	if err != nil {
+		return err
+	}
+	return Delete(nft)
+}
+
 // Loop calls sync after each signal on changed until ctx ends, at most once per
 // minInterval (signals arriving meanwhile make one sync), and retries a failed sync
 // with a growing backoff.

@@ -154,6 +154,18 @@ func (c *Cluster) signal(hard bool) {
 	}
 }
 
+// Exited waits up to timeout for the server to end by itself and returns how it
+// ended; ok is false while it still runs.
+func (c *Cluster) Exited(timeout time.Duration) (err error, ok bool) {
+	select {
+	case err = <-c.done:
+		c.done <- err // Stop and Restart wait on it too
+		return err, true
+	case <-time.After(timeout):
+		return nil, false
+	}
+}
+
 // PID is the server process's id.
 func (c *Cluster) PID() int { return c.cmd.Process.Pid }
 
