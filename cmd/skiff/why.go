@@ -18,15 +18,20 @@ import (
 )
 
 // runWhy explains what keeps a pod from running: why no node fits it, or which
-// container is waiting on what, with the pod's recent warnings.
+// container is waiting on what, with the pod's recent warnings. With --to, it
+// explains instead whether network policies let the pod reach another.
 func runWhy(ctx context.Context, w io.Writer, args []string) error {
 	fs := flag.NewFlagSet("why", flag.ExitOnError)
 	kubeconfig := fs.String("kubeconfig", defaultKubeconfig(), "kubeconfig of the cluster")
 	namespace := fs.String("n", "default", "namespace of the pod")
+	to := fs.String("to", "", "[NAMESPACE/]POD: explain whether network policies let the pod reach this one")
+	port := fs.Int("port", 0, "with --to: the destination port (default: its first container port)")
+	protocol := fs.String("protocol", "TCP", "with --to: TCP, UDP or SCTP")
 	_ = fs.Parse(args)
 	name := strings.TrimPrefix(strings.TrimPrefix(fs.Arg(0), "pod/"), "pods/")
-	if fs.NArg() != 1 || name == "" {
-		return fmt.Errorf("usage: skiff why [-n NAMESPACE] POD")
+	_ = fs.Parse(fs.Args()[min(1, fs.NArg()):]) // flags may follow the pod's name
+	if fs.NArg() != 0 || name == "" {
+		return fmt.Errorf("usage: skiff why [-n NAMESPACE] POD [--to [NAMESPACE/]POD [--port N] [--protocol P]]")
 	}
 	rc, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
@@ -39,6 +44,9 @@ func runWhy(ctx context.Context, w io.Writer, args []string) error {
 	pod, err := client.CoreV1().Pods(*namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return err
+	}
+	if *to != "" {
+		return explainReach(ctx, w, client, pod, *to, int32(*port), corev1.Protocol(strings.ToUpper(*protocol)))
 	}
 	if pod.Spec.NodeName == "" {
 		if err := explainUnscheduled(ctx, w, client, pod); err != nil {

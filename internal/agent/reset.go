@@ -10,14 +10,14 @@ import (
 	"skiff/internal/kubelet"
 	"skiff/internal/kubelet/containerd"
 	"skiff/internal/kubelet/cri"
-	"skiff/internal/proxy"
+	"skiff/internal/nfttable"
 )
 
 // Reset removes a node's pods and everything the agent set up on the machine: the
 // containers and sandboxes (through a containerd started for the purpose if the
 // agent runs its own), leftover mounts under the data dir, the bridge, the
-// masquerade and service proxy tables and the cgroups. The data dir itself stays. The agent must not be
-// running.
+// masquerade, service proxy and network-policy tables and the cgroups. The data dir
+// itself stays. The agent must not be running.
 func Reset(ctx context.Context, cfg Config) error {
 	if err := cfg.defaults(); err != nil {
 		return err
@@ -45,7 +45,7 @@ func Reset(ctx context.Context, cfg Config) error {
 		}
 	}
 	errs = append(errs, kubelet.RemoveHostState(ctx, cfg.NodeName, CgroupPrefix(cfg.NodeName)),
-		proxy.DeleteTable(ctx, proxyTable(cfg.NodeName)),
+		nfttable.DeleteTable(proxyTable(cfg.NodeName)), nfttable.DeleteTable(policyTable(cfg.NodeName)),
 		kubelet.RemoveVolumes(filepath.Join(cfg.DataDir, "kubelet")))
 	return errors.Join(errs...)
 }

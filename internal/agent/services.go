@@ -16,6 +16,7 @@ import (
 
 	"skiff/internal/dns"
 	"skiff/internal/ingress"
+	"skiff/internal/netpol"
 	"skiff/internal/proxy"
 )
 
@@ -23,8 +24,8 @@ import (
 // use.
 const hostResolvConf = "/etc/resolv.conf"
 
-// nodeServices runs what every node serves besides pods: the service proxy, the cluster
-// DNS and the ingress controller. It returns the pods' DNS configuration for the
+// nodeServices runs what every node serves besides pods: the service proxy, network
+// policy enforcement, the cluster DNS and the ingress controller. It returns the pods' DNS configuration for the
 // kubelet, and a channel closed once the proxy has removed its rules after ctx ends.
 func nodeServices(ctx context.Context, cfg Config, client kubernetes.Interface) (func(*corev1.Pod) *runtimeapi.DNSConfig, <-chan struct{}, error) {
 	dnsIP, err := nthAddr(cfg.ServiceCIDR, 10)
@@ -36,6 +37,10 @@ func nodeServices(ctx context.Context, cfg Config, client kubernetes.Interface) 
 		NodeIPs: []net.IP{net.ParseIP(cfg.NodeIP)}, ClusterCIDR: cfg.ClusterCIDR, TableName: proxyTable(cfg.NodeName)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("service proxy: %w", err)
+	}
+	enforcer, err := netpol.New(factory, netpol.Config{NodeName: cfg.NodeName, TableName: policyTable(cfg.NodeName)})
+	if err != nil {
+		return nil, nil, err
 	}
 	dnsSrv, err := dns.New(factory, dns.Config{
 		ClusterDomain: cfg.ClusterDomain, ServiceCIDR: cfg.ServiceCIDR,
@@ -60,6 +65,7 @@ func nodeServices(ctx context.Context, cfg Config, client kubernetes.Interface) 
 	factory.Start(ctx.Done())
 	proxyDone := make(chan struct{})
 	go func() { defer close(proxyDone); px.Run(ctx) }()
+	go enforcer.Run(ctx)
 	go func() {
 		if err := dnsSrv.Run(ctx); err != nil && ctx.Err() == nil {
 			slog.Error("cluster DNS stopped", "err", err)
@@ -83,6 +89,16 @@ func nodeServices(ctx context.Context, cfg Config, client kubernetes.Interface) 
 // keep their own.
 func proxyTable(node string) string {
 	name := "skiff-proxy-" + node
+	if len(name) > 32 {
+		name = name[:32]
+	}
+	return name
+}
+
+// policyTable names the node's network-policy table; it stays while the agent is
+// stopped and goes with `skiff agent reset`.
+func policyTable(node string) string {
+	name := "skiff-netpol-" + node
 	if len(name) > 32 {
 		name = name[:32]
 	}

@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/knftables"
+
+	"skiff/internal/nfttable"
 )
 
 // bigState is n services with eps endpoints each, half of them NodePorts.
@@ -60,7 +62,7 @@ func BenchmarkSync1000x10(b *testing.B) {
 			tx := nft.NewTransaction()
 			tx.Add(&knftables.Table{})
 			tx.Delete(&knftables.Table{})
-			plan(tx, nil, full)
+			nfttable.Plan(tx, nil, full)
 			if err := nft.Run(context.Background(), tx); err != nil {
 				b.Fatal(err)
 			}
@@ -68,9 +70,9 @@ func BenchmarkSync1000x10(b *testing.B) {
 	})
 	b.Run("one-endpoint-change", func(b *testing.B) {
 		for b.Loop() {
-			for _, step := range [][2]*Ruleset{{full, changed}, {changed, full}} {
+			for _, step := range [][2]*nfttable.Ruleset{{full, changed}, {changed, full}} {
 				tx := nft.NewTransaction()
-				plan(tx, step[0], step[1])
+				nfttable.Plan(tx, step[0], step[1])
 				if err := nft.Run(context.Background(), tx); err != nil {
 					b.Fatal(err)
 				}

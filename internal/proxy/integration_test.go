@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/knftables"
+
+	"skiff/internal/nfttable"
 )
 
 // The kernel, not only the fake, must accept every patch between the test states:
@@ -28,7 +30,7 @@ func TestKernelAcceptsPatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cleanupRun(t, "nft", "delete", "table", "ip", table) })
-	var old *Ruleset
+	var old *nfttable.Ruleset
 	for i, step := range steps {
 		want := stepRules(i)
 		tx := nft.NewTransaction()
@@ -36,7 +38,7 @@ func TestKernelAcceptsPatches(t *testing.T) {
 			tx.Add(&knftables.Table{})
 			tx.Delete(&knftables.Table{})
 		}
-		if !plan(tx, old, want) {
+		if !nfttable.Plan(tx, old, want) {
 			t.Fatalf("step %q: plan refused", step.name)
 		}
 		if err := nft.Run(context.Background(), tx); err != nil {

@@ -14,7 +14,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -29,6 +28,8 @@ import (
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/knftables"
+
+	"skiff/internal/nfttable"
 )
 
 // DefaultTableName is the nftables table the proxy owns unless told otherwise.
@@ -69,7 +70,7 @@ type Proxier struct {
 	conntrack     func(ctx context.Context, args ...string) error
 
 	// applied is what the last successful sync wrote; nil forces a rebuild.
-	applied *Ruleset
+	applied *nfttable.Ruleset
 	flows   map[Flow]bool
 }
 
@@ -165,33 +166,7 @@ func (p *Proxier) Run(ctx context.Context) {
 	}
 	log.Info("service proxy started", "node", p.cfg.NodeName, "nodeIPs", p.cfg.NodeIPs, "clusterCIDRs", p.clusterCIDRs)
 	p.trigger()
-	var last time.Time
-	var retry <-chan time.Time
-	backoff := time.Second
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-p.changed:
-		case <-retry:
-		}
-		if wait := time.Until(last.Add(p.cfg.MinSyncInterval)); wait > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-		}
-		last = time.Now()
-		retry = nil
-		if err := p.sync(ctx); err != nil {
-			log.Error("sync failed; rebuilding the table", "err", err, "retryIn", backoff)
-			retry = time.After(backoff)
-			backoff = min(2*backoff, 30*time.Second)
-			continue
-		}
-		backoff = time.Second
-	}
+	nfttable.Loop(ctx, log, p.changed, p.cfg.MinSyncInterval, p.sync)
 }
 
 // sync makes the table match the informers' current state.
@@ -202,22 +177,11 @@ func (p *Proxier) sync(ctx context.Context) error {
 		return err
 	}
 	want, flows := Build(st)
-	tx := p.nft.NewTransaction()
-	full := p.applied == nil || !plan(tx, p.applied, want)
-	if full {
-		tx = p.nft.NewTransaction()
-		// Deleting and re-creating within one transaction: readers never see a
-		// missing table, and nothing left over from another run survives.
-		tx.Add(&knftables.Table{})
-		tx.Delete(&knftables.Table{})
-		plan(tx, nil, want)
-	}
-	if full || tx.NumOperations() > 1 { // a lone "add table" changes nothing
-		if err := p.nft.Run(ctx, tx); err != nil {
-			p.applied = nil
-			p.metrics.errors.Inc()
-			return err
-		}
+	ops, full, err := nfttable.Apply(ctx, p.nft, p.applied, want)
+	if err != nil {
+		p.applied = nil
+		p.metrics.errors.Inc()
+		return err
 	}
 	p.applied = want
 	stale := staleFlows(p.flows, flows)
@@ -226,7 +190,7 @@ func (p *Proxier) sync(ctx context.Context) error {
 	took := time.Since(start)
 	p.metrics.duration.Observe(took.Seconds())
 	p.metrics.lastSync.SetToCurrentTime()
-	slog.Debug("proxy rules synced", "table", p.cfg.TableName, "full", full, "ops", tx.NumOperations(), "took", took)
+	slog.Debug("proxy rules synced", "table", p.cfg.TableName, "full", full, "ops", ops, "took", took)
 	return nil
 }
 
@@ -243,35 +207,12 @@ func (p *Proxier) state() (State, error) {
 		ClusterCIDRs: p.clusterCIDRs, NodePortCIDRs: p.nodePortCIDRs}, nil
 }
 
-// cleanup removes the table. It runs after ctx has ended, so it has its own
-// deadline.
+// cleanup removes the table.
 func (p *Proxier) cleanup(log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	tx := p.nft.NewTransaction()
-	tx.Delete(&knftables.Table{})
-	err := p.nft.Run(ctx, tx)
-	switch {
-	case err == nil:
-		log.Info("service proxy stopped; table deleted")
-	case knftables.IsNotFound(err) || errors.Is(err, context.Canceled):
-	default:
+	if err := nfttable.Delete(p.nft); err != nil {
 		log.Error("could not delete the proxy table", "err", err)
+	} else {
+		log.Info("service proxy stopped; table deleted")
 	}
 	p.applied = nil
-}
-
-// DeleteTable removes a proxy table that no running proxy owns any more (what
-// `skiff agent reset` leaves no trace of); a missing table is no error.
-func DeleteTable(ctx context.Context, name string) error {
-	nft, err := knftables.New(knftables.IPv4Family, name)
-	if err != nil {
-		return err
-	}
-	tx := nft.NewTransaction()
-	tx.Delete(&knftables.Table{})
-	if err := nft.Run(ctx, tx); err != nil && !knftables.IsNotFound(err) {
-		return err
-	}
-	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/knftables"
+
+	"skiff/internal/nfttable"
 )
 
 // Names of the fixed objects in the table.
@@ -53,8 +55,8 @@ type Flow struct {
 
 // Build computes the table for st. It is a pure function: the same state always
 // gives the same Ruleset (and UDP flows), which the caller then applies.
-func Build(st State) (*Ruleset, map[Flow]bool) {
-	r := newRuleset()
+func Build(st State) (*nfttable.Ruleset, map[Flow]bool) {
+	r := nfttable.New()
 	addSkeleton(r, st)
 	flows := map[Flow]bool{}
 	for _, sp := range servicePorts(st) {
@@ -68,12 +70,12 @@ func Build(st State) (*Ruleset, map[Flow]bool) {
 
 // addSkeleton adds the base chains, the dispatch maps and the helper chains every
 // table has, whatever the services.
-func addSkeleton(r *Ruleset, st State) {
+func addSkeleton(r *nfttable.Ruleset, st State) {
 	nat := func(hook knftables.BaseChainHook, prio int, rule string) {
-		r.Chains["nat-"+string(hook)] = &Chain{Hook: hook, Type: knftables.NATType, Priority: prio, Rules: []string{rule}}
+		r.Chains["nat-"+string(hook)] = &nfttable.Chain{Hook: hook, Type: knftables.NATType, Priority: prio, Rules: []string{rule}}
 	}
 	filter := func(hook knftables.BaseChainHook, rules ...string) {
-		r.Chains["filter-"+string(hook)] = &Chain{Hook: hook, Type: knftables.FilterType, Priority: priorityFilter, Rules: rules}
+		r.Chains["filter-"+string(hook)] = &nfttable.Chain{Hook: hook, Type: knftables.FilterType, Priority: priorityFilter, Rules: rules}
 	}
 	// prerouting sees traffic from pods and other hosts, output the node's own.
 	nat(knftables.PreroutingHook, priorityDNAT, "jump "+chainServices)
@@ -85,7 +87,7 @@ func addSkeleton(r *Ruleset, st State) {
 	filter(knftables.OutputHook, check)
 
 	dispatch := func(name, keyType string) {
-		r.Sets[name] = &Set{Map: true, Type: keyType + " : verdict", Elements: map[string]string{}}
+		r.Sets[name] = &nfttable.Set{Map: true, Type: keyType + " : verdict", Elements: map[string]string{}}
 	}
 	dispatch(mapServiceIPs, "ipv4_addr . inet_proto . inet_service")
 	dispatch(mapServiceNodePorts, "inet_proto . inet_service")
@@ -94,29 +96,29 @@ func addSkeleton(r *Ruleset, st State) {
 
 	nodePortMatch := "fib daddr type local"
 	if len(st.NodePortCIDRs) > 0 {
-		r.Sets[setNodePortAddresses] = &Set{Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}, Elements: map[string]string{}}
+		r.Sets[setNodePortAddresses] = &nfttable.Set{Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}, Elements: map[string]string{}}
 		for _, c := range st.NodePortCIDRs {
-			r.element(setNodePortAddresses, c, "")
+			r.AddElement(setNodePortAddresses, c, "")
 		}
 		nodePortMatch = "ip daddr @" + setNodePortAddresses
 	}
-	r.chain(chainServices,
+	r.AddChain(chainServices,
 		"ip daddr . meta l4proto . th dport vmap @"+mapServiceIPs,
 		nodePortMatch+" meta l4proto . th dport vmap @"+mapServiceNodePorts)
-	r.chain(chainEndpointsChk,
+	r.AddChain(chainEndpointsChk,
 		"ip daddr . meta l4proto . th dport vmap @"+mapNoEndpointIPs,
 		nodePortMatch+" meta l4proto . th dport vmap @"+mapNoEndpointPorts)
 	// TCP gets a reset, everything else ICMP port unreachable: both make a client
 	// fail at once with "connection refused".
-	r.chain(chainReject, "meta l4proto tcp reject with tcp reset", "reject")
-	r.chain(chainMarkMasq, "meta mark set meta mark | "+masqMark)
-	r.chain(chainMasquerade,
+	r.AddChain(chainReject, "meta l4proto tcp reject with tcp reset", "reject")
+	r.AddChain(chainMarkMasq, "meta mark set meta mark | "+masqMark)
+	r.AddChain(chainMasquerade,
 		"meta mark & "+masqMark+" == 0 return",
 		"meta mark set meta mark ^ "+masqMark,
 		"masquerade fully-random")
 	// route_localnet (needed to DNAT 127.0.0.1) would also let other hosts reach
 	// the node's loopback services; only connections we DNATed may arrive that way.
-	r.chain(chainFirewall, `iifname != "lo" ip daddr 127.0.0.0/8 ct state new ct status & dnat == 0 drop`)
+	r.AddChain(chainFirewall, `iifname != "lo" ip daddr 127.0.0.0/8 ct state new ct status & dnat == 0 drop`)
 }
 
 // Per-service-port chain names. The id is readable in `nft list table`.
@@ -133,7 +135,7 @@ func affinitySet(sp *servicePort, e endpoint) string {
 	return fmt.Sprintf("aff-%s/%s/%d", sp.id, e, int64(sp.affinity.Seconds()))
 }
 
-func addServicePort(r *Ruleset, st State, sp *servicePort) {
+func addServicePort(r *nfttable.Ruleset, st State, sp *servicePort) {
 	if len(sp.endpoints) == 0 {
 		// Nothing anywhere: refuse at once rather than let the client time out.
 		addFrontends(r, sp, verdictReject, verdictReject, mapNoEndpointIPs, mapNoEndpointPorts)
@@ -143,16 +145,16 @@ func addServicePort(r *Ruleset, st State, sp *servicePort) {
 		addEndpoint(r, sp, e)
 	}
 	// The cluster chain balances over every endpoint.
-	r.chain(svcChain(sp))
+	r.AddChain(svcChain(sp))
 	if len(st.ClusterCIDRs) > 0 {
-		r.addRule(svcChain(sp), "ip saddr !=", cidrSet(st.ClusterCIDRs), "jump", chainMarkMasq)
+		r.AddRule(svcChain(sp), "ip saddr !=", cidrSet(st.ClusterCIDRs), "jump", chainMarkMasq)
 	}
 	addBalancing(r, svcChain(sp), sp, sp.endpoints)
 	// The local chain balances over this node's endpoints, for the traffic policies.
 	local := localOnly(sp.endpoints)
 	localVerdict := verdictDrop
 	if (sp.intLocal || sp.extLocal) && len(local) > 0 {
-		r.chain(localChain(sp))
+		r.AddChain(localChain(sp))
 		addBalancing(r, localChain(sp), sp, local)
 		localVerdict = "goto " + localChain(sp)
 	}
@@ -165,7 +167,7 @@ func addServicePort(r *Ruleset, st State, sp *servicePort) {
 		if clusterVerdict == verdictDrop {
 			m = mapNoEndpointIPs
 		}
-		r.element(m, frontendKey(ip, sp.proto, sp.port), clusterVerdict)
+		r.AddElement(m, frontendKey(ip, sp.proto, sp.port), clusterVerdict)
 	}
 	if sp.hasExternal() {
 		addExternal(r, st, sp, localVerdict)
@@ -175,17 +177,17 @@ func addServicePort(r *Ruleset, st State, sp *servicePort) {
 
 // addFrontends maps the service port's addresses to verdicts: the ClusterIPs (when
 // clusterVerdict is set), the external IPs and the NodePort.
-func addFrontends(r *Ruleset, sp *servicePort, clusterVerdict, extVerdict, ipMap, portMap string) {
+func addFrontends(r *nfttable.Ruleset, sp *servicePort, clusterVerdict, extVerdict, ipMap, portMap string) {
 	if clusterVerdict != "" {
 		for _, ip := range sp.clusterIPs {
-			r.element(ipMap, frontendKey(ip, sp.proto, sp.port), clusterVerdict)
+			r.AddElement(ipMap, frontendKey(ip, sp.proto, sp.port), clusterVerdict)
 		}
 	}
 	for _, ip := range sp.externalIPs {
-		r.element(ipMap, frontendKey(ip, sp.proto, sp.port), extVerdict)
+		r.AddElement(ipMap, frontendKey(ip, sp.proto, sp.port), extVerdict)
 	}
 	if sp.nodePort != 0 {
-		r.element(portMap, fmt.Sprintf("%s . %d", sp.proto, sp.nodePort), extVerdict)
+		r.AddElement(portMap, fmt.Sprintf("%s . %d", sp.proto, sp.nodePort), extVerdict)
 	}
 }
 
@@ -195,32 +197,32 @@ func addFrontends(r *Ruleset, sp *servicePort, clusterVerdict, extVerdict, ipMap
 // node's endpoints (localVerdict), except for traffic from pods and from the node
 // itself, which behaves as if it went to the ClusterIP (and the node's own is
 // masqueraded, since it may come from 127.0.0.1).
-func addExternal(r *Ruleset, st State, sp *servicePort, localVerdict string) {
+func addExternal(r *nfttable.Ruleset, st State, sp *servicePort, localVerdict string) {
 	name, cluster := extChain(sp), "goto "+svcChain(sp)
-	r.chain(name)
+	r.AddChain(name)
 	if !sp.extLocal {
-		r.addRule(name, "jump", chainMarkMasq)
-		r.addRule(name, cluster)
+		r.AddRule(name, "jump", chainMarkMasq)
+		r.AddRule(name, cluster)
 		return
 	}
 	if len(st.ClusterCIDRs) > 0 {
-		r.addRule(name, "ip saddr", cidrSet(st.ClusterCIDRs), cluster)
+		r.AddRule(name, "ip saddr", cidrSet(st.ClusterCIDRs), cluster)
 	}
-	r.addRule(name, "fib saddr type local jump", chainMarkMasq)
-	r.addRule(name, "fib saddr type local", cluster)
-	r.addRule(name, localVerdict)
+	r.AddRule(name, "fib saddr type local jump", chainMarkMasq)
+	r.AddRule(name, "fib saddr type local", cluster)
+	r.AddRule(name, localVerdict)
 }
 
 // addBalancing ends chain with the choice of an endpoint: the one a client is stuck
 // to under ClientIP affinity, else a random one.
-func addBalancing(r *Ruleset, chain string, sp *servicePort, eps []endpoint) {
+func addBalancing(r *nfttable.Ruleset, chain string, sp *servicePort, eps []endpoint) {
 	if sp.affinity > 0 {
 		for _, e := range eps {
-			r.addRule(chain, "ip saddr", "@"+affinitySet(sp, e), "goto", epChain(sp, e))
+			r.AddRule(chain, "ip saddr", "@"+affinitySet(sp, e), "goto", epChain(sp, e))
 		}
 	}
 	if len(eps) == 1 {
-		r.addRule(chain, "goto", epChain(sp, eps[0]))
+		r.AddRule(chain, "goto", epChain(sp, eps[0]))
 		return
 	}
 	targets := make([]string, len(eps))
@@ -228,22 +230,22 @@ func addBalancing(r *Ruleset, chain string, sp *servicePort, eps []endpoint) {
 		targets[i] = fmt.Sprintf("%d : goto %s", i, epChain(sp, e))
 	}
 	// " , " rather than ", ": knftables' fake reads a chain name up to the next space.
-	r.addRule(chain, "numgen random mod", len(eps), "vmap {", strings.Join(targets, " , "), "}")
+	r.AddRule(chain, "numgen random mod", len(eps), "vmap {", strings.Join(targets, " , "), "}")
 }
 
 // addEndpoint adds the chain that DNATs to one endpoint. A pod that reaches itself
 // through its service (hairpin) is masqueraded, or it would answer itself directly
 // and drop the reply as unexpected.
-func addEndpoint(r *Ruleset, sp *servicePort, e endpoint) {
+func addEndpoint(r *nfttable.Ruleset, sp *servicePort, e endpoint) {
 	name := epChain(sp, e)
-	r.chain(name, knftables.Concat("ip saddr", e.ip, "jump", chainMarkMasq))
+	r.AddChain(name, knftables.Concat("ip saddr", e.ip, "jump", chainMarkMasq))
 	if sp.affinity > 0 {
 		set := affinitySet(sp, e)
-		r.Sets[set] = &Set{Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.DynamicFlag, knftables.TimeoutFlag},
+		r.Sets[set] = &nfttable.Set{Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.DynamicFlag, knftables.TimeoutFlag},
 			Timeout: sp.affinity, Size: 65535}
-		r.addRule(name, "update", "@"+set, "{ ip saddr }")
+		r.AddRule(name, "update", "@"+set, "{ ip saddr }")
 	}
-	r.addRule(name, "meta l4proto", sp.proto, "dnat to", fmt.Sprintf("%s:%d", e.ip, e.port))
+	r.AddRule(name, "meta l4proto", sp.proto, "dnat to", fmt.Sprintf("%s:%d", e.ip, e.port))
 }
 
 func frontendKey(ip, proto string, port int32) string {

@@ -8,6 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"skiff/internal/nfttable"
 )
 
 // elems is the content of the dispatch maps: map name → key → verdict.
@@ -179,7 +181,7 @@ func TestBuild(t *testing.T) {
 			for name, rules := range tt.chains {
 				c := r.Chains[name]
 				if c == nil {
-					t.Errorf("chain %s missing; have %v", name, sortedKeys(r.Chains))
+					t.Errorf("chain %s missing; have %v", name, nfttable.SortedKeys(r.Chains))
 					continue
 				}
 				if diff := cmp.Diff(rules, c.Rules); diff != "" {
@@ -193,7 +195,7 @@ func TestBuild(t *testing.T) {
 			}
 			for _, name := range tt.sets {
 				if r.Sets[name] == nil {
-					t.Errorf("set %s missing; have %v", name, sortedKeys(r.Sets))
+					t.Errorf("set %s missing; have %v", name, nfttable.SortedKeys(r.Sets))
 				}
 			}
 		})
@@ -205,7 +207,7 @@ func TestBuildAffinityDefaultTimeout(t *testing.T) {
 	r, _ := Build(State{Services: []*corev1.Service{svc}, Slices: []*discoveryv1.EndpointSlice{slice("web", "TCP", 8080, "10.1.0.2")}})
 	s := r.Sets["aff-default/web/tcp/80/10.1.0.2/8080/10800"]
 	if s == nil || s.Timeout != 3*time.Hour {
-		t.Fatalf("affinity set = %+v, want a 3h timeout; sets %v", s, sortedKeys(r.Sets))
+		t.Fatalf("affinity set = %+v, want a 3h timeout; sets %v", s, nfttable.SortedKeys(r.Sets))
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"sigs.k8s.io/knftables"
+
+	"skiff/internal/nfttable"
 )
 
 // steps is a history of cluster states, each a small change from the last.
@@ -39,16 +41,16 @@ var steps = []struct {
 	{"empty again", nil, nil},
 }
 
-func stepRules(i int) *Ruleset {
+func stepRules(i int) *nfttable.Ruleset {
 	r, _ := Build(State{Services: steps[i].services, Slices: steps[i].slices, NodeName: "n1",
 		ClusterCIDRs: []string{"10.1.0.0/16"}})
 	return r
 }
 
-func apply(t *testing.T, nft *knftables.Fake, old, want *Ruleset) *knftables.Transaction {
+func apply(t *testing.T, nft *knftables.Fake, old, want *nfttable.Ruleset) *knftables.Transaction {
 	t.Helper()
 	tx := nft.NewTransaction()
-	if !plan(tx, old, want) {
+	if !nfttable.Plan(tx, old, want) {
 		t.Fatalf("plan refused to patch")
 	}
 	if err := nft.Run(context.Background(), tx); err != nil {
@@ -61,7 +63,7 @@ func apply(t *testing.T, nft *knftables.Fake, old, want *Ruleset) *knftables.Tra
 // gives.
 func TestPlanPatchesLikeARebuild(t *testing.T) {
 	patched := knftables.NewFake(knftables.IPv4Family, "t")
-	var old *Ruleset
+	var old *nfttable.Ruleset
 	for i, step := range steps {
 		want := stepRules(i)
 		apply(t, patched, old, want)
@@ -109,7 +111,7 @@ func TestPlanKeepsAffinityState(t *testing.T) {
 func TestPlanRefusesRedefinition(t *testing.T) {
 	old, want := stepRules(1), stepRules(1)
 	want.Chains["nat-output"].Priority = -99
-	if plan(knftables.NewFake(knftables.IPv4Family, "t").NewTransaction(), old, want) {
+	if nfttable.Plan(knftables.NewFake(knftables.IPv4Family, "t").NewTransaction(), old, want) {
 		t.Errorf("plan patched a base chain whose priority changed")
 	}
 }

@@ -1,4 +1,8 @@
-package proxy
+// Package nfttable keeps an nftables table as plain data (a Ruleset) and turns
+// one Ruleset into another with the fewest operations, so that a change to one
+// object costs a few set elements or one chain rather than the whole table. The
+// service proxy and the network-policy agent both build their tables with it.
+package nfttable
 
 import (
 	"fmt"
@@ -10,9 +14,9 @@ import (
 	"sigs.k8s.io/knftables"
 )
 
-// Ruleset is the complete desired content of the proxy's table. It is plain data so
-// the rule computation can be tested without a kernel, and so the next sync can be
-// diffed against what the last one applied.
+// Ruleset is the complete desired content of a table. It is plain data so the rule
+// computation can be tested without a kernel, and so the next sync can be diffed
+// against what the last one applied.
 type Ruleset struct {
 	Chains map[string]*Chain
 	Sets   map[string]*Set // sets and maps, by name
@@ -27,7 +31,7 @@ type Chain struct {
 }
 
 // Set is a set or, when Map is set, a map. Dynamic sets are filled from the packet
-// path (session affinity); their elements are never touched by a sync.
+// path (such as session affinity); their elements are never touched by a sync.
 type Set struct {
 	Map      bool
 	Type     string
@@ -37,20 +41,24 @@ type Set struct {
 	Elements map[string]string // key ("a . b . c") → value ("" in a set)
 }
 
-func newRuleset() *Ruleset {
+// New returns an empty Ruleset.
+func New() *Ruleset {
 	return &Ruleset{Chains: map[string]*Chain{}, Sets: map[string]*Set{}}
 }
 
-func (r *Ruleset) chain(name string, rules ...string) {
+// AddChain adds a regular chain with rules, replacing one of the same name.
+func (r *Ruleset) AddChain(name string, rules ...string) {
 	r.Chains[name] = &Chain{Rules: rules}
 }
 
-func (r *Ruleset) addRule(chain string, rule ...any) {
+// AddRule appends a rule, its words joined by knftables.Concat, to an existing chain.
+func (r *Ruleset) AddRule(chain string, rule ...any) {
 	c := r.Chains[chain]
 	c.Rules = append(c.Rules, knftables.Concat(rule...))
 }
 
-func (r *Ruleset) element(set, key, value string) {
+// AddElement puts key (and, in a map, its value) into an existing set.
+func (r *Ruleset) AddElement(set, key, value string) {
 	r.Sets[set].Elements[key] = value
 }
 
@@ -65,18 +73,18 @@ func (c *Chain) sameDefinition(o *Chain) bool {
 	return c.Hook == o.Hook && c.Type == o.Type && c.Priority == o.Priority
 }
 
-// plan fills tx with the operations that turn the table from old (nil: unknown or
+// Plan fills tx with the operations that turn the table from old (nil: unknown or
 // absent) into want. Unchanged chains and elements are left alone, so a change to
-// one Service costs a few operations however many Services exist, and affinity
+// one object costs a few operations however many Services exist, and affinity
 // state in dynamic sets survives. It returns false when old cannot be patched into
 // want (a base chain or set changed its definition) and the caller must rebuild.
 //
 // Operations are ordered so that nothing is referenced before it exists nor deleted
 // while still referenced: chains and sets first, then element removals, rules and
 // element additions, and the deletion of stale objects last.
-func plan(tx *knftables.Transaction, old, want *Ruleset) bool {
+func Plan(tx *knftables.Transaction, old, want *Ruleset) bool {
 	if old == nil {
-		old = newRuleset()
+		old = New()
 	}
 	if !compatible(old, want) {
 		return false
@@ -145,7 +153,7 @@ func planChains(tx *knftables.Transaction, old, want *Ruleset) []string {
 // planElements removes stale and changed elements (adding == false) or adds new
 // and changed ones (adding == true) of the static sets and maps.
 func planElements(tx *knftables.Transaction, old, want *Ruleset, adding bool) {
-	for _, name := range sortedKeys(want.Sets) {
+	for _, name := range SortedKeys(want.Sets) {
 		s := want.Sets[name]
 		var before map[string]string
 		if o := old.Sets[name]; o != nil {
@@ -223,6 +231,7 @@ func elementObject(name string, s *Set, key, value string) *knftables.Element {
 	return e
 }
 
-func sortedKeys[V any](m map[string]V) []string {
+// SortedKeys returns the keys of m in order.
+func SortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }
