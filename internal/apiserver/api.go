@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/apiserver/pkg/warning"
 	"k8s.io/client-go/applyconfigurations"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
@@ -166,6 +167,8 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if ep.Deprecated != "" {
 		w.Header().Add("Warning", fmt.Sprintf(`299 - %q`, ep.Deprecated))
 	}
+	// Admission plugins warn through the context, as in Kubernetes.
+	r = r.WithContext(warning.WithWarningRecorder(r.Context(), &headerWarnings{w: w}))
 	a.serveResource(w, r, q, ep)
 }
 

@@ -33,6 +33,9 @@ type Config struct {
 	ServiceCIDR   string
 	ClusterCIDR   string
 	EtcdEndpoints []string // empty: run an embedded member in DataDir/etcd
+	// PodSecurityConfig is a PodSecurityConfiguration file (defaults and exemptions
+	// of Pod Security admission); empty: privileged by default, no exemptions.
+	PodSecurityConfig string
 }
 
 // Server is a running API server.
@@ -129,6 +132,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.API.saTokens = saTokens
 	saTokens.Exists = s.API.serviceAccountExists
 	s.API.Extra[JoinPath] = joinHandler(s.CA)
+	if err := s.API.addPolicyAdmission(ctx, cfg); err != nil {
+		return nil, err
+	}
 	kcert, kkey, err := s.CA.ClientCert(filepath.Join(cfg.DataDir, "tls"), "apiserver-kubelet-client", "skiff-apiserver", []string{auth.Masters})
 	if err != nil {
 		return nil, err
