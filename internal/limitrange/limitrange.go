@@ -255,4 +255,3 @@ func ratio(kind string, name corev1.ResourceName, max resource.Quantity, request
 	}
 	return nil
 }
-

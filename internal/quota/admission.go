@@ -32,25 +32,25 @@ type Store interface {
 // on conflict) over skiff's store and this package's evaluators.
 type Admission struct {
 	*admission.Handler
-	eval     resourcequota.Evaluator
-	access   *accessor
-	served   func(schema.GroupResource) bool
-	registry quota.Registry
+	eval   resourcequota.Evaluator
+	access *accessor
+	served func(schema.GroupResource) bool
 }
 
 var _ admission.ValidationInterface = (*Admission)(nil)
 
 // NewAdmission returns the plugin; its workers stop when ctx ends.
 func NewAdmission(ctx context.Context, store Store, list Lister, served func(schema.GroupResource) bool) *Admission {
-	reg := NewRegistry(list)
-	acc := &accessor{store: store, list: list, registry: reg, written: map[string]*corev1.ResourceQuota{}}
-	eval := resourcequota.NewQuotaEvaluator(acc, nil, reg, nil, &resourcequotaapi.Configuration{}, 5, ctx.Done())
+	// The library adds counters of its own, which cannot list, for resources it meets
+	// without an evaluator; measuring needs counters that can, so it has a registry
+	// of its own.
+	acc := &accessor{store: store, list: list, registry: NewRegistry(list), written: map[string]*corev1.ResourceQuota{}}
+	eval := resourcequota.NewQuotaEvaluator(acc, nil, NewRegistry(list), nil, &resourcequotaapi.Configuration{}, 5, ctx.Done())
 	return &Admission{
-		Handler:  admission.NewHandler(admission.Create, admission.Update),
-		eval:     eval,
-		access:   acc,
-		served:   served,
-		registry: reg,
+		Handler: admission.NewHandler(admission.Create, admission.Update),
+		eval:    eval,
+		access:  acc,
+		served:  served,
 	}
 }
 

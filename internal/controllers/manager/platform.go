@@ -15,6 +15,7 @@ import (
 	"skiff/internal/controllers/namespace"
 	"skiff/internal/controllers/nodelifecycle"
 	"skiff/internal/controllers/podgc"
+	"skiff/internal/controllers/resourcequota"
 	"skiff/internal/controllers/serviceaccount"
 )
 
@@ -31,7 +32,7 @@ type PlatformOptions struct {
 
 // Platform returns the constructors of the cluster's platform controllers by name:
 // garbagecollector, namespace, endpoints, endpointslice, serviceaccount, podgc,
-// nodelifecycle and disruption. The garbage collector and the namespace controller
+// nodelifecycle, disruption and resourcequota. The garbage collector and the namespace controller
 // reach objects of every kind through a metadata client built from cfg.
 func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, error) {
 	md, err := metadata.NewForConfig(ClientConfig(cfg))
@@ -55,6 +56,7 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 		},
 		"nodelifecycle": func(c *controller.Context) Runner { return nodelifecycle.New(c, opts.NodeLifecycle) },
 		"disruption":    func(c *controller.Context) Runner { return disruption.New(c) },
+		"resourcequota": func(c *controller.Context) Runner { return resourcequota.New(c, md, c.Client.Discovery()) },
 	}, nil
 }
 
