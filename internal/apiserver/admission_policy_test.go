@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -166,6 +167,17 @@ func TestPodSecurityEnforcesAndWarns(t *testing.T) {
 	_, err := c.CoreV1().Pods("locked").Create(ctx, priv, metav1.CreateOptions{})
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `violates PodSecurity "restricted:latest": privileged`) {
 		t.Fatalf("got %v, want the restricted refusal", err)
+	}
+	// Workloads are warned, not refused: their pods are what enforce judges.
+	warnings = nil
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "d"}, Spec: appsv1.DeploymentSpec{
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "b"}}, Spec: priv.Spec}}}
+	if _, err := c.AppsV1().Deployments("locked").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("a deployment with a privileged template was refused: %v", err)
+	}
+	if len(warnings) == 0 || !strings.Contains(warnings[0], `would violate PodSecurity "restricted:latest": privileged`) {
+		t.Errorf("deployment warnings = %q, want the restricted warning", warnings)
 	}
 	warned := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "warned", Labels: map[string]string{"pod-security.kubernetes.io/warn": "baseline"}}}
 	if _, err := c.CoreV1().Namespaces().Create(ctx, warned, metav1.CreateOptions{}); err != nil {
