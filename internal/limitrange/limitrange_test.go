@@ -92,7 +92,9 @@ func TestAdmitFillsDefaultsOnly(t *testing.T) {
 	}
 }
 
-func pod(cs ...corev1.Container) *corev1.Pod { return &corev1.Pod{Spec: corev1.PodSpec{Containers: cs}} }
+func pod(cs ...corev1.Container) *corev1.Pod {
+	return &corev1.Pod{Spec: corev1.PodSpec{Containers: cs}}
+}
 
 func claim(size string) *corev1.PersistentVolumeClaim {
 	return &corev1.PersistentVolumeClaim{Spec: corev1.PersistentVolumeClaimSpec{
