@@ -7,6 +7,7 @@ package resourcequota
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,11 +16,14 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	apiquota "k8s.io/apiserver/pkg/quota/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/informers"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/cache"
 
@@ -38,12 +42,30 @@ type syncer struct {
 	listers  map[schema.GroupResource]func(ns string) ([]runtime.Object, error)
 	md       metadata.Interface
 	mapper   *restmapper.DeferredDiscoveryRESTMapper
+	// counted are informers, started on demand, for the other resources quotas count.
+	counted metadatainformer.SharedInformerFactory
+	mu      sync.Mutex
+	watched map[schema.GroupVersionResource]bool
+	stop    <-chan struct{}
+}
+
+// Controller is the quota controller.
+type Controller struct {
+	*controller.Controller
+	s *syncer
+}
+
+// Run works until ctx ends; the informers of counted resources stop with it.
+func (c *Controller) Run(ctx context.Context) {
+	c.s.stop = ctx.Done()
+	c.Controller.Run(ctx)
 }
 
 // New returns the controller; md and disc reach the resources counted by
-// count/<resource>.<group> that have no informer here.
-func New(c *controller.Context, md metadata.Interface, disc discovery.DiscoveryInterface) *controller.Controller {
-	s := &syncer{c: c, md: md, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))}
+// count/<resource>.<group> that have no typed informer here.
+func New(c *controller.Context, md metadata.Interface, disc discovery.DiscoveryInterface) *Controller {
+	s := &syncer{c: c, md: md, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc)),
+		counted: metadatainformer.NewSharedInformerFactory(md, 0), watched: map[schema.GroupVersionResource]bool{}}
 	s.ctl = controller.New("resourcequota", s.sync, 2)
 	qInf := c.Informers.Core().V1().ResourceQuotas()
 	s.quotas = qInf.Lister()
@@ -59,7 +81,7 @@ func New(c *controller.Context, md metadata.Interface, disc discovery.DiscoveryI
 	})
 	s.watchReleases()
 	s.registry = quota.NewRegistry(s.list)
-	return s.ctl
+	return &Controller{Controller: s.ctl, s: s}
 }
 
 // watchReleases recounts a namespace's quotas when something there frees what it held:
@@ -139,7 +161,9 @@ func asObjects[T runtime.Object](items []T, err error) ([]runtime.Object, error)
 }
 
 // list is the quota registry's view of stored objects: informer caches for the kinds
-// watched here, a live metadata list for any other counted resource.
+// watched here; for any other counted resource, a metadata informer started the first
+// time a quota counts it (its deletes then give the count back at once), read live
+// until that informer has synced.
 func (s *syncer) list(gr schema.GroupResource, ns string) ([]runtime.Object, error) {
 	if l, ok := s.listers[gr]; ok {
 		return l(ns)
@@ -151,6 +175,9 @@ func (s *syncer) list(gr schema.GroupResource, ns string) ([]runtime.Object, err
 			return nil, nil // not served: counts nothing
 		}
 	}
+	if inf := s.watchCounted(gvr); inf.Informer().HasSynced() {
+		return inf.Lister().ByNamespace(ns).List(labels.Everything())
+	}
 	items, err := s.md.Resource(gvr).Namespace(ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		return nil, err
@@ -160,6 +187,22 @@ func (s *syncer) list(gr schema.GroupResource, ns string) ([]runtime.Object, err
 		out[i] = &items.Items[i]
 	}
 	return out, nil
+}
+
+// watchCounted returns gvr's metadata informer, starting it (with a delete handler
+// that recounts the namespace) the first time.
+func (s *syncer) watchCounted(gvr schema.GroupVersionResource) informers.GenericInformer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inf := s.counted.ForResource(gvr)
+	if !s.watched[gvr] && s.stop != nil {
+		s.watched[gvr] = true
+		if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: s.enqueueNamespace}); err != nil {
+			utilruntime.HandleError(err)
+		}
+		s.counted.Start(s.stop)
+	}
+	return inf
 }
 
 func (s *syncer) sync(ctx context.Context, key string) error {
