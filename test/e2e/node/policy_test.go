@@ -277,5 +277,5 @@ spec:
 		t.Errorf("a file the pod wrote to its emptyDir belongs to group %s, want the fsGroup 2000", g)
 	}
 	status := cluster.MustKubectl(t, "-n", n, "exec", "app", "--", "cat", "/proc/self/status")
-	mustContain(t, "/proc/self/status", status, "NoNewPrivs:\t1", "CapEff:\t0000000000000000")
+	mustContain(t, "/proc/self/status", status, "NoNewPrivs:\t1", "CapEff:\t0000000000000000", "Seccomp:\t2")
 }
