@@ -102,10 +102,13 @@ func defaultPolicy() []runtime.Object {
 		clusterRole("system:monitoring", nil, rbacv1.PolicyRule{Verbs: []string{"get"},
 			NonResourceURLs: []string{"/metrics", "/metrics/slis", "/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*"}}),
 		clusterRole("system:public-info-viewer", nil, rbacv1.PolicyRule{Verbs: []string{"get"}, NonResourceURLs: []string{"/healthz", "/livez", "/readyz", "/version", "/version/"}}),
+		clusterRole("system:service-account-issuer-discovery", nil, rbacv1.PolicyRule{Verbs: []string{"get"},
+			NonResourceURLs: []string{auth.OpenIDConfigurationPath, auth.OpenIDConfigurationPath + "/", auth.JWKSPath, auth.JWKSPath + "/"}}),
 		clusterBinding("cluster-admin", "cluster-admin", auth.Masters),
 		clusterBinding("system:basic-user", "system:basic-user", auth.Authenticated),
 		clusterBinding("system:discovery", "system:discovery", auth.Authenticated),
 		clusterBinding("system:monitoring", "system:monitoring", "system:monitoring"),
 		clusterBinding("system:public-info-viewer", "system:public-info-viewer", auth.Authenticated),
+		clusterBinding("system:service-account-issuer-discovery", "system:service-account-issuer-discovery", "system:serviceaccounts"),
 	}
 }

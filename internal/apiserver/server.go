@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	"skiff/internal/auth"
+	"skiff/internal/encryption"
+	"skiff/internal/etcdsnapshot"
 	"skiff/internal/images"
 	"skiff/internal/pki"
 	"skiff/internal/resources"
@@ -36,6 +38,16 @@ type Config struct {
 	// PodSecurityConfig is a PodSecurityConfiguration file (defaults and exemptions
 	// of Pod Security admission); empty: privileged by default, no exemptions.
 	PodSecurityConfig string
+	// EncryptionProviderConfig is an EncryptionConfiguration file; empty: one
+	// generated under DataDir that encrypts Secrets.
+	EncryptionProviderConfig string
+	// SnapshotInterval is how often the embedded etcd is snapshotted (0: never) and
+	// SnapshotRetention how many scheduled snapshots are kept.
+	SnapshotInterval  time.Duration
+	SnapshotRetention int
+	// RestoreSnapshot, when set, replaces the embedded etcd's data with the snapshot
+	// before starting, as a fresh single-member cluster.
+	RestoreSnapshot string
 }
 
 // Server is a running API server.
@@ -48,6 +60,7 @@ type Server struct {
 	Registry *images.Registry
 	listener net.Listener
 	etcd     *store.Etcd
+	encrypt  *encryption.Transformers
 	ready    chan struct{}
 	http     *http.Server
 	cfg      Config
@@ -109,13 +122,19 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if len(cfg.EtcdEndpoints) > 0 {
 		s.etcd, err = store.Connect(cfg.EtcdEndpoints)
 	} else {
-		s.etcd, err = store.StartEmbedded(ctx, filepath.Join(cfg.DataDir, "etcd"))
+		s.etcd, err = startEmbedded(ctx, cfg)
 	}
 	if err != nil {
 		s.listener.Close()
 		return nil, err
 	}
 	s.Store = store.New(s.etcd.Client, resources.Scheme)
+	if s.encrypt, err = loadEncryption(ctx, cfg); err != nil {
+		s.etcd.Close()
+		s.listener.Close()
+		return nil, err
+	}
+	s.Store.EncryptWith(s.encrypt)
 	saKey, err := pki.LoadOrCreateSigningKey(filepath.Join(cfg.DataDir, "tls", "sa.key"))
 	if err != nil {
 		return nil, err
@@ -135,6 +154,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.API.addPolicyAdmission(ctx, cfg); err != nil {
 		return nil, err
 	}
+	if len(cfg.EtcdEndpoints) == 0 {
+		s.API.Extra[etcdsnapshot.Path] = etcdsnapshot.Handler(s.etcd, etcdsnapshot.Dir(cfg.DataDir))
+	}
+	s.API.Extra[auth.OpenIDConfigurationPath] = auth.OpenIDConfigurationHandler()
+	s.API.Extra[auth.JWKSPath] = saTokens.JWKSHandler()
 	kcert, kkey, err := s.CA.ClientCert(filepath.Join(cfg.DataDir, "tls"), "apiserver-kubelet-client", "skiff-apiserver", []string{auth.Masters})
 	if err != nil {
 		return nil, err
@@ -166,6 +190,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// startEmbedded runs the embedded etcd member, first restoring a snapshot into it
+// when asked to.
+func startEmbedded(ctx context.Context, cfg Config) (*store.Etcd, error) {
+	dir := filepath.Join(cfg.DataDir, "etcd")
+	if cfg.RestoreSnapshot != "" {
+		aside, err := store.Restore(cfg.RestoreSnapshot, dir)
+		if err != nil {
+			return nil, err
+		}
+		slog.Warn("etcd restored from a snapshot as a new single-member cluster; start without --cluster-reset --restore from now on",
+			"snapshot", cfg.RestoreSnapshot, "previous data", aside)
+	}
+	return store.StartEmbedded(ctx, dir)
+}
+
 // Run serves until ctx ends, then shuts down: HTTP first, then etcd.
 func (s *Server) Run(ctx context.Context) error {
 	go s.Store.Run(ctx)
@@ -176,6 +215,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if err := s.API.admit.loadAllocations(ctx); err != nil {
 		return err
+	}
+	go s.encrypt.Run(ctx, s.Store.RewriteStale)
+	if len(s.cfg.EtcdEndpoints) == 0 && s.cfg.SnapshotInterval > 0 {
+		go etcdsnapshot.Schedule(ctx, s.etcd, etcdsnapshot.Dir(s.cfg.DataDir), s.cfg.SnapshotInterval, s.cfg.SnapshotRetention)
 	}
 	port := s.listener.Addr().(*net.TCPAddr)
 	if err := s.API.bootstrap(ctx, s.cfg, port); err != nil {
@@ -193,6 +236,11 @@ func (s *Server) Run(ctx context.Context) error {
 	case err := <-errc:
 		s.etcd.Close()
 		return err
+	case <-s.etcd.Stopped():
+		slog.Error("the server stops because its embedded etcd stopped", "err", store.ErrStopped)
+		s.http.Close()
+		s.etcd.Close()
+		return store.ErrStopped
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -203,6 +251,19 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// loadEncryption reads the encryption configuration, first writing the default
+// one (Secrets under AES-GCM with a new key) when none is given or exists yet.
+func loadEncryption(ctx context.Context, cfg Config) (*encryption.Transformers, error) {
+	path := cfg.EncryptionProviderConfig
+	if path == "" {
+		path = encryption.DefaultConfigPath(cfg.DataDir)
+		if err := encryption.EnsureDefault(path); err != nil {
+			return nil, fmt.Errorf("encryption at rest: %w", err)
+		}
+	}
+	return encryption.Load(ctx, path, cfg.DataDir)
 }
 
 // ensureBuiltinImages pushes skiff.local/pause and skiff.local/toolbox, built from the
