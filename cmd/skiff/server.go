@@ -24,6 +24,7 @@ func runServer(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.HTTPSPort, "https-port", 6443, "API server port (0 picks a free one)")
 	fs.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range for Service cluster IPs")
 	fs.StringVar(&cfg.ClusterCIDR, "cluster-cidr", agent.DefaultClusterCIDR, "range for pod IPs; each node gets a /24")
+	fs.StringVar(&cfg.PodSecurityConfig, "pod-security-config", "", "PodSecurityConfiguration file: Pod Security admission defaults and exemptions (default: privileged, no exemptions)")
 	fs.StringVar(&cfg.EncryptionProviderConfig, "encryption-provider-config", "", "EncryptionConfiguration file (apiserver.config.k8s.io/v1) for encryption at rest; reread while running (default: DATA-DIR/encryption/config.yaml, generated to encrypt Secrets with AES-GCM)")
 	fs.StringVar(&etcd, "etcd-endpoints", "", "comma-separated URLs of an external etcd cluster (default: embedded etcd in the data dir)")
 	fs.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run the control plane only, without a node on this machine")

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/apiserver/pkg/warning"
 	"k8s.io/client-go/applyconfigurations"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
@@ -184,6 +185,8 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if ep.Inert != "" && q.Verb != "get" && q.Verb != "list" && q.Verb != "watch" {
 		w.Header().Add("Warning", fmt.Sprintf(`299 - %q`, ep.Inert))
 	}
+	// Admission plugins warn through the context, as in Kubernetes.
+	r = r.WithContext(warning.WithWarningRecorder(r.Context(), &headerWarnings{w: w}))
 	a.serveResource(w, r, q, ep)
 }
 

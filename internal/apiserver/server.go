@@ -35,6 +35,9 @@ type Config struct {
 	ServiceCIDR   string
 	ClusterCIDR   string
 	EtcdEndpoints []string // empty: run an embedded member in DataDir/etcd
+	// PodSecurityConfig is a PodSecurityConfiguration file (defaults and exemptions
+	// of Pod Security admission); empty: privileged by default, no exemptions.
+	PodSecurityConfig string
 	// EncryptionProviderConfig is an EncryptionConfiguration file; empty: one
 	// generated under DataDir that encrypts Secrets.
 	EncryptionProviderConfig string
@@ -148,6 +151,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.API.saTokens = saTokens
 	saTokens.Exists = s.API.serviceAccountExists
 	s.API.Extra[JoinPath] = joinHandler(s.CA)
+	if err := s.API.addPolicyAdmission(ctx, cfg); err != nil {
+		return nil, err
+	}
 	if len(cfg.EtcdEndpoints) == 0 {
 		s.API.Extra[etcdsnapshot.Path] = etcdsnapshot.Handler(s.etcd, etcdsnapshot.Dir(cfg.DataDir))
 	}

@@ -259,6 +259,9 @@ func (w *podWorker) containerConfig(ctx context.Context, pod *corev1.Pod, c *cor
 	if mounts, err = w.k.kubeletMounts(pod, c, a.Attempt, mounts); err != nil {
 		return nil, err
 	}
+	if err := w.verifyNonRoot(ctx, pod, c, imageRef); err != nil {
+		return nil, err
+	}
 	labels := w.k.podLabels(pod)
 	labels[cri.LabelContainerName] = c.Name
 	init := ""
@@ -300,49 +303,6 @@ func expandAll(in []string, lookup func(string) (string, bool)) []string {
 		out[i] = expand(s, lookup)
 	}
 	return out
-}
-
-// securityContext merges the pod's and the container's settings (the container's win).
-func securityContext(pod *corev1.Pod, c *corev1.Container) *runtimeapi.LinuxContainerSecurityContext {
-	sc := &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: namespaceOptions(pod)}
-	if psc := pod.Spec.SecurityContext; psc != nil {
-		if psc.RunAsUser != nil {
-			sc.RunAsUser = &runtimeapi.Int64Value{Value: *psc.RunAsUser}
-		}
-		if psc.RunAsGroup != nil {
-			sc.RunAsGroup = &runtimeapi.Int64Value{Value: *psc.RunAsGroup}
-		}
-		sc.SupplementalGroups = psc.SupplementalGroups
-	}
-	csc := c.SecurityContext
-	if csc == nil {
-		return sc
-	}
-	if csc.RunAsUser != nil {
-		sc.RunAsUser = &runtimeapi.Int64Value{Value: *csc.RunAsUser}
-	}
-	if csc.RunAsGroup != nil {
-		sc.RunAsGroup = &runtimeapi.Int64Value{Value: *csc.RunAsGroup}
-	}
-	sc.Privileged = csc.Privileged != nil && *csc.Privileged
-	sc.ReadonlyRootfs = csc.ReadOnlyRootFilesystem != nil && *csc.ReadOnlyRootFilesystem
-	sc.NoNewPrivs = csc.AllowPrivilegeEscalation != nil && !*csc.AllowPrivilegeEscalation
-	if caps := csc.Capabilities; caps != nil {
-		sc.Capabilities = &runtimeapi.Capability{}
-		for _, a := range caps.Add {
-			sc.Capabilities.AddCapabilities = append(sc.Capabilities.AddCapabilities, capName(a))
-		}
-		for _, d := range caps.Drop {
-			sc.Capabilities.DropCapabilities = append(sc.Capabilities.DropCapabilities, capName(d))
-		}
-	}
-	return sc
-}
-
-// capName accepts NET_ADMIN and CAP_NET_ADMIN alike and passes the bare name, to
-// which containerd adds the CAP_ prefix itself.
-func capName(c corev1.Capability) string {
-	return strings.TrimPrefix(strings.ToUpper(string(c)), "CAP_")
 }
 
 // apiObjects reads ConfigMaps and Secrets from the API server.

@@ -24,6 +24,7 @@ import (
 	"skiff/internal/controllers/persistentvolume"
 	"skiff/internal/controllers/podautoscaler"
 	"skiff/internal/controllers/podgc"
+	"skiff/internal/controllers/resourcequota"
 	"skiff/internal/controllers/serviceaccount"
 )
 
@@ -41,9 +42,10 @@ type PlatformOptions struct {
 // Platform returns the constructors of the cluster's platform controllers by name:
 // garbagecollector, namespace, endpoints, endpointslice, endpointslicemirroring,
 // serviceaccount, podgc, nodelifecycle, disruption, persistentvolume-binder,
-// horizontalpodautoscaling and clusterautoscaler. The garbage collector and the
-// namespace controller reach objects of every kind through a metadata client built
-// from cfg; the autoscaler reaches scale subresources and metrics.k8s.io.
+// horizontalpodautoscaling, clusterautoscaler and resourcequota. The garbage collector
+// and the namespace controller reach objects of every kind through a metadata client
+// built from cfg; the autoscaler reaches scale subresources and metrics.k8s.io; the
+// quota controller counts resources without a typed informer through the metadata client.
 func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, error) {
 	md, err := metadata.NewForConfig(ClientConfig(cfg))
 	if err != nil {
@@ -79,6 +81,7 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 		},
 		// Idle until kube-system/skiff-node-pools exists (see package nodepool).
 		"clusterautoscaler": func(c *controller.Context) Runner { return clusterautoscaler.New(c) },
+		"resourcequota":     func(c *controller.Context) Runner { return resourcequota.New(c, md, c.Client.Discovery()) },
 	}, nil
 }
 

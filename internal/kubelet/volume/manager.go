@@ -108,7 +108,15 @@ func (m *Manager) setupVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 	dir := Dir(m.cfg.Root, pod.UID, pluginOf(vs), v.Name)
 	switch {
 	case vs.EmptyDir != nil:
-		return prepared{path: dir}, setupEmptyDir(dir, vs.EmptyDir)
+		if err := setupEmptyDir(dir, vs.EmptyDir); err != nil {
+			return prepared{}, err
+		}
+		// The directory starts empty: its set-group-ID bit hands fsGroup down to
+		// whatever the pod creates, so only the directory itself needs it.
+		if gid := fsGroup(pod); gid != nil {
+			return prepared{path: dir}, own(dir, *gid, false)
+		}
+		return prepared{path: dir}, nil
 	case vs.HostPath != nil:
 		return prepared{path: vs.HostPath.Path}, CheckHostPath(vs.HostPath.Path, vs.HostPath.Type)
 	case vs.PersistentVolumeClaim != nil:
@@ -139,8 +147,14 @@ func (m *Manager) setupVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 			return prepared{}, err
 		}
 	}
-	if _, err := WriteAtomic(dir, files); err != nil {
+	changed, err := WriteAtomic(dir, files)
+	if err != nil {
 		return prepared{}, err
+	}
+	if gid := fsGroup(pod); gid != nil && changed {
+		if err := setOwnership(dir, *gid, true); err != nil {
+			return prepared{}, err
+		}
 	}
 	// Projected files are read-only inside the container, as in Kubernetes.
 	return prepared{path: dir, readOnly: true}, nil

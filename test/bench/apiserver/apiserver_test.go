@@ -100,6 +100,43 @@ func BenchmarkCreate(b *testing.B) {
 	}
 }
 
+// BenchmarkCreateQuota: BenchmarkCreate's load with and without a ResourceQuota on the
+// namespace, so every create is charged to the quota's status (an extra etcd write,
+// serialized per namespace) before it is stored.
+func BenchmarkCreateQuota(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("quota=%v", on), func(b *testing.B) {
+			_, c := start(b)
+			if on {
+				q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "bench"}, Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{
+					"pods": mustQ("1000000"), "requests.cpu": mustQ("1000000"), "requests.memory": mustQ("1000Ti")}}}
+				if _, err := c.CoreV1().ResourceQuotas("default").Create(context.Background(), q, metav1.CreateOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			const n = 4000
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				lat := createPods(b, c, fmt.Sprintf("p%d", i), n, 8)
+				b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "objects/s")
+				b.ReportMetric(float64(percentile(lat, 0.99).Microseconds())/1000, "p99-ms")
+				b.ReportMetric(float64(percentile(lat, 0.50).Microseconds())/1000, "p50-ms")
+			}
+			if on {
+				b.StopTimer()
+				q, err := c.CoreV1().ResourceQuotas("default").Get(context.Background(), "bench", metav1.GetOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if used := q.Status.Used["pods"]; used.Value() != int64(n*b.N) {
+					b.Fatalf("quota counted %s pods, want %d", used.String(), n*b.N)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkList10kPods: listing 10,000 pods from the watch cache, and the server's
 // memory idle and with the pods.
 func BenchmarkList10kPods(b *testing.B) {
