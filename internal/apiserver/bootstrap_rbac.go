@@ -101,6 +101,9 @@ func defaultPolicy() []runtime.Object {
 			rule([]string{"get", "list"}, "metrics.k8s.io", "pods", "nodes")),
 		clusterRole("system:monitoring", nil, rbacv1.PolicyRule{Verbs: []string{"get"},
 			NonResourceURLs: []string{"/metrics", "/metrics/slis", "/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*"}}),
+		// What the node authorizer grants every node besides its pods' objects; bound
+		// to no one, as in Kubernetes (the node authorizer is the grant).
+		clusterRole("system:node", nil, auth.NodeRules...),
 		clusterRole("system:public-info-viewer", nil, rbacv1.PolicyRule{Verbs: []string{"get"}, NonResourceURLs: []string{"/healthz", "/livez", "/readyz", "/version", "/version/"}}),
 		clusterBinding("cluster-admin", "cluster-admin", auth.Masters),
 		clusterBinding("system:basic-user", "system:basic-user", auth.Authenticated),

@@ -120,15 +120,20 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	saTokens := &auth.ServiceAccountTokens{Key: saKey}
 	authn := &auth.Authenticator{Tokens: []auth.TokenAuthenticator{auth.StaticToken{
 		Token: s.Token, User: auth.User{Name: "system:bootstrap:skiff", Groups: []string{auth.Bootstrappers}}}, saTokens}}
-	authz := auth.Union{auth.MastersAuthorizer{}, auth.GroupAuthorizer(auth.Nodes), auth.PathAuthorizer{Group: auth.Bootstrappers, Path: JoinPath}}
+	authz := auth.Union{auth.MastersAuthorizer{}, auth.PathAuthorizer{Group: auth.Bootstrappers, Path: JoinPath}}
 	if s.API, err = NewAPI(s.Store, authn, authz, alloc); err != nil {
 		return nil, err
 	}
-	// RBAC reads the API's own caches, so it joins the union once the API exists.
-	s.API.authz = append(authz, s.API.rbac)
+	// The node authorizer and RBAC read the API's own caches, so they join the union
+	// once the API exists. Nodes get nothing from RBAC beyond what every
+	// authenticated user has: the node authorizer is their whole grant.
+	s.API.authz = append(authz, s.API.nodeAuthorizer(), s.API.rbac)
+	// Admission plugins, in order (other plugins are added here too).
+	// NodeRestriction: a node writes only its own Node, Lease and pods.
+	s.API.AddAdmission(nodeRestriction{})
 	s.API.saTokens = saTokens
 	saTokens.Exists = s.API.serviceAccountExists
-	s.API.Extra[JoinPath] = joinHandler(s.CA)
+	s.API.Extra[JoinPath] = joinHandler(s.CA, s.API, cfg.ServiceCIDR)
 	kcert, kkey, err := s.CA.ClientCert(filepath.Join(cfg.DataDir, "tls"), "apiserver-kubelet-client", "skiff-apiserver", []string{auth.Masters})
 	if err != nil {
 		return nil, err
@@ -170,6 +175,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if err := s.API.admit.loadAllocations(ctx); err != nil {
 		return err
+	}
+	if err := s.API.startPodIndex(ctx); err != nil {
+		return fmt.Errorf("node authorizer: %w", err)
 	}
 	port := s.listener.Addr().(*net.TCPAddr)
 	if err := s.API.bootstrap(ctx, s.cfg, port); err != nil {
