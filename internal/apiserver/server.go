@@ -131,6 +131,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	// Admission plugins, in order (other plugins are added here too).
 	// NodeRestriction: a node writes only its own Node, Lease and pods.
 	s.API.AddAdmission(nodeRestriction{})
+	// RBAC escalation: roles and bindings grant only what their writer holds.
+	s.API.AddAdmission(rbacEscalation{api: s.API})
 	s.API.saTokens = saTokens
 	saTokens.Exists = s.API.serviceAccountExists
 	s.API.Extra[JoinPath] = joinHandler(s.CA, s.API, cfg.ServiceCIDR)

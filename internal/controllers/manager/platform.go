@@ -7,6 +7,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
+	"skiff/internal/controllers/clusterroleaggregation"
 	"skiff/internal/controllers/controller"
 	"skiff/internal/controllers/disruption"
 	"skiff/internal/controllers/endpoints"
@@ -31,7 +32,7 @@ type PlatformOptions struct {
 
 // Platform returns the constructors of the cluster's platform controllers by name:
 // garbagecollector, namespace, endpoints, endpointslice, serviceaccount, podgc,
-// nodelifecycle and disruption. The garbage collector and the namespace controller
+// nodelifecycle, disruption and clusterrole-aggregation. The garbage collector and the namespace controller
 // reach objects of every kind through a metadata client built from cfg.
 func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, error) {
 	md, err := metadata.NewForConfig(ClientConfig(cfg))
@@ -55,6 +56,9 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 		},
 		"nodelifecycle": func(c *controller.Context) Runner { return nodelifecycle.New(c, opts.NodeLifecycle) },
 		"disruption":    func(c *controller.Context) Runner { return disruption.New(c) },
+		"clusterrole-aggregation": func(c *controller.Context) Runner {
+			return clusterroleaggregation.New(c)
+		},
 	}, nil
 }
 
