@@ -118,8 +118,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	saTokens := &auth.ServiceAccountTokens{Key: saKey}
+	// DATA_DIR/token stays valid as the server's own first join token (agents set up
+	// with it keep joining; change the file and restart to rotate it); `skiff token`
+	// manages bootstrap-token Secrets, which expire and can be deleted.
+	bootstrapTokens := &auth.BootstrapTokens{Now: time.Now}
 	authn := &auth.Authenticator{Tokens: []auth.TokenAuthenticator{auth.StaticToken{
-		Token: s.Token, User: auth.User{Name: "system:bootstrap:skiff", Groups: []string{auth.Bootstrappers}}}, saTokens}}
+		Token: s.Token, User: auth.User{Name: "system:bootstrap:skiff", Groups: []string{auth.Bootstrappers}}}, bootstrapTokens, saTokens}}
 	authz := auth.Union{auth.MastersAuthorizer{}, auth.PathAuthorizer{Group: auth.Bootstrappers, Path: JoinPath}}
 	if s.API, err = NewAPI(s.Store, authn, authz, alloc); err != nil {
 		return nil, err
@@ -134,6 +138,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	// RBAC escalation: roles and bindings grant only what their writer holds.
 	s.API.AddAdmission(rbacEscalation{api: s.API})
 	s.API.saTokens = saTokens
+	bootstrapTokens.Secret = s.API.kubeSystemSecret
 	saTokens.Exists = s.API.serviceAccountExists
 	s.API.Extra[JoinPath] = joinHandler(s.CA, s.API, cfg.ServiceCIDR)
 	kcert, kkey, err := s.CA.ClientCert(filepath.Join(cfg.DataDir, "tls"), "apiserver-kubelet-client", "skiff-apiserver", []string{auth.Masters})

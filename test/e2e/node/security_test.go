@@ -33,12 +33,18 @@ func joinAs(t *testing.T, node string, addresses ...string) (code int, answer ma
 	if err != nil {
 		t.Fatal(err)
 	}
+	return joinWith(t, strings.TrimSpace(string(token)), node, addresses...)
+}
+
+// joinWith is joinAs with a given token.
+func joinWith(t *testing.T, token, node string, addresses ...string) (code int, answer map[string]string, body, keyPEM string) {
+	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.MarshalPKIXPublicKey(key.Public())
 	pub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	reqBody, _ := json.Marshal(map[string]any{"nodeName": node, "clientPublicKeyPEM": pub, "servingPublicKeyPEM": pub, "addresses": addresses})
 	req, _ := http.NewRequest(http.MethodPost, serverURL(t)+"/skiff/v1/join", bytes.NewReader(reqBody))
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	req.Header.Set("Authorization", "Bearer "+token)
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -155,15 +161,15 @@ func TestNodeIdentityReadsOnlyItsPodsObjects(t *testing.T) {
 	cluster.MustKubectl(t, "--kubeconfig", kc, "get", "nodes")
 
 	noRelation := "no relationship found between node '" + node + "' and this object"
-	refused(t, kc, []string{"Forbidden", `User "system:node:` + node + `" cannot get resource "secrets"`, noRelation}, "-n", n, "get", "secret", "victim")
-	refused(t, kc, []string{"Forbidden", `cannot list resource "secrets"`}, "get", "secrets", "-A")
-	refused(t, kc, []string{"Forbidden"}, "-n", "kube-system", "get", "configmaps")
-	refused(t, kc, []string{"Forbidden", `is not allowed to modify node "e2e-main"`}, "label", "node", "e2e-main", "pwned=true")
-	refused(t, kc, []string{"Forbidden", `cannot create resource "clusterrolebindings"`},
+	refused(t, kc, []string{"is forbidden", `User "system:node:` + node + `" cannot get resource "secrets"`, noRelation}, "-n", n, "get", "secret", "victim")
+	refused(t, kc, []string{"is forbidden", `cannot list resource "secrets"`}, "get", "secrets", "-A")
+	refused(t, kc, []string{"is forbidden"}, "-n", "kube-system", "get", "configmaps")
+	refused(t, kc, []string{"is forbidden", `is not allowed to modify node "e2e-main"`}, "label", "node", "e2e-main", "pwned=true")
+	refused(t, kc, []string{"is forbidden", `cannot create resource "clusterrolebindings"`},
 		"create", "clusterrolebinding", "pwn", "--clusterrole=cluster-admin", "--user=system:node:"+node)
-	refused(t, kc, []string{"Forbidden", "can only create mirror pods"}, "-n", n, "run", "evil", "--image="+toolbox)
-	refused(t, kc, []string{"Forbidden"}, "-n", n, "create", "token", "default")
-	refused(t, kc, []string{"Forbidden", `is not allowed to modify labels`},
+	refused(t, kc, []string{"is forbidden", "can only create mirror pods"}, "-n", n, "run", "evil", "--image="+toolbox)
+	refused(t, kc, []string{"is forbidden"}, "-n", n, "create", "token", "default")
+	refused(t, kc, []string{"is forbidden", `is not allowed to modify labels`},
 		"label", "node", node, "node-restriction.kubernetes.io/trusted=true", "--overwrite")
 }
 
@@ -179,7 +185,7 @@ func TestRBACEscalationRefused(t *testing.T) {
 	})
 	token := strings.TrimSpace(cluster.MustKubectl(t, "-n", n, "create", "token", "binder"))
 	kc := kubeconfigFor(t, "binder", "", "", token)
-	refused(t, kc, []string{"Forbidden", "is attempting to grant RBAC permissions not currently held", `{APIGroups:["*"], Resources:["*"], Verbs:["*"]}`},
+	refused(t, kc, []string{"is forbidden", "is attempting to grant RBAC permissions not currently held", `{APIGroups:["*"], Resources:["*"], Verbs:["*"]}`},
 		"create", "clusterrolebinding", "e2e-pwn", "--clusterrole=cluster-admin", "--serviceaccount="+n+":binder")
 	if out, _ := cluster.Kubectl("get", "clusterrolebinding", "e2e-pwn"); out != "" {
 		t.Fatalf("the refused binding exists:\n%s", out)
@@ -187,7 +193,9 @@ func TestRBACEscalationRefused(t *testing.T) {
 	// With bind on cluster-admin, as Kubernetes allows.
 	cluster.MustKubectl(t, "create", "clusterrole", "e2e-bind-admin", "--verb=bind", "--resource=clusterroles", "--resource-name=cluster-admin")
 	cluster.MustKubectl(t, "create", "clusterrolebinding", "e2e-bind-admin", "--clusterrole=e2e-bind-admin", "--serviceaccount="+n+":binder")
-	t.Cleanup(func() { _, _ = cluster.Kubectl("delete", "clusterrole,clusterrolebinding", "e2e-bind-admin", "--ignore-not-found") })
+	t.Cleanup(func() {
+		_, _ = cluster.Kubectl("delete", "clusterrole,clusterrolebinding", "e2e-bind-admin", "--ignore-not-found")
+	})
 	framework.Eventually(t, 10*time.Second, func() error {
 		_, err := cluster.Kubectl("--kubeconfig", kc, "create", "clusterrolebinding", "e2e-pwn", "--clusterrole=cluster-admin", "--user=nobody")
 		return err
@@ -196,11 +204,11 @@ func TestRBACEscalationRefused(t *testing.T) {
 	// A user allowed to write Roles in one namespace writes a */*/* Role.
 	cluster.MustKubectl(t, "-n", n, "create", "role", "role-writer", "--verb=create,update,get", "--resource=roles")
 	cluster.MustKubectl(t, "-n", n, "create", "rolebinding", "role-writer", "--role=role-writer", "--user=alice")
-	refused(t, "", []string{"Forbidden", `user "alice"`, "is attempting to grant RBAC permissions not currently held"},
+	refused(t, "", []string{"is forbidden", `user "alice"`, "is attempting to grant RBAC permissions not currently held"},
 		"--as=alice", "-n", n, "create", "role", "all", "--verb=*", "--resource=*.*")
 	// Rules alice holds are fine.
 	cluster.MustKubectl(t, "--as=alice", "-n", n, "create", "role", "subset", "--verb=get", "--resource=roles")
-	refused(t, "", []string{"Forbidden", "must have cluster-admin privileges to use the aggregationRule"},
+	refused(t, "", []string{"is forbidden", "must have cluster-admin privileges to use the aggregationRule"},
 		"--as=system:serviceaccount:"+n+":binder", "create", "clusterrole", "e2e-agg", "--aggregation-rule=e2e=true")
 }
 
@@ -209,13 +217,47 @@ func TestAggregatedClusterRolesAreFilled(t *testing.T) {
 	if !strings.Contains(view, "pods") || strings.Contains(view, `"secrets"`) {
 		t.Fatalf("view rules: %s", view)
 	}
-	cluster.MustKubectl(t, "create", "clusterrole", "e2e-widgets-view", "--verb=get", "--resource=widgets.example.test")
+	cluster.MustKubectl(t, "create", "clusterrole", "e2e-widgets-view", "--verb=get", "--non-resource-url=/e2e-widgets")
 	t.Cleanup(func() { _, _ = cluster.Kubectl("delete", "clusterrole", "e2e-widgets-view", "--ignore-not-found") })
 	cluster.MustKubectl(t, "label", "clusterrole", "e2e-widgets-view", "rbac.authorization.k8s.io/aggregate-to-view=true")
 	framework.Eventually(t, 10*time.Second, func() error {
-		if v := cluster.MustKubectl(t, "get", "clusterrole", "view", "-o", "jsonpath={.rules}"); !strings.Contains(v, "widgets") {
+		if v := cluster.MustKubectl(t, "get", "clusterrole", "view", "-o", "jsonpath={.rules}"); !strings.Contains(v, "/e2e-widgets") {
 			return fmt.Errorf("view does not aggregate e2e-widgets-view: %s", v)
 		}
 		return nil
 	})
+}
+
+func TestJoinTokensExpireAndAreRevoked(t *testing.T) {
+	token := strings.TrimSpace(mustSkiff(t, "token", "create", "--ttl", "1h", "--description", "e2e"))
+	id := token[:6]
+	if out := mustSkiff(t, "token", "list"); !strings.Contains(out, id) || !strings.Contains(out, "authentication") || strings.Contains(out, token) {
+		t.Fatalf("token list:\n%s", out)
+	}
+	code, _, body, _ := joinWith(t, token, "e2e-token-node", "192.0.2.67")
+	if code != http.StatusOK {
+		t.Fatalf("join with a new token: %d\n%s", code, body)
+	}
+	t.Cleanup(func() { _, _ = cluster.Kubectl("delete", "node", "e2e-token-node", "--ignore-not-found") })
+	mustSkiff(t, "token", "delete", id)
+	if code, _, body, _ := joinWith(t, token, "e2e-token-node2", "192.0.2.68"); code != http.StatusUnauthorized {
+		t.Fatalf("join with a deleted token: %d, want 401\n%s", code, body)
+	}
+	// An expired token, as an administrator (or kubeadm) would have left it.
+	cluster.MustKubectl(t, "-n", "kube-system", "create", "secret", "generic", "bootstrap-token-e2eold", "--type=bootstrap.kubernetes.io/token",
+		"--from-literal=token-id=e2eold", "--from-literal=token-secret=0123456789abcdef", "--from-literal=usage-bootstrap-authentication=true",
+		"--from-literal=expiration=2020-01-01T00:00:00Z")
+	t.Cleanup(func() { _, _ = cluster.Kubectl("-n", "kube-system", "delete", "secret", "bootstrap-token-e2eold") })
+	if code, _, body, _ := joinWith(t, "e2eold.0123456789abcdef", "e2e-token-node3", "192.0.2.69"); code != http.StatusUnauthorized {
+		t.Fatalf("join with an expired token: %d, want 401\n%s", code, body)
+	}
+}
+
+func mustSkiff(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := cluster.Skiff(args...)
+	if err != nil {
+		t.Fatalf("skiff %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
 }
