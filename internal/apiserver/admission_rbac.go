@@ -70,11 +70,13 @@ func (e rbacEscalation) checkRole(ctx context.Context, u *auth.User, resource, n
 // checkBinding allows a binding to a role whose rules the user holds, or that the
 // user may bind.
 func (e rbacEscalation) checkBinding(ctx context.Context, u *auth.User, ns string, ref rbacv1.RoleRef) error {
-	resource, roleNS := "clusterroles", ""
+	resource := "clusterroles"
 	if ref.Kind == "Role" {
-		resource, roleNS = "roles", ns
+		resource = "roles"
 	}
-	if e.may(ctx, u, "bind", resource, roleNS, ref.Name) {
+	// Asked in the binding's namespace, as Kubernetes does: bind on a ClusterRole
+	// granted by a RoleBinding lets its holder bind it in that namespace.
+	if e.may(ctx, u, "bind", resource, ns, ref.Name) {
 		return nil
 	}
 	rules, err := e.roleRules(ref.Kind, ns, ref.Name)

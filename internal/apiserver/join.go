@@ -38,7 +38,7 @@ type JoinResponse struct {
 }
 
 // NodeUser is the identity a node's client certificate carries.
-func NodeUser(node string) string { return "system:node:" + node }
+func NodeUser(node string) string { return auth.NodeUserPrefix + node }
 
 // joinHandler signs a node's client certificate (CN system:node:<name>, O
 // system:nodes) and serving certificate (its addresses and name), for a node name no
