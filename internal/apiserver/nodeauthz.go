@@ -2,10 +2,13 @@ package apiserver
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
+	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"skiff/internal/auth"
@@ -24,6 +27,26 @@ func (a *API) nodeAuthorizer() auth.NodeAuthorizer {
 		pvc, ok := obj.(*corev1.PersistentVolumeClaim)
 		return pvc, ok
 	}}
+}
+
+// checkNodeToken is NodeRestriction for token requests (which bypass the admission
+// chain): a node gets service-account tokens only bound to a pod on itself, so a
+// token dies with the pod and cannot outlive the node's claim to it.
+func (a *API) checkNodeToken(ctx context.Context, ep *endpoint, sa *corev1.ServiceAccount, ref *authnv1.BoundObjectReference) error {
+	node, ok := auth.NodeName(auth.UserFrom(ctx))
+	if !ok {
+		return nil
+	}
+	forbid := func(msg string) error {
+		return apierrors.NewForbidden(ep.GroupResource(), sa.Name, fmt.Errorf("%s", msg))
+	}
+	if ref == nil || ref.Kind != "Pod" {
+		return forbid("node requested token not bound to a pod")
+	}
+	if !a.pods.PodOn(node, sa.Namespace, ref.Name) {
+		return forbid("node requested token bound to a pod scheduled on a different node")
+	}
+	return nil
 }
 
 // startPodIndex fills a.pods from the pods cache, then keeps it in step until ctx

@@ -168,7 +168,10 @@ func TestNodeIdentityReadsOnlyItsPodsObjects(t *testing.T) {
 	refused(t, kc, []string{"is forbidden", `cannot create resource "clusterrolebindings"`},
 		"create", "clusterrolebinding", "pwn", "--clusterrole=cluster-admin", "--user=system:node:"+node)
 	refused(t, kc, []string{"is forbidden", "can only create mirror pods"}, "-n", n, "run", "evil", "--image="+toolbox)
-	refused(t, kc, []string{"is forbidden"}, "-n", n, "create", "token", "default")
+	// The pod's service account, but a token not bound to the pod, and another
+	// namespace's account.
+	refused(t, kc, []string{"is forbidden", "node requested token not bound to a pod"}, "-n", n, "create", "token", "default")
+	refused(t, kc, []string{"is forbidden", noRelation}, "-n", "kube-system", "create", "token", "default")
 	refused(t, kc, []string{"is forbidden", `is not allowed to modify labels`},
 		"label", "node", node, "node-restriction.kubernetes.io/trusted=true", "--overwrite")
 }
@@ -177,7 +180,7 @@ func TestRBACEscalationRefused(t *testing.T) {
 	n := ns(t, "escalate")
 	// A ServiceAccount allowed to create ClusterRoleBindings, and nothing else.
 	cluster.MustKubectl(t, "-n", n, "create", "serviceaccount", "binder")
-	cluster.MustKubectl(t, "create", "clusterrole", "e2e-crb-writer", "--verb=create", "--resource=clusterrolebindings")
+	cluster.MustKubectl(t, "create", "clusterrole", "e2e-crb-writer", "--verb=create", "--resource=clusterrolebindings,clusterroles")
 	cluster.MustKubectl(t, "create", "clusterrolebinding", "e2e-crb-writer", "--clusterrole=e2e-crb-writer", "--serviceaccount="+n+":binder")
 	t.Cleanup(func() {
 		_, _ = cluster.Kubectl("delete", "clusterrole,clusterrolebinding", "e2e-crb-writer", "--ignore-not-found")
@@ -208,8 +211,10 @@ func TestRBACEscalationRefused(t *testing.T) {
 		"--as=alice", "-n", n, "create", "role", "all", "--verb=*", "--resource=*.*")
 	// Rules alice holds are fine.
 	cluster.MustKubectl(t, "--as=alice", "-n", n, "create", "role", "subset", "--verb=get", "--resource=roles")
-	refused(t, "", []string{"is forbidden", "must have cluster-admin privileges to use the aggregationRule"},
-		"--as=system:serviceaccount:"+n+":binder", "create", "clusterrole", "e2e-agg", "--aggregation-rule=e2e=true")
+	refused(t, kc, []string{"is forbidden", "must have cluster-admin privileges to use the aggregationRule"},
+		"create", "clusterrole", "e2e-agg", "--aggregation-rule=e2e=true")
+	refused(t, kc, []string{"is forbidden", "is attempting to grant RBAC permissions not currently held"},
+		"create", "clusterrole", "e2e-all", "--verb=*", "--resource=*.*")
 }
 
 func TestAggregatedClusterRolesAreFilled(t *testing.T) {
