@@ -172,8 +172,19 @@ func TestNodeIdentityReadsOnlyItsPodsObjects(t *testing.T) {
 	// namespace's account.
 	refused(t, kc, []string{"is forbidden", "node requested token not bound to a pod"}, "-n", n, "create", "token", "default")
 	refused(t, kc, []string{"is forbidden", noRelation}, "-n", "kube-system", "create", "token", "default")
-	refused(t, kc, []string{"is forbidden", `is not allowed to modify labels`},
-		"label", "node", node, "node-restriction.kubernetes.io/trusted=true", "--overwrite")
+	// The node registers and labels itself, but not with the labels reserved to
+	// administrators, and registers no other node.
+	nodeManifest := "apiVersion: v1\nkind: Node\nmetadata:\n  name: %s\n"
+	if out, err := cluster.KubectlStdin(fmt.Sprintf(nodeManifest, node), "--kubeconfig", kc, "create", "-f", "-"); err != nil {
+		t.Fatalf("node registers itself: %v\n%s", err, out)
+	}
+	cluster.MustKubectl(t, "--kubeconfig", kc, "label", "node", node, "team=a")
+	refused(t, kc, []string{"is forbidden", `is not allowed to modify labels: node-restriction.kubernetes.io/trusted`},
+		"label", "node", node, "node-restriction.kubernetes.io/trusted=true")
+	if out, err := cluster.KubectlStdin(fmt.Sprintf(nodeManifest, "e2e-ghost"), "--kubeconfig", kc, "create", "-f", "-"); err == nil ||
+		!strings.Contains(err.Error(), `is not allowed to modify node "e2e-ghost"`) {
+		t.Fatalf("node registered another node: %v\n%s", err, out)
+	}
 }
 
 func TestRBACEscalationRefused(t *testing.T) {
