@@ -287,7 +287,7 @@ func (a *API) serveResource(w http.ResponseWriter, r *http.Request, q request, e
 	case "token":
 		a.serveToken(w, r, q, ep)
 		return
-	case "", "status":
+	case "", "status", "approval":
 	case "scale":
 		a.serveScale(w, r, q, ep)
 		return

@@ -137,6 +137,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.API.AddAdmission(nodeRestriction{})
 	// RBAC escalation: roles and bindings grant only what their writer holds.
 	s.API.AddAdmission(rbacEscalation{api: s.API})
+	// Certificate requests: the requester is recorded; approving and signing need
+	// the approve and sign verbs on the signer.
+	s.API.AddAdmission(csrAdmission{api: s.API})
 	s.API.saTokens = saTokens
 	bootstrapTokens.Secret = s.API.kubeSystemSecret
 	saTokens.Exists = s.API.serviceAccountExists

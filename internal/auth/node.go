@@ -177,4 +177,5 @@ var NodeRules = []rbacv1.PolicyRule{
 	nodeRule([]string{"update", "patch"}, "networking.k8s.io", "ingresses/status"),
 	nodeRule(nodeRead, "node.k8s.io", "runtimeclasses"),
 	nodeRule(nodeRead, "storage.k8s.io", "csidrivers", "storageclasses"),
+	nodeRule([]string{"create", "get", "list", "watch"}, "certificates.k8s.io", "certificatesigningrequests"),
 }

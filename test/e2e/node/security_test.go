@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -276,4 +277,88 @@ func mustSkiff(t *testing.T, args ...string) string {
 		t.Fatalf("skiff %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return out
+}
+
+// csrManifest is a kubelet client certificate request for node, and its key.
+func csrManifest(t *testing.T, name, node string) (manifest, keyPEM string) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	return fmt.Sprintf(`apiVersion: certificates.k8s.io/v1
+kind: CertificateSigningRequest
+metadata:
+  name: %s
+spec:
+  request: %s
+  signerName: kubernetes.io/kube-apiserver-client-kubelet
+  usages: ["digital signature", "client auth"]
+  username: admin
+  groups: ["system:masters"]
+`, name, req), string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
+}
+
+func TestCertificateSigningRequests(t *testing.T) {
+	token, err := os.ReadFile(filepath.Join(cluster.Dir, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	boot := kubeconfigFor(t, "bootstrap", "", "", strings.TrimSpace(string(token)))
+	t.Cleanup(func() {
+		_, _ = cluster.Kubectl("delete", "csr", "e2e-csr-new", "e2e-csr-taken", "--ignore-not-found")
+		_, _ = cluster.Kubectl("delete", "clusterrole,clusterrolebinding", "e2e-csr-approver", "--ignore-not-found")
+	})
+	issued := func(name string) string {
+		var cert string
+		framework.Eventually(t, 30*time.Second, func() error {
+			cert = cluster.MustKubectl(t, "get", "csr", name, "-o", "jsonpath={.status.certificate}")
+			if cert == "" {
+				return fmt.Errorf("csr %s has no certificate", name)
+			}
+			return nil
+		})
+		data, err := base64.StdEncoding.DecodeString(cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+
+	// A join token asks for a new node's client certificate: approved and signed
+	// without a person; the requester is the token, whatever the request claims.
+	manifest, key := csrManifest(t, "e2e-csr-new", "e2e-csr-node")
+	if out, err := cluster.KubectlStdin(manifest, "--kubeconfig", boot, "create", "-f", "-"); err != nil {
+		t.Fatalf("create csr with the join token: %v\n%s", err, out)
+	}
+	cert := issued("e2e-csr-new")
+	if u := cluster.MustKubectl(t, "get", "csr", "e2e-csr-new", "-o", "jsonpath={.spec.username} {.status.conditions[0].reason}"); u != "system:bootstrap:skiff AutoApproved" {
+		t.Fatalf("csr requester and approval: %q", u)
+	}
+	nodeKC := kubeconfigFor(t, "csr-node", cert, key, "")
+	if who := cluster.MustKubectl(t, "--kubeconfig", nodeKC, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); who != "system:node:e2e-csr-node" {
+		t.Fatalf("issued certificate authenticates as %q", who)
+	}
+	refused(t, nodeKC, []string{"is forbidden"}, "get", "secrets", "-A")
+
+	// The same for a node that exists waits for an administrator.
+	manifest, _ = csrManifest(t, "e2e-csr-taken", "e2e-main")
+	if out, err := cluster.KubectlStdin(manifest, "--kubeconfig", boot, "create", "-f", "-"); err != nil {
+		t.Fatalf("create csr: %v\n%s", err, out)
+	}
+	time.Sleep(2 * time.Second)
+	if c := cluster.MustKubectl(t, "get", "csr", "e2e-csr-taken", "-o", "jsonpath={.status.conditions}"); c != "" {
+		t.Fatalf("a request for an existing node's name was decided without an administrator: %s", c)
+	}
+	// Someone allowed to write approvals, but not to approve for this signer.
+	cluster.MustKubectl(t, "create", "clusterrole", "e2e-csr-approver", "--verb=get,update", "--resource=certificatesigningrequests,certificatesigningrequests/approval")
+	cluster.MustKubectl(t, "create", "clusterrolebinding", "e2e-csr-approver", "--clusterrole=e2e-csr-approver", "--user=carol")
+	refused(t, "", []string{"is forbidden", `user not permitted to approve requests with signerName "kubernetes.io/kube-apiserver-client-kubelet"`},
+		"--as=carol", "certificate", "approve", "e2e-csr-taken")
+	cluster.MustKubectl(t, "certificate", "approve", "e2e-csr-taken")
+	issued("e2e-csr-taken")
 }
