@@ -48,6 +48,14 @@ func (nodeRestriction) Validate(_ context.Context, at admissionapi.Attributes, _
 		err = admitPod(node, at)
 	case gr.Group == "" && gr.Resource == "nodes":
 		err = admitNode(node, at)
+	case gr.Group == "" && gr.Resource == "persistentvolumes":
+		pv, _ := at.GetObject().(*corev1.PersistentVolume)
+		if at.GetOperation() == admissionapi.Delete {
+			pv, _ = at.GetOldObject().(*corev1.PersistentVolume)
+		}
+		if at.GetOperation() == admissionapi.Update || pv == nil || pv.Spec.Local == nil || localVolumeNode(pv) != node {
+			err = fmt.Errorf("node %q can only create and delete local volumes bound to itself", node)
+		}
 	case gr.Group == "coordination.k8s.io" && gr.Resource == "leases":
 		if at.GetNamespace() != "kube-node-lease" || at.GetName() != node {
 			err = fmt.Errorf("can only access node lease with the same name as the requesting node")
@@ -167,3 +175,21 @@ func restrictedLabels(labels, old map[string]string) []string {
 }
 
 func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
+
+// localVolumeNode is the one node a volume's affinity names (kubernetes.io/hostname In
+// [node], alone), or "".
+func localVolumeNode(pv *corev1.PersistentVolume) string {
+	na := pv.Spec.NodeAffinity
+	if na == nil || na.Required == nil || len(na.Required.NodeSelectorTerms) != 1 {
+		return ""
+	}
+	term := na.Required.NodeSelectorTerms[0]
+	if len(term.MatchFields) != 0 || len(term.MatchExpressions) != 1 {
+		return ""
+	}
+	e := term.MatchExpressions[0]
+	if e.Key != corev1.LabelHostname || e.Operator != corev1.NodeSelectorOpIn || len(e.Values) != 1 {
+		return ""
+	}
+	return e.Values[0]
+}

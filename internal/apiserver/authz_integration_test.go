@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -145,5 +146,38 @@ func mustEventually(t *testing.T, f func() error) {
 	t.Helper()
 	if err := eventually(f); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The local-path provisioner in each node agent makes and removes its own node's
+// volumes, and no other.
+func TestNodeWritesOnlyItsOwnLocalVolumes(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx := context.Background()
+	n1 := as(t, srv.Config, "system:node:n1", "system:nodes")
+	pv := func(name, node string) *corev1.PersistentVolume {
+		return &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PersistentVolumeSpec{
+			Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+			AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			PersistentVolumeSource: corev1.PersistentVolumeSource{Local: &corev1.LocalVolumeSource{Path: "/data/" + name}},
+			NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{node}}}}}}},
+		}}
+	}
+	if _, err := n1.CoreV1().PersistentVolumes().Create(ctx, pv("mine", "n1"), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("own local volume: %v", err)
+	}
+	_, err := n1.CoreV1().PersistentVolumes().Create(ctx, pv("theirs", "n2"), metav1.CreateOptions{})
+	wantForbidden(t, "another node's volume", err, `node "n1" can only create and delete local volumes bound to itself`)
+	if _, err := srv.Client.CoreV1().PersistentVolumes().Create(ctx, pv("theirs", "n2"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = n1.CoreV1().PersistentVolumes().Delete(ctx, "theirs", metav1.DeleteOptions{})
+	wantForbidden(t, "delete another node's volume", err, "can only create and delete local volumes bound to itself")
+	if _, err := n1.CoreV1().PersistentVolumeClaims("").List(ctx, metav1.ListOptions{}); err != nil {
+		t.Fatalf("list claims: %v", err)
+	}
+	if err := n1.CoreV1().PersistentVolumes().Delete(ctx, "mine", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete own volume: %v", err)
 	}
 }

@@ -53,8 +53,15 @@ func (n NodeAuthorizer) Authorize(_ context.Context, a Attributes) (bool, string
 			return n.graph(node, a, podSecrets)
 		case a.Resource == "configmaps" && a.Subresource == "":
 			return n.graph(node, a, podConfigMaps)
+		case (a.Resource == "persistentvolumeclaims" || a.Resource == "persistentvolumes") && isListOrWatch(a.Verb) && a.Name == "":
+			// The local-path provisioner in every node agent follows all claims and
+			// volumes (their specs hold no secrets); reading one by name follows the graph.
+			return true, ""
 		case a.Resource == "persistentvolumeclaims" && a.Subresource == "":
 			return n.graph(node, a, podClaims)
+		case a.Resource == "persistentvolumes" && a.Subresource == "" && (a.Verb == "create" || a.Verb == "delete"):
+			// The provisioner's own local volumes: NodeRestriction checks they are on this node.
+			return true, ""
 		case a.Resource == "persistentvolumes" && a.Subresource == "":
 			return n.graph(node, a, n.podVolume(a.Name))
 		case a.Resource == "serviceaccounts" && a.Subresource == "token":

@@ -49,6 +49,8 @@ func TestNodeAuthorizer(t *testing.T) {
 		{"configmap from envFrom", Attributes{User: nodeUser("n1"), Verb: "get", Resource: "configmaps", Namespace: "app", Name: "env"}, true},
 		{"claim", Attributes{User: nodeUser("n1"), Verb: "get", Resource: "persistentvolumeclaims", Namespace: "app", Name: "data"}, true},
 		{"volume behind claim", Attributes{User: nodeUser("n1"), Verb: "get", Resource: "persistentvolumes", Name: "pv-data"}, true},
+		{"list all claims (local-path provisioner)", Attributes{User: nodeUser("n1"), Verb: "list", Resource: "persistentvolumeclaims"}, true},
+		{"update another claim", Attributes{User: nodeUser("n1"), Verb: "update", Resource: "persistentvolumeclaims", Namespace: "app", Name: "x"}, false},
 		{"other volume", Attributes{User: nodeUser("n1"), Verb: "get", Resource: "persistentvolumes", Name: "pv-x"}, false},
 		{"token for pod's SA", Attributes{User: nodeUser("n1"), Verb: "create", Resource: "serviceaccounts", Subresource: "token", Namespace: "app", Name: "runner"}, true},
 		{"token for another SA", Attributes{User: nodeUser("n1"), Verb: "create", Resource: "serviceaccounts", Subresource: "token", Namespace: "kube-system", Name: "runner"}, false},
