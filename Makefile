@@ -3,9 +3,10 @@ BIN := bin
 
 .PHONY: build generate test e2e bench clean
 
-# skiff, plus the two small static programs that go into the images skiff builds itself.
+# skiff (stripped: symbols are not needed for pprof or panics), plus the two small static
+# programs that go into the images skiff builds itself.
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN)/skiff ./cmd/skiff
+	CGO_ENABLED=0 $(GO) build -ldflags='-s -w' -o $(BIN)/skiff ./cmd/skiff
 	CGO_ENABLED=0 $(GO) build -ldflags='-s -w' -o $(BIN)/pause ./cmd/pause
 	CGO_ENABLED=0 $(GO) build -ldflags='-s -w' -o $(BIN)/toolbox ./cmd/toolbox
 

@@ -31,6 +31,11 @@ Usage:
   skiff kubeconfig [flags]   print the admin kubeconfig of a server's data dir
   skiff image import FILE    push a docker-save or OCI archive into the cluster's registry
   skiff image ls             list the cluster's images
+  skiff secrets rotate-key [flags]
+                             encrypt every Secret with a new key and drop the old one (server running)
+  skiff etcd-snapshot save|list|prune [flags]
+                             snapshot the server's etcd into DATA-DIR/snapshots (restore: skiff server
+                             --cluster-reset --restore FILE)
   skiff version              print the version
 
 Run 'skiff <command> -h' for a command's flags.
@@ -68,6 +73,10 @@ func main() {
 		err = runWhy(ctx, os.Stdout, args)
 	case "token":
 		err = runToken(ctx, os.Stdout, args)
+	case "secrets":
+		err = runSecrets(ctx, os.Stdout, args)
+	case "etcd-snapshot":
+		err = runEtcdSnapshot(ctx, os.Stdout, args)
 	case "version", "--version":
 		v := apiserver.Version()
 		fmt.Printf("skiff (Kubernetes %s, %s)\n", v.GitVersion, v.GoVersion)

@@ -10,12 +10,13 @@ import (
 	"skiff/internal/kubelet"
 	"skiff/internal/kubelet/containerd"
 	"skiff/internal/kubelet/cri"
+	"skiff/internal/proxy"
 )
 
 // Reset removes a node's pods and everything the agent set up on the machine: the
 // containers and sandboxes (through a containerd started for the purpose if the
 // agent runs its own), leftover mounts under the data dir, the bridge, the
-// masquerade table and the cgroups. The data dir itself stays. The agent must not be
+// masquerade and service proxy tables and the cgroups. The data dir itself stays. The agent must not be
 // running.
 func Reset(ctx context.Context, cfg Config) error {
 	if err := cfg.defaults(); err != nil {
@@ -44,6 +45,7 @@ func Reset(ctx context.Context, cfg Config) error {
 		}
 	}
 	errs = append(errs, kubelet.RemoveHostState(ctx, cfg.NodeName, CgroupPrefix(cfg.NodeName)),
+		proxy.DeleteTable(ctx, proxyTable(cfg.NodeName)),
 		kubelet.RemoveVolumes(filepath.Join(cfg.DataDir, "kubelet")))
 	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -16,9 +17,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"skiff/internal/images"
 	"skiff/internal/kubelet"
 	"skiff/internal/kubelet/containerd"
 	"skiff/internal/kubelet/cri"
+	"skiff/internal/localpath"
 )
 
 // SandboxImage is the pause image of every pod, built into the cluster registry.
@@ -46,13 +49,18 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	if err := os.WriteFile(caFile, creds.CAPEM, 0o644); err != nil {
 		return err
 	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(creds.CAPEM) {
+		return errors.New("cluster CA certificate is not valid PEM")
+	}
 	endpoint := cfg.ContainerRuntimeEndpoint
+	var supervisor *containerd.Supervisor
 	if endpoint == "" {
-		proc, err := containerd.Start(ctx, containerdOptions(cfg, caFile))
+		supervisor, err = containerd.Supervise(ctx, containerdOptions(cfg, caFile))
 		if err != nil {
 			return err
 		}
-		defer proc.Stop()
+		defer supervisor.Stop()
 		endpoint = containerdOptions(cfg, caFile).Socket()
 	}
 	rt, version, err := cri.Dial(ctx, endpoint, 30*time.Second)
@@ -60,13 +68,14 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 		return err
 	}
 	defer rt.Close()
+	if cfg.ContainerRuntimeEndpoint == "" { // our containerd pulls only from the cluster registry
+		if rt.BeforePull, err = images.PullCheck(strings.TrimSuffix(cfg.RegistryEndpoint, "/"), &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}); err != nil {
+			return err
+		}
+	}
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(creds.CAPEM) {
-		return errors.New("cluster CA certificate is not valid PEM")
 	}
 	podDNS, proxyDone, err := nodeServices(ctx, cfg, client)
 	if err != nil {
@@ -95,7 +104,11 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	if err != nil {
 		return err
 	}
+	if supervisor != nil {
+		supervisor.OnExit(k.CheckRuntimeNow)
+	}
 	slog.Info("agent starting", "node", cfg.NodeName, "ip", cfg.NodeIP, "runtime", endpoint)
+	go localpath.Start(ctx, client, localpath.OneNode(cfg.NodeName, LocalPathDir(cfg.DataDir)))
 	return k.Run(ctx)
 }
 
@@ -119,6 +132,9 @@ func credentialsFor(ctx context.Context, cfg *Config, rc *rest.Config) (*credent
 	}
 	return &credentials{CAPEM: cfg.CAPEM, Serving: *cfg.ServingCert}, rc, nil
 }
+
+// LocalPathDir is where the node keeps its local-path volumes, one directory each.
+func LocalPathDir(dataDir string) string { return filepath.Join(dataDir, "local-path") }
 
 // CgroupPrefix is the node's cgroup, under which every pod cgroup goes.
 func CgroupPrefix(node string) string { return "/skiff-" + node }

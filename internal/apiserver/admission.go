@@ -52,6 +52,8 @@ func (ad *admission) create(ctx context.Context, ep *endpoint, obj runtime.Objec
 	case *corev1.Pod:
 		ad.serviceAccount(ctx, o)
 		return noRelease, ad.podPriority(ctx, o)
+	case *corev1.PersistentVolumeClaim:
+		return noRelease, ad.defaultStorageClass(ctx, o)
 	}
 	return noRelease, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -121,8 +122,22 @@ func newManagers(tc managedfields.TypeConverter, info *resources.Info) (map[stri
 	return out, nil
 }
 
+// allowedMethods are the HTTP methods the API answers; TRACE in particular would
+// echo a request's credentials back.
+var allowedMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+}
+
 // serveHTTP authenticates, routes and authorizes every request.
 func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if !allowedMethods[r.Method] {
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		writeError(w, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure,
+			Code: http.StatusMethodNotAllowed, Reason: metav1.StatusReasonMethodNotAllowed,
+			Message: fmt.Sprintf("method %s is not allowed", r.Method)}})
+		return
+	}
 	switch r.URL.Path {
 	case "/healthz", "/livez", "/readyz":
 		a.serveHealth(w, r)
@@ -167,6 +182,9 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if ep.Deprecated != "" {
 		w.Header().Add("Warning", fmt.Sprintf(`299 - %q`, ep.Deprecated))
+	}
+	if ep.Inert != "" && q.Verb != "get" && q.Verb != "list" && q.Verb != "watch" {
+		w.Header().Add("Warning", fmt.Sprintf(`299 - %q`, ep.Inert))
 	}
 	a.serveResource(w, r, q, ep)
 }
@@ -300,6 +318,12 @@ func (a *API) serveResource(w http.ResponseWriter, r *http.Request, q request, e
 	case "finalize":
 		a.serveFinalize(w, r, q, ep)
 		return
+	case "proxy":
+		if q.Resource != "nodes" {
+			a.servePodProxy(w, r, q)
+			return
+		}
+		fallthrough
 	default:
 		if a.NodeProxy == nil {
 			writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("%s/%s is served by the node agent, which this server does not run", q.Resource, q.Subresource)))

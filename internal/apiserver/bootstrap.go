@@ -7,10 +7,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"skiff/internal/volumebinding"
 )
 
 // bootstrap creates the objects every cluster has, if they are missing.
@@ -32,6 +36,7 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 		{"namespaces", ns("kube-node-lease")},
 		{"priorityclasses", pc("system-cluster-critical", 2000000000, "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.")},
 		{"priorityclasses", pc("system-node-critical", 2000001000, "Used for system critical pods that must not be moved from their current node.")},
+		{"storageclasses", localPathClass()},
 		{"services", &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default",
 				Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
@@ -55,6 +60,17 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 		}
 	}
 	return nil
+}
+
+// localPathClass is the default StorageClass: a directory on the node of the
+// claim's first pod, made by that node's agent (see internal/localpath).
+func localPathClass() *storagev1.StorageClass {
+	return &storagev1.StorageClass{
+		ObjectMeta:        metav1.ObjectMeta{Name: volumebinding.LocalPathClass, Annotations: map[string]string{defaultClassAnnotation: "true"}},
+		Provisioner:       volumebinding.LocalPathProvisioner,
+		ReclaimPolicy:     ptr.To(corev1.PersistentVolumeReclaimDelete),
+		VolumeBindingMode: ptr.To(storagev1.VolumeBindingWaitForFirstConsumer),
+	}
 }
 
 // ensure creates obj through the normal create pipeline unless it exists.

@@ -105,6 +105,8 @@ func defaultPolicy() []runtime.Object {
 		// to no one, as in Kubernetes (the node authorizer is the grant).
 		clusterRole("system:node", nil, auth.NodeRules...),
 		clusterRole("system:public-info-viewer", nil, rbacv1.PolicyRule{Verbs: []string{"get"}, NonResourceURLs: []string{"/healthz", "/livez", "/readyz", "/version", "/version/"}}),
+		clusterRole("system:service-account-issuer-discovery", nil, rbacv1.PolicyRule{Verbs: []string{"get"},
+			NonResourceURLs: []string{auth.OpenIDConfigurationPath, auth.OpenIDConfigurationPath + "/", auth.JWKSPath, auth.JWKSPath + "/"}}),
 		// A join token may ask for a kubelet client certificate (approved for names no
 		// node holds yet by the csrsigning controller).
 		clusterRole("system:node-bootstrapper", nil, rule([]string{"create", "get", "list", "watch"}, "certificates.k8s.io", "certificatesigningrequests")),
@@ -114,5 +116,6 @@ func defaultPolicy() []runtime.Object {
 		clusterBinding("system:discovery", "system:discovery", auth.Authenticated),
 		clusterBinding("system:monitoring", "system:monitoring", "system:monitoring"),
 		clusterBinding("system:public-info-viewer", "system:public-info-viewer", auth.Authenticated),
+		clusterBinding("system:service-account-issuer-discovery", "system:service-account-issuer-discovery", "system:serviceaccounts"),
 	}
 }

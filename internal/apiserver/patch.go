@@ -9,10 +9,12 @@ import (
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
 	"skiff/internal/resources"
@@ -129,11 +131,39 @@ func patchObject(ep *endpoint, cur runtime.Object, pt types.PatchType, patch []b
 			return nil, apierrors.NewBadRequest(err.Error())
 		}
 	}
+	if err := sameType(ep, cur, patched); err != nil {
+		return nil, err
+	}
 	obj, _, err := decodeJSON(patched, ep, strict)
 	if err != nil {
 		return nil, err
 	}
 	return toStorage(ep, obj)
+}
+
+// sameType refuses a patch that changes the object's apiVersion or kind: a
+// patch edits an object, it cannot turn it into another type.
+func sameType(ep *endpoint, cur runtime.Object, patched []byte) error {
+	var tm metav1.TypeMeta
+	if err := json.Unmarshal(patched, &tm); err != nil {
+		return apierrors.NewBadRequest(err.Error())
+	}
+	want := ep.GVK()
+	var errs field.ErrorList
+	if tm.APIVersion != "" && tm.APIVersion != want.GroupVersion().String() {
+		errs = append(errs, field.Invalid(field.NewPath("apiVersion"), tm.APIVersion, "a patch cannot change the apiVersion; must be "+want.GroupVersion().String()))
+	}
+	if tm.Kind != "" && tm.Kind != want.Kind {
+		errs = append(errs, field.Invalid(field.NewPath("kind"), tm.Kind, "a patch cannot change the kind; must be "+want.Kind))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	name := ""
+	if m, err := meta.Accessor(cur); err == nil {
+		name = m.GetName()
+	}
+	return invalid(want.GroupKind(), name, errs)
 }
 
 func decodeJSON(data []byte, ep *endpoint, strict bool) (runtime.Object, []string, error) {

@@ -120,7 +120,11 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, q request, ep *endpoi
 		return
 	}
 	qs := r.URL.Query()
-	limit, _ := strconv.ParseInt(qs.Get("limit"), 10, 64)
+	limit, err := parseLimit(qs.Get("limit"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	objs, rev, cont, err := ep.store.List(r.Context(), store.ListOptions{
 		Namespace: q.Namespace, ResourceVersion: qs.Get("resourceVersion"),
 		Limit: limit, Continue: qs.Get("continue"), Filter: filter,
@@ -359,4 +363,17 @@ func (s *watchStream) bookmark(rev int64, initialEnd bool) error {
 		m.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
 	}
 	return s.write(watch.Bookmark, gv, obj)
+}
+
+// parseLimit reads ?limit=; absent is 0 (no limit), anything but an integer is
+// the client's mistake.
+func parseLimit(v string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, apierrors.NewBadRequest(fmt.Sprintf("invalid value for limit: %q is not an integer", v))
+	}
+	return n, nil
 }

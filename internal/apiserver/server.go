@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	"skiff/internal/auth"
+	"skiff/internal/encryption"
+	"skiff/internal/etcdsnapshot"
 	"skiff/internal/images"
 	"skiff/internal/pki"
 	"skiff/internal/resources"
@@ -33,6 +35,16 @@ type Config struct {
 	ServiceCIDR   string
 	ClusterCIDR   string
 	EtcdEndpoints []string // empty: run an embedded member in DataDir/etcd
+	// EncryptionProviderConfig is an EncryptionConfiguration file; empty: one
+	// generated under DataDir that encrypts Secrets.
+	EncryptionProviderConfig string
+	// SnapshotInterval is how often the embedded etcd is snapshotted (0: never) and
+	// SnapshotRetention how many scheduled snapshots are kept.
+	SnapshotInterval  time.Duration
+	SnapshotRetention int
+	// RestoreSnapshot, when set, replaces the embedded etcd's data with the snapshot
+	// before starting, as a fresh single-member cluster.
+	RestoreSnapshot string
 }
 
 // Server is a running API server.
@@ -45,6 +57,7 @@ type Server struct {
 	Registry *images.Registry
 	listener net.Listener
 	etcd     *store.Etcd
+	encrypt  *encryption.Transformers
 	ready    chan struct{}
 	http     *http.Server
 	cfg      Config
@@ -106,13 +119,19 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if len(cfg.EtcdEndpoints) > 0 {
 		s.etcd, err = store.Connect(cfg.EtcdEndpoints)
 	} else {
-		s.etcd, err = store.StartEmbedded(ctx, filepath.Join(cfg.DataDir, "etcd"))
+		s.etcd, err = startEmbedded(ctx, cfg)
 	}
 	if err != nil {
 		s.listener.Close()
 		return nil, err
 	}
 	s.Store = store.New(s.etcd.Client, resources.Scheme)
+	if s.encrypt, err = loadEncryption(ctx, cfg); err != nil {
+		s.etcd.Close()
+		s.listener.Close()
+		return nil, err
+	}
+	s.Store.EncryptWith(s.encrypt)
 	saKey, err := pki.LoadOrCreateSigningKey(filepath.Join(cfg.DataDir, "tls", "sa.key"))
 	if err != nil {
 		return nil, err
@@ -144,6 +163,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	bootstrapTokens.Secret = s.API.kubeSystemSecret
 	saTokens.Exists = s.API.serviceAccountExists
 	s.API.Extra[JoinPath] = joinHandler(s.CA, s.API, cfg.ServiceCIDR)
+	if len(cfg.EtcdEndpoints) == 0 {
+		s.API.Extra[etcdsnapshot.Path] = etcdsnapshot.Handler(s.etcd, etcdsnapshot.Dir(cfg.DataDir))
+	}
+	s.API.Extra[auth.OpenIDConfigurationPath] = auth.OpenIDConfigurationHandler()
+	s.API.Extra[auth.JWKSPath] = saTokens.JWKSHandler()
 	kcert, kkey, err := s.CA.ClientCert(filepath.Join(cfg.DataDir, "tls"), "apiserver-kubelet-client", "skiff-apiserver", []string{auth.Masters})
 	if err != nil {
 		return nil, err
@@ -175,6 +199,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// startEmbedded runs the embedded etcd member, first restoring a snapshot into it
+// when asked to.
+func startEmbedded(ctx context.Context, cfg Config) (*store.Etcd, error) {
+	dir := filepath.Join(cfg.DataDir, "etcd")
+	if cfg.RestoreSnapshot != "" {
+		aside, err := store.Restore(cfg.RestoreSnapshot, dir)
+		if err != nil {
+			return nil, err
+		}
+		slog.Warn("etcd restored from a snapshot as a new single-member cluster; start without --cluster-reset --restore from now on",
+			"snapshot", cfg.RestoreSnapshot, "previous data", aside)
+	}
+	return store.StartEmbedded(ctx, dir)
+}
+
 // Run serves until ctx ends, then shuts down: HTTP first, then etcd.
 func (s *Server) Run(ctx context.Context) error {
 	go s.Store.Run(ctx)
@@ -188,6 +227,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if err := s.API.startPodIndex(ctx); err != nil {
 		return fmt.Errorf("node authorizer: %w", err)
+	}
+	go s.encrypt.Run(ctx, s.Store.RewriteStale)
+	if len(s.cfg.EtcdEndpoints) == 0 && s.cfg.SnapshotInterval > 0 {
+		go etcdsnapshot.Schedule(ctx, s.etcd, etcdsnapshot.Dir(s.cfg.DataDir), s.cfg.SnapshotInterval, s.cfg.SnapshotRetention)
 	}
 	port := s.listener.Addr().(*net.TCPAddr)
 	if err := s.API.bootstrap(ctx, s.cfg, port); err != nil {
@@ -205,6 +248,11 @@ func (s *Server) Run(ctx context.Context) error {
 	case err := <-errc:
 		s.etcd.Close()
 		return err
+	case <-s.etcd.Stopped():
+		slog.Error("the server stops because its embedded etcd stopped", "err", store.ErrStopped)
+		s.http.Close()
+		s.etcd.Close()
+		return store.ErrStopped
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -215,6 +263,19 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// loadEncryption reads the encryption configuration, first writing the default
+// one (Secrets under AES-GCM with a new key) when none is given or exists yet.
+func loadEncryption(ctx context.Context, cfg Config) (*encryption.Transformers, error) {
+	path := cfg.EncryptionProviderConfig
+	if path == "" {
+		path = encryption.DefaultConfigPath(cfg.DataDir)
+		if err := encryption.EnsureDefault(path); err != nil {
+			return nil, fmt.Errorf("encryption at rest: %w", err)
+		}
+	}
+	return encryption.Load(ctx, path, cfg.DataDir)
 }
 
 // ensureBuiltinImages pushes skiff.local/pause and skiff.local/toolbox, built from the

@@ -143,7 +143,7 @@ func (a *API) createObject(ctx context.Context, ep *endpoint, namespace string, 
 	}
 	if opts.dryRun {
 		release()
-		return obj, nil
+		return obj, ep.store.CheckSize(ctx, obj)
 	}
 	var ttl int64
 	if ep.Resource == "events" {
@@ -265,7 +265,7 @@ func (a *API) updateObject(ctx context.Context, ep *endpoint, q request, cur, ob
 	}
 	if opts.dryRun {
 		release(false)
-		return obj, nil
+		return obj, ep.store.CheckSize(ctx, obj)
 	}
 	rv, _ := strconv.ParseInt(old.GetResourceVersion(), 10, 64)
 	if m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && isZero(m.GetDeletionGracePeriodSeconds()) && !namespaceFinalizing(obj) {

@@ -74,18 +74,9 @@ func ImportTo(ctx context.Context, file, registryURL string, tlsConfig *tls.Conf
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConfig
 	return Import(ctx, file, func(ref string, img v1.Image) error {
-		parsed, err := name.ParseReference(ref)
+		target, err := mirrored(u.Host, ref, opts...)
 		if err != nil {
 			return err
-		}
-		// Same rule as Registry.Push: the repository path is kept, the host replaced.
-		repo, err := name.NewRepository(u.Host+"/"+parsed.Context().RepositoryStr(), opts...)
-		if err != nil {
-			return err
-		}
-		var target name.Reference = repo.Tag(parsed.Identifier())
-		if d, ok := parsed.(name.Digest); ok {
-			target = repo.Digest(d.DigestStr())
 		}
 		return remote.Write(target, img, remote.WithContext(ctx), remote.WithTransport(transport))
 	})

@@ -84,6 +84,8 @@ type Kubelet struct {
 	port      int
 
 	networkReady atomic.Bool
+	runtimeDown  atomic.Pointer[string] // why the runtime does not answer; nil while it does
+	runtimeNudge chan struct{}
 	mu           sync.Mutex
 	workers      map[string]*podWorker // by pod UID
 	wg           sync.WaitGroup
@@ -105,11 +107,12 @@ func New(cfg Config) (*Kubelet, error) {
 	}
 	k := &Kubelet{
 		cfg: cfg, client: cfg.Client, rt: cfg.Runtime,
-		cgroups:  newCgroupManager(cfg.CgroupPrefix),
-		restarts: newBackoff(10*time.Second, 5*time.Minute, 10*time.Minute),
-		pulls:    newBackoff(10*time.Second, 5*time.Minute, 10*time.Minute),
-		machine:  readMachineInfo(cfg.RootDir),
-		workers:  map[string]*podWorker{},
+		cgroups:      newCgroupManager(cfg.CgroupPrefix),
+		restarts:     newBackoff(10*time.Second, 5*time.Minute, 10*time.Minute),
+		pulls:        newBackoff(10*time.Second, 5*time.Minute, 10*time.Minute),
+		machine:      readMachineInfo(cfg.RootDir),
+		workers:      map[string]*podWorker{},
+		runtimeNudge: make(chan struct{}, 1),
 	}
 	k.probes = newProber(k)
 	k.metrics = newKubeletMetrics()
@@ -152,6 +155,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	k.startStats(ctx, srv)
 	slog.Info("kubelet started", "node", k.cfg.NodeName, "port", k.port)
 	go k.heartbeat(ctx)
+	go k.watchRuntime(ctx)
 	go k.relistLoop(ctx)
 	<-ctx.Done()
 	k.wg.Wait()

@@ -102,6 +102,9 @@ func (k *Kubelet) nodeStatus(old *corev1.NodeStatus, now time.Time) corev1.NodeS
 		ready = corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady",
 			Message: "container runtime network not ready: waiting for the node's pod CIDR"}
 	}
+	if down := k.runtimeCondition(); down != nil {
+		ready = *down
+	}
 	conds := append(k.eviction.conditions(), ready)
 	for _, c := range conds {
 		c.LastHeartbeatTime = metav1.NewTime(now.Truncate(time.Second))

@@ -260,3 +260,18 @@ func (p *Proxier) cleanup(log *slog.Logger) {
 	}
 	p.applied = nil
 }
+
+// DeleteTable removes a proxy table that no running proxy owns any more (what
+// `skiff agent reset` leaves no trace of); a missing table is no error.
+func DeleteTable(ctx context.Context, name string) error {
+	nft, err := knftables.New(knftables.IPv4Family, name)
+	if err != nil {
+		return err
+	}
+	tx := nft.NewTransaction()
+	tx.Delete(&knftables.Table{})
+	if err := nft.Run(ctx, tx); err != nil && !knftables.IsNotFound(err) {
+		return err
+	}
+	return nil
+}

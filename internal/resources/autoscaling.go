@@ -43,21 +43,32 @@ func (hpaStrategy) Default(obj runtime.Object) {
 	}
 	// A behavior the user started is completed with the defaults; an absent one
 	// stays absent (the controller applies the same defaults itself).
-	if b := hpa.Spec.Behavior; b != nil {
-		b.ScaleUp = hpaFillRules(b.ScaleUp, autoscalingv2.HPAScalingRules{
-			StabilizationWindowSeconds: ptr.To[int32](0),
-			SelectPolicy:               ptr.To(autoscalingv2.MaxChangePolicySelect),
-			Policies: []autoscalingv2.HPAScalingPolicy{
-				{Type: autoscalingv2.PodsScalingPolicy, Value: 4, PeriodSeconds: 15},
-				{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15},
-			},
-		})
-		// Scale-down stabilization stays unset: the controller's own window applies.
-		b.ScaleDown = hpaFillRules(b.ScaleDown, autoscalingv2.HPAScalingRules{
-			SelectPolicy: ptr.To(autoscalingv2.MaxChangePolicySelect),
-			Policies:     []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15}},
-		})
+	if hpa.Spec.Behavior != nil {
+		hpa.Spec.Behavior = HPABehaviorWithDefaults(hpa.Spec.Behavior)
 	}
+}
+
+// HPABehaviorWithDefaults completes b (nil for none) with Kubernetes' default scaling
+// rules: up by 4 pods or 100% per 15 s, whichever is more, at once; down by 100% per
+// 15 s. The scale-down stabilization window stays unset: the controller's own (300 s)
+// applies.
+func HPABehaviorWithDefaults(b *autoscalingv2.HorizontalPodAutoscalerBehavior) *autoscalingv2.HorizontalPodAutoscalerBehavior {
+	if b == nil {
+		b = &autoscalingv2.HorizontalPodAutoscalerBehavior{}
+	}
+	b.ScaleUp = hpaFillRules(b.ScaleUp, autoscalingv2.HPAScalingRules{
+		StabilizationWindowSeconds: ptr.To[int32](0),
+		SelectPolicy:               ptr.To(autoscalingv2.MaxChangePolicySelect),
+		Policies: []autoscalingv2.HPAScalingPolicy{
+			{Type: autoscalingv2.PodsScalingPolicy, Value: 4, PeriodSeconds: 15},
+			{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15},
+		},
+	})
+	b.ScaleDown = hpaFillRules(b.ScaleDown, autoscalingv2.HPAScalingRules{
+		SelectPolicy: ptr.To(autoscalingv2.MaxChangePolicySelect),
+		Policies:     []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15}},
+	})
+	return b
 }
 
 func hpaCPUMetric(utilization int32) autoscalingv2.MetricSpec {

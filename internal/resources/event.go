@@ -2,6 +2,7 @@ package resources
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -105,5 +106,13 @@ func (eventStrategy) Fields(obj runtime.Object) fields.Set {
 	set["reportingComponent"] = ev.ReportingController
 	set["source"] = source
 	set["type"] = ev.Type
+	// events.k8s.io/v1 names the same fields differently; both versions share storage.
+	for k, v := range set {
+		if rest, ok := strings.CutPrefix(k, "involvedObject."); ok {
+			set["regarding."+rest] = v
+		}
+	}
+	set["reportingController"] = ev.ReportingController
+	set["deprecatedSource"] = source
 	return set
 }

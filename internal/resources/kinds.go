@@ -96,6 +96,7 @@ func All() []*Info {
 	for _, r := range rows {
 		infos = append(infos, r.info())
 	}
+	infos = append(infos, inertKinds()...)
 	for _, v := range []kind{
 		{authz, "selfsubjectaccessreviews", "SelfSubjectAccessReview", false, nil, nil, nil, generic{}},
 		{authz, "selfsubjectrulesreviews", "SelfSubjectRulesReview", false, nil, nil, nil, generic{}},

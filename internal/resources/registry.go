@@ -26,6 +26,9 @@ type Info struct {
 	Storage schema.GroupVersion
 	// Deprecated, when set, is sent as a Warning header on every request.
 	Deprecated string
+	// Inert, when set, says what skiff does not do with these objects yet; it is sent
+	// as a Warning header on every write.
+	Inert string
 	// Strategy holds the per-kind rules.
 	Strategy Strategy
 	// Virtual resources are never stored: creating one asks a question and the answer

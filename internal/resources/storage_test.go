@@ -271,7 +271,11 @@ func TestEventFields(t *testing.T) {
 	want := map[string]string{"metadata.name": "e", "metadata.namespace": "default", "involvedObject.kind": "Pod",
 		"involvedObject.namespace": "default", "involvedObject.name": "p", "involvedObject.uid": "u1", "involvedObject.apiVersion": "",
 		"involvedObject.resourceVersion": "", "involvedObject.fieldPath": "spec.containers{c}", "reason": "Started",
-		"reportingComponent": "kubelet", "source": "kubelet", "type": "Normal"}
+		"reportingComponent": "kubelet", "source": "kubelet", "type": "Normal",
+		// events.k8s.io/v1's names for the same fields
+		"regarding.kind": "Pod", "regarding.namespace": "default", "regarding.name": "p", "regarding.uid": "u1",
+		"regarding.apiVersion": "", "regarding.resourceVersion": "", "regarding.fieldPath": "spec.containers{c}",
+		"reportingController": "kubelet", "deprecatedSource": "kubelet"}
 	if diff := cmp.Diff(want, map[string]string(got)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

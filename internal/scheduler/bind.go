@@ -2,11 +2,13 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 )
 
@@ -31,6 +33,12 @@ func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, node string) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
 		Target:     v1.ObjectReference{Kind: "Node", Name: node},
 	}
+	if err := s.prof.volumes.SelectNode(ctx, s.annotateClaim, pod, node); err != nil {
+		s.cache.Forget(pod.UID)
+		s.recorder.Eventf(pod, v1.EventTypeWarning, "FailedScheduling", "selecting node %s for the pod's volumes: %v", node, err)
+		s.queue.AddBackoff(qp)
+		return
+	}
 	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, b, metav1.CreateOptions{})
 	if err != nil {
 		s.cache.Forget(pod.UID)
@@ -47,6 +55,17 @@ func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, node string) {
 	s.cache.FinishBinding(pod.UID, s.now())
 	s.metrics.observeBound(qp)
 	s.recorder.Eventf(pod, v1.EventTypeNormal, "Scheduled", "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node)
+}
+
+// annotateClaim merge-patches one annotation, so the controllers' concurrent
+// writes to the claim cannot make it conflict.
+func (s *Scheduler) annotateClaim(ctx context.Context, ns, name, key, value string) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
+	if err != nil {
+		return err
+	}
+	_, err = s.client.CoreV1().PersistentVolumeClaims(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	return err
 }
 
 // setUnschedulable records PodScheduled=False with the explanation, and the

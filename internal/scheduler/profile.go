@@ -18,6 +18,8 @@ type profile struct {
 	addRemovers []fw.PodAddRemover
 	preScores   []fw.PreScorePlugin
 	scores      []weightedScore
+	// volumes also runs after a node is chosen, to tell waiting claims the node.
+	volumes *plugins.VolumeBinding
 }
 
 type weightedScore struct {
@@ -51,7 +53,7 @@ func newProfile(cfg *Config, l listers) *profile {
 		plugins.NodeAffinity{}, plugins.NodePorts{}, fit, vol, spread, ipa,
 		plugins.BalancedAllocation{}, &plugins.ImageLocality{},
 	}
-	p := &profile{}
+	p := &profile{volumes: vol}
 	weights := cfg.weights()
 	for _, pl := range all {
 		if x, ok := pl.(fw.PreFilterPlugin); ok {

@@ -35,6 +35,9 @@ type Options struct {
 	// to them are never marked Running. These are the nodes of kube-scheduler's
 	// scheduler_perf, which measure the scheduler without any kubelet's writes.
 	Bare bool
+	// VolumeDir holds the simulated nodes' local-path volumes, <dir>/<node>/pvc-*;
+	// a directory under the system's temporary directory if empty.
+	VolumeDir string
 	// PodCIDR is carved into one /24 per node for pod IPs; node groups that run at
 	// the same time need distinct ranges.
 	PodCIDR *net.IPNet
@@ -60,6 +63,7 @@ func ParseFlags(args []string) (Options, error) {
 	fs.DurationVar(&o.HeartbeatInterval, "heartbeat-interval", 10*time.Second, "lease renewal period")
 	fs.BoolVar(&o.Bare, "bare", false, "register the nodes only: no heartbeats, pods are never marked Running")
 	fs.IntVar(&o.Workers, "workers", 32, "concurrent API calls")
+	fs.StringVar(&o.VolumeDir, "volume-dir", "", "where the nodes' local-path volumes go (default: under the temporary directory)")
 	fs.StringVar(&cidr, "pod-cidr", "10.64.0.0/10", "pod IPs, a /24 per node (use distinct ranges for groups run together)")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("%w\nflags:\n%s", err, flagUsage(fs))

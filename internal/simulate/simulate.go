@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -20,6 +22,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/workqueue"
+
+	"skiff/internal/localpath"
 )
 
 // readyCheckPeriod is how often node conditions are checked and repaired.
@@ -108,13 +112,27 @@ func (s *simulator) serve(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.work(ctx) }()
 	}
-	wg.Add(2)
+	wg.Add(3)
+	go func() { defer wg.Done(); localpath.Start(ctx, s.client, s.volumeDirs()) }()
 	go func() { defer wg.Done(); s.heartbeat(ctx) }()
 	go func() { defer wg.Done(); s.repairLoop(ctx, nodes) }()
 	<-ctx.Done()
 	s.queue.ShutDown()
 	wg.Wait()
 	return nil
+}
+
+// volumeDirs gives each simulated node a directory for its local-path volumes, so
+// claims scheduled to simulated nodes are provisioned and bound as on real ones.
+func (s *simulator) volumeDirs() localpath.Dirs {
+	base := s.opts.VolumeDir
+	if base == "" {
+		base = filepath.Join(os.TempDir(), "skiff-simulate-volumes")
+	}
+	return func(node string) (string, bool) {
+		_, ours := s.ours[node]
+		return filepath.Join(base, node), ours
+	}
 }
 
 func (s *simulator) enqueue(obj any) {

@@ -4,9 +4,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -23,28 +23,22 @@ type Etcd struct {
 	member *embed.Etcd
 }
 
-// StartEmbedded runs a single etcd member with its data in dir. Only loopback listeners
-// are opened, on ports the kernel picks, because skiff talks to it in-process.
+// StartEmbedded runs a single etcd member with its data in dir. It opens no client,
+// peer or metrics listener at all: skiff talks to it in-process (v3client), so no
+// local user or hostNetwork pod can reach etcd behind the API server's back.
 func StartEmbedded(ctx context.Context, dir string) (*Etcd, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	cfg := embed.NewConfig()
-	cfg.Name = "skiff"
-	cfg.Dir = filepath.Join(dir, "data")
-	// etcd reports its own listeners closing at shutdown as errors; skiff reports
-	// what matters (start failures, lost watches) itself.
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
-	local, _ := url.Parse("http://127.0.0.1:0")
-	cfg.ListenClientUrls = []url.URL{*local}
-	cfg.AdvertiseClientUrls = []url.URL{*local}
-	cfg.ListenPeerUrls = []url.URL{*local}
-	cfg.AdvertisePeerUrls = []url.URL{*local}
-	cfg.InitialCluster = "skiff=http://127.0.0.1:0"
+	cfg := memberConfig(dir)
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(newSlogCore(slog.Default())))
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = nil, nil
+	cfg.ListenPeerUrls = nil
 	// Keep five minutes of history for watches and paging; older revisions are compacted.
 	cfg.AutoCompactionMode = "periodic"
 	cfg.AutoCompactionRetention = "5m"
 	cfg.QuotaBackendBytes = 8 << 30
+	cfg.MaxRequestBytes = maxRequestBytes
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded etcd in %s: %w", dir, err)
@@ -61,8 +55,19 @@ func StartEmbedded(ctx context.Context, dir string) (*Etcd, error) {
 		e.Close()
 		return nil, ctx.Err()
 	}
-	slog.Info("etcd ready", "dir", dir)
+	slog.Info("etcd ready", "dir", dir, "listeners", "none (in-process client)")
 	return &Etcd{Client: v3client.New(e.Server), member: e}, nil
+}
+
+// memberConfig names the embedded member and where its data lives. The member's
+// advertised peer URL is recorded in its membership only; with no peer listener
+// nothing answers there.
+func memberConfig(dir string) *embed.Config {
+	cfg := embed.NewConfig()
+	cfg.Name = "skiff"
+	cfg.Dir = filepath.Join(dir, "data")
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	return cfg
 }
 
 // Connect uses an external etcd cluster.
@@ -72,6 +77,18 @@ func Connect(endpoints []string) (*Etcd, error) {
 		return nil, fmt.Errorf("connect to etcd %v: %w", endpoints, err)
 	}
 	return &Etcd{Client: c}, nil
+}
+
+// ErrStopped says the embedded member stopped on its own; etcd logged why.
+var ErrStopped = errors.New("embedded etcd stopped (its last errors are logged above)")
+
+// Stopped is closed when the embedded member stops by itself (a disk error, a
+// corrupt WAL); external etcd never closes it, its client retries instead.
+func (e *Etcd) Stopped() <-chan struct{} {
+	if e.member == nil {
+		return nil
+	}
+	return e.member.Server.StopNotify()
 }
 
 // Close stops the client and, when embedded, the member (flushing its WAL).

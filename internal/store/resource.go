@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/storage/value"
 )
 
 // historySize is how many events each resource remembers for watches that resume
@@ -28,6 +29,9 @@ type Resource struct {
 	gr     schema.GroupResource
 	gv     schema.GroupVersion
 	prefix string
+	// transformer encrypts values on their way to etcd (identity unless the
+	// encryption configuration covers this resource).
+	transformer value.Transformer
 
 	mu       sync.RWMutex
 	objs     map[string]runtime.Object // shared, never mutated: callers copy before changing
@@ -97,17 +101,23 @@ func (r *Resource) keyOf(obj runtime.Object) (string, error) {
 	return r.Key(m.GetNamespace(), m.GetName()), nil
 }
 
-func (r *Resource) encode(obj runtime.Object) ([]byte, error) {
+// encode serializes obj for the etcd key, encrypted when the resource is; the key
+// is the authenticated data, so a value copied to another key does not decrypt.
+func (r *Resource) encode(ctx context.Context, key string, obj runtime.Object) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := runtime.WithVersionEncoder{Version: r.gv, Encoder: r.store.proto, ObjectTyper: r.store.scheme}
 	if err := enc.Encode(obj, &buf); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return r.transformer.TransformToStorage(ctx, buf.Bytes(), value.DefaultContext(key))
 }
 
-func (r *Resource) decode(data []byte, rev int64) (runtime.Object, error) {
-	obj, gvk, err := r.store.proto.Decode(data, nil, nil)
+func (r *Resource) decode(key string, data []byte, rev int64) (runtime.Object, error) {
+	plain, _, err := r.transformer.TransformFromStorage(context.Background(), data, value.DefaultContext(key))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	obj, gvk, err := r.store.proto.Decode(plain, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +135,7 @@ func (r *Resource) Get(ctx context.Context, namespace, name string) (runtime.Obj
 	if len(resp.Kvs) == 0 {
 		return nil, apierrors.NewNotFound(r.gr, name)
 	}
-	return r.decode(resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
+	return r.decode(string(resp.Kvs[0].Key), resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
 }
 
 // Create writes a new object; ttl > 0 makes etcd expire it after that many seconds.
@@ -135,8 +145,11 @@ func (r *Resource) Create(ctx context.Context, obj runtime.Object, ttl int64) (r
 		return nil, err
 	}
 	meta.NewAccessor().SetResourceVersion(obj, "")
-	data, err := r.encode(obj)
+	data, err := r.encode(ctx, key, obj)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkSize(key, data); err != nil {
 		return nil, err
 	}
 	var opts []clientv3.OpOption
@@ -151,7 +164,7 @@ func (r *Resource) Create(ctx context.Context, obj runtime.Object, ttl int64) (r
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, string(data), opts...)).Commit()
 	if err != nil {
-		return nil, err
+		return nil, storageError(err)
 	}
 	if !resp.Succeeded {
 		n, _ := meta.NewAccessor().Name(obj)
@@ -168,8 +181,11 @@ func (r *Resource) Update(ctx context.Context, obj runtime.Object, rv int64) (ru
 		return nil, err
 	}
 	meta.NewAccessor().SetResourceVersion(obj, "")
-	data, err := r.encode(obj)
+	data, err := r.encode(ctx, key, obj)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkSize(key, data); err != nil {
 		return nil, err
 	}
 	resp, err := r.store.cli.Txn(ctx).
@@ -177,7 +193,7 @@ func (r *Resource) Update(ctx context.Context, obj runtime.Object, rv int64) (ru
 		Then(clientv3.OpPut(key, string(data), clientv3.WithIgnoreLease())).
 		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).Commit()
 	if err != nil {
-		return nil, err
+		return nil, storageError(err)
 	}
 	if !resp.Succeeded {
 		return nil, r.missOrConflict(resp, obj)
@@ -208,7 +224,7 @@ func (r *Resource) Delete(ctx context.Context, namespace, name string, rv int64)
 	if len(del.PrevKvs) == 0 {
 		return nil, apierrors.NewNotFound(r.gr, name)
 	}
-	return r.decode(del.PrevKvs[0].Value, resp.Header.Revision)
+	return r.decode(key, del.PrevKvs[0].Value, resp.Header.Revision)
 }
 
 type metaOnly struct {
@@ -330,7 +346,7 @@ func (r *Resource) listPage(ctx context.Context, o ListOptions) ([]runtime.Objec
 			rev = resp.Header.Revision
 		}
 		for _, kv := range resp.Kvs {
-			obj, err := r.decode(kv.Value, kv.ModRevision)
+			obj, err := r.decode(string(kv.Key), kv.Value, kv.ModRevision)
 			if err != nil {
 				return nil, 0, "", err
 			}

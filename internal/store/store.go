@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/storage/value"
+	"k8s.io/apiserver/pkg/storage/value/encrypt/identity"
 )
 
 const root = "/registry/"
@@ -28,6 +30,8 @@ type Store struct {
 	scheme *runtime.Scheme
 	proto  *protobuf.Serializer
 	leases *leases
+	// transformers encrypt values at rest, per resource; nil stores plain values.
+	transformers value.ResourceTransformers
 
 	mu        sync.Mutex
 	caches    map[string]*Resource // by key segment, e.g. "pods", "deployments.apps"
@@ -51,6 +55,10 @@ func New(cli *clientv3.Client, scheme *runtime.Scheme) *Store {
 	return s
 }
 
+// EncryptWith encrypts the values of every resource registered from now on with
+// its transformer from t (the encryption configuration); call it before Register.
+func (s *Store) EncryptWith(t value.ResourceTransformers) { s.transformers = t }
+
 // Register returns the handle for a resource stored as version gv. Registering the same
 // group/resource twice returns the same handle.
 func (s *Store) Register(gr schema.GroupResource, gv schema.GroupVersion) *Resource {
@@ -64,11 +72,15 @@ func (s *Store) Register(gr schema.GroupResource, gv schema.GroupVersion) *Resou
 		return r
 	}
 	r := &Resource{
-		store:  s,
-		gr:     gr,
-		gv:     gv,
-		prefix: root + seg + "/",
-		objs:   map[string]runtime.Object{},
+		store:       s,
+		gr:          gr,
+		gv:          gv,
+		prefix:      root + seg + "/",
+		objs:        map[string]runtime.Object{},
+		transformer: identity.NewEncryptCheckTransformer(),
+	}
+	if s.transformers != nil {
+		r.transformer = s.transformers.TransformerForResource(gr)
 	}
 	s.caches[seg] = r
 	return r
@@ -117,7 +129,7 @@ func (s *Store) load(ctx context.Context) (int64, error) {
 				return 0, err
 			}
 			for _, kv := range resp.Kvs {
-				obj, err := r.decode(kv.Value, kv.ModRevision)
+				obj, err := r.decode(string(kv.Key), kv.Value, kv.ModRevision)
 				if err != nil {
 					slog.Error("store: undecodable object skipped", "key", string(kv.Key), "err", err)
 					continue
@@ -172,7 +184,7 @@ func (s *Store) apply(ev *clientv3.Event) {
 	if old, ok := r.peekKey(key); ok {
 		prev = old
 	} else if ev.PrevKv != nil {
-		if prev, err = r.decode(ev.PrevKv.Value, ev.PrevKv.ModRevision); err != nil {
+		if prev, err = r.decode(key, ev.PrevKv.Value, ev.PrevKv.ModRevision); err != nil {
 			slog.Error("store: undecodable previous object", "key", key, "err", err)
 		}
 	}
@@ -180,7 +192,7 @@ func (s *Store) apply(ev *clientv3.Event) {
 		r.observe(watch.Deleted, key, nil, prev, ev.Kv.ModRevision)
 		return
 	}
-	if obj, err = r.decode(ev.Kv.Value, ev.Kv.ModRevision); err != nil {
+	if obj, err = r.decode(key, ev.Kv.Value, ev.Kv.ModRevision); err != nil {
 		slog.Error("store: undecodable object", "key", key, "err", err)
 		return
 	}

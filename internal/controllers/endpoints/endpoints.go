@@ -40,9 +40,14 @@ func New(c *controller.Context) *controller.Controller {
 	s.services, s.pods, s.endpoints = svcInf.Lister(), podInf.Lister(), epInf.Lister()
 	ctl.Watch(svcInf.Informer(), ctl.Handler())
 	ctl.Watch(podInf.Informer(), PodHandler(s.services, ctl))
-	// Endpoints edited or deleted by someone else are put back.
+	// Endpoints of a selector's Service edited or deleted by someone else are put back.
+	// Endpoints without such a Service are the user's: an update leaves them alone.
 	ctl.Watch(epInf.Informer(), cache.ResourceEventHandlerFuncs{
-		UpdateFunc: func(_, n any) { ctl.Enqueue(n) },
+		UpdateFunc: func(_, n any) {
+			if ep, ok := n.(*corev1.Endpoints); ok && s.managed(ep.Namespace, ep.Name) {
+				ctl.Enqueue(n)
+			}
+		},
 		DeleteFunc: ctl.Enqueue,
 	})
 	return ctl
@@ -74,6 +79,12 @@ func PodHandler(services corelisters.ServiceLister, ctl *controller.Controller) 
 			}
 		},
 	}
+}
+
+// managed reports Endpoints this controller writes: those of a Service with a selector.
+func (s *syncer) managed(ns, name string) bool {
+	svc, err := s.services.Services(ns).Get(name)
+	return err == nil && svc.Spec.Selector != nil
 }
 
 func (s *syncer) sync(ctx context.Context, key string) error {

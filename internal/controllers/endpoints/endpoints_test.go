@@ -173,3 +173,43 @@ func TestSyncLeavesKubernetesServiceAlone(t *testing.T) {
 		t.Errorf("%d API calls for the kubernetes service, want none", n)
 	}
 }
+
+// TestUpdatesOfUsersEndpointsAreNotQueued: Endpoints without a Service belong to
+// their writer, so an update of one must not reach sync (which would delete it), while
+// an update of a Service's Endpoints is queued to be put back.
+func TestUpdatesOfUsersEndpointsAreNotQueued(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client := fake.NewClientset()
+	c := &controller.Context{Client: client, Informers: informers.NewSharedInformerFactory(client, 0),
+		Recorder: func(string) record.EventRecorder { return record.NewFakeRecorder(10) }}
+	ctl := New(c)
+	c.Informers.Start(ctx.Done())
+	c.Informers.WaitForCacheSync(ctx.Done())
+	next := func() string {
+		t.Helper()
+		key, _ := ctl.Queue.Get()
+		ctl.Queue.Done(key)
+		return key
+	}
+	if _, err := client.CoreV1().Services("ns").Create(ctx, service(), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if k := next(); k != "ns/web" {
+		t.Fatalf("queued %q, want the new service", k)
+	}
+	for _, name := range []string{"orphan", "web"} {
+		ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"}}
+		if _, err := client.CoreV1().Endpoints("ns").Create(ctx, ep, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ep.Labels = map[string]string{"edited": "yes"}
+		if _, err := client.CoreV1().Endpoints("ns").Update(ctx, ep, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The informer delivers in order: once web's update is queued, orphan's was seen.
+	if k := next(); k != "ns/web" {
+		t.Errorf("queued %q after editing a user's Endpoints, want only the service's", k)
+	}
+}

@@ -33,38 +33,61 @@ const (
 
 var errStaleCache = errors.New("endpoint slice cache has not caught up with our own writes")
 
+// action is what a sync does with a service's slices.
+type action int
+
+const (
+	leaveSlices  action = iota // not ours to write: keep whatever is there
+	removeSlices               // none should exist
+	writeSlices                // bring them to the desired endpoints
+)
+
 type syncer struct {
 	c        *controller.Context
+	manager  string
 	max      int
 	services corelisters.ServiceLister
-	pods     corelisters.PodLister
 	slices   discoverylisters.EndpointSliceLister
 	written  *tracker
+	// desired is the service's endpoints, grouped into what may share slices.
+	desired func(svc *corev1.Service) (map[string]*group, action, error)
+}
+
+func newSyncer(c *controller.Context, manager string) *syncer {
+	svcInf := c.Informers.Core().V1().Services()
+	sliceInf := c.Informers.Discovery().V1().EndpointSlices()
+	return &syncer{c: c, manager: manager, max: MaxEndpointsPerSlice, written: newTracker(),
+		services: svcInf.Lister(), slices: sliceInf.Lister()}
 }
 
 // New returns the EndpointSlice controller.
 func New(c *controller.Context) *controller.Controller {
-	s := &syncer{c: c, max: MaxEndpointsPerSlice, written: newTracker()}
+	s := newSyncer(c, ControllerName)
 	ctl := controller.New("endpointslice", s.sync, 5)
-	svcInf := c.Informers.Core().V1().Services()
 	podInf := c.Informers.Core().V1().Pods()
-	sliceInf := c.Informers.Discovery().V1().EndpointSlices()
-	s.services, s.pods, s.slices = svcInf.Lister(), podInf.Lister(), sliceInf.Lister()
-	ctl.Watch(svcInf.Informer(), ctl.Handler())
+	pods := podInf.Lister()
+	s.desired = func(svc *corev1.Service) (map[string]*group, action, error) {
+		if svc.Spec.Selector == nil {
+			return nil, leaveSlices, nil // the user's own slices, or mirrored Endpoints
+		}
+		ps, err := pods.Pods(svc.Namespace).List(labels.SelectorFromSet(svc.Spec.Selector))
+		return Desired(svc, ps), writeSlices, err
+	}
+	ctl.Watch(c.Informers.Core().V1().Services().Informer(), ctl.Handler())
 	ctl.Watch(podInf.Informer(), endpoints.PodHandler(s.services, ctl))
-	ctl.Watch(sliceInf.Informer(), sliceHandler(ctl))
+	ctl.Watch(c.Informers.Discovery().V1().EndpointSlices().Informer(), s.sliceHandler(ctl))
 	return ctl
 }
 
 // sliceHandler resyncs the service of any slice of ours that changes or goes, so
 // slices edited or deleted by others are put right.
-func sliceHandler(ctl *controller.Controller) cache.ResourceEventHandler {
+func (s *syncer) sliceHandler(ctl *controller.Controller) cache.ResourceEventHandler {
 	return controller.Each(func(obj any) {
-		s, ok := controller.Unwrap[*discoveryv1.EndpointSlice](obj)
-		if !ok || s.Labels[discoveryv1.LabelManagedBy] != ControllerName || s.Labels[discoveryv1.LabelServiceName] == "" {
+		sl, ok := controller.Unwrap[*discoveryv1.EndpointSlice](obj)
+		if !ok || sl.Labels[discoveryv1.LabelManagedBy] != s.manager || sl.Labels[discoveryv1.LabelServiceName] == "" {
 			return
 		}
-		ctl.Queue.Add(s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName])
+		ctl.Queue.Add(sl.Namespace + "/" + sl.Labels[discoveryv1.LabelServiceName])
 	})
 }
 
@@ -74,7 +97,7 @@ func (s *syncer) sync(ctx context.Context, key string) error {
 		return nil
 	}
 	have, err := s.slices.EndpointSlices(ns).List(labels.SelectorFromSet(labels.Set{
-		discoveryv1.LabelServiceName: name, discoveryv1.LabelManagedBy: ControllerName}))
+		discoveryv1.LabelServiceName: name, discoveryv1.LabelManagedBy: s.manager}))
 	if err != nil {
 		return err
 	}
@@ -90,14 +113,16 @@ func (s *syncer) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if svc.Spec.Selector == nil {
-		return nil
-	}
-	pods, err := s.pods.Pods(ns).List(labels.SelectorFromSet(svc.Spec.Selector))
-	if err != nil {
+	desired, act, err := s.desired(svc)
+	switch {
+	case err != nil:
 		return err
+	case act == leaveSlices:
+		return nil
+	case act == removeSlices:
+		return s.apply(ctx, key, plan{del: have})
 	}
-	return s.apply(ctx, key, Reconcile(svc, have, Desired(svc, pods), s.max))
+	return s.apply(ctx, key, reconcile(owner{svc, s.manager}, have, desired, s.max))
 }
 
 func (s *syncer) apply(ctx context.Context, key string, p plan) error {

@@ -18,10 +18,22 @@ type plan struct {
 	create, update, del []*discoveryv1.EndpointSlice
 }
 
+// owner is what slices are written for: a Service, and the controller managing them
+// (this one, or the mirroring of a selector-less Service's own Endpoints).
+type owner struct {
+	svc     *corev1.Service
+	manager string
+}
+
 // Reconcile places the desired endpoints into slices of at most max endpoints, keeping
 // each endpoint in the slice that already holds it and filling existing slices before
 // making new ones, so that a change to one pod rewrites one slice.
 func Reconcile(svc *corev1.Service, existing []*discoveryv1.EndpointSlice, desired map[string]*group, max int) plan {
+	return reconcile(owner{svc, ControllerName}, existing, desired, max)
+}
+
+func reconcile(o owner, existing []*discoveryv1.EndpointSlice, desired map[string]*group, max int) plan {
+	svc := o.svc
 	var p plan
 	byGroup := map[string][]*discoveryv1.EndpointSlice{}
 	for _, s := range existing {
@@ -29,7 +41,7 @@ func Reconcile(svc *corev1.Service, existing []*discoveryv1.EndpointSlice, desir
 		byGroup[k] = append(byGroup[k], s)
 	}
 	for _, k := range slices.Sorted(maps.Keys(desired)) {
-		place(&p, svc, byGroup[k], desired[k], max)
+		place(&p, o, byGroup[k], desired[k], max)
 		delete(byGroup, k)
 	}
 	var leftovers []*discoveryv1.EndpointSlice
@@ -40,10 +52,10 @@ func Reconcile(svc *corev1.Service, existing []*discoveryv1.EndpointSlice, desir
 		// A service without endpoints keeps one empty slice, so readers can tell "no
 		// endpoints" from "not processed yet".
 		if len(leftovers) == 0 {
-			p.create = append(p.create, newSlice(svc, addressType(endpoints.Family(svc)), nil, nil))
+			p.create = append(p.create, newSlice(o, addressType(endpoints.Family(svc)), nil, nil))
 		} else {
 			keep := leftovers[0]
-			want := withContent(svc, keep, addressType(endpoints.Family(svc)), nil, nil)
+			want := withContent(o, keep, addressType(endpoints.Family(svc)), nil, nil)
 			if !sameSlice(keep, want) {
 				p.update = append(p.update, want)
 			}
@@ -64,7 +76,7 @@ func Reconcile(svc *corev1.Service, existing []*discoveryv1.EndpointSlice, desir
 }
 
 // place puts one group's endpoints into its existing slices and new ones.
-func place(p *plan, svc *corev1.Service, have []*discoveryv1.EndpointSlice, g *group, max int) {
+func place(p *plan, o owner, have []*discoveryv1.EndpointSlice, g *group, max int) {
 	slices.SortFunc(have, func(a, b *discoveryv1.EndpointSlice) int { return cmp.Compare(a.Name, b.Name) })
 	want := map[string]discoveryv1.Endpoint{}
 	for _, e := range g.endpoints {
@@ -96,23 +108,23 @@ func place(p *plan, svc *corev1.Service, have []*discoveryv1.EndpointSlice, g *g
 			p.del = append(p.del, s)
 			continue
 		}
-		w := withContent(svc, s, g.addressType, g.ports, contents[i])
+		w := withContent(o, s, g.addressType, g.ports, contents[i])
 		if !sameSlice(s, w) {
 			p.update = append(p.update, w)
 		}
 	}
 	for len(fresh) > 0 {
 		n := min(max, len(fresh))
-		p.create = append(p.create, newSlice(svc, g.addressType, g.ports, fresh[:n]))
+		p.create = append(p.create, newSlice(o, g.addressType, g.ports, fresh[:n]))
 		fresh = fresh[n:]
 	}
 }
 
-// Labels are the service's labels plus the ones that tie a slice to it.
-func Labels(svc *corev1.Service) map[string]string {
-	l := endpoints.Labels(svc)
-	l[discoveryv1.LabelServiceName] = svc.Name
-	l[discoveryv1.LabelManagedBy] = ControllerName
+// sliceLabels are the service's labels plus the ones that tie a slice to it and its manager.
+func sliceLabels(o owner) map[string]string {
+	l := endpoints.Labels(o.svc)
+	l[discoveryv1.LabelServiceName] = o.svc.Name
+	l[discoveryv1.LabelManagedBy] = o.manager
 	return l
 }
 
@@ -121,19 +133,19 @@ func ownerRef(svc *corev1.Service) metav1.OwnerReference {
 	return metav1.OwnerReference{APIVersion: "v1", Kind: "Service", Name: svc.Name, UID: svc.UID, Controller: &t, BlockOwnerDeletion: &t}
 }
 
-func newSlice(svc *corev1.Service, at discoveryv1.AddressType, ports []discoveryv1.EndpointPort, eps []discoveryv1.Endpoint) *discoveryv1.EndpointSlice {
-	prefix := svc.Name
+func newSlice(o owner, at discoveryv1.AddressType, ports []discoveryv1.EndpointPort, eps []discoveryv1.Endpoint) *discoveryv1.EndpointSlice {
+	prefix := o.svc.Name
 	if len(prefix) > 57 { // leave room for the random suffix within 63 characters
 		prefix = prefix[:57]
 	}
-	s := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-", Namespace: svc.Namespace}}
-	return withContent(svc, s, at, ports, eps)
+	s := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-", Namespace: o.svc.Namespace}}
+	return withContent(o, s, at, ports, eps)
 }
 
-func withContent(svc *corev1.Service, s *discoveryv1.EndpointSlice, at discoveryv1.AddressType, ports []discoveryv1.EndpointPort, eps []discoveryv1.Endpoint) *discoveryv1.EndpointSlice {
+func withContent(o owner, s *discoveryv1.EndpointSlice, at discoveryv1.AddressType, ports []discoveryv1.EndpointPort, eps []discoveryv1.Endpoint) *discoveryv1.EndpointSlice {
 	out := s.DeepCopy()
-	out.Labels = Labels(svc)
-	out.OwnerReferences = []metav1.OwnerReference{ownerRef(svc)}
+	out.Labels = sliceLabels(o)
+	out.OwnerReferences = []metav1.OwnerReference{ownerRef(o.svc)}
 	out.AddressType, out.Ports, out.Endpoints = at, ports, eps
 	if len(out.Ports) == 0 {
 		out.Ports = nil

@@ -47,6 +47,7 @@ func TestPlatformControllers(t *testing.T) {
 	t.Run("gc foreground", func(t *testing.T) { testGC(t, c, metav1.DeletePropagationForeground) })
 	t.Run("gc orphan", func(t *testing.T) { testGC(t, c, metav1.DeletePropagationOrphan) })
 	t.Run("endpoints follow readiness", func(t *testing.T) { testEndpoints(t, c) })
+	t.Run("endpoints mirrored into slices", func(t *testing.T) { testMirroring(t, c) })
 	t.Run("node lifecycle", func(t *testing.T) { testNodeLifecycle(t, c) })
 	t.Run("disruption budget", func(t *testing.T) { testDisruption(t, c) })
 	t.Run("namespace deletion", func(t *testing.T) { testNamespaceDeletion(t, c) })
@@ -404,4 +405,56 @@ func testNamespaceDeletion(t *testing.T, c kubernetes.Interface) {
 	if err != nil || len(pods.Items) != 0 {
 		t.Errorf("pods left in deleted namespace: %v %v", pods, err)
 	}
+}
+
+// testMirroring: a Service without a selector gets its endpoints from Endpoints its
+// user writes; they show up in an EndpointSlice, follow updates, and go with them.
+func testMirroring(t *testing.T, c kubernetes.Interface) {
+	ctx := context.Background()
+	ns := "mirror-test"
+	createNamespace(t, c, ns)
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "ext", Namespace: ns},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "db", Port: 5432}}}}
+	if _, err := c.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "ext", Namespace: ns},
+		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "192.0.2.10"}},
+			Ports: []corev1.EndpointPort{{Name: "db", Port: 5432, Protocol: corev1.ProtocolTCP}}}}}
+	if _, err := c.CoreV1().Endpoints(ns).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mirroredIPs := func(want ...string) func() (bool, error) {
+		return func() (bool, error) {
+			list, err := c.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{
+				LabelSelector: discoveryv1.LabelServiceName + "=ext," + discoveryv1.LabelManagedBy + "=endpointslicemirroring-controller.k8s.io"})
+			if err != nil {
+				return false, err
+			}
+			var got []string
+			for _, sl := range list.Items {
+				for _, e := range sl.Endpoints {
+					got = append(got, e.Addresses...)
+				}
+				if len(sl.Ports) != 1 || *sl.Ports[0].Port != 5432 {
+					return false, fmt.Errorf("mirrored ports %v", sl.Ports)
+				}
+			}
+			return fmt.Sprint(got) == fmt.Sprint(want), nil
+		}
+	}
+	eventually(t, "the Endpoints mirrored", mirroredIPs("192.0.2.10"))
+	ep, _ = c.CoreV1().Endpoints(ns).Get(ctx, "ext", metav1.GetOptions{})
+	ep.Subsets[0].Addresses[0].IP = "192.0.2.11"
+	if _, err := c.CoreV1().Endpoints(ns).Update(ctx, ep, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the update mirrored", mirroredIPs("192.0.2.11"))
+	if _, err := c.CoreV1().Endpoints(ns).Get(ctx, "ext", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the user's Endpoints were removed after an update: %v", err)
+	}
+	if err := c.CoreV1().Endpoints(ns).Delete(ctx, "ext", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the mirrored slice removed", mirroredIPs())
 }

@@ -4,8 +4,14 @@ import (
 	"fmt"
 	"os"
 
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/scale"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	"skiff/internal/controllers/clusterroleaggregation"
 	"skiff/internal/controllers/controller"
@@ -15,6 +21,8 @@ import (
 	"skiff/internal/controllers/garbagecollector"
 	"skiff/internal/controllers/namespace"
 	"skiff/internal/controllers/nodelifecycle"
+	"skiff/internal/controllers/persistentvolume"
+	"skiff/internal/controllers/podautoscaler"
 	"skiff/internal/controllers/podgc"
 	"skiff/internal/controllers/serviceaccount"
 )
@@ -31,11 +39,17 @@ type PlatformOptions struct {
 }
 
 // Platform returns the constructors of the cluster's platform controllers by name:
-// garbagecollector, namespace, endpoints, endpointslice, serviceaccount, podgc,
-// nodelifecycle, disruption and clusterrole-aggregation. The garbage collector and the namespace controller
-// reach objects of every kind through a metadata client built from cfg.
+// garbagecollector, namespace, endpoints, endpointslice, endpointslicemirroring,
+// serviceaccount, podgc, nodelifecycle, disruption, persistentvolume-binder,
+// horizontalpodautoscaling and clusterrole-aggregation. The garbage collector and the
+// namespace controller reach objects of every kind through a metadata client built from
+// cfg; the autoscaler reaches scale subresources and metrics.k8s.io.
 func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, error) {
 	md, err := metadata.NewForConfig(ClientConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	hpa, err := autoscalerClients(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -50,16 +64,45 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 		"namespace":        func(c *controller.Context) Runner { return namespace.New(c, md) },
 		"endpoints":        func(c *controller.Context) Runner { return endpoints.New(c) },
 		"endpointslice":    func(c *controller.Context) Runner { return endpointslice.New(c) },
-		"serviceaccount":   func(c *controller.Context) Runner { return serviceaccount.New(c, ca) },
+		"endpointslicemirroring": func(c *controller.Context) Runner {
+			return endpointslice.NewMirroring(c)
+		},
+		"serviceaccount": func(c *controller.Context) Runner { return serviceaccount.New(c, ca) },
 		"podgc": func(c *controller.Context) Runner {
 			return podgc.New(c, podgc.Options{TerminatedPodThreshold: opts.TerminatedPodThreshold})
 		},
-		"nodelifecycle": func(c *controller.Context) Runner { return nodelifecycle.New(c, opts.NodeLifecycle) },
-		"disruption":    func(c *controller.Context) Runner { return disruption.New(c) },
+		"nodelifecycle":           func(c *controller.Context) Runner { return nodelifecycle.New(c, opts.NodeLifecycle) },
+		"disruption":              func(c *controller.Context) Runner { return disruption.New(c) },
+		"persistentvolume-binder": func(c *controller.Context) Runner { return persistentvolume.New(c) },
+		"horizontalpodautoscaling": func(c *controller.Context) Runner {
+			return podautoscaler.New(c, hpa)
+		},
 		"clusterrole-aggregation": func(c *controller.Context) Runner {
 			return clusterroleaggregation.New(c)
 		},
 	}, nil
+}
+
+// autoscalerClients reach any kind's scale subresource (resolved through discovery, so
+// custom resources work too) and the resource metrics API.
+func autoscalerClients(cfg *rest.Config) (podautoscaler.Clients, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.UserAgent = "skiff-controller-manager"
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return podautoscaler.Clients{}, err
+	}
+	cached := memory.NewMemCacheClient(disc)
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(cached)
+	scales, err := scale.NewForConfig(cfg, mapper, dynamic.LegacyAPIPathResolverFunc, scale.NewDiscoveryScaleKindResolver(cached))
+	if err != nil {
+		return podautoscaler.Clients{}, err
+	}
+	metrics, err := metricsclient.NewForConfig(cfg)
+	if err != nil {
+		return podautoscaler.Clients{}, err
+	}
+	return podautoscaler.Clients{Scales: scales, Mapper: mapper, Metrics: metrics.MetricsV1beta1()}, nil
 }
 
 // trustedCA is the CA bundle cfg verifies the API server with.

@@ -122,12 +122,8 @@ func newClaims(set *appsv1.StatefulSet, ordinal int) []*corev1.PersistentVolumeC
 		for k, v := range sel {
 			c.Labels[k] = v
 		}
-		if p := set.Spec.PersistentVolumeClaimRetentionPolicy; p != nil && p.WhenDeleted == appsv1.DeletePersistentVolumeClaimRetentionPolicyType {
-			// Owned (but not controlled) by the set, so deleting it deletes the claims.
-			ref := workloads.NewControllerRef(set, kindStatefulSet)
-			f := false
-			ref.Controller = &f
-			c.OwnerReferences = []metav1.OwnerReference{*ref}
+		if deleteWithSet(set) {
+			c.OwnerReferences = []metav1.OwnerReference{setClaimRef(set)}
 		}
 		c.Status = corev1.PersistentVolumeClaimStatus{}
 		out = append(out, c)
@@ -139,4 +135,19 @@ func newClaims(set *appsv1.StatefulSet, ordinal int) []*corev1.PersistentVolumeC
 // may have removed them; the hostname cannot change).
 func identityMatches(pod *corev1.Pod, ordinal int) bool {
 	return pod.Labels[podNameLabel] == pod.Name && pod.Labels[podIndexLabel] == strconv.Itoa(ordinal)
+}
+
+// deleteWithSet: the set's claims go when the set goes (whenDeleted=Delete).
+func deleteWithSet(set *appsv1.StatefulSet) bool {
+	p := set.Spec.PersistentVolumeClaimRetentionPolicy
+	return p != nil && p.WhenDeleted == appsv1.DeletePersistentVolumeClaimRetentionPolicyType
+}
+
+// setClaimRef makes a claim owned (but not controlled) by the set, so the garbage
+// collector deletes it with the set.
+func setClaimRef(set *appsv1.StatefulSet) metav1.OwnerReference {
+	ref := workloads.NewControllerRef(set, kindStatefulSet)
+	f := false
+	ref.Controller = &f
+	return *ref
 }

@@ -84,3 +84,43 @@ func checkCondemnHandsClaims(t *testing.T, set *appsv1.StatefulSet, want bool) {
 		t.Fatalf("scaled-down claim's owner references %+v; want owned by the pod: %v", got.OwnerReferences, want)
 	}
 }
+
+// TestClaimFollowsWhenDeleted: a claim made under one whenDeleted policy follows
+// a later change of it, keeping owners that are not the set.
+func TestClaimFollowsWhenDeleted(t *testing.T) {
+	const del, retain = appsv1.DeletePersistentVolumeClaimRetentionPolicyType, appsv1.RetainPersistentVolumeClaimRetentionPolicyType
+	other := metav1.OwnerReference{APIVersion: "v1", Kind: "ConfigMap", Name: "x", UID: "other-uid"}
+	for _, tc := range []struct {
+		name      string
+		set       *appsv1.StatefulSet
+		setOwned  bool
+		wantOwned bool
+	}{
+		{"retain to delete", retentionSet(del, ""), false, true},
+		{"delete to retain", retentionSet(retain, ""), true, false},
+		{"no policy drops the set", retentionSet("", ""), true, false},
+		{"already owned", retentionSet(del, ""), true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			refs := []metav1.OwnerReference{other}
+			if tc.setOwned {
+				refs = append(refs, setClaimRef(tc.set))
+			}
+			pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data-db-0", Namespace: "ns", OwnerReferences: refs}}
+			client := fake.NewClientset(pvc)
+			sc := &ssController{client: client, rec: record.NewFakeRecorder(10)}
+			ctx := context.Background()
+			if err := sc.followRetention(ctx, tc.set, pvc); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := client.CoreV1().PersistentVolumeClaims("ns").Get(ctx, "data-db-0", metav1.GetOptions{})
+			owned := false
+			for _, r := range got.OwnerReferences {
+				owned = owned || r.UID == tc.set.UID
+			}
+			if owned != tc.wantOwned || got.OwnerReferences[0].UID != "other-uid" {
+				t.Errorf("owner references %+v; want the set: %v, and the other owner kept", got.OwnerReferences, tc.wantOwned)
+			}
+		})
+	}
+}

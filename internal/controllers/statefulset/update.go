@@ -3,6 +3,7 @@ package statefulset
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -154,10 +155,14 @@ func (sc *ssController) createPod(ctx context.Context, set *appsv1.StatefulSet, 
 }
 
 // ensureClaims creates the PVCs the pod with ordinal needs; existing ones are kept,
-// which is how a pod's storage survives the pod.
+// which is how a pod's storage survives the pod, and follow the set's current
+// whenDeleted policy.
 func (sc *ssController) ensureClaims(ctx context.Context, set *appsv1.StatefulSet, pod *corev1.Pod, ordinal int) error {
 	for _, c := range newClaims(set, ordinal) {
-		if _, err := sc.claims.PersistentVolumeClaims(set.Namespace).Get(c.Name); err == nil {
+		if old, err := sc.claims.PersistentVolumeClaims(set.Namespace).Get(c.Name); err == nil {
+			if err := sc.followRetention(ctx, set, old); err != nil {
+				return err
+			}
 			continue
 		}
 		_, err := sc.client.CoreV1().PersistentVolumeClaims(set.Namespace).Create(ctx, c, metav1.CreateOptions{})
@@ -171,6 +176,23 @@ func (sc *ssController) ensureClaims(ctx context.Context, set *appsv1.StatefulSe
 		sc.rec.Eventf(set, corev1.EventTypeNormal, "SuccessfulCreate", "create Claim %s Pod %s in StatefulSet %s success", c.Name, pod.Name, set.Name)
 	}
 	return nil
+}
+
+// followRetention adds or removes the set's owner reference on an existing claim
+// when whenDeleted changed since the claim was made.
+func (sc *ssController) followRetention(ctx context.Context, set *appsv1.StatefulSet, claim *corev1.PersistentVolumeClaim) error {
+	i := slices.IndexFunc(claim.OwnerReferences, func(r metav1.OwnerReference) bool { return r.UID == set.UID })
+	if deleteWithSet(set) == (i >= 0) {
+		return nil
+	}
+	next := claim.DeepCopy()
+	if i >= 0 {
+		next.OwnerReferences = slices.Delete(next.OwnerReferences, i, i+1)
+	} else {
+		next.OwnerReferences = append(next.OwnerReferences, setClaimRef(set))
+	}
+	_, err := sc.client.CoreV1().PersistentVolumeClaims(set.Namespace).Update(ctx, next, metav1.UpdateOptions{})
+	return err
 }
 
 func (sc *ssController) fixIdentity(ctx context.Context, set *appsv1.StatefulSet, pod *corev1.Pod, ordinal int) error {

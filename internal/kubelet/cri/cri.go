@@ -38,6 +38,9 @@ type Client struct {
 	Images  runtimeapi.ImageServiceClient
 	conn    *grpc.ClientConn
 	observe atomic.Pointer[Observer]
+	// BeforePull, when set, runs before every pull; its error fails the pull with a
+	// clearer reason than the runtime would give (see images.PullCheck).
+	BeforePull func(ctx context.Context, image string) error
 }
 
 // Observer is told of every finished call: its gRPC method, duration and error.
@@ -140,6 +143,11 @@ func (c *Client) ImagePresent(ctx context.Context, image string) (bool, string, 
 
 // Pull pulls image and returns its reference (digest or ID).
 func (c *Client) Pull(ctx context.Context, image string) (string, error) {
+	if c.BeforePull != nil {
+		if err := c.BeforePull(ctx, image); err != nil {
+			return "", err
+		}
+	}
 	r, err := c.Images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: image}})
 	if err != nil {
 		return "", err

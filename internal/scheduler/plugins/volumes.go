@@ -7,25 +7,29 @@ import (
 	v1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	storagelisters "k8s.io/client-go/listers/storage/v1"
 
 	fw "skiff/internal/scheduler/framework"
+	vb "skiff/internal/volumebinding"
 )
 
 // Reasons of the volume plugin.
 const (
-	ReasonUnboundImmediate     = "pod has unbound immediate PersistentVolumeClaims"
-	ReasonVolumeNodeAffinity   = "node(s) had volume node affinity conflict"
-	volumeBindingState         = VolumeBindingName
-	volumeBindingModeImmediate = storagev1.VolumeBindingImmediate
+	ReasonUnboundImmediate   = "pod has unbound immediate PersistentVolumeClaims"
+	ReasonVolumeNodeAffinity = "node(s) had volume node affinity conflict"
+	ReasonNoVolumeToBind     = "node(s) didn't find available persistent volumes to bind"
+	volumeBindingState       = VolumeBindingName
 )
 
 // VolumeBinding keeps pods whose claims cannot be used off nodes: an unbound claim
 // of an Immediate class fails everywhere (the volume controller has to bind it
 // first), and a claim bound to a PV with node affinity (a local PV) only fits the
-// nodes that PV allows. WaitForFirstConsumer claims pass; binding them once a node
-// is chosen belongs to the storage controllers.
+// nodes that PV allows. An unbound WaitForFirstConsumer claim fits a node where a
+// matching free volume is reachable, or any node if its class provisions volumes;
+// once the pod has a node, SelectNode tells the claim (and so the PV controller
+// and the provisioner) where that is.
 type VolumeBinding struct {
 	Claims  corelisters.PersistentVolumeClaimLister
 	Volumes corelisters.PersistentVolumeLister
@@ -35,67 +39,76 @@ type VolumeBinding struct {
 // Name implements fw.Plugin.
 func (*VolumeBinding) Name() string { return VolumeBindingName }
 
-type volumeState struct{ terms [][]v1.NodeSelectorTerm }
+type volumeState struct {
+	terms [][]v1.NodeSelectorTerm
+	// static are unbound WaitForFirstConsumer claims of a class that makes no
+	// volumes, with the free volumes that could serve them on some node.
+	static []staticClaim
+}
+
+type staticClaim struct {
+	pvc        *v1.PersistentVolumeClaim
+	candidates []*v1.PersistentVolume
+}
 
 func (s *volumeState) Clone() fw.StateData { return s }
 
-// claimNames lists the claims a pod uses, generic ephemeral volumes included (their
-// claim is named <pod>-<volume>).
-func claimNames(pod *v1.Pod) []string {
-	var out []string
-	for _, v := range pod.Spec.Volumes {
-		switch {
-		case v.PersistentVolumeClaim != nil:
-			out = append(out, v.PersistentVolumeClaim.ClaimName)
-		case v.Ephemeral != nil:
-			out = append(out, pod.Name+"-"+v.Name)
-		}
-	}
-	return out
-}
-
 // PreFilter implements fw.PreFilterPlugin.
 func (b *VolumeBinding) PreFilter(_ context.Context, state *fw.CycleState, pod *fw.PodInfo, _ fw.Snapshot) *fw.Status {
-	names := claimNames(pod.Pod)
+	names := vb.PodClaims(pod.Pod)
 	if len(names) == 0 || b.Claims == nil {
 		return fw.NewStatus(fw.Skip)
 	}
 	s := &volumeState{}
 	for _, name := range names {
-		terms, st := b.claimTerms(pod.Pod.Namespace, name)
-		if st != nil {
+		if st := b.preFilterClaim(s, pod.Pod.Namespace, name); st != nil {
 			return st
 		}
-		if terms != nil {
-			s.terms = append(s.terms, terms)
-		}
 	}
-	if len(s.terms) == 0 {
+	if len(s.terms) == 0 && len(s.static) == 0 {
 		return fw.NewStatus(fw.Skip)
 	}
 	state.Write(volumeBindingState, s)
 	return nil
 }
 
-// claimTerms returns the node selector terms of the PV bound to a claim (nil when
-// the claim does not restrict nodes), or why the claim makes the pod unschedulable.
-func (b *VolumeBinding) claimTerms(ns, name string) ([]v1.NodeSelectorTerm, *fw.Status) {
+// preFilterClaim adds what one claim demands of nodes to s, or says why the claim
+// makes the pod unschedulable.
+func (b *VolumeBinding) preFilterClaim(s *volumeState, ns, name string) *fw.Status {
 	pvc, err := b.Claims.PersistentVolumeClaims(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		return nil, unresolvable(fmt.Sprintf("persistentvolumeclaim %q not found", name))
+		return unresolvable(fmt.Sprintf("persistentvolumeclaim %q not found", name))
 	}
 	if err != nil {
-		return nil, fw.NewStatus(fw.Error, err.Error())
+		return fw.NewStatus(fw.Error, err.Error())
 	}
 	if pvc.DeletionTimestamp != nil {
-		return nil, unresolvable(fmt.Sprintf("persistentvolumeclaim %q is being deleted", name))
+		return unresolvable(fmt.Sprintf("persistentvolumeclaim %q is being deleted", name))
 	}
-	if pvc.Spec.VolumeName == "" {
-		if b.waitForFirstConsumer(pvc) {
-			return nil, nil
+	if pvc.Spec.VolumeName != "" {
+		terms, st := b.boundTerms(pvc)
+		if terms != nil {
+			s.terms = append(s.terms, terms)
 		}
-		return nil, unresolvable(ReasonUnboundImmediate)
+		return st
 	}
+	sc := b.waitingClass(pvc)
+	if sc == nil {
+		return unresolvable(ReasonUnboundImmediate)
+	}
+	if sc.Provisioner == vb.NoProvisioner {
+		pvs, err := b.Volumes.List(labels.Everything())
+		if err != nil {
+			return fw.NewStatus(fw.Error, err.Error())
+		}
+		s.static = append(s.static, staticClaim{pvc: pvc, candidates: pvs})
+	}
+	return nil
+}
+
+// boundTerms returns the node selector terms of the PV bound to a claim (nil when
+// it does not restrict nodes).
+func (b *VolumeBinding) boundTerms(pvc *v1.PersistentVolumeClaim) ([]v1.NodeSelectorTerm, *fw.Status) {
 	pv, err := b.Volumes.Get(pvc.Spec.VolumeName)
 	if err != nil {
 		return nil, unresolvable(fmt.Sprintf("persistentvolume %q not found", pvc.Spec.VolumeName))
@@ -106,15 +119,18 @@ func (b *VolumeBinding) claimTerms(ns, name string) ([]v1.NodeSelectorTerm, *fw.
 	return pv.Spec.NodeAffinity.Required.NodeSelectorTerms, nil
 }
 
-func (b *VolumeBinding) waitForFirstConsumer(pvc *v1.PersistentVolumeClaim) bool {
-	if pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName == "" || b.Classes == nil {
-		return false
+// waitingClass is the class of an unbound claim if it waits for its first
+// consumer; nil if the claim must be bound before any pod can use it.
+func (b *VolumeBinding) waitingClass(pvc *v1.PersistentVolumeClaim) *storagev1.StorageClass {
+	name := vb.ClaimClass(pvc)
+	if name == "" || b.Classes == nil {
+		return nil
 	}
-	sc, err := b.Classes.Get(*pvc.Spec.StorageClassName)
-	if err != nil || sc.VolumeBindingMode == nil {
-		return false
+	sc, err := b.Classes.Get(name)
+	if err != nil || sc.VolumeBindingMode == nil || *sc.VolumeBindingMode != storagev1.VolumeBindingWaitForFirstConsumer {
+		return nil
 	}
-	return *sc.VolumeBindingMode != volumeBindingModeImmediate
+	return sc
 }
 
 // Filter implements fw.FilterPlugin.
@@ -128,5 +144,33 @@ func (b *VolumeBinding) Filter(state *fw.CycleState, _ *fw.PodInfo, n *fw.NodeIn
 			return unresolvable(ReasonVolumeNodeAffinity)
 		}
 	}
+	for _, c := range s.static {
+		if vb.BestMatch(c.pvc, c.candidates, n.Node) == nil {
+			return unresolvable(ReasonNoVolumeToBind)
+		}
+	}
 	return nil
 }
+
+// SelectNode records node on the pod's unbound WaitForFirstConsumer claims, as
+// kube-scheduler's PreBind does: the PV controller then binds a volume reachable
+// from node, or the class's provisioner makes one there. It runs before the pod
+// is bound, so a pod never runs with claims that do not know its node.
+func (b *VolumeBinding) SelectNode(ctx context.Context, annotate ClaimAnnotator, pod *v1.Pod, node string) error {
+	if b.Claims == nil {
+		return nil
+	}
+	for _, name := range vb.PodClaims(pod) {
+		pvc, err := b.Claims.PersistentVolumeClaims(pod.Namespace).Get(name)
+		if err != nil || pvc.Spec.VolumeName != "" || pvc.Annotations[vb.AnnSelectedNode] == node || b.waitingClass(pvc) == nil {
+			continue
+		}
+		if err := annotate(ctx, pvc.Namespace, pvc.Name, vb.AnnSelectedNode, node); err != nil {
+			return fmt.Errorf("persistentvolumeclaim %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// ClaimAnnotator sets one annotation on a claim.
+type ClaimAnnotator func(ctx context.Context, ns, name, key, value string) error

@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"context"
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
@@ -27,10 +28,18 @@ func TestVolumeBinding(t *testing.T) {
 	claim("bound-net", "net", "standard")
 	claim("unbound", "", "standard")
 	claim("wffc", "", "local")
+	claim("wffc-static", "", "static")
 	_ = volumes.Add(&v1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "local-a"}, Spec: v1.PersistentVolumeSpec{
 		NodeAffinity: &v1.VolumeNodeAffinity{Required: &v1.NodeSelector{NodeSelectorTerms: []v1.NodeSelectorTerm{
 			expr(v1.LabelHostname, v1.NodeSelectorOpIn, "a")}}}}})
 	_ = volumes.Add(&v1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "net"}})
+	// A free hand-made volume on node a, of the class that makes none.
+	_ = volumes.Add(&v1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "static-a"}, Spec: v1.PersistentVolumeSpec{
+		StorageClassName: "static",
+		NodeAffinity: &v1.VolumeNodeAffinity{Required: &v1.NodeSelector{NodeSelectorTerms: []v1.NodeSelectorTerm{
+			expr(v1.LabelHostname, v1.NodeSelectorOpIn, "a")}}}}})
+	_ = classes.Add(&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "static"}, Provisioner: "kubernetes.io/no-provisioner",
+		VolumeBindingMode: ptr.To(storagev1.VolumeBindingWaitForFirstConsumer)})
 	_ = classes.Add(&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "local"},
 		VolumeBindingMode: ptr.To(storagev1.VolumeBindingWaitForFirstConsumer)})
 	_ = classes.Add(&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "standard"},
@@ -47,6 +56,7 @@ func TestVolumeBinding(t *testing.T) {
 		{"bound-net", both(fits)},
 		{"unbound", both(reject(fw.UnschedulableAndUnresolvable, ReasonUnboundImmediate))},
 		{"wffc", both(fits)},
+		{"wffc-static", map[string]verdict{"a": fits, "b": reject(fw.UnschedulableAndUnresolvable, ReasonNoVolumeToBind)}},
 		{"missing", both(reject(fw.UnschedulableAndUnresolvable, `persistentvolumeclaim "missing" not found`))},
 	}
 	for _, tt := range tests {
@@ -57,4 +67,47 @@ func TestVolumeBinding(t *testing.T) {
 			diff(t, tt.want, runFilter(t, pl, p, snap))
 		})
 	}
+}
+
+// TestSelectNode: only unbound WaitForFirstConsumer claims learn the node; bound
+// and Immediate claims are left alone, and a claim that already names the node is
+// not rewritten.
+func TestSelectNode(t *testing.T) {
+	claims := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	classes := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	add := func(name, volume, class, selected string) {
+		c := &v1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: v1.PersistentVolumeClaimSpec{VolumeName: volume, StorageClassName: ptr.To(class)}}
+		if selected != "" {
+			c.Annotations = map[string]string{"volume.kubernetes.io/selected-node": selected}
+		}
+		_ = claims.Add(c)
+	}
+	add("wffc", "", "local", "")
+	add("wffc-elsewhere", "", "local", "b")
+	add("wffc-here", "", "local", "a")
+	add("bound", "pv", "local", "")
+	add("immediate", "", "standard", "")
+	_ = classes.Add(&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "local"},
+		VolumeBindingMode: ptr.To(storagev1.VolumeBindingWaitForFirstConsumer)})
+	_ = classes.Add(&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "standard"},
+		VolumeBindingMode: ptr.To(storagev1.VolumeBindingImmediate)})
+	pl := &VolumeBinding{Claims: corelisters.NewPersistentVolumeClaimLister(claims), Classes: storagelisters.NewStorageClassLister(classes)}
+	p := pod("p", "", "")
+	for _, c := range []string{"wffc", "wffc-elsewhere", "wffc-here", "bound", "immediate"} {
+		p.Spec.Volumes = append(p.Spec.Volumes, v1.Volume{Name: c, VolumeSource: v1.VolumeSource{
+			PersistentVolumeClaim: &v1.PersistentVolumeClaimVolumeSource{ClaimName: c}}})
+	}
+	got := map[string]string{}
+	err := pl.SelectNode(context.Background(), func(_ context.Context, ns, name, key, value string) error {
+		if ns != "default" || key != "volume.kubernetes.io/selected-node" {
+			t.Errorf("annotated %s/%s with %s", ns, name, key)
+		}
+		got[name] = value
+		return nil
+	}, p, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, map[string]string{"wffc": "a", "wffc-elsewhere": "a"}, got)
 }

@@ -166,25 +166,27 @@ spec:
 	}
 }
 
-// TestSeedStatefulSetWaitsForStorage applies the seed's mongodb StatefulSet: each
-// ordinal gets its claim, and with no storage provisioner yet mongodb-0 waits (saying
-// why) while mongodb-1 is not created before it, as OrderedReady demands.
-func TestSeedStatefulSetWaitsForStorage(t *testing.T) {
+// TestSeedStatefulSetGetsStorage applies the seed's mongodb StatefulSet: each
+// ordinal's claim takes the default class local-path, waits for its pod to be
+// placed, and is provisioned on that pod's node, so all three replicas come up in
+// order, each with its own Bound volume pinned to its node.
+func TestSeedStatefulSetGetsStorage(t *testing.T) {
 	n := ns(t, "mongo")
 	cluster.MustKubectl(t, "-n", n, "apply", "-f", filepath.Join("..", "testdata", "seeds", "statefulset-mongodb.yaml"))
-	framework.Eventually(t, 60*time.Second, func() error {
-		pvcs, _ := cluster.Kubectl("-n", n, "get", "pvc", "-o", "name")
-		if !strings.Contains(pvcs, "mongo-data-mongodb-0") {
-			return fmt.Errorf("no claim for mongodb-0: %q", pvcs)
+	waitJSON(t, 90*time.Second, "{.status.readyReplicas}", "3", "-n", n, "get", "sts", "mongodb")
+	for i := range 3 {
+		claim := fmt.Sprintf("mongo-data-mongodb-%d", i)
+		out := cluster.MustKubectl(t, "-n", n, "get", "pvc", claim, "-o",
+			`jsonpath={.status.phase} {.spec.storageClassName} {.spec.volumeName} {.metadata.annotations.volume\.kubernetes\.io/selected-node}`)
+		f := strings.Fields(out)
+		if len(f) != 4 || f[0] != "Bound" || f[1] != "local-path" {
+			t.Fatalf("claim %s: %q, want Bound local-path <volume> <node>", claim, out)
 		}
-		desc, _ := cluster.Kubectl("-n", n, "describe", "pod", "mongodb-0")
-		if !strings.Contains(desc, "unbound") && !strings.Contains(desc, "PersistentVolumeClaim") {
-			return fmt.Errorf("mongodb-0 does not say it waits for its claim:\n%s", desc)
+		node := cluster.MustKubectl(t, "-n", n, "get", "pod", fmt.Sprintf("mongodb-%d", i), "-o", "jsonpath={.spec.nodeName}")
+		pinned := cluster.MustKubectl(t, "get", "pv", f[2], "-o", "jsonpath={.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}")
+		if node != f[3] || pinned != node {
+			t.Errorf("claim %s: selected node %s, volume pinned to %s, pod on %s", claim, f[3], pinned, node)
 		}
-		return nil
-	})
-	if _, err := cluster.Kubectl("-n", n, "get", "pod", "mongodb-1"); err == nil {
-		t.Fatal("mongodb-1 was created before mongodb-0 was ready")
 	}
 }
 

@@ -44,6 +44,7 @@ func TestMain(m *testing.M) {
 	}
 	var procs []*framework.Process
 	for i, args := range sims {
+		args = append(args, "--volume-dir", filepath.Join(dir, "volumes"))
 		p, err := cluster.StartSkiff(filepath.Join(dir, fmt.Sprintf("simulate-%d.log", i)), append([]string{"simulate"}, args...)...)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "e2e cluster: simulate:", err)

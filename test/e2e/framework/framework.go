@@ -146,11 +146,25 @@ func (c *Cluster) signal(hard bool) {
 		sig = syscall.SIGKILL
 	}
 	_ = syscall.Kill(-c.cmd.Process.Pid, sig)
+	var err error
 	select {
-	case <-c.done:
+	case err = <-c.done:
 	case <-time.After(30 * time.Second):
 		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-		<-c.done
+		err = <-c.done
+	}
+	c.done <- err // a later Stop or Restart of the stopped server returns at once
+}
+
+// Exited waits up to timeout for the server to end by itself and returns how it
+// ended; ok is false while it still runs.
+func (c *Cluster) Exited(timeout time.Duration) (err error, ok bool) {
+	select {
+	case err = <-c.done:
+		c.done <- err // Stop and Restart wait on it too
+		return err, true
+	case <-time.After(timeout):
+		return nil, false
 	}
 }
 

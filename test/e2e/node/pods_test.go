@@ -207,6 +207,10 @@ func TestMissingImageBacksOff(t *testing.T) {
 	if !strings.Contains(events, "skiff.local/does-not-exist:1") {
 		t.Errorf("events do not name the image:\n%s", events)
 	}
+	// The registry's name is never looked up outside: the event says what is wrong.
+	if !strings.Contains(events, "not in the cluster's registry") || strings.Contains(events, "no such host") {
+		t.Errorf("events do not say the image is missing from the registry:\n%s", events)
+	}
 }
 
 func TestLogsFollowStreams(t *testing.T) {

@@ -1,0 +1,91 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+func startTestEtcd(t testing.TB) *Etcd {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := StartEmbedded(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+func TestEmbeddedEtcdOpensNoListeners(t *testing.T) {
+	e := startTestEtcd(t)
+	if n := len(e.member.Clients) + len(e.member.Peers); n != 0 {
+		t.Fatalf("embedded etcd opened %d listeners, want none", n)
+	}
+	ctx := context.Background()
+	if _, err := e.Client.Put(ctx, "/k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := e.Client.Get(ctx, "/k")
+	if err != nil || len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != "v" {
+		t.Fatalf("in-process client read %v, %v", resp, err)
+	}
+}
+
+func TestEmbeddedEtcdStoppedIsReported(t *testing.T) {
+	e := startTestEtcd(t)
+	select {
+	case <-e.Stopped():
+		t.Fatal("Stopped closed while the member runs")
+	default:
+	}
+	e.member.Server.HardStop()
+	select {
+	case <-e.Stopped():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stopped not closed after the member stopped")
+	}
+}
+
+func TestEtcdLogsReachSlog(t *testing.T) {
+	var buf bytes.Buffer
+	log := zap.New(newSlogCore(slog.New(slog.NewTextHandler(&buf, nil)))).Named("wal")
+	log.Info("chatty detail")
+	log.With(zap.String("path", "/d/member/wal")).Warn("slow fdatasync", zap.Duration("took", 2*time.Second))
+	log.Error("failed to write", zap.Error(syscall.ENOSPC))
+	out := buf.String()
+	for _, want := range []string{
+		`level=WARN msg="slow fdatasync" component=etcd`, "logger=wal", "path=/d/member/wal", "took=2s",
+		`level=ERROR msg="failed to write"`, `error="no space left on device"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "chatty detail") {
+		t.Errorf("info entries reached slog:\n%s", out)
+	}
+}
+
+// etcd ends the process with a Fatal entry when its disk fails; the entry must
+// reach the log first and say the server stops.
+func TestEtcdFatalIsLoggedAsTheReasonToStop(t *testing.T) {
+	var buf bytes.Buffer
+	log := zap.New(newSlogCore(slog.New(slog.NewTextHandler(&buf, nil))), zap.WithFatalHook(zapcore.WriteThenPanic))
+	func() {
+		defer func() { _ = recover() }()
+		log.Fatal("failed to save Raft hard state and entries", zap.Error(syscall.ENOSPC))
+	}()
+	want := `level=ERROR msg="etcd failed, the server stops: failed to save Raft hard state and entries" component=etcd error="no space left on device"`
+	if !strings.Contains(buf.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, buf.String())
+	}
+}
