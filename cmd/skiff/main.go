@@ -26,6 +26,8 @@ Usage:
                              run the controllers on their own (for a server with --disable-controllers)
   skiff simulate [flags]     register simulated nodes (for scale tests and capacity planning)
   skiff why [-n NS] POD      explain what keeps a pod from running
+  skiff token create|list|delete
+                             manage join tokens (bootstrap-token Secrets that expire)
   skiff kubeconfig [flags]   print the admin kubeconfig of a server's data dir
   skiff image import FILE    push a docker-save or OCI archive into the cluster's registry
   skiff image ls             list the cluster's images
@@ -69,6 +71,8 @@ func main() {
 		err = runStandaloneControllerManager(ctx, args)
 	case "why":
 		err = runWhy(ctx, os.Stdout, args)
+	case "token":
+		err = runToken(ctx, os.Stdout, args)
 	case "secrets":
 		err = runSecrets(ctx, os.Stdout, args)
 	case "etcd-snapshot":

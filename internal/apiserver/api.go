@@ -13,6 +13,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
@@ -43,6 +44,7 @@ type API struct {
 	admit     *admission
 	chain     admissionChain
 	rbac      auth.RBAC
+	pods      *auth.PodIndex // pods by node, for the node authorizer
 	saTokens  *auth.ServiceAccountTokens
 	metrics   *requestMetrics
 	// NodeProxy forwards pods/log, exec, attach and portforward to the node's agent;
@@ -92,6 +94,7 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 		ep.managers = managers[gvk]
 	}
 	a.rbac = auth.RBAC{Source: rbacSource{api: a}}
+	a.pods = auth.NewPodIndex()
 	a.admit = &admission{api: a, alloc: alloc}
 	if err := a.serveOpenAPI(); err != nil {
 		return nil, fmt.Errorf("openapi: %w", err)
@@ -173,8 +176,7 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	attrs := auth.Attributes{User: user, Verb: authzVerb(r, q), Namespace: authzNamespace(q), APIGroup: q.Group,
-		Resource: q.Resource, Subresource: q.Subresource, Name: q.Name}
+	attrs := requestAttributes(r, q, user)
 	if allowed, why := a.authz.Authorize(r.Context(), attrs); !allowed {
 		writeError(w, forbidden(attrs, why))
 		return
@@ -208,6 +210,23 @@ func (a *API) serveNonResource(w http.ResponseWriter, r *http.Request, user *aut
 		}
 	}
 	writeError(w, apierrors.NewNotFound(schema.GroupResource{}, r.URL.Path))
+}
+
+// requestAttributes describe a resource request to authorization. A list or watch
+// narrowed to one name by fieldSelector=metadata.name=X names X, as Kubernetes'
+// request info does, so per-object rules (resourceNames, the node graph) apply.
+func requestAttributes(r *http.Request, q request, user *auth.User) auth.Attributes {
+	at := auth.Attributes{User: user, Verb: authzVerb(r, q), Namespace: authzNamespace(q), APIGroup: q.Group,
+		Resource: q.Resource, Subresource: q.Subresource, Name: q.Name}
+	if at.Verb == "list" || at.Verb == "watch" {
+		at.FieldSelector = r.URL.Query().Get("fieldSelector")
+		if sel, err := fields.ParseSelector(at.FieldSelector); err == nil {
+			if name, ok := sel.RequiresExactMatch("metadata.name"); ok {
+				at.Name = name
+			}
+		}
+	}
+	return at
 }
 
 // authzNamespace is the namespace a request acts in; a Namespace object is in itself,
@@ -289,7 +308,7 @@ func (a *API) serveResource(w http.ResponseWriter, r *http.Request, q request, e
 	case "token":
 		a.serveToken(w, r, q, ep)
 		return
-	case "", "status", "ephemeralcontainers":
+	case "", "status", "ephemeralcontainers", "approval":
 	case "scale":
 		a.serveScale(w, r, q, ep)
 		return

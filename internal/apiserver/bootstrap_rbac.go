@@ -101,9 +101,16 @@ func defaultPolicy() []runtime.Object {
 			rule([]string{"get", "list"}, "metrics.k8s.io", "pods", "nodes")),
 		clusterRole("system:monitoring", nil, rbacv1.PolicyRule{Verbs: []string{"get"},
 			NonResourceURLs: []string{"/metrics", "/metrics/slis", "/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*"}}),
+		// What the node authorizer grants every node besides its pods' objects; bound
+		// to no one, as in Kubernetes (the node authorizer is the grant).
+		clusterRole("system:node", nil, auth.NodeRules...),
 		clusterRole("system:public-info-viewer", nil, rbacv1.PolicyRule{Verbs: []string{"get"}, NonResourceURLs: []string{"/healthz", "/livez", "/readyz", "/version", "/version/"}}),
 		clusterRole("system:service-account-issuer-discovery", nil, rbacv1.PolicyRule{Verbs: []string{"get"},
 			NonResourceURLs: []string{auth.OpenIDConfigurationPath, auth.OpenIDConfigurationPath + "/", auth.JWKSPath, auth.JWKSPath + "/"}}),
+		// A join token may ask for a kubelet client certificate (approved for names no
+		// node holds yet by the csrsigning controller).
+		clusterRole("system:node-bootstrapper", nil, rule([]string{"create", "get", "list", "watch"}, "certificates.k8s.io", "certificatesigningrequests")),
+		clusterBinding("system:node-bootstrapper", "system:node-bootstrapper", auth.Bootstrappers),
 		clusterBinding("cluster-admin", "cluster-admin", auth.Masters),
 		clusterBinding("system:basic-user", "system:basic-user", auth.Authenticated),
 		clusterBinding("system:discovery", "system:discovery", auth.Authenticated),

@@ -57,3 +57,13 @@ func (a *API) serviceAccountExists(ctx context.Context, ns, sa, saUID, pod, podU
 	p, ok := a.endpoints[corev1.SchemeGroupVersion.WithResource("pods")].store.Peek(ns, pod)
 	return ok && (podUID == "" || string(p.(*corev1.Pod).UID) == podUID)
 }
+
+// kubeSystemSecret reads a Secret of kube-system from the cache (bootstrap tokens).
+func (a *API) kubeSystemSecret(name string) (*corev1.Secret, bool) {
+	obj, ok := a.endpoints[corev1.SchemeGroupVersion.WithResource("secrets")].store.Peek("kube-system", name)
+	if !ok {
+		return nil, false
+	}
+	s, ok := obj.(*corev1.Secret)
+	return s, ok
+}

@@ -123,6 +123,10 @@ func (a *API) serveToken(w http.ResponseWriter, r *http.Request, q request, ep *
 		return
 	}
 	sa := saObj.(*corev1.ServiceAccount)
+	if err := a.checkNodeToken(r.Context(), ep, sa, tr.Spec.BoundObjectRef); err != nil {
+		writeError(w, err)
+		return
+	}
 	exp := time.Hour
 	if tr.Spec.ExpirationSeconds != nil {
 		if *tr.Spec.ExpirationSeconds < 600 {

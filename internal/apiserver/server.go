@@ -140,17 +140,32 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	saTokens := &auth.ServiceAccountTokens{Key: saKey}
+	// DATA_DIR/token stays valid as the server's own first join token (agents set up
+	// with it keep joining; change the file and restart to rotate it); `skiff token`
+	// manages bootstrap-token Secrets, which expire and can be deleted.
+	bootstrapTokens := &auth.BootstrapTokens{Now: time.Now}
 	authn := &auth.Authenticator{Tokens: []auth.TokenAuthenticator{auth.StaticToken{
-		Token: s.Token, User: auth.User{Name: "system:bootstrap:skiff", Groups: []string{auth.Bootstrappers}}}, saTokens}}
-	authz := auth.Union{auth.MastersAuthorizer{}, auth.GroupAuthorizer(auth.Nodes), auth.PathAuthorizer{Group: auth.Bootstrappers, Path: JoinPath}}
+		Token: s.Token, User: auth.User{Name: "system:bootstrap:skiff", Groups: []string{auth.Bootstrappers}}}, bootstrapTokens, saTokens}}
+	authz := auth.Union{auth.MastersAuthorizer{}, auth.PathAuthorizer{Group: auth.Bootstrappers, Path: JoinPath}}
 	if s.API, err = NewAPI(s.Store, authn, authz, alloc); err != nil {
 		return nil, err
 	}
-	// RBAC reads the API's own caches, so it joins the union once the API exists.
-	s.API.authz = append(authz, s.API.rbac)
+	// The node authorizer and RBAC read the API's own caches, so they join the union
+	// once the API exists. Nodes get nothing from RBAC beyond what every
+	// authenticated user has: the node authorizer is their whole grant.
+	s.API.authz = append(authz, s.API.nodeAuthorizer(), s.API.rbac)
+	// Admission plugins, in order (other plugins are added here too).
+	// NodeRestriction: a node writes only its own Node, Lease and pods.
+	s.API.AddAdmission(nodeRestriction{})
+	// RBAC escalation: roles and bindings grant only what their writer holds.
+	s.API.AddAdmission(rbacEscalation{api: s.API})
+	// Certificate requests: the requester is recorded; approving and signing need
+	// the approve and sign verbs on the signer.
+	s.API.AddAdmission(csrAdmission{api: s.API})
 	s.API.saTokens = saTokens
+	bootstrapTokens.Secret = s.API.kubeSystemSecret
 	saTokens.Exists = s.API.serviceAccountExists
-	s.API.Extra[JoinPath] = joinHandler(s.CA)
+	s.API.Extra[JoinPath] = joinHandler(s.CA, s.API, cfg.ServiceCIDR)
 	if err := s.API.addPolicyAdmission(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -215,6 +230,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if err := s.API.admit.loadAllocations(ctx); err != nil {
 		return err
+	}
+	if err := s.API.startPodIndex(ctx); err != nil {
+		return fmt.Errorf("node authorizer: %w", err)
 	}
 	go s.encrypt.Run(ctx, s.Store.RewriteStale)
 	if len(s.cfg.EtcdEndpoints) == 0 && s.cfg.SnapshotInterval > 0 {

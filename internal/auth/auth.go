@@ -104,6 +104,9 @@ type Attributes struct {
 	Subresource string
 	Name        string
 	Path        string // non-resource requests only
+	// FieldSelector is a list or watch's fieldSelector (a metadata.name selector also
+	// sets Name, as Kubernetes authorizes it).
+	FieldSelector string
 }
 
 // IsResource reports a request for an API object (not /healthz, /version, ...).
@@ -149,13 +152,4 @@ type PathAuthorizer struct {
 // Authorize allows members of the group on the path.
 func (p PathAuthorizer) Authorize(_ context.Context, a Attributes) (bool, string) {
 	return a.User != nil && a.User.InGroup(p.Group) && !a.IsResource() && a.Path == p.Path, ""
-}
-
-// GroupAuthorizer lets the members of a group do everything; used for the node
-// identities until the node authorizer exists.
-type GroupAuthorizer string
-
-// Authorize allows members of the group.
-func (g GroupAuthorizer) Authorize(_ context.Context, a Attributes) (bool, string) {
-	return a.User != nil && a.User.InGroup(string(g)), ""
 }

@@ -42,7 +42,7 @@ func (r RBAC) RulesFor(user *User, namespace string) []rbacv1.PolicyRule {
 	var rules []rbacv1.PolicyRule
 	for _, b := range r.Source.ClusterRoleBindings() {
 		if subjectsMatch(b.Subjects, user, "") && b.RoleRef.Kind == "ClusterRole" {
-			rules = append(rules, r.clusterRoleRules(b.RoleRef.Name)...)
+			rules = append(rules, r.ClusterRoleRules(b.RoleRef.Name)...)
 		}
 	}
 	if namespace == "" {
@@ -54,7 +54,7 @@ func (r RBAC) RulesFor(user *User, namespace string) []rbacv1.PolicyRule {
 		}
 		switch b.RoleRef.Kind {
 		case "ClusterRole":
-			rules = append(rules, r.clusterRoleRules(b.RoleRef.Name)...)
+			rules = append(rules, r.ClusterRoleRules(b.RoleRef.Name)...)
 		case "Role":
 			for _, role := range r.Source.Roles(namespace) {
 				if role.Name == b.RoleRef.Name {
@@ -66,9 +66,9 @@ func (r RBAC) RulesFor(user *User, namespace string) []rbacv1.PolicyRule {
 	return rules
 }
 
-// clusterRoleRules are a ClusterRole's rules, with aggregated roles' rules folded in
+// ClusterRoleRules are a ClusterRole's rules, with aggregated roles' rules folded in
 // (computed here rather than by a controller, so they are never stale).
-func (r RBAC) clusterRoleRules(name string) []rbacv1.PolicyRule {
+func (r RBAC) ClusterRoleRules(name string) []rbacv1.PolicyRule {
 	all := r.Source.ClusterRoles()
 	for _, cr := range all {
 		if cr.Name != name {

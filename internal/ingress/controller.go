@@ -24,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
+	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
@@ -118,7 +119,13 @@ func (c *Controller) watch(f informers.SharedInformerFactory) error {
 	cls := f.Networking().V1().IngressClasses()
 	svc := f.Core().V1().Services()
 	eps := f.Discovery().V1().EndpointSlices()
-	sec := f.Core().V1().Secrets()
+	// Only kubernetes.io/tls Secrets: a node may list no others (the node authorizer).
+	secInf := f.InformerFor(&corev1.Secret{}, func(cs kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
+		return coreinformers.NewFilteredSecretInformer(cs, metav1.NamespaceAll, resync,
+			cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}, func(o *metav1.ListOptions) {
+				o.FieldSelector = "type=" + string(corev1.SecretTypeTLS)
+			})
+	})
 	nodes := f.Core().V1().Nodes()
 	if _, ok := eps.Informer().GetIndexer().GetIndexers()[indexSliceService]; !ok {
 		if err := eps.Informer().AddIndexers(cache.Indexers{indexSliceService: sliceService}); err != nil {
@@ -126,7 +133,7 @@ func (c *Controller) watch(f informers.SharedInformerFactory) error {
 		}
 	}
 	c.ingresses, c.classes, c.services = ing.Lister(), cls.Lister(), svc.Lister()
-	c.sliceIdx, c.secrets, c.nodes = eps.Informer().GetIndexer(), sec.Lister(), nodes.Lister()
+	c.sliceIdx, c.secrets, c.nodes = eps.Informer().GetIndexer(), corelisters.NewSecretLister(secInf.GetIndexer()), nodes.Lister()
 	all := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { c.trigger() },
 		UpdateFunc: func(any, any) { c.trigger() },
@@ -140,13 +147,13 @@ func (c *Controller) watch(f informers.SharedInformerFactory) error {
 	}
 	// Secrets and Nodes change often for reasons of no interest here (tokens,
 	// heartbeats): rebuild only for TLS material and node addresses.
-	if _, err := sec.Informer().AddEventHandler(filtered(isTLSSecret, c.trigger)); err != nil {
+	if _, err := secInf.AddEventHandler(filtered(isTLSSecret, c.trigger)); err != nil {
 		return err
 	}
 	if _, err := nodes.Informer().AddEventHandler(nodeHandler(c.trigger)); err != nil {
 		return err
 	}
-	c.synced = append(c.synced, sec.Informer().HasSynced, nodes.Informer().HasSynced)
+	c.synced = append(c.synced, secInf.HasSynced, nodes.Informer().HasSynced)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -67,8 +68,11 @@ var zeroObjects = map[schema.GroupKind]func() runtime.Object{
 	{Group: "storage.k8s.io", Kind: "StorageClass"}:     func() runtime.Object { return &storagev1.StorageClass{} },
 	{Group: "scheduling.k8s.io", Kind: "PriorityClass"}: func() runtime.Object { return &schedulingv1.PriorityClass{} },
 	{Group: "coordination.k8s.io", Kind: "Lease"}:       func() runtime.Object { return &coordinationv1.Lease{} },
-	{Group: "discovery.k8s.io", Kind: "EndpointSlice"}:  func() runtime.Object { return &discoveryv1.EndpointSlice{} },
-	{Group: "events.k8s.io", Kind: "Event"}:             func() runtime.Object { return &corev1.Event{} },
+	{Group: "certificates.k8s.io", Kind: "CertificateSigningRequest"}: func() runtime.Object {
+		return &certificatesv1.CertificateSigningRequest{}
+	},
+	{Group: "discovery.k8s.io", Kind: "EndpointSlice"}: func() runtime.Object { return &discoveryv1.EndpointSlice{} },
+	{Group: "events.k8s.io", Kind: "Event"}:            func() runtime.Object { return &corev1.Event{} },
 }
 
 // TestEveryKindHasAZeroObject keeps zeroObjects and the registry in step, so a new

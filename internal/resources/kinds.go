@@ -22,6 +22,7 @@ var (
 	authz       = schema.GroupVersion{Group: "authorization.k8s.io", Version: "v1"}
 	authn       = schema.GroupVersion{Group: "authentication.k8s.io", Version: "v1"}
 	metrics     = schema.GroupVersion{Group: "metrics.k8s.io", Version: "v1beta1"}
+	certificate = schema.GroupVersion{Group: "certificates.k8s.io", Version: "v1"}
 )
 
 // kind is shorthand for one row of the table below.
@@ -89,6 +90,7 @@ func All() []*Info {
 		{scheduling, "priorityclasses", "PriorityClass", false, []string{"pc"}, nil, nil, priorityClassStrategy{}},
 		{coordinate, "leases", "Lease", true, nil, nil, nil, leaseStrategy{}},
 		{discovery, "endpointslices", "EndpointSlice", true, nil, nil, nil, endpointSliceStrategy{}},
+		{certificate, "certificatesigningrequests", "CertificateSigningRequest", false, []string{"csr"}, nil, []string{"status", "approval"}, csrStrategy{}},
 	}
 	infos := make([]*Info, 0, len(rows)+10)
 	for _, r := range rows {

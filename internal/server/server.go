@@ -18,6 +18,7 @@ import (
 	"skiff/internal/auth"
 	"skiff/internal/controllers/controller"
 	"skiff/internal/controllers/cronjob"
+	"skiff/internal/controllers/csrsigning"
 	"skiff/internal/controllers/daemonset"
 	"skiff/internal/controllers/deployment"
 	"skiff/internal/controllers/job"
@@ -62,6 +63,8 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
+		// The signer needs the CA's key, which only the server holds.
+		cons["csrsigning"] = func(c *controller.Context) manager.Runner { return csrsigning.New(c, srv.CA) }
 		g.Go(func() error {
 			return manager.Run(ctx, rc, manager.Options{LeaderElect: true, Constructors: cons})
 		})

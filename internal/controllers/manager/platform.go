@@ -14,6 +14,7 @@ import (
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	"skiff/internal/controllers/clusterautoscaler"
+	"skiff/internal/controllers/clusterroleaggregation"
 	"skiff/internal/controllers/controller"
 	"skiff/internal/controllers/disruption"
 	"skiff/internal/controllers/endpoints"
@@ -42,10 +43,11 @@ type PlatformOptions struct {
 // Platform returns the constructors of the cluster's platform controllers by name:
 // garbagecollector, namespace, endpoints, endpointslice, endpointslicemirroring,
 // serviceaccount, podgc, nodelifecycle, disruption, persistentvolume-binder,
-// horizontalpodautoscaling, clusterautoscaler and resourcequota. The garbage collector
-// and the namespace controller reach objects of every kind through a metadata client
-// built from cfg; the autoscaler reaches scale subresources and metrics.k8s.io; the
-// quota controller counts resources without a typed informer through the metadata client.
+// horizontalpodautoscaling, clusterautoscaler, resourcequota and
+// clusterrole-aggregation. The garbage collector and the namespace controller reach
+// objects of every kind through a metadata client built from cfg; the autoscaler
+// reaches scale subresources and metrics.k8s.io; the quota controller counts resources
+// without a typed informer through the metadata client.
 func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, error) {
 	md, err := metadata.NewForConfig(ClientConfig(cfg))
 	if err != nil {
@@ -82,6 +84,9 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 		// Idle until kube-system/skiff-node-pools exists (see package nodepool).
 		"clusterautoscaler": func(c *controller.Context) Runner { return clusterautoscaler.New(c) },
 		"resourcequota":     func(c *controller.Context) Runner { return resourcequota.New(c, md, c.Client.Discovery()) },
+		"clusterrole-aggregation": func(c *controller.Context) Runner {
+			return clusterroleaggregation.New(c)
+		},
 	}, nil
 }
 

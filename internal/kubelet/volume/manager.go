@@ -80,8 +80,22 @@ func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) *Pod {
 	}
 	m.mu.Lock()
 	m.refs[pod.UID] = refs
+	used := m.usedObjects()
 	m.mu.Unlock()
+	m.objects.keepOnly(used)
 	return out
+}
+
+// usedObjects are the objects some pod projects; callers hold m.mu.
+func (m *Manager) usedObjects() map[objectKey]bool {
+	used := map[objectKey]bool{}
+	for _, r := range m.refs {
+		for ref := range r.objects {
+			kind, name, _ := strings.Cut(ref, "/")
+			used[objectKey{kind, r.ns, name}] = true
+		}
+	}
+	return used
 }
 
 // report records a FailedMount event once per distinct failure of a volume.
@@ -237,12 +251,14 @@ func (m *Manager) Teardown(uid types.UID) error {
 		return err
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	delete(m.refs, uid)
 	prefix := string(uid) + "/"
 	forgetPrefix(m.tokens, prefix)
 	forgetPrefix(m.claims, prefix)
 	forgetPrefix(m.failed, prefix)
+	used := m.usedObjects()
+	m.mu.Unlock()
+	m.objects.keepOnly(used)
 	return nil
 }
 

@@ -1,0 +1,195 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	admissionapi "k8s.io/apiserver/pkg/admission"
+
+	"skiff/internal/auth"
+)
+
+// nodeRestriction is Kubernetes' NodeRestriction admission plugin: the node authorizer
+// lets nodes write Nodes, Leases and pods at all; this plugin limits those writes to
+// the node's own objects.
+type nodeRestriction struct{}
+
+var _ admissionapi.ValidationInterface = nodeRestriction{}
+
+// nodeRestrictionLabelPrefix marks labels only administrators may set, so that
+// workloads can be steered by labels a compromised node cannot claim.
+const nodeRestrictionLabelPrefix = "node-restriction.kubernetes.io/"
+
+// mirrorPodAnnotation marks the API copy of a node's static pod.
+const mirrorPodAnnotation = "kubernetes.io/config.mirror"
+
+func (nodeRestriction) Handles(op admissionapi.Operation) bool {
+	return op == admissionapi.Create || op == admissionapi.Update || op == admissionapi.Delete
+}
+
+func (nodeRestriction) Validate(_ context.Context, at admissionapi.Attributes, _ admissionapi.ObjectInterfaces) error {
+	u := at.GetUserInfo()
+	if u == nil {
+		return nil
+	}
+	node, ok := auth.NodeName(&auth.User{Name: u.GetName(), Groups: u.GetGroups()})
+	if !ok {
+		return nil
+	}
+	var err error
+	switch gr := at.GetResource().GroupResource(); {
+	case gr.Group == "" && gr.Resource == "pods":
+		err = admitPod(node, at)
+	case gr.Group == "" && gr.Resource == "nodes":
+		err = admitNode(node, at)
+	case gr.Group == "" && gr.Resource == "persistentvolumes":
+		pv, _ := at.GetObject().(*corev1.PersistentVolume)
+		if at.GetOperation() == admissionapi.Delete {
+			pv, _ = at.GetOldObject().(*corev1.PersistentVolume)
+		}
+		if at.GetOperation() == admissionapi.Update || pv == nil || pv.Spec.Local == nil || localVolumeNode(pv) != node {
+			err = fmt.Errorf("node %q can only create and delete local volumes bound to itself", node)
+		}
+	case gr.Group == "coordination.k8s.io" && gr.Resource == "leases":
+		if at.GetNamespace() != "kube-node-lease" || at.GetName() != node {
+			err = fmt.Errorf("can only access node lease with the same name as the requesting node")
+		}
+	case gr.Group == "discovery.k8s.io" && gr.Resource == "endpointslices":
+		if at.GetName() != auth.DNSSliceName(node) {
+			err = fmt.Errorf("node %q can only write the EndpointSlice %q", node, auth.DNSSliceName(node))
+		}
+	case gr.Group == "" && gr.Resource == "services":
+		if at.GetName() != auth.DNSService {
+			err = fmt.Errorf("node %q can only write the Service %q", node, auth.DNSService)
+		}
+	case gr.Group == "networking.k8s.io" && gr.Resource == "ingressclasses":
+		if at.GetName() != auth.IngressClassName {
+			err = fmt.Errorf("node %q can only create the IngressClass %q", node, auth.IngressClassName)
+		}
+	}
+	if err != nil {
+		return admissionapi.NewForbidden(at, err)
+	}
+	return nil
+}
+
+func admitPod(node string, at admissionapi.Attributes) error {
+	pod, _ := at.GetObject().(*corev1.Pod)
+	old, _ := at.GetOldObject().(*corev1.Pod)
+	switch {
+	case at.GetOperation() == admissionapi.Create && at.GetSubresource() == "":
+		if _, mirror := pod.Annotations[mirrorPodAnnotation]; !mirror {
+			return fmt.Errorf("pod does not have %q annotation, node %q can only create mirror pods", mirrorPodAnnotation, node)
+		}
+		if pod.Spec.NodeName != node {
+			return fmt.Errorf("node %q can only create pods with spec.nodeName set to itself", node)
+		}
+		if len(pod.OwnerReferences) > 0 || pod.Spec.ServiceAccountName != "" || podUsesObjects(pod) {
+			return fmt.Errorf("node %q can not create pods that reference secrets, configmaps, service accounts, volume claims or owners", node)
+		}
+	case at.GetOperation() == admissionapi.Delete:
+		if old == nil || old.Spec.NodeName != node {
+			return fmt.Errorf("node %q can only delete pods with spec.nodeName set to itself", node)
+		}
+	case at.GetSubresource() == "status":
+		if old == nil || old.Spec.NodeName != node {
+			return fmt.Errorf("node %q can only update pod status for pods with spec.nodeName set to itself", node)
+		}
+	default:
+		return fmt.Errorf("node %q can only create mirror pods, update their status and delete its own pods", node)
+	}
+	return nil
+}
+
+// podUsesObjects reports volumes or environment that would let a mirror pod read an
+// object the node could not read itself.
+func podUsesObjects(pod *corev1.Pod) bool {
+	for _, v := range pod.Spec.Volumes {
+		if v.Secret != nil || v.ConfigMap != nil || v.PersistentVolumeClaim != nil || v.Projected != nil || v.Ephemeral != nil {
+			return true
+		}
+	}
+	for _, c := range slices.Concat(pod.Spec.InitContainers, pod.Spec.Containers) {
+		if len(c.EnvFrom) > 0 {
+			return true
+		}
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && (e.ValueFrom.SecretKeyRef != nil || e.ValueFrom.ConfigMapKeyRef != nil) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func admitNode(node string, at admissionapi.Attributes) error {
+	if at.GetName() != node {
+		return fmt.Errorf("node %q is not allowed to modify node %q", node, at.GetName())
+	}
+	obj, _ := at.GetObject().(*corev1.Node)
+	old, _ := at.GetOldObject().(*corev1.Node)
+	switch at.GetOperation() {
+	case admissionapi.Create:
+		if bad := restrictedLabels(obj.Labels, nil); len(bad) > 0 {
+			return fmt.Errorf("node %q is not allowed to set the following labels: %s", node, strings.Join(bad, ", "))
+		}
+	case admissionapi.Update:
+		if at.GetSubresource() == "status" {
+			return nil
+		}
+		if bad := restrictedLabels(obj.Labels, old.Labels); len(bad) > 0 {
+			return fmt.Errorf("node %q is not allowed to modify labels: %s", node, strings.Join(bad, ", "))
+		}
+		if !apiequality.Semantic.DeepEqual(obj.Spec.Taints, old.Spec.Taints) {
+			return fmt.Errorf("node %q is not allowed to modify taints", node)
+		}
+		if !apiequality.Semantic.DeepEqual(obj.OwnerReferences, old.OwnerReferences) {
+			return fmt.Errorf("node %q is not allowed to modify ownerReferences", node)
+		}
+	}
+	return nil
+}
+
+// restrictedLabels lists the node-restriction.kubernetes.io/ labels that differ
+// between labels and old.
+func restrictedLabels(labels, old map[string]string) []string {
+	var bad []string
+	for k := range maps.Keys(labels) {
+		if nv, ov, had := labels[k], old[k], hasKey(old, k); strings.HasPrefix(k, nodeRestrictionLabelPrefix) && (!had || nv != ov) {
+			bad = append(bad, k)
+		}
+	}
+	for k := range maps.Keys(old) {
+		if strings.HasPrefix(k, nodeRestrictionLabelPrefix) && !hasKey(labels, k) {
+			bad = append(bad, k)
+		}
+	}
+	sort.Strings(bad)
+	return bad
+}
+
+func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
+
+// localVolumeNode is the one node a volume's affinity names (kubernetes.io/hostname In
+// [node], alone), or "".
+func localVolumeNode(pv *corev1.PersistentVolume) string {
+	na := pv.Spec.NodeAffinity
+	if na == nil || na.Required == nil || len(na.Required.NodeSelectorTerms) != 1 {
+		return ""
+	}
+	term := na.Required.NodeSelectorTerms[0]
+	if len(term.MatchFields) != 0 || len(term.MatchExpressions) != 1 {
+		return ""
+	}
+	e := term.MatchExpressions[0]
+	if e.Key != corev1.LabelHostname || e.Operator != corev1.NodeSelectorOpIn || len(e.Values) != 1 {
+		return ""
+	}
+	return e.Values[0]
+}

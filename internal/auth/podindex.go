@@ -1,0 +1,88 @@
+package auth
+
+import (
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// PodIndex keeps the pods bound to each node, fed from the API server's own watch
+// cache, so the node authorizer looks at a node's few dozen pods rather than all.
+type PodIndex struct {
+	mu     sync.RWMutex
+	byNode map[string]map[string]*corev1.Pod // node -> namespace/name -> pod
+	nodeOf map[string]string                 // namespace/name -> node
+}
+
+// NewPodIndex returns an empty index.
+func NewPodIndex() *PodIndex {
+	return &PodIndex{byNode: map[string]map[string]*corev1.Pod{}, nodeOf: map[string]string{}}
+}
+
+func podKey(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
+
+// Set records pod as it is now (unbound pods are not indexed).
+func (x *PodIndex) Set(pod *corev1.Pod) {
+	key := podKey(pod)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.remove(key)
+	if pod.Spec.NodeName == "" {
+		return
+	}
+	m := x.byNode[pod.Spec.NodeName]
+	if m == nil {
+		m = map[string]*corev1.Pod{}
+		x.byNode[pod.Spec.NodeName] = m
+	}
+	m[key] = pod
+	x.nodeOf[key] = pod.Spec.NodeName
+}
+
+// Delete forgets the pod namespace/name.
+func (x *PodIndex) Delete(namespace, name string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.remove(namespace + "/" + name)
+}
+
+// Reset replaces the index's contents.
+func (x *PodIndex) Reset(pods []*corev1.Pod) {
+	x.mu.Lock()
+	x.byNode, x.nodeOf = map[string]map[string]*corev1.Pod{}, map[string]string{}
+	x.mu.Unlock()
+	for _, p := range pods {
+		x.Set(p)
+	}
+}
+
+func (x *PodIndex) remove(key string) {
+	node, ok := x.nodeOf[key]
+	if !ok {
+		return
+	}
+	delete(x.nodeOf, key)
+	delete(x.byNode[node], key)
+	if len(x.byNode[node]) == 0 {
+		delete(x.byNode, node)
+	}
+}
+
+// AnyPodOn reports whether fn holds for a pod bound to node.
+func (x *PodIndex) AnyPodOn(node string, fn func(*corev1.Pod) bool) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for _, p := range x.byNode[node] {
+		if fn(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// PodOn reports whether the pod namespace/name is bound to node.
+func (x *PodIndex) PodOn(node, namespace, name string) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.nodeOf[namespace+"/"+name] == node
+}
