@@ -153,6 +153,7 @@ func unsupportedMediaType(ct string) error {
 
 // encode writes obj with the negotiated serializer, stamped as version gv.
 func encode(out output, gv schema.GroupVersion, obj runtime.Object) ([]byte, error) {
+	out = encodable(out, obj)
 	var buf bytes.Buffer
 	enc := runtime.WithVersionEncoder{Version: gv, Encoder: out.info.Serializer, ObjectTyper: resources.Scheme}
 	if err := enc.Encode(obj, &buf); err != nil {
@@ -167,7 +168,7 @@ func writeObject(w http.ResponseWriter, out output, code int, gv schema.GroupVer
 		writeError(w, apierrors.NewInternalError(err))
 		return
 	}
-	ct := out.info.MediaType
+	ct := encodable(out, obj).info.MediaType
 	if out.as != "" {
 		ct = fmt.Sprintf("%s;as=%s;g=meta.k8s.io;v=v1", ct, out.as)
 	}

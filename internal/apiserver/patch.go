@@ -124,6 +124,9 @@ func patchObject(ep *endpoint, cur runtime.Object, pt types.PatchType, patch []b
 			return nil, apierrors.NewBadRequest(err.Error())
 		}
 	case types.StrategicMergePatchType:
+		if ep.custom != nil {
+			return nil, strategicMergeUnsupported()
+		}
 		schemaObj, _ := resources.Scheme.New(ep.GVK())
 		if patched, err = strategicpatch.StrategicMergePatch(original, patch, schemaObj); err != nil {
 			return nil, apierrors.NewBadRequest(err.Error())
@@ -137,6 +140,9 @@ func patchObject(ep *endpoint, cur runtime.Object, pt types.PatchType, patch []b
 }
 
 func decodeJSON(data []byte, ep *endpoint, strict bool) (runtime.Object, []string, error) {
+	if ep.custom != nil {
+		return decodeCustom(data, ep, strict)
+	}
 	info, _ := serializerFor("application/json")
 	gvk := ep.GVK()
 	dec := info.StrictSerializer
@@ -178,7 +184,7 @@ func (a *API) apply(ep *endpoint, sub string, cur runtime.Object, body []byte, o
 
 // applyCreate creates the object a server-side apply names when it does not exist yet.
 func (a *API) applyCreate(r *http.Request, q request, ep *endpoint, body []byte, opts writeOptions, force bool) (runtime.Object, error) {
-	empty, _ := resources.Scheme.New(ep.StorageGVK())
+	empty, _ := ep.newObject(ep.StorageGVK())
 	m, _ := meta.Accessor(empty)
 	m.SetName(q.Name)
 	m.SetNamespace(q.Namespace)

@@ -18,8 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-
-	"skiff/internal/resources"
 )
 
 // eventTTL is how long Events live, as in Kubernetes.
@@ -69,7 +67,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, q request, ep *endp
 	if !ok {
 		return
 	}
-	obj, ok := c.decode(w, r, ep.GVK())
+	obj, ok := c.decodeFor(w, r, ep)
 	if !ok {
 		return
 	}
@@ -128,7 +126,7 @@ func (a *API) createObject(ctx context.Context, ep *endpoint, namespace string, 
 		return nil, invalid(ep.StorageGVK().GroupKind(), m.GetName(), errs)
 	}
 	if track {
-		empty, _ := resources.Scheme.New(ep.StorageGVK())
+		empty, _ := ep.newObject(ep.StorageGVK())
 		obj = ep.managers[""].UpdateNoErrors(empty, obj, opts.manager)
 	}
 	if opts.dryRun {
@@ -152,7 +150,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, q request, ep *endp
 	if !ok {
 		return
 	}
-	obj, ok := c.decode(w, r, ep.GVK())
+	obj, ok := c.decodeFor(w, r, ep)
 	if !ok {
 		return
 	}

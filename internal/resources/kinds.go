@@ -89,6 +89,7 @@ func All() []*Info {
 		{scheduling, "priorityclasses", "PriorityClass", false, []string{"pc"}, nil, nil, priorityClassStrategy{}},
 		{coordinate, "leases", "Lease", true, nil, nil, nil, leaseStrategy{}},
 		{discovery, "endpointslices", "EndpointSlice", true, nil, nil, nil, endpointSliceStrategy{}},
+		{apiextensionsGV, "customresourcedefinitions", "CustomResourceDefinition", false, []string{"crd", "crds"}, []string{"api-extensions"}, []string{"status"}, crdStrategy{}},
 	}
 	infos := make([]*Info, 0, len(rows)+10)
 	for _, r := range rows {

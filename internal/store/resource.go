@@ -28,6 +28,12 @@ type Resource struct {
 	gr     schema.GroupResource
 	gv     schema.GroupVersion
 	prefix string
+	// unstructured resources (custom resources) are kept as JSON, as Kubernetes
+	// keeps them; built-in kinds as protobuf.
+	unstructured bool
+	// loadedAt is the revision a resource registered while the store runs was
+	// loaded at: events up to it are already in its cache.
+	loadedAt int64
 
 	mu       sync.RWMutex
 	objs     map[string]runtime.Object // shared, never mutated: callers copy before changing
@@ -98,6 +104,9 @@ func (r *Resource) keyOf(obj runtime.Object) (string, error) {
 }
 
 func (r *Resource) encode(obj runtime.Object) ([]byte, error) {
+	if r.unstructured {
+		return encodeJSON(obj)
+	}
 	var buf bytes.Buffer
 	enc := runtime.WithVersionEncoder{Version: r.gv, Encoder: r.store.proto, ObjectTyper: r.store.scheme}
 	if err := enc.Encode(obj, &buf); err != nil {
@@ -107,6 +116,9 @@ func (r *Resource) encode(obj runtime.Object) ([]byte, error) {
 }
 
 func (r *Resource) decode(data []byte, rev int64) (runtime.Object, error) {
+	if r.unstructured {
+		return decodeJSON(data, rev)
+	}
 	obj, gvk, err := r.store.proto.Decode(data, nil, nil)
 	if err != nil {
 		return nil, err
@@ -368,6 +380,9 @@ func (r *Resource) reset(objs map[string]runtime.Object, rev int64) {
 func (r *Resource) observe(typ watch.EventType, key string, obj, prev runtime.Object, rev int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if rev <= r.loadedAt {
+		return // a resource registered while running already holds this revision
+	}
 	if typ == watch.Deleted {
 		if prev == nil {
 			prev = r.objs[key]

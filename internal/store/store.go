@@ -32,6 +32,7 @@ type Store struct {
 	mu        sync.Mutex
 	caches    map[string]*Resource // by key segment, e.g. "pods", "deployments.apps"
 	rev       int64                // every event up to rev has reached the caches
+	applied   int64                // the revision of the newest event routed to a cache
 	revCond   *sync.Cond
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -54,10 +55,7 @@ func New(cli *clientv3.Client, scheme *runtime.Scheme) *Store {
 // Register returns the handle for a resource stored as version gv. Registering the same
 // group/resource twice returns the same handle.
 func (s *Store) Register(gr schema.GroupResource, gv schema.GroupVersion) *Resource {
-	seg := gr.Resource
-	if gr.Group != "" {
-		seg += "." + gr.Group
-	}
+	seg := segment(gr)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r, ok := s.caches[seg]; ok {
@@ -160,6 +158,7 @@ func (s *Store) apply(ev *clientv3.Event) {
 	seg, _, _ := strings.Cut(strings.TrimPrefix(key, root), "/")
 	s.mu.Lock()
 	r := s.caches[seg]
+	s.applied = ev.Kv.ModRevision
 	s.mu.Unlock()
 	if r == nil {
 		return

@@ -1,0 +1,172 @@
+package apiserver_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
+
+	"skiff/internal/testserver"
+)
+
+var widgetsGVR = schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "widgets"}
+
+func widgetsCRD(t *testing.T) *apiextensionsv1.CustomResourceDefinition {
+	data, err := os.ReadFile("../apiextensions/testdata/widgets.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := yaml.UnmarshalStrict(data, crd); err != nil {
+		t.Fatal(err)
+	}
+	return crd
+}
+
+func widget(name string, spec map[string]interface{}) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]interface{}{
+		"apiVersion": "example.com/v1", "kind": "Widget",
+		"metadata": map[string]interface{}{"name": name}, "spec": spec,
+	}}
+}
+
+// establish creates the CRD and waits until its objects are served.
+func establish(t *testing.T, ctx context.Context, ext apiextensionsclient.Interface, crd *apiextensionsv1.CustomResourceDefinition) *apiextensionsv1.CustomResourceDefinition {
+	t.Helper()
+	if _, err := ext.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, crd, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var got *apiextensionsv1.CustomResourceDefinition
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		got, err = ext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range got.Status.Conditions {
+			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("CRD %s not established: %v (status %+v)", crd.Name, err, got.Status)
+	}
+	return got
+}
+
+func TestCustomResourceLifecycle(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx := context.Background()
+	ext := apiextensionsclient.NewForConfigOrDie(srv.Config)
+	dyn := dynamic.NewForConfigOrDie(srv.Config)
+	crd := establish(t, ctx, ext, widgetsCRD(t))
+	if crd.Status.AcceptedNames.Kind != "Widget" || strings.Join(crd.Status.StoredVersions, ",") != "v1" {
+		t.Fatalf("status = %+v", crd.Status)
+	}
+	widgets := dyn.Resource(widgetsGVR).Namespace("default")
+	var w *unstructured.Unstructured
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		w, err = widgets.Create(ctx, widget("w1", map[string]interface{}{"size": "medium", "bogus": 1}), metav1.CreateOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if got, _, _ := unstructured.NestedInt64(w.Object, "spec", "replicas"); got != 1 {
+		t.Errorf("default replicas = %d, want 1", got)
+	}
+	if _, found, _ := unstructured.NestedFieldNoCopy(w.Object, "spec", "bogus"); found {
+		t.Errorf("unknown field spec.bogus was kept: %v", w.Object["spec"])
+	}
+	if w.GetGeneration() != 1 {
+		t.Errorf("generation = %d", w.GetGeneration())
+	}
+
+	// Each rule of the schema refuses with a 422 naming the field.
+	for _, tc := range []struct {
+		name  string
+		spec  map[string]interface{}
+		field string
+	}{
+		{"enum", map[string]interface{}{"size": "huge"}, "spec.size"},
+		{"maximum", map[string]interface{}{"size": "small", "replicas": 11}, "spec.replicas"},
+		{"pattern", map[string]interface{}{"size": "small", "color": "Red1"}, "spec.color"},
+		{"required", map[string]interface{}{"replicas": 1}, "spec.size"},
+		{"cel", map[string]interface{}{"size": "small", "replicas": 6}, "spec"},
+		{"type", map[string]interface{}{"size": 3}, "spec.size"},
+	} {
+		_, err := widgets.Create(ctx, widget("bad-"+tc.name, tc.spec), metav1.CreateOptions{})
+		if !apierrors.IsInvalid(err) {
+			t.Errorf("%s: err = %v, want 422", tc.name, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: %v does not name %s", tc.name, err, tc.field)
+		}
+		if _, err := widgets.Get(ctx, "bad-"+tc.name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("%s: refused object was stored (%v)", tc.name, err)
+		}
+	}
+
+	// Transition rule: medium -> small is refused, medium -> large accepted.
+	patch := func(body string) error {
+		_, err := widgets.Patch(ctx, "w1", types.MergePatchType, []byte(body), metav1.PatchOptions{})
+		return err
+	}
+	if err := patch(`{"spec":{"size":"small"}}`); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "cannot shrink") {
+		t.Errorf("transition rule: %v", err)
+	}
+	if err := patch(`{"spec":{"size":"large"}}`); err != nil {
+		t.Errorf("allowed change refused: %v", err)
+	}
+	if _, err := widgets.Patch(ctx, "w1", types.StrategicMergePatchType, []byte(`{"spec":{"size":"large"}}`), metav1.PatchOptions{}); !apierrors.IsUnsupportedMediaType(err) {
+		t.Errorf("strategic merge patch: %v, want 415", err)
+	}
+
+	// Status and scale subresources.
+	if _, err := widgets.Patch(ctx, "w1", types.MergePatchType, []byte(`{"status":{"ready":true,"replicas":2}}`), metav1.PatchOptions{}, "status"); err != nil {
+		t.Fatalf("status patch: %v", err)
+	}
+	if _, err := widgets.Patch(ctx, "w1", types.MergePatchType, []byte(`{"spec":{"replicas":3}}`), metav1.PatchOptions{}, "scale"); err != nil {
+		t.Fatalf("scale patch: %v", err)
+	}
+	w, err = widgets.Get(ctx, "w1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready, _, _ := unstructured.NestedBool(w.Object, "status", "ready")
+	replicas, _, _ := unstructured.NestedInt64(w.Object, "spec", "replicas")
+	if !ready || replicas != 3 {
+		t.Errorf("after status and scale: ready=%v replicas=%d", ready, replicas)
+	}
+
+	// Deleting the CRD deletes its objects first.
+	if err := ext.ApiextensionsV1().CustomResourceDefinitions().Delete(ctx, crd.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := ext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+	if err != nil {
+		t.Fatalf("CRD not deleted: %v", err)
+	}
+	if _, err := widgets.Get(ctx, "w1", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("widget after CRD deletion: %v", err)
+	}
+}
