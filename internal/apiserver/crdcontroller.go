@@ -194,4 +194,3 @@ func (a *API) deleteAll(ctx context.Context, ep *endpoint) (int, error) {
 	objs, _, _, err = ep.store.List(ctx, store.ListOptions{})
 	return len(objs), err
 }
-
