@@ -20,6 +20,7 @@ import (
 
 	"skiff/internal/apiextensions"
 	"skiff/internal/auth"
+	"skiff/internal/openapi"
 	"skiff/internal/resources"
 	"skiff/internal/store"
 )
@@ -39,6 +40,7 @@ type API struct {
 	store     *store.Store
 	endpoints map[schema.GroupVersionResource]*endpoint
 	custom    *customEndpoints
+	openapi   *openapi.Handler
 	infos     []*resources.Info
 	authn     *auth.Authenticator
 	authz     auth.Authorizer

@@ -117,7 +117,8 @@ func (a *API) serveCRD(ctx context.Context, crd *apiextensionsv1.CustomResourceD
 		slog.Error("apiextensions: cannot serve CRD", "crd", crd.Name, "err", err)
 		return
 	}
-	a.custom.set(crd.Name, customSet{rv: key, endpoints: eps})
+	a.custom.set(crd.Name, customSet{rv: key, crd: crd, endpoints: eps})
+	a.publishOpenAPI()
 	slog.Info("apiextensions: serving", "crd", crd.Name, "versions", len(eps))
 }
 
@@ -138,6 +139,9 @@ func (a *API) forgetGoneCRDs(crds []*apiextensionsv1.CustomResourceDefinition) {
 			a.store.Unregister(set[0].StorageResource())
 		}
 		slog.Info("apiextensions: no longer serving", "crd", name)
+	}
+	if len(gone) > 0 {
+		a.publishOpenAPI()
 	}
 }
 

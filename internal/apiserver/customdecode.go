@@ -40,8 +40,16 @@ func (c *call) decodeFor(w http.ResponseWriter, r *http.Request, ep *endpoint) (
 		writeError(w, err)
 		return nil, false
 	}
-	warn(w, warnings)
+	c.warnUnknown(w, warnings)
 	return obj, true
+}
+
+// warnUnknown passes the unknown fields dropped to the client, unless it asked
+// for them to be ignored.
+func (c *call) warnUnknown(w http.ResponseWriter, warnings []string) {
+	if !c.opts.ignore {
+		warn(w, warnings)
+	}
 }
 
 func contentTypeOrJSON(r *http.Request) string {

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
 	"skiff/internal/apiextensions"
 	"skiff/internal/resources"
 )
@@ -27,6 +29,7 @@ type customEndpoints struct {
 
 type customSet struct {
 	rv        string
+	crd       *apiextensionsv1.CustomResourceDefinition
 	endpoints []*endpoint
 }
 

@@ -114,12 +114,14 @@ func decodeBody(r *http.Request, body []byte, gvk schema.GroupVersionKind, stric
 		dec = info.StrictSerializer
 	}
 	obj, got, err := dec.Decode(body, &gvk, nil)
-	if err != nil && runtime.IsStrictDecodingError(err) && info.StrictSerializer != nil {
+	if err != nil && runtime.IsStrictDecodingError(err) && obj != nil {
+		// The decoder returns the whole object besides what it found unknown or
+		// duplicated: Strict refuses it, Warn and Ignore keep it without those fields.
 		if strict {
 			return nil, nil, apierrors.NewBadRequest(strictMessage(err))
 		}
 		warnings = append(warnings, strictWarnings(err)...)
-		obj, got, err = info.Serializer.Decode(body, &gvk, nil)
+		err = nil
 	}
 	if err != nil {
 		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf: %v", err))
@@ -225,6 +227,6 @@ func (c *call) decode(w http.ResponseWriter, r *http.Request, gvk schema.GroupVe
 		writeError(w, err)
 		return nil, false
 	}
-	warn(w, warnings)
+	c.warnUnknown(w, warnings)
 	return obj, true
 }

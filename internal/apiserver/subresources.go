@@ -98,7 +98,7 @@ func (a *API) serveScale(w http.ResponseWriter, r *http.Request, q request, ep *
 	case "patch":
 		scaleEP := &endpoint{Info: &resources.Info{GroupVersionResource: scaleGV.WithResource("scale"), Kind: "Scale", Storage: scaleGV}}
 		scale.SetGroupVersionKind(scaleGV.WithKind("Scale"))
-		obj, err := patchObject(scaleEP, scale, types.PatchType(contentType(r)), body, opts.strict)
+		obj, _, err := patchObject(scaleEP, scale, types.PatchType(contentType(r)), body, opts.strict)
 		if err != nil {
 			writeError(w, err)
 			return

@@ -28,6 +28,9 @@ type writeOptions struct {
 	dryRun  bool
 	manager string
 	strict  bool
+	// ignore drops unknown fields silently (fieldValidation=Ignore); otherwise
+	// each is a warning (Warn, the default) or refuses the write (Strict).
+	ignore bool
 }
 
 func optionsOf(r *http.Request) (writeOptions, error) {
@@ -42,7 +45,9 @@ func optionsOf(r *http.Request) (writeOptions, error) {
 	switch qs.Get("fieldValidation") {
 	case "Strict":
 		o.strict = true
-	case "", "Warn", "Ignore":
+	case "Ignore":
+		o.ignore = true
+	case "", "Warn":
 	default:
 		return o, apierrors.NewBadRequest(fmt.Sprintf("invalid fieldValidation %q: must be one of Ignore, Warn, Strict", qs.Get("fieldValidation")))
 	}
