@@ -112,12 +112,14 @@ func TestCustomResourceDefinition(t *testing.T) {
 
 	// Server-side apply knows the list-map keys of spec.tags from the schema: another
 	// manager's entry joins the list instead of replacing it.
-	ssa := strings.Replace(widgetManifest("w1", "large", ""), "{name: a, value: b}", "{name: c, value: d}", 1)
-	if _, err := cluster.KubectlStdin(ssa, "-n", n, "apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", "-"); err != nil {
-		t.Fatal(err)
+	for _, m := range []struct{ manager, tag string }{{"one", "a"}, {"two", "c"}} {
+		cfg := "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w3}\nspec:\n  size: small\n  tags: [{name: " + m.tag + "}]\n"
+		if _, err := cluster.KubectlStdin(cfg, "-n", n, "apply", "--server-side", "--field-manager="+m.manager, "-f", "-"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if got := jsonpath(t, "{.spec.tags[*].name}", "-n", n, "get", "widget", "w1"); got != "a c" {
-		t.Errorf("tags after server-side apply = %q, want a c", got)
+	if got := jsonpath(t, "{.spec.tags[*].name}", "-n", n, "get", "widget", "w3"); got != "a c" {
+		t.Errorf("tags after two managers' server-side apply = %q, want a c", got)
 	}
 
 	// Objects owned by a widget go with it.
