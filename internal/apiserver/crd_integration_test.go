@@ -170,3 +170,66 @@ func TestCustomResourceLifecycle(t *testing.T) {
 		t.Errorf("widget after CRD deletion: %v", err)
 	}
 }
+
+// Two versions with conversion None: written as one, read back as the other, stored
+// once; cluster-scoped; a clashing CRD is refused with a condition, not served.
+func TestCustomResourceVersionsAndNameClash(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx := context.Background()
+	ext := apiextensionsclient.NewForConfigOrDie(srv.Config)
+	dyn := dynamic.NewForConfigOrDie(srv.Config)
+	crd := widgetsCRD(t)
+	crd.Spec.Scope = apiextensionsv1.ClusterScoped
+	beta := *crd.Spec.Versions[0].DeepCopy()
+	beta.Name, beta.Storage = "v1beta1", false
+	crd.Spec.Versions = append(crd.Spec.Versions, beta)
+	establish(t, ctx, ext, crd)
+
+	betaGVR := widgetsGVR.GroupVersion().WithResource("widgets")
+	betaGVR.Version = "v1beta1"
+	w := widget("w1", map[string]interface{}{"size": "small"})
+	w.SetAPIVersion("example.com/v1beta1")
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := dyn.Resource(betaGVR).Create(ctx, w, metav1.CreateOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("create as v1beta1: %v", err)
+	}
+	got, err := dyn.Resource(widgetsGVR).Get(ctx, "w1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetAPIVersion() != "example.com/v1" || got.GetNamespace() != "" {
+		t.Errorf("read as v1: apiVersion %s namespace %q", got.GetAPIVersion(), got.GetNamespace())
+	}
+	list, err := dyn.Resource(betaGVR).List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=w1"})
+	if err != nil || len(list.Items) != 1 || list.Items[0].GetAPIVersion() != "example.com/v1beta1" {
+		t.Fatalf("list as v1beta1: %v %+v", err, list)
+	}
+
+	clash := widgetsCRD(t)
+	clash.Name = "gizmos.example.com"
+	clash.Spec.Names.Plural, clash.Spec.Names.Singular = "gizmos", "gizmo"
+	if _, err := ext.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, clash, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+		c, err := ext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, clash.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, cond := range c.Status.Conditions {
+			if cond.Type == apiextensionsv1.NamesAccepted && cond.Status == apiextensionsv1.ConditionFalse && strings.Contains(cond.Message, "is already in use") {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("clashing CRD has no NamesAccepted=False condition: %v", err)
+	}
+	if _, err := dyn.Resource(schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "gizmos"}).List(ctx, metav1.ListOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("clashing CRD served: %v", err)
+	}
+}
