@@ -27,8 +27,9 @@ func TestGarbageCollectionOfCustomOwners(t *testing.T) {
 	defer cancel()
 	ext := apiextensionsclient.NewForConfigOrDie(srv.Config)
 	dyn := dynamic.NewForConfigOrDie(srv.Config)
-	// The collector runs before the CRD exists, as in a cluster.
-	gc := garbagecollector.New(controller.NewContext(srv.Client, 0), metadata.NewForConfigOrDie(srv.Config), garbagecollector.Options{Rediscover: 200 * time.Millisecond})
+	// The collector runs before the CRD exists, as in a cluster, and finds new
+	// kinds later than the owner is created and deleted.
+	gc := garbagecollector.New(controller.NewContext(srv.Client, 0), metadata.NewForConfigOrDie(srv.Config), garbagecollector.Options{Rediscover: 3 * time.Second})
 	go gc.Run(ctx)
 	time.Sleep(500 * time.Millisecond)
 	establish(t, ctx, ext, widgetsCRD(t))
@@ -50,7 +51,7 @@ func TestGarbageCollectionOfCustomOwners(t *testing.T) {
 	if _, err := srv.Client.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // the collector has seen both
+	time.Sleep(200 * time.Millisecond) // the collector has seen the config map, not yet the widget
 	if err := widgets.Delete(ctx, "owner", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
