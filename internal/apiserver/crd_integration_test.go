@@ -2,6 +2,7 @@ package apiserver_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -231,5 +232,65 @@ func TestCustomResourceVersionsAndNameClash(t *testing.T) {
 	}
 	if _, err := dyn.Resource(schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "gizmos"}).List(ctx, metav1.ListOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("clashing CRD served: %v", err)
+	}
+}
+
+// Custom objects share the store's list paging, label selectors, watch and
+// resourceVersion conflicts with built-in kinds.
+func TestCustomResourceListWatchConflicts(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx := context.Background()
+	establish(t, ctx, apiextensionsclient.NewForConfigOrDie(srv.Config), widgetsCRD(t))
+	widgets := dynamic.NewForConfigOrDie(srv.Config).Resource(widgetsGVR).Namespace("default")
+	w, err := widgets.Watch(ctx, metav1.ListOptions{LabelSelector: "team=a"})
+	for i := 0; err != nil && i < 50; i++ {
+		time.Sleep(100 * time.Millisecond)
+		w, err = widgets.Watch(ctx, metav1.ListOptions{LabelSelector: "team=a"})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for i, team := range []string{"a", "b", "a", "a"} {
+		o := widget(fmt.Sprintf("w%d", i), map[string]interface{}{"size": "small"})
+		o.SetLabels(map[string]string{"team": team})
+		if _, err := widgets.Create(ctx, o, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []string
+	for len(seen) < 3 {
+		select {
+		case ev := <-w.ResultChan():
+			seen = append(seen, fmt.Sprintf("%s %s", ev.Type, ev.Object.(*unstructured.Unstructured).GetName()))
+		case <-time.After(5 * time.Second):
+			t.Fatalf("watch saw only %v", seen)
+		}
+	}
+	if strings.Join(seen, ",") != "ADDED w0,ADDED w2,ADDED w3" {
+		t.Errorf("watch with team=a saw %v", seen)
+	}
+	page, err := widgets.List(ctx, metav1.ListOptions{Limit: 2, LabelSelector: "team=a"})
+	if err != nil || len(page.Items) != 2 || page.GetContinue() == "" {
+		t.Fatalf("first page: %v %d items, continue %q", err, len(page.Items), page.GetContinue())
+	}
+	rest, err := widgets.List(ctx, metav1.ListOptions{Limit: 2, LabelSelector: "team=a", Continue: page.GetContinue()})
+	if err != nil || len(rest.Items) != 1 || rest.Items[0].GetName() != "w3" {
+		t.Fatalf("second page: %v %+v", err, rest.Items)
+	}
+	stale := page.Items[0].DeepCopy()
+	if _, err := widgets.Update(ctx, page.Items[0].DeepCopy(), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = unstructured.SetNestedField(stale.Object, "large", "spec", "size")
+	if _, err := widgets.Update(ctx, stale, metav1.UpdateOptions{}); !apierrors.IsConflict(err) && err != nil {
+		t.Errorf("update from a stale resourceVersion: %v, want 409", err)
+	}
+	if err := widgets.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "team=b"}); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := widgets.List(ctx, metav1.ListOptions{})
+	if len(left.Items) != 3 {
+		t.Errorf("after deletecollection team=b: %d widgets, want 3", len(left.Items))
 	}
 }

@@ -341,23 +341,26 @@ func (r *Resource) listPage(ctx context.Context, o ListOptions) ([]runtime.Objec
 		if rev == 0 {
 			rev = resp.Header.Revision
 		}
-		for _, kv := range resp.Kvs {
+		for i, kv := range resp.Kvs {
 			obj, err := r.decode(kv.Value, kv.ModRevision)
 			if err != nil {
 				return nil, 0, "", err
 			}
-			if o.Filter == nil || o.Filter(obj) {
-				out = append(out, obj)
+			if o.Filter != nil && !o.Filter(obj) {
+				continue
+			}
+			out = append(out, obj)
+			// A page never holds more than the limit: with a filter, the next
+			// page starts after the last object kept.
+			if o.Limit > 0 && int64(len(out)) == o.Limit && (resp.More || i < len(resp.Kvs)-1) {
+				raw, _ := json.Marshal(continueToken{Rev: rev, Start: string(kv.Key) + "\x00"})
+				return out, rev, base64.RawURLEncoding.EncodeToString(raw), nil
 			}
 		}
 		if !resp.More {
 			return out, rev, "", nil
 		}
 		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
-		if o.Limit > 0 && int64(len(out)) >= o.Limit {
-			raw, _ := json.Marshal(continueToken{Rev: rev, Start: from})
-			return out, rev, base64.RawURLEncoding.EncodeToString(raw), nil
-		}
 	}
 }
 
