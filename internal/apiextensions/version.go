@@ -9,6 +9,7 @@ package apiextensions
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	apiextensionsinternal "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -35,7 +36,15 @@ type Version struct {
 	Scale *apiextensionsv1.CustomResourceSubresourceScale
 
 	structural *structuralschema.Structural
+	// terminating is set once the CRD is being deleted: no new objects then.
+	terminating atomic.Bool
 }
+
+// SetTerminating refuses new objects from now on: the CRD is being deleted.
+func (v *Version) SetTerminating() { v.terminating.Store(true) }
+
+// Terminating reports a version of a CRD being deleted.
+func (v *Version) Terminating() bool { return v.terminating.Load() }
 
 // Versions returns every served version of an established CRD.
 func Versions(crd *apiextensionsv1.CustomResourceDefinition) ([]*Version, error) {

@@ -156,8 +156,28 @@ func TestCustomResourceLifecycle(t *testing.T) {
 		t.Errorf("after status and scale: ready=%v replicas=%d", ready, replicas)
 	}
 
-	// Deleting the CRD deletes its objects first.
+	// Deleting the CRD deletes its objects first; a finalizer holds one back, and
+	// no new object may come meanwhile.
+	if _, err := widgets.Patch(ctx, "w1", types.MergePatchType, []byte(`{"metadata":{"finalizers":["example.com/hold"]}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	if err := ext.ApiextensionsV1().CustomResourceDefinitions().Delete(ctx, crd.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		w, err := widgets.Get(ctx, "w1", metav1.GetOptions{})
+		return err == nil && w.GetDeletionTimestamp() != nil, nil
+	})
+	if err != nil {
+		t.Fatalf("w1 not marked for deletion: %v", err)
+	}
+	if _, err := widgets.Create(ctx, widget("late", map[string]interface{}{"size": "small"}), metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("create while the CRD terminates: %v, want 403", err)
+	}
+	if _, err := ext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{}); err != nil {
+		t.Errorf("CRD gone while an object remains: %v", err)
+	}
+	if _, err := widgets.Patch(ctx, "w1", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {

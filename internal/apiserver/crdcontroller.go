@@ -160,6 +160,9 @@ func (a *API) cleanupCRD(ctx context.Context, ep *endpoint, crd *apiextensionsv1
 	}
 	left := 0
 	if eps, ok := a.customSet(crd.Name); ok && len(eps) > 0 {
+		for _, ep := range eps {
+			ep.custom.SetTerminating()
+		}
 		var err error
 		if left, err = a.deleteAll(ctx, eps[0]); err != nil {
 			slog.Warn("apiextensions: delete custom objects", "crd", crd.Name, "err", err)

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -139,6 +140,15 @@ func (unstructuredKinds) ConvertToVersion(in runtime.Object, gv runtime.GroupVer
 
 func (unstructuredKinds) ConvertFieldLabel(_ schema.GroupVersionKind, label, value string) (string, string, error) {
 	return label, value, nil
+}
+
+// creatable refuses new custom objects while their CRD is being deleted, as
+// Kubernetes does, so the CRD's cleanup ends.
+func (ep *endpoint) creatable() error {
+	if ep.custom == nil || !ep.custom.Terminating() {
+		return nil
+	}
+	return apierrors.NewForbidden(ep.GroupResource(), "", fmt.Errorf("create not allowed while custom resource definition is terminating"))
 }
 
 // newObject returns an empty object of gvk: unstructured for custom resources.

@@ -96,6 +96,9 @@ func (a *API) createObject(ctx context.Context, ep *endpoint, namespace string, 
 	if err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())
 	}
+	if err := ep.creatable(); err != nil {
+		return nil, err
+	}
 	if ep.Namespaced {
 		if m.GetNamespace() == "" {
 			m.SetNamespace(namespace)
