@@ -160,3 +160,22 @@ func TestCustomResourceDefinition(t *testing.T) {
 		return nil
 	})
 }
+
+// TestUnknownFields: kubectl's --validate picks fieldValidation; for built-in kinds
+// Strict (kubectl's default) refuses an unknown field with its name, false (Ignore)
+// drops it, and a merge patch carrying one is no server error.
+func TestUnknownFields(t *testing.T) {
+	n := ns(t, "unknown-fields")
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: v}\nbogus: 1\n"
+	mustFail(t, cm, []string{`unknown field "bogus"`}, "-n", n, "apply", "-f", "-")
+	if _, err := cluster.KubectlStdin(cm, "-n", n, "apply", "--validate=false", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cluster.KubectlStdin(strings.Replace(cm, "name: c", "name: d", 1), "-n", n, "create", "--validate=warn", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	cluster.MustKubectl(t, "-n", n, "patch", "configmap", "c", "--type=merge", "-p", `{"bogus":1,"data":{"k":"w"}}`)
+	if got := jsonpath(t, "{.data.k}", "-n", n, "get", "configmap", "c"); got != "w" {
+		t.Errorf("data.k after merge patch = %q, want w", got)
+	}
+}
