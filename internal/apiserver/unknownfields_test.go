@@ -2,6 +2,7 @@ package apiserver_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,17 +26,8 @@ func rawWrite(t *testing.T, cfg *rest.Config, method, path, contentType, body st
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var b strings.Builder
-	_, _ = new(strings.Builder), resp.Body
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return resp.StatusCode, resp.Header.Values("Warning"), b.String()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Values("Warning"), string(b)
 }
 
 func TestUnknownFieldsFollowFieldValidation(t *testing.T) {
