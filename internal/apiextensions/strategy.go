@@ -2,7 +2,6 @@ package apiextensions
 
 import (
 	"context"
-	"fmt"
 
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
@@ -94,11 +93,11 @@ func ToVersion(obj runtime.Object, gv schema.GroupVersion) runtime.Object {
 // path ("spec.bogus"), for the Warning header or a strict refusal. Malformed
 // metadata fields are dropped unless strict.
 func (v *Version) Prune(u *unstructured.Unstructured, strict bool) ([]string, error) {
-	if err, unknown := objectmeta.CoerceWithOptions(nil, u.Object, v.structural, true,
-		objectmeta.CoerceOptions{DropInvalidFields: !strict, ReturnUnknownFieldPaths: true}); err != nil {
-		return nil, fmt.Errorf("%s", err.Error())
-	} else {
-		pruned := pruning.PruneWithOptions(u.Object, v.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
-		return append(unknown, pruned...), nil
+	metaErr, unknown := objectmeta.CoerceWithOptions(nil, u.Object, v.structural, true,
+		objectmeta.CoerceOptions{DropInvalidFields: !strict, ReturnUnknownFieldPaths: true})
+	if metaErr != nil {
+		return nil, metaErr
 	}
+	pruned := pruning.PruneWithOptions(u.Object, v.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+	return append(unknown, pruned...), nil
 }

@@ -105,7 +105,7 @@ func (a *API) writeCRD(ctx context.Context, ep *endpoint, cur, next *apiextensio
 // changed since they were built.
 func (a *API) serveCRD(ctx context.Context, crd *apiextensionsv1.CustomResourceDefinition) {
 	key := fmt.Sprint(crd.Generation, crd.Status.AcceptedNames)
-	if built, ok := a.custom.version(crd.Name); ok && built == key {
+	if built, ok := a.custom.builtFrom(crd.Name); ok && built == key {
 		return
 	}
 	versions, err := apiextensions.Versions(crd)
@@ -117,7 +117,7 @@ func (a *API) serveCRD(ctx context.Context, crd *apiextensionsv1.CustomResourceD
 		slog.Error("apiextensions: cannot serve CRD", "crd", crd.Name, "err", err)
 		return
 	}
-	a.custom.set(crd.Name, customSet{rv: key, crd: crd, endpoints: eps})
+	a.custom.set(crd.Name, customSet{built: key, crd: crd, endpoints: eps})
 	a.publishOpenAPI()
 	slog.Info("apiextensions: serving", "crd", crd.Name, "versions", len(eps))
 }

@@ -24,12 +24,13 @@ import (
 type customEndpoints struct {
 	mu    sync.RWMutex
 	byGVR map[schema.GroupVersionResource]*endpoint
-	// byCRD lists each CRD's endpoints, with the CRD's resourceVersion they were built from.
+	// byCRD lists each CRD's endpoints.
 	byCRD map[string]customSet
 }
 
 type customSet struct {
-	rv        string
+	// built says what the endpoints were built from: the CRD's generation and names.
+	built     string
 	crd       *apiextensionsv1.CustomResourceDefinition
 	endpoints []*endpoint
 }
@@ -76,11 +77,11 @@ func (c *customEndpoints) set(crd string, s customSet) {
 	}
 }
 
-func (c *customEndpoints) version(crd string) (string, bool) {
+func (c *customEndpoints) builtFrom(crd string) (string, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	s, ok := c.byCRD[crd]
-	return s.rv, ok
+	return s.built, ok
 }
 
 // allInfos is every served resource: the built-in table, then custom resources.
