@@ -8,6 +8,8 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"skiff/internal/resources"
 )
 
 // widgets is the test CRD as the API server serves it: names accepted.
@@ -144,4 +146,34 @@ func TestNameClashIsACondition(t *testing.T) {
 	if st.AcceptedNames.Kind != "" {
 		t.Errorf("clashing kind accepted: %+v", st.AcceptedNames)
 	}
+}
+
+func TestWebhookConversionIsRefused(t *testing.T) {
+	crd := widgets(t)
+	crd.Status = apiextensionsv1.CustomResourceDefinitionStatus{}
+	crd.Spec.Conversion = &apiextensionsv1.CustomResourceConversion{Strategy: apiextensionsv1.WebhookConverter,
+		Webhook: &apiextensionsv1.WebhookConversion{ConversionReviewVersions: []string{"v1"},
+			ClientConfig: &apiextensionsv1.WebhookClientConfig{URL: ptr("https://example.com/convert")}}}
+	info := crdInfo(t)
+	errs := info.Strategy.Validate(crd, nil)
+	if len(errs) == 0 || errs[0].Field != "spec.conversion.strategy" {
+		t.Errorf("webhook conversion: %v, want refused on spec.conversion.strategy", errs)
+	}
+	crd.Spec.Conversion = nil
+	info.Strategy.Default(crd)
+	if errs := info.Strategy.Validate(crd, nil); len(errs) != 0 {
+		t.Errorf("the test CRD is invalid: %v", errs)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func crdInfo(t *testing.T) *resources.Info {
+	for _, i := range resources.All() {
+		if i.Resource == "customresourcedefinitions" {
+			return i
+		}
+	}
+	t.Fatal("no customresourcedefinitions resource")
+	return nil
 }
