@@ -306,6 +306,14 @@ func TestCustomResourceListWatchConflicts(t *testing.T) {
 	if _, err := widgets.Update(ctx, stale, metav1.UpdateOptions{}); !apierrors.IsConflict(err) && err != nil {
 		t.Errorf("update from a stale resourceVersion: %v, want 409", err)
 	}
+	// The CRD's selectableFields join metadata.name and metadata.namespace.
+	small, err := widgets.List(ctx, metav1.ListOptions{FieldSelector: "spec.size=small,metadata.name!=w0"})
+	if err != nil || len(small.Items) != 3 {
+		t.Fatalf("field selector on spec.size: %v, %d items", err, len(small.Items))
+	}
+	if _, err := widgets.List(ctx, metav1.ListOptions{FieldSelector: "spec.color=blue"}); !apierrors.IsBadRequest(err) {
+		t.Errorf("field selector on a field not selectable: %v, want 400", err)
+	}
 	if err := widgets.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "team=b"}); err != nil {
 		t.Fatal(err)
 	}
