@@ -24,7 +24,7 @@ import (
 
 var widgetsGVR = schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "widgets"}
 
-func widgetsCRD(t *testing.T) *apiextensionsv1.CustomResourceDefinition {
+func widgetsCRD(t testing.TB) *apiextensionsv1.CustomResourceDefinition {
 	data, err := os.ReadFile("../apiextensions/testdata/widgets.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +44,7 @@ func widget(name string, spec map[string]interface{}) *unstructured.Unstructured
 }
 
 // establish creates the CRD and waits until its objects are served.
-func establish(t *testing.T, ctx context.Context, ext apiextensionsclient.Interface, crd *apiextensionsv1.CustomResourceDefinition) *apiextensionsv1.CustomResourceDefinition {
+func establish(t testing.TB, ctx context.Context, ext apiextensionsclient.Interface, crd *apiextensionsv1.CustomResourceDefinition) *apiextensionsv1.CustomResourceDefinition {
 	t.Helper()
 	if _, err := ext.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, crd, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
