@@ -16,6 +16,7 @@ import (
 
 	"skiff/internal/controllers/controller"
 	"skiff/internal/controllers/garbagecollector"
+	"skiff/internal/controllers/namespace"
 	"skiff/internal/testserver"
 )
 
@@ -61,5 +62,42 @@ func TestGarbageCollectionOfCustomOwners(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal("the config map owned by a deleted widget was not collected")
+	}
+}
+
+// Deleting a namespace deletes the custom objects in it: the namespace controller
+// finds them through discovery.
+func TestNamespaceDeletionRemovesCustomObjects(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	establish(t, ctx, apiextensionsclient.NewForConfigOrDie(srv.Config), widgetsCRD(t))
+	if _, err := srv.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gone"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	widgets := dynamic.NewForConfigOrDie(srv.Config).Resource(widgetsGVR).Namespace("gone")
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := widgets.Create(ctx, widget("w", map[string]interface{}{"size": "small"}), metav1.CreateOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := controller.NewContext(srv.Client, 0)
+	nc := namespace.New(cc, metadata.NewForConfigOrDie(srv.Config))
+	cc.Informers.Start(ctx.Done())
+	go nc.Run(ctx)
+	if err := srv.Client.CoreV1().Namespaces().Delete(ctx, "gone", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := srv.Client.CoreV1().Namespaces().Get(ctx, "gone", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+	if err != nil {
+		t.Fatal("namespace with a custom object not deleted")
+	}
+	if _, err := widgets.Get(ctx, "w", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("widget in a deleted namespace: %v", err)
 	}
 }
