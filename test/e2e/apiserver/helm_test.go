@@ -55,7 +55,9 @@ func TestHelmChartWithCRDs(t *testing.T) {
 	bin := helmBinary(t)
 	n := ns(t, "helm")
 	chart := filepath.Join(framework.RepoRoot(), "test/e2e/apiserver/testdata/gadgets-chart")
-	t.Cleanup(func() { _, _ = cluster.Kubectl("delete", "crd", "gadgets.example.org", "--ignore-not-found", "--wait=false") })
+	t.Cleanup(func() {
+		_, _ = cluster.Kubectl("delete", "crd", "gadgets.example.org", "--ignore-not-found", "--wait=false")
+	})
 	helm(t, bin, "install", "demo", chart, "-n", n, "--wait", "--timeout", "60s")
 	if got := jsonpath(t, "{.spec.size},{.spec.replicas}", "-n", n, "get", "gadget", "demo-gadget"); got != "small,1" {
 		t.Errorf("after install: %q", got)
