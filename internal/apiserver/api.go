@@ -13,15 +13,17 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apiserver/pkg/warning"
-	"k8s.io/client-go/applyconfigurations"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
+	"skiff/internal/apiextensions"
 	"skiff/internal/auth"
+	"skiff/internal/openapi"
 	"skiff/internal/resources"
 	"skiff/internal/store"
 )
@@ -32,12 +34,16 @@ type endpoint struct {
 	store *store.Resource
 	// managers track managedFields, one per subresource that writes ("" and "status").
 	managers map[string]*managedfields.FieldManager
+	// custom is the CRD version a custom resource's endpoint serves; nil for built-ins.
+	custom *apiextensions.Version
 }
 
 // API is the REST API handler.
 type API struct {
 	store     *store.Store
 	endpoints map[schema.GroupVersionResource]*endpoint
+	custom    *customEndpoints
+	openapi   *openapi.Handler
 	infos     []*resources.Info
 	authn     *auth.Authenticator
 	authz     auth.Authorizer
@@ -66,6 +72,7 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 	a := &API{
 		store:     s,
 		endpoints: map[schema.GroupVersionResource]*endpoint{},
+		custom:    &customEndpoints{byGVR: map[schema.GroupVersionResource]*endpoint{}, byCRD: map[string]customSet{}},
 		infos:     resources.All(),
 		authn:     authn,
 		authz:     authz,
@@ -74,7 +81,7 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 		metrics:   newRequestMetrics(),
 	}
 	a.Extra["/metrics"] = a.metrics.handler()
-	tc := newTypeConverter(applyconfigurations.NewTypeConverter(resources.Scheme))
+	tc := newTypeConverter(newBuiltinTypes())
 	managers := map[schema.GroupVersionKind]map[string]*managedfields.FieldManager{}
 	for _, info := range a.infos {
 		ep := &endpoint{Info: info}
@@ -103,6 +110,12 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 }
 
 func newManagers(tc managedfields.TypeConverter, info *resources.Info) (map[string]*managedfields.FieldManager, error) {
+	return newManagersWith(tc, info, resources.Scheme, resources.Scheme, info.Strategy)
+}
+
+// newManagersWith builds the field managers of a kind whose objects conv converts
+// and creater makes (the scheme for built-ins, unstructured for custom resources).
+func newManagersWith(tc managedfields.TypeConverter, info *resources.Info, conv runtime.ObjectConvertor, creater runtime.ObjectCreater, defaulter runtime.ObjectDefaulter) (map[string]*managedfields.FieldManager, error) {
 	gvk := info.StorageGVK()
 	apiVersion := fieldpath.APIVersion(gvk.GroupVersion().String())
 	out := map[string]*managedfields.FieldManager{}
@@ -114,7 +127,7 @@ func newManagers(tc managedfields.TypeConverter, info *resources.Info) (map[stri
 		reset["status"] = map[fieldpath.APIVersion]fieldpath.Filter{apiVersion: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("spec"), fieldpath.MakePathOrDie("metadata")))}
 	}
 	for _, sub := range subs {
-		m, err := managedfields.NewDefaultFieldManager(tc, resources.Scheme, info.Strategy, resources.Scheme, gvk, gvk.GroupVersion(), sub, reset[sub])
+		m, err := managedfields.NewDefaultFieldManager(tc, conv, defaulter, creater, gvk, gvk.GroupVersion(), sub, reset[sub])
 		if err != nil {
 			return nil, err
 		}
@@ -277,7 +290,11 @@ func forbidden(a auth.Attributes, why string) error {
 }
 
 func (a *API) endpointFor(q request) (*endpoint, error) {
-	ep := a.endpoints[schema.GroupVersionResource{Group: q.Group, Version: q.Version, Resource: q.Resource}]
+	gvr := schema.GroupVersionResource{Group: q.Group, Version: q.Version, Resource: q.Resource}
+	ep := a.endpoints[gvr]
+	if ep == nil {
+		ep = a.custom.get(gvr)
+	}
 	notFound := apierrors.NewNotFound(schema.GroupResource{}, "")
 	notFound.ErrStatus.Message = "the server could not find the requested resource"
 	if ep == nil {
@@ -358,6 +375,11 @@ func (a *API) serveResource(w http.ResponseWriter, r *http.Request, q request, e
 }
 
 func (ep *endpoint) newList() (runtime.Object, error) {
+	if ep.custom != nil {
+		l := &unstructured.UnstructuredList{}
+		l.SetGroupVersionKind(ep.GroupVersion().WithKind(ep.ListKind))
+		return l, nil
+	}
 	return resources.Scheme.New(ep.GroupVersion().WithKind(ep.ListKind))
 }
 

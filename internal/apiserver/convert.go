@@ -6,11 +6,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"skiff/internal/apiextensions"
 	"skiff/internal/resources"
 )
 
 // toStorage converts a decoded object of the served version to the stored version.
 func toStorage(ep *endpoint, obj runtime.Object) (runtime.Object, error) {
+	if ep.custom != nil {
+		return apiextensions.ToVersion(obj, ep.Storage), nil
+	}
 	return convert(obj, ep.StorageGVK())
 }
 
@@ -19,6 +23,9 @@ func toStorage(ep *endpoint, obj runtime.Object) (runtime.Object, error) {
 func toServed(ep *endpoint, obj runtime.Object) (runtime.Object, error) {
 	if ep.GroupVersion() == ep.Storage {
 		return obj, nil
+	}
+	if ep.custom != nil {
+		return apiextensions.ToVersion(obj, ep.GroupVersion()), nil
 	}
 	return convert(obj, ep.GVK())
 }

@@ -49,7 +49,7 @@ func (a *API) groupVersions() []schema.GroupVersion {
 	var out []schema.GroupVersion
 	seen := map[schema.GroupVersion]bool{}
 	for _, preferredPass := range []bool{true, false} {
-		for _, i := range a.infos {
+		for _, i := range a.allInfos() {
 			gv := i.GroupVersion()
 			if seen[gv] || (gv == i.Storage) != preferredPass {
 				continue
@@ -78,7 +78,7 @@ func (a *API) groupVersions() []schema.GroupVersion {
 
 func (a *API) infosOf(gv schema.GroupVersion) []*resources.Info {
 	var out []*resources.Info
-	for _, i := range a.infos {
+	for _, i := range a.allInfos() {
 		if i.GroupVersion() == gv {
 			out = append(out, i)
 		}

@@ -114,12 +114,14 @@ func decodeBody(r *http.Request, body []byte, gvk schema.GroupVersionKind, stric
 		dec = info.StrictSerializer
 	}
 	obj, got, err := dec.Decode(body, &gvk, nil)
-	if err != nil && runtime.IsStrictDecodingError(err) && info.StrictSerializer != nil {
+	if err != nil && runtime.IsStrictDecodingError(err) && obj != nil {
+		// The decoder returns the whole object besides what it found unknown or
+		// duplicated: Strict refuses it, Warn and Ignore keep it without those fields.
 		if strict {
 			return nil, nil, apierrors.NewBadRequest(strictMessage(err))
 		}
 		warnings = append(warnings, strictWarnings(err)...)
-		obj, got, err = info.Serializer.Decode(body, &gvk, nil)
+		err = nil
 	}
 	if err != nil {
 		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf: %v", err))
@@ -153,6 +155,7 @@ func unsupportedMediaType(ct string) error {
 
 // encode writes obj with the negotiated serializer, stamped as version gv.
 func encode(out output, gv schema.GroupVersion, obj runtime.Object) ([]byte, error) {
+	out = encodable(out, obj)
 	var buf bytes.Buffer
 	enc := runtime.WithVersionEncoder{Version: gv, Encoder: out.info.Serializer, ObjectTyper: resources.Scheme}
 	if err := enc.Encode(obj, &buf); err != nil {
@@ -167,7 +170,7 @@ func writeObject(w http.ResponseWriter, out output, code int, gv schema.GroupVer
 		writeError(w, apierrors.NewInternalError(err))
 		return
 	}
-	ct := out.info.MediaType
+	ct := encodable(out, obj).info.MediaType
 	if out.as != "" {
 		ct = fmt.Sprintf("%s;as=%s;g=meta.k8s.io;v=v1", ct, out.as)
 	}
@@ -224,6 +227,6 @@ func (c *call) decode(w http.ResponseWriter, r *http.Request, gvk schema.GroupVe
 		writeError(w, err)
 		return nil, false
 	}
-	warn(w, warnings)
+	c.warnUnknown(w, warnings)
 	return obj, true
 }

@@ -20,5 +20,6 @@ func (a *API) serveOpenAPI() error {
 		return err
 	}
 	a.Extra["/openapi"] = h
+	a.openapi = h
 	return nil
 }

@@ -42,9 +42,10 @@ func (a *API) patch(w http.ResponseWriter, r *http.Request, q request, ep *endpo
 	}
 	force := r.URL.Query().Get("force") == "true"
 	var result runtime.Object
+	var warnings []string
 	var err error
 	for try := 0; ; try++ {
-		result, err = a.patchOnce(r, q, ep, pt, c.raw, c.opts, force)
+		result, warnings, err = a.patchOnce(r, q, ep, pt, c.raw, c.opts, force)
 		if !apierrors.IsConflict(err) || try == conflictRetries || pinnedVersion(pt, c.raw) {
 			break
 		}
@@ -53,6 +54,7 @@ func (a *API) patch(w http.ResponseWriter, r *http.Request, q request, ep *endpo
 		writeError(w, err)
 		return
 	}
+	c.warnUnknown(w, warnings)
 	a.respond(w, r, c.out, http.StatusOK, ep, result)
 }
 
@@ -71,74 +73,82 @@ func pinnedVersion(pt types.PatchType, body []byte) bool {
 	return m.Metadata.ResourceVersion != ""
 }
 
-func (a *API) patchOnce(r *http.Request, q request, ep *endpoint, pt types.PatchType, body []byte, opts writeOptions, force bool) (runtime.Object, error) {
+// patchOnce patches the current object; the warnings name unknown fields dropped.
+func (a *API) patchOnce(r *http.Request, q request, ep *endpoint, pt types.PatchType, body []byte, opts writeOptions, force bool) (runtime.Object, []string, error) {
 	ctx := r.Context()
 	cur, err := ep.store.Get(ctx, q.Namespace, q.Name)
 	if apierrors.IsNotFound(err) && pt == types.ApplyYAMLPatchType && q.Subresource == "" {
-		return a.applyCreate(r, q, ep, body, opts, force)
+		obj, err := a.applyCreate(r, q, ep, body, opts, force)
+		return obj, nil, err
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var obj runtime.Object
+	var warnings []string
 	if pt == types.ApplyYAMLPatchType {
 		obj, err = a.apply(ep, q.Subresource, cur, body, opts, force)
 	} else {
-		obj, err = patchObject(ep, cur, pt, body, opts.strict)
+		obj, warnings, err = patchObject(ep, cur, pt, body, opts.strict)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m, _ := meta.Accessor(obj)
 	if m.GetName() != q.Name {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), q.Name))
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), q.Name))
 	}
 	if rv := m.GetResourceVersion(); rv != "" && rv != resourceVersion(cur) {
-		return nil, apierrors.NewConflict(ep.GroupResource(), q.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
+		return nil, nil, apierrors.NewConflict(ep.GroupResource(), q.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
 	}
-	return a.updateObject(ctx, ep, q, cur, obj, opts, pt != types.ApplyYAMLPatchType)
+	obj, err = a.updateObject(ctx, ep, q, cur, obj, opts, pt != types.ApplyYAMLPatchType)
+	return obj, warnings, err
 }
 
 // patchObject applies a JSON, merge or strategic merge patch to the served form of cur
-// and returns the result in the stored form.
-func patchObject(ep *endpoint, cur runtime.Object, pt types.PatchType, patch []byte, strict bool) (runtime.Object, error) {
+// and returns the result in the stored form, with a warning per unknown field dropped.
+func patchObject(ep *endpoint, cur runtime.Object, pt types.PatchType, patch []byte, strict bool) (runtime.Object, []string, error) {
 	served, err := toServed(ep, cur.DeepCopyObject())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	served.GetObjectKind().SetGroupVersionKind(ep.GVK())
 	original, err := json.Marshal(served)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var patched []byte
 	switch pt {
 	case types.JSONPatchType:
 		p, err := jsonpatch.DecodePatch(patch)
 		if err != nil {
-			return nil, apierrors.NewBadRequest(err.Error())
+			return nil, nil, apierrors.NewBadRequest(err.Error())
 		}
 		if patched, err = p.Apply(original); err != nil {
-			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", ep.GroupResource(), "", err.Error(), 0, false)
+			return nil, nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", ep.GroupResource(), "", err.Error(), 0, false)
 		}
 	case types.MergePatchType:
 		if patched, err = jsonpatch.MergePatch(original, patch); err != nil {
-			return nil, apierrors.NewBadRequest(err.Error())
+			return nil, nil, apierrors.NewBadRequest(err.Error())
 		}
 	case types.StrategicMergePatchType:
+		if ep.custom != nil {
+			return nil, nil, strategicMergeUnsupported()
+		}
 		schemaObj, _ := resources.Scheme.New(ep.GVK())
 		if patched, err = strategicpatch.StrategicMergePatch(original, patch, schemaObj); err != nil {
-			return nil, apierrors.NewBadRequest(err.Error())
+			return nil, nil, apierrors.NewBadRequest(err.Error())
 		}
 	}
 	if err := sameType(ep, cur, patched); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	obj, _, err := decodeJSON(patched, ep, strict)
+	obj, warnings, err := decodeJSON(patched, ep, strict)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return toStorage(ep, obj)
+	obj, err = toStorage(ep, obj)
+	return obj, warnings, err
 }
 
 // sameType refuses a patch that changes the object's apiVersion or kind: a
@@ -167,17 +177,17 @@ func sameType(ep *endpoint, cur runtime.Object, patched []byte) error {
 }
 
 func decodeJSON(data []byte, ep *endpoint, strict bool) (runtime.Object, []string, error) {
+	if ep.custom != nil {
+		return decodeCustom(data, ep, strict)
+	}
 	info, _ := serializerFor("application/json")
 	gvk := ep.GVK()
-	dec := info.StrictSerializer
-	obj, _, err := dec.Decode(data, &gvk, nil)
-	if err != nil && runtime.IsStrictDecodingError(err) {
+	obj, _, err := info.StrictSerializer.Decode(data, &gvk, nil)
+	if err != nil && runtime.IsStrictDecodingError(err) && obj != nil {
 		if strict {
 			return nil, nil, apierrors.NewBadRequest(strictMessage(err))
 		}
-		w := strictWarnings(err)
-		obj, _, err = info.Serializer.Decode(data, &gvk, nil)
-		return obj, w, err
+		return obj, strictWarnings(err), nil
 	}
 	if err != nil {
 		return nil, nil, apierrors.NewBadRequest(err.Error())
@@ -203,12 +213,18 @@ func (a *API) apply(ep *endpoint, sub string, cur runtime.Object, body []byte, o
 	if mgr == nil {
 		mgr = ep.managers[""]
 	}
-	return mgr.Apply(cur.DeepCopyObject(), patchObj, opts.manager, force)
+	obj, err := mgr.Apply(cur.DeepCopyObject(), patchObj, opts.manager, force)
+	if _, isStatus := err.(apierrors.APIStatus); err != nil && !isStatus {
+		// The applied configuration does not fit the kind's schema (an unknown
+		// field, a wrong type): the client's to fix, as Kubernetes says.
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	return obj, err
 }
 
 // applyCreate creates the object a server-side apply names when it does not exist yet.
 func (a *API) applyCreate(r *http.Request, q request, ep *endpoint, body []byte, opts writeOptions, force bool) (runtime.Object, error) {
-	empty, _ := resources.Scheme.New(ep.StorageGVK())
+	empty, _ := ep.newObject(ep.StorageGVK())
 	m, _ := meta.Accessor(empty)
 	m.SetName(q.Name)
 	m.SetNamespace(q.Namespace)

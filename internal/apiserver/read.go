@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -19,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer/streaming"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"skiff/internal/resources"
 	"skiff/internal/store"
 )
 
@@ -68,6 +68,10 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request, out output, code i
 
 func partial(obj runtime.Object) *metav1.PartialObjectMetadata {
 	p := &metav1.PartialObjectMetadata{}
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		p.ObjectMeta = unstructuredMeta(u)
+		return p
+	}
 	if v := reflect.ValueOf(obj).Elem().FieldByName("ObjectMeta"); v.IsValid() {
 		p.ObjectMeta = v.Interface().(metav1.ObjectMeta)
 	}
@@ -86,7 +90,7 @@ func selection(r *http.Request, ep *endpoint) (func(runtime.Object) bool, error)
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))
 	}
 	if !fs.Empty() {
-		empty, _ := resources.Scheme.New(ep.StorageGVK())
+		empty, _ := ep.newObject(ep.StorageGVK())
 		known := ep.Strategy.Fields(empty)
 		for _, req := range fs.Requirements() {
 			if _, ok := known[req.Field]; !ok {
@@ -156,7 +160,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, q request, ep *endpoi
 		writeObject(w, out, http.StatusOK, metav1.SchemeGroupVersion, l)
 		return
 	}
-	list, err := resources.Scheme.New(ep.GroupVersion().WithKind(ep.ListKind))
+	list, err := ep.newList()
 	if err != nil {
 		writeError(w, err)
 		return
@@ -358,7 +362,7 @@ func (s *watchStream) bookmark(rev int64, initialEnd bool) error {
 		obj, gv = &metav1.PartialObjectMetadata{}, metav1.SchemeGroupVersion
 	default:
 		var err error
-		if obj, err = resources.Scheme.New(s.ep.GVK()); err != nil {
+		if obj, err = s.ep.newObject(s.ep.GVK()); err != nil {
 			return err
 		}
 	}

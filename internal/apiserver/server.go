@@ -245,6 +245,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.API.publishKubernetesEndpoints(ctx, advertiseAddress(s.cfg.BindAddress), int32(port.Port)); err != nil {
 		return fmt.Errorf("publish the kubernetes service's endpoints: %w", err)
 	}
+	go s.API.runCRDs(ctx)
 	s.API.ready.Store(true)
 	close(s.ready)
 	slog.Info("API server ready", "address", "https://"+s.Addr, "kubeconfig", s.Kubeconfig())

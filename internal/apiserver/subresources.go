@@ -67,7 +67,7 @@ func (a *API) serveScale(w http.ResponseWriter, r *http.Request, q request, ep *
 		writeError(w, err)
 		return
 	}
-	scale, err := scaleOf(cur)
+	scale, err := ep.scaleOf(cur)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -98,7 +98,7 @@ func (a *API) serveScale(w http.ResponseWriter, r *http.Request, q request, ep *
 	case "patch":
 		scaleEP := &endpoint{Info: &resources.Info{GroupVersionResource: scaleGV.WithResource("scale"), Kind: "Scale", Storage: scaleGV}}
 		scale.SetGroupVersionKind(scaleGV.WithKind("Scale"))
-		obj, err := patchObject(scaleEP, scale, types.PatchType(contentType(r)), body, opts.strict)
+		obj, _, err := patchObject(scaleEP, scale, types.PatchType(contentType(r)), body, opts.strict)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -113,13 +113,13 @@ func (a *API) serveScale(w http.ResponseWriter, r *http.Request, q request, ep *
 		return
 	}
 	obj := cur.DeepCopyObject()
-	setReplicas(obj, want.Spec.Replicas)
+	ep.setReplicas(obj, want.Spec.Replicas)
 	updated, err := a.updateObject(r.Context(), ep, request{Namespace: q.Namespace, Name: q.Name}, cur, obj, opts, true)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	scale, _ = scaleOf(updated)
+	scale, _ = ep.scaleOf(updated)
 	writeObject(w, out, http.StatusOK, scaleGV, scale)
 }
 

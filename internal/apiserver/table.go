@@ -12,6 +12,9 @@ import (
 // table renders stored objects as the rows kubectl prints.
 func (a *API) table(r *http.Request, ep *endpoint, objs []runtime.Object, headers bool) (*metav1.Table, error) {
 	p := printers.For(ep.StorageGVK().GroupKind())
+	if ep.custom != nil {
+		p = ep.custom.Printer
+	}
 	if p == nil {
 		p = printers.Default()
 	}

@@ -19,8 +19,6 @@ import (
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	admissionapi "k8s.io/apiserver/pkg/admission"
-
-	"skiff/internal/resources"
 )
 
 // eventTTL is how long Events live, as in Kubernetes.
@@ -31,6 +29,9 @@ type writeOptions struct {
 	dryRun  bool
 	manager string
 	strict  bool
+	// ignore drops unknown fields silently (fieldValidation=Ignore); otherwise
+	// each is a warning (Warn, the default) or refuses the write (Strict).
+	ignore bool
 }
 
 func optionsOf(r *http.Request) (writeOptions, error) {
@@ -45,7 +46,9 @@ func optionsOf(r *http.Request) (writeOptions, error) {
 	switch qs.Get("fieldValidation") {
 	case "Strict":
 		o.strict = true
-	case "", "Warn", "Ignore":
+	case "Ignore":
+		o.ignore = true
+	case "", "Warn":
 	default:
 		return o, apierrors.NewBadRequest(fmt.Sprintf("invalid fieldValidation %q: must be one of Ignore, Warn, Strict", qs.Get("fieldValidation")))
 	}
@@ -70,7 +73,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, q request, ep *endp
 	if !ok {
 		return
 	}
-	obj, ok := c.decode(w, r, ep.GVK())
+	obj, ok := c.decodeFor(w, r, ep)
 	if !ok {
 		return
 	}
@@ -93,6 +96,9 @@ func (a *API) createObject(ctx context.Context, ep *endpoint, namespace string, 
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	if err := ep.creatable(); err != nil {
+		return nil, err
 	}
 	if ep.Namespaced {
 		if m.GetNamespace() == "" {
@@ -138,7 +144,7 @@ func (a *API) createObject(ctx context.Context, ep *endpoint, namespace string, 
 		return nil, err
 	}
 	if track {
-		empty, _ := resources.Scheme.New(ep.StorageGVK())
+		empty, _ := ep.newObject(ep.StorageGVK())
 		obj = ep.managers[""].UpdateNoErrors(empty, obj, opts.manager)
 	}
 	if opts.dryRun {
@@ -162,7 +168,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, q request, ep *endp
 	if !ok {
 		return
 	}
-	obj, ok := c.decode(w, r, ep.GVK())
+	obj, ok := c.decodeFor(w, r, ep)
 	if !ok {
 		return
 	}

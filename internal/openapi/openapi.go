@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/kube-openapi/pkg/builder"
@@ -38,9 +39,15 @@ type Resource struct {
 // once, in New; their serialized forms are made on first use and cached with
 // their ETags.
 type Handler struct {
+	// static is the v2 document of the built-in resources, which custom
+	// resources' definitions are merged into.
+	static *spec.Swagger
+	v3     *handler3.OpenAPIService
+
+	mu sync.RWMutex
 	v2 *v2Document
-	v3 *handler3.OpenAPIService
-	// v3docs are the names under /openapi/v3/ that have a document.
+	// v3docs are the names under /openapi/v3/ that have a document: true for
+	// built-in group/versions, false for those of custom resources.
 	v3docs map[string]bool
 }
 
@@ -78,7 +85,7 @@ func New(scheme *runtime.Scheme, resources []Resource) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("openapi: building v2: %w", err)
 	}
-	h := &Handler{v3: handler3.NewOpenAPIService(), v3docs: map[string]bool{}}
+	h := &Handler{static: swagger, v3: handler3.NewOpenAPIService(), v3docs: map[string]bool{}}
 	if h.v2, err = newV2Document(swagger); err != nil {
 		return nil, err
 	}
@@ -117,12 +124,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	h.mu.RLock()
+	v2 := h.v2
+	_, known := h.v3docs[strings.TrimPrefix(r.URL.Path, "/openapi/v3/")]
+	h.mu.RUnlock()
 	switch path := r.URL.Path; {
 	case path == "/openapi/v2":
-		h.v2.serve(w, r)
+		v2.serve(w, r)
 	case path == "/openapi/v3" || path == "/openapi/v3/":
 		h.v3.HandleDiscovery(w, r)
-	case strings.HasPrefix(path, "/openapi/v3/") && h.v3docs[strings.TrimPrefix(path, "/openapi/v3/")]:
+	case strings.HasPrefix(path, "/openapi/v3/") && known:
 		h.v3.HandleGroupVersion(w, r)
 	default:
 		// handler3 would answer an unknown document with an empty 200.

@@ -20,6 +20,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -65,7 +66,10 @@ var zeroObjects = map[schema.GroupKind]func() runtime.Object{
 	{Group: rbacGroup, Kind: "RoleBinding"}:        func() runtime.Object { return &rbacv1.RoleBinding{} },
 	{Group: rbacGroup, Kind: "ClusterRoleBinding"}: func() runtime.Object { return &rbacv1.ClusterRoleBinding{} },
 
-	{Group: "storage.k8s.io", Kind: "StorageClass"}:     func() runtime.Object { return &storagev1.StorageClass{} },
+	{Group: "storage.k8s.io", Kind: "StorageClass"}: func() runtime.Object { return &storagev1.StorageClass{} },
+	{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}: func() runtime.Object {
+		return &apiextensionsv1.CustomResourceDefinition{}
+	},
 	{Group: "scheduling.k8s.io", Kind: "PriorityClass"}: func() runtime.Object { return &schedulingv1.PriorityClass{} },
 	{Group: "coordination.k8s.io", Kind: "Lease"}:       func() runtime.Object { return &coordinationv1.Lease{} },
 	{Group: "certificates.k8s.io", Kind: "CertificateSigningRequest"}: func() runtime.Object {

@@ -91,6 +91,7 @@ func All() []*Info {
 		{coordinate, "leases", "Lease", true, nil, nil, nil, leaseStrategy{}},
 		{discovery, "endpointslices", "EndpointSlice", true, nil, nil, nil, endpointSliceStrategy{}},
 		{certificate, "certificatesigningrequests", "CertificateSigningRequest", false, []string{"csr"}, nil, []string{"status", "approval"}, csrStrategy{}},
+		{apiextensionsGV, "customresourcedefinitions", "CustomResourceDefinition", false, []string{"crd", "crds"}, []string{"api-extensions"}, []string{"status"}, crdStrategy{}},
 	}
 	infos := make([]*Info, 0, len(rows)+10)
 	for _, r := range rows {

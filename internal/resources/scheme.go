@@ -2,6 +2,7 @@ package resources
 
 import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -23,6 +24,9 @@ var HPAv2beta2 = schema.GroupVersion{Group: "autoscaling", Version: "v2beta2"}
 func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	if err := clientscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := apiextensionsv1.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	if err := metricsv1beta1.AddToScheme(s); err != nil {

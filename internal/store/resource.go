@@ -32,6 +32,12 @@ type Resource struct {
 	// transformer encrypts values on their way to etcd (identity unless the
 	// encryption configuration covers this resource).
 	transformer value.Transformer
+	// unstructured resources (custom resources) are kept as JSON, as Kubernetes
+	// keeps them; built-in kinds as protobuf.
+	unstructured bool
+	// loadedAt is the revision a resource registered while the store runs was
+	// loaded at: events up to it are already in its cache.
+	loadedAt int64
 
 	mu       sync.RWMutex
 	objs     map[string]runtime.Object // shared, never mutated: callers copy before changing
@@ -104,6 +110,13 @@ func (r *Resource) keyOf(obj runtime.Object) (string, error) {
 // encode serializes obj for the etcd key, encrypted when the resource is; the key
 // is the authenticated data, so a value copied to another key does not decrypt.
 func (r *Resource) encode(ctx context.Context, key string, obj runtime.Object) ([]byte, error) {
+	if r.unstructured {
+		data, err := encodeJSON(obj)
+		if err != nil {
+			return nil, err
+		}
+		return r.transformer.TransformToStorage(ctx, data, value.DefaultContext(key))
+	}
 	var buf bytes.Buffer
 	enc := runtime.WithVersionEncoder{Version: r.gv, Encoder: r.store.proto, ObjectTyper: r.store.scheme}
 	if err := enc.Encode(obj, &buf); err != nil {
@@ -116,6 +129,9 @@ func (r *Resource) decode(key string, data []byte, rev int64) (runtime.Object, e
 	plain, _, err := r.transformer.TransformFromStorage(context.Background(), data, value.DefaultContext(key))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	if r.unstructured {
+		return decodeJSON(plain, rev)
 	}
 	obj, gvk, err := r.store.proto.Decode(plain, nil, nil)
 	if err != nil {
@@ -348,25 +364,28 @@ func (r *Resource) listPage(ctx context.Context, o ListOptions) ([]runtime.Objec
 		if rev == 0 {
 			rev = resp.Header.Revision
 		}
-		for _, kv := range resp.Kvs {
+		for i, kv := range resp.Kvs {
 			obj, err := r.decode(string(kv.Key), kv.Value, kv.ModRevision)
 			if err != nil {
 				return nil, 0, "", err
 			}
-			if o.Filter == nil || o.Filter(obj) {
-				out = append(out, obj)
+			if o.Filter != nil && !o.Filter(obj) {
+				continue
+			}
+			out = append(out, obj)
+			// A page never holds more than the limit: with a filter, the next
+			// page starts after the last object kept.
+			if o.Limit > 0 && int64(len(out)) == o.Limit && (resp.More || i < len(resp.Kvs)-1) {
+				if o.Filter == nil && o.Remaining != nil {
+					*o.Remaining = resp.Count - int64(i+1)
+				}
+				return out, rev, encodeContinue(continueToken{Rev: rev, Start: string(kv.Key) + "\x00"}), nil
 			}
 		}
 		if !resp.More {
 			return out, rev, "", nil
 		}
 		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
-		if o.Limit > 0 && int64(len(out)) >= o.Limit {
-			if o.Filter == nil && o.Remaining != nil {
-				*o.Remaining = resp.Count - int64(len(resp.Kvs))
-			}
-			return out, rev, encodeContinue(continueToken{Rev: rev, Start: from}), nil
-		}
 	}
 }
 
@@ -405,6 +424,9 @@ func (r *Resource) reset(objs map[string]runtime.Object, rev int64) {
 func (r *Resource) observe(typ watch.EventType, key string, obj, prev runtime.Object, rev int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if rev <= r.loadedAt {
+		return // a resource registered while running already holds this revision
+	}
 	if typ == watch.Deleted {
 		if prev == nil {
 			prev = r.objs[key]

@@ -36,6 +36,7 @@ type Store struct {
 	mu        sync.Mutex
 	caches    map[string]*Resource // by key segment, e.g. "pods", "deployments.apps"
 	rev       int64                // every event up to rev has reached the caches
+	applied   int64                // the revision of the newest event routed to a cache
 	revCond   *sync.Cond
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -62,28 +63,25 @@ func (s *Store) EncryptWith(t value.ResourceTransformers) { s.transformers = t }
 // Register returns the handle for a resource stored as version gv. Registering the same
 // group/resource twice returns the same handle.
 func (s *Store) Register(gr schema.GroupResource, gv schema.GroupVersion) *Resource {
-	seg := gr.Resource
-	if gr.Group != "" {
-		seg += "." + gr.Group
-	}
+	seg := segment(gr)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r, ok := s.caches[seg]; ok {
 		return r
 	}
-	r := &Resource{
-		store:       s,
-		gr:          gr,
-		gv:          gv,
-		prefix:      root + seg + "/",
-		objs:        map[string]runtime.Object{},
-		transformer: identity.NewEncryptCheckTransformer(),
-	}
-	if s.transformers != nil {
-		r.transformer = s.transformers.TransformerForResource(gr)
-	}
+	r := &Resource{store: s, gr: gr, gv: gv, prefix: root + seg + "/", objs: map[string]runtime.Object{},
+		transformer: s.transformerFor(gr)}
 	s.caches[seg] = r
 	return r
+}
+
+// transformerFor is how gr's values are encrypted at rest: as the encryption
+// configuration says, or not at all.
+func (s *Store) transformerFor(gr schema.GroupResource) value.Transformer {
+	if s.transformers != nil {
+		return s.transformers.TransformerForResource(gr)
+	}
+	return identity.NewEncryptCheckTransformer()
 }
 
 // Ready is closed once every cache holds the current state.
@@ -172,6 +170,7 @@ func (s *Store) apply(ev *clientv3.Event) {
 	seg, _, _ := strings.Cut(strings.TrimPrefix(key, root), "/")
 	s.mu.Lock()
 	r := s.caches[seg]
+	s.applied = ev.Kv.ModRevision
 	s.mu.Unlock()
 	if r == nil {
 		return

@@ -96,8 +96,15 @@ func unblocked(refs []metav1.OwnerReference) []metav1.OwnerReference {
 func (gc *Collector) checkVirtual(ctx context.Context, n snapshot) error {
 	exists, _, err := gc.lookupOwner(ctx, n.ref.Namespace, metav1.OwnerReference{
 		APIVersion: n.ref.APIVersion, Kind: n.ref.Kind, Name: n.ref.Name, UID: n.ref.UID})
-	if err != nil || exists {
+	if err != nil {
 		return err
+	}
+	if exists {
+		// No informer has seen it yet: its kind may be one discovery has not
+		// brought in (a new custom resource). Look again later, or its deletion
+		// would go unnoticed and its dependents would stay.
+		gc.deleteQ.AddAfter(n.ref.UID, gc.opts.Rediscover)
+		return nil
 	}
 	gc.enqueue(gc.graph.remove(n.ref.UID))
 	return nil

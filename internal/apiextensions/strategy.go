@@ -1,0 +1,103 @@
+package apiextensions
+
+import (
+	"context"
+
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// libraryStrategy is the part of the library's custom resource strategy used here.
+type libraryStrategy interface {
+	PrepareForCreate(ctx context.Context, obj runtime.Object)
+	PrepareForUpdate(ctx context.Context, obj, old runtime.Object)
+	ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList
+}
+
+// strategy adapts the library's custom resource strategy to resources.Strategy.
+// Objects arrive in the storage version; they are checked as the served version,
+// whose schema the CRD gives (conversion "None" only changes apiVersion).
+type strategy struct {
+	version    schema.GroupVersion
+	structural *structuralschema.Structural
+	main       interface {
+		libraryStrategy
+		Validate(ctx context.Context, obj runtime.Object) field.ErrorList
+		GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error)
+	}
+	status libraryStrategy
+}
+
+// Default applies the schema's defaults.
+func (s *strategy) Default(obj runtime.Object) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		structuraldefaulting.Default(u.Object, s.structural)
+	}
+}
+
+func (s *strategy) PrepareForCreate(obj runtime.Object) {
+	s.main.PrepareForCreate(context.Background(), obj)
+}
+
+func (s *strategy) PrepareForUpdate(obj, old runtime.Object, subresource string) {
+	if subresource == "status" {
+		s.status.PrepareForUpdate(context.Background(), obj, old)
+		return
+	}
+	s.main.PrepareForUpdate(context.Background(), obj, old)
+}
+
+// Validate checks the object against the schema, its metadata and its CEL rules
+// (transition rules see the old object).
+func (s *strategy) Validate(obj, old runtime.Object) field.ErrorList {
+	obj = ToVersion(obj, s.version)
+	if old == nil {
+		return s.main.Validate(context.Background(), obj)
+	}
+	return s.main.ValidateUpdate(context.Background(), obj, ToVersion(old, s.version))
+}
+
+// Fields are metadata.name, metadata.namespace and the CRD's selectableFields.
+func (s *strategy) Fields(obj runtime.Object) fields.Set {
+	_, f, err := s.main.GetAttrs(obj)
+	if err != nil {
+		return fields.Set{}
+	}
+	return f
+}
+
+// ToVersion returns obj as version gv: with conversion "None" only apiVersion
+// changes. The result shares everything but the top-level map with obj.
+func ToVersion(obj runtime.Object, gv schema.GroupVersion) runtime.Object {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok || u.GetAPIVersion() == gv.String() {
+		return obj
+	}
+	out := &unstructured.Unstructured{Object: make(map[string]interface{}, len(u.Object))}
+	for k, v := range u.Object {
+		out.Object[k] = v
+	}
+	out.SetAPIVersion(gv.String())
+	return out
+}
+
+// Prune drops what the schema does not know and returns each dropped field's
+// path ("spec.bogus"), for the Warning header or a strict refusal. Malformed
+// metadata fields are dropped unless strict.
+func (v *Version) Prune(u *unstructured.Unstructured, strict bool) ([]string, error) {
+	metaErr, unknown := objectmeta.CoerceWithOptions(nil, u.Object, v.structural, true,
+		objectmeta.CoerceOptions{DropInvalidFields: !strict, ReturnUnknownFieldPaths: true})
+	if metaErr != nil {
+		return nil, metaErr
+	}
+	pruned := pruning.PruneWithOptions(u.Object, v.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+	return append(unknown, pruned...), nil
+}

@@ -1,0 +1,187 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
+	"skiff/internal/apiextensions"
+	"skiff/internal/resources"
+)
+
+// customEndpoints are the endpoints of established CustomResourceDefinitions,
+// added and removed while the server runs.
+type customEndpoints struct {
+	mu    sync.RWMutex
+	byGVR map[schema.GroupVersionResource]*endpoint
+	// byCRD lists each CRD's endpoints.
+	byCRD map[string]customSet
+}
+
+type customSet struct {
+	// built says what the endpoints were built from: the CRD's generation and names.
+	built     string
+	crd       *apiextensionsv1.CustomResourceDefinition
+	endpoints []*endpoint
+}
+
+func (c *customEndpoints) get(gvr schema.GroupVersionResource) *endpoint {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.byGVR[gvr]
+}
+
+// infos lists the custom resources in a stable order (by CRD name, then as the
+// CRD lists its versions).
+func (c *customEndpoints) infos() []*resources.Info {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	names := make([]string, 0, len(c.byCRD))
+	for n := range c.byCRD {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var out []*resources.Info
+	for _, n := range names {
+		for _, ep := range c.byCRD[n].endpoints {
+			out = append(out, ep.Info)
+		}
+	}
+	return out
+}
+
+// set replaces a CRD's endpoints (nil removes them).
+func (c *customEndpoints) set(crd string, s customSet) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ep := range c.byCRD[crd].endpoints {
+		delete(c.byGVR, ep.GroupVersionResource)
+	}
+	if s.endpoints == nil {
+		delete(c.byCRD, crd)
+		return
+	}
+	c.byCRD[crd] = s
+	for _, ep := range s.endpoints {
+		c.byGVR[ep.GroupVersionResource] = ep
+	}
+}
+
+func (c *customEndpoints) builtFrom(crd string) (string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s, ok := c.byCRD[crd]
+	return s.built, ok
+}
+
+// allInfos is every served resource: the built-in table, then custom resources.
+func (a *API) allInfos() []*resources.Info {
+	return append(slices.Clip(a.infos), a.custom.infos()...)
+}
+
+// customEndpointsFor builds the endpoints of an established CRD's served versions,
+// all sharing one store resource (objects are kept in the storage version).
+func (a *API) customEndpointsFor(ctx context.Context, versions []*apiextensions.Version) ([]*endpoint, error) {
+	var out []*endpoint
+	for _, v := range versions {
+		st, err := a.store.RegisterUnstructured(ctx, v.Info.StorageResource())
+		if err != nil {
+			return nil, err
+		}
+		conv := unstructuredKinds{}
+		managers, err := newManagersWith(v.Types, v.Info, conv, conv, v.Info.Strategy)
+		if err != nil {
+			return nil, fmt.Errorf("field manager for %s: %w", v.Info.GVK(), err)
+		}
+		out = append(out, &endpoint{Info: v.Info, store: st, managers: managers, custom: v})
+	}
+	return out, nil
+}
+
+// unstructuredKinds creates and converts custom objects for the field manager:
+// with conversion "None" versions differ only in apiVersion.
+type unstructuredKinds struct{}
+
+func (unstructuredKinds) New(gvk schema.GroupVersionKind) (runtime.Object, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	return u, nil
+}
+
+func (unstructuredKinds) Convert(in, out, _ interface{}) error {
+	i, ok1 := in.(*unstructured.Unstructured)
+	o, ok2 := out.(*unstructured.Unstructured)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("cannot convert %T to %T", in, out)
+	}
+	gv := o.GroupVersionKind().GroupVersion()
+	o.Object = i.DeepCopy().Object
+	o.SetAPIVersion(gv.String())
+	return nil
+}
+
+func (unstructuredKinds) ConvertToVersion(in runtime.Object, gv runtime.GroupVersioner) (runtime.Object, error) {
+	gvk := in.GetObjectKind().GroupVersionKind()
+	target, ok := gv.KindForGroupVersionKinds([]schema.GroupVersionKind{gvk})
+	if !ok {
+		return nil, fmt.Errorf("%s cannot be converted to %v", gvk, gv)
+	}
+	return apiextensions.ToVersion(in, target.GroupVersion()).DeepCopyObject(), nil
+}
+
+func (unstructuredKinds) ConvertFieldLabel(_ schema.GroupVersionKind, label, value string) (string, string, error) {
+	return label, value, nil
+}
+
+// creatable refuses new custom objects while their CRD is being deleted, as
+// Kubernetes does, so the CRD's cleanup ends.
+func (ep *endpoint) creatable() error {
+	if ep.custom == nil || !ep.custom.Terminating() {
+		return nil
+	}
+	return apierrors.NewForbidden(ep.GroupResource(), "", fmt.Errorf("create not allowed while custom resource definition is terminating"))
+}
+
+// newObject returns an empty object of gvk: unstructured for custom resources.
+func (ep *endpoint) newObject(gvk schema.GroupVersionKind) (runtime.Object, error) {
+	if ep.custom != nil {
+		return unstructuredKinds{}.New(gvk)
+	}
+	return resources.Scheme.New(gvk)
+}
+
+// scaleOf reads the scale subresource: custom resources map it through the CRD's
+// replicas paths.
+func (ep *endpoint) scaleOf(obj runtime.Object) (*autoscalingv1.Scale, error) {
+	if ep.custom == nil {
+		return scaleOf(obj)
+	}
+	return ep.custom.ScaleOf(obj)
+}
+
+func (ep *endpoint) setReplicas(obj runtime.Object, n int32) {
+	if ep.custom == nil {
+		setReplicas(obj, n)
+		return
+	}
+	ep.custom.SetReplicas(obj, n)
+}
+
+// unstructuredMeta reads a custom object's metadata.
+func unstructuredMeta(u *unstructured.Unstructured) metav1.ObjectMeta {
+	var m metav1.ObjectMeta
+	if raw, ok := u.Object["metadata"].(map[string]interface{}); ok {
+		_ = runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &m)
+	}
+	return m
+}
