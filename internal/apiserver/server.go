@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/apiserver/pkg/endpoints/filters"
 	"k8s.io/client-go/rest"
 
+	admissionplugins "skiff/internal/admission"
 	"skiff/internal/auth"
 	"skiff/internal/images"
 	"skiff/internal/pki"
@@ -47,7 +49,9 @@ type Server struct {
 	etcd     *store.Etcd
 	ready    chan struct{}
 	http     *http.Server
-	cfg      Config
+	// plugins are the admission plugins that read the cluster through informers.
+	plugins *admissionplugins.Plugins
+	cfg     Config
 }
 
 // Ready is closed once the server answers and the built-in objects exist.
@@ -129,6 +133,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.API.saTokens = saTokens
 	saTokens.Exists = s.API.serviceAccountExists
 	s.API.Extra[JoinPath] = joinHandler(s.CA)
+	if err := s.addAdmission(ctx); err != nil {
+		return nil, err
+	}
 	kcert, kkey, err := s.CA.ClientCert(filepath.Join(cfg.DataDir, "tls"), "apiserver-kubelet-client", "skiff-apiserver", []string{auth.Masters})
 	if err != nil {
 		return nil, err
@@ -147,7 +154,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		slog.Warn("built-in images are not available; pods using skiff.local/pause and skiff.local/toolbox will not start", "err", err)
 	}
 	s.http = &http.Server{
-		Handler:           s.API,
+		// Admission plugins add warnings through the request's context; they reach
+		// the client as Warning headers.
+		Handler:           filters.WithWarningRecorder(s.API),
 		ReadHeaderTimeout: 30 * time.Second,
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{serving},
@@ -183,6 +192,7 @@ func (s *Server) Run(ctx context.Context) error {
 	slog.Info("API server ready", "address", "https://"+s.Addr, "kubeconfig", s.Kubeconfig())
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.ServeTLS(s.listener, "", "") }()
+	s.plugins.Start(ctx)
 	select {
 	case err := <-errc:
 		s.etcd.Close()
@@ -196,6 +206,23 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	return nil
+}
+
+// addAdmission registers the admission plugins in Kubernetes' order: ...,
+// MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook,
+// ResourceQuota last. The server's own writes skip webhooks and policies.
+func (s *Server) addAdmission(ctx context.Context) error {
+	cfg, err := s.ClientConfig("skiff-admission", "system:apiserver", []string{auth.Masters})
+	if err != nil {
+		return err
+	}
+	if s.plugins, err = admissionplugins.New(ctx, cfg, admissionplugins.Authorizer(s.API.authz)); err != nil {
+		return err
+	}
+	s.API.AddAdmission(admissionplugins.ExemptServerWrites(s.plugins.Mutating))
+	s.API.AddAdmission(admissionplugins.ExemptServerWrites(s.plugins.Policy))
+	s.API.AddAdmission(admissionplugins.ExemptServerWrites(s.plugins.Validating))
 	return nil
 }
 

@@ -22,6 +22,7 @@ var (
 	authz       = schema.GroupVersion{Group: "authorization.k8s.io", Version: "v1"}
 	authn       = schema.GroupVersion{Group: "authentication.k8s.io", Version: "v1"}
 	metrics     = schema.GroupVersion{Group: "metrics.k8s.io", Version: "v1beta1"}
+	admission   = schema.GroupVersion{Group: "admissionregistration.k8s.io", Version: "v1"}
 )
 
 // kind is shorthand for one row of the table below.
@@ -89,6 +90,10 @@ func All() []*Info {
 		{scheduling, "priorityclasses", "PriorityClass", false, []string{"pc"}, nil, nil, priorityClassStrategy{}},
 		{coordinate, "leases", "Lease", true, nil, nil, nil, leaseStrategy{}},
 		{discovery, "endpointslices", "EndpointSlice", true, nil, nil, nil, endpointSliceStrategy{}},
+		{admission, "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", false, nil, nil, nil, mutatingWebhookStrategy{}},
+		{admission, "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", false, nil, nil, nil, validatingWebhookStrategy{}},
+		{admission, "validatingadmissionpolicies", "ValidatingAdmissionPolicy", false, nil, nil, []string{"status"}, policyStrategy{}},
+		{admission, "validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding", false, nil, nil, nil, policyBindingStrategy{}},
 	}
 	infos := make([]*Info, 0, len(rows)+10)
 	for _, r := range rows {
