@@ -240,8 +240,6 @@ spec:
   validations:
   - expression: object.spec.replicas <= 5
     messageExpression: "'replicas must be at most 5, got ' + string(object.spec.replicas)"
-  - expression: object.spec.replicaz > 0
-    message: a field that does not exist, for the type checker
 ---
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicyBinding
@@ -252,7 +250,10 @@ spec:
   matchResources:
     namespaceSelector: {matchLabels: {policy-e2e: "on"}}
 `)
-	out, err := retryKubectl(t, func(_ string, err error) bool { return err != nil },
+	// Wait (with dry runs, which admission sees too) until the policy is in force.
+	_, _ = retryKubectl(t, func(_ string, err error) bool { return err != nil },
+		"-n", n, "create", "deployment", "big", "--image="+toolbox, "--replicas=6", "--dry-run=server")
+	out, err := retryKubectl(t, func(string, error) bool { return true },
 		"-n", n, "create", "deployment", "big", "--image="+toolbox, "--replicas=6")
 	if err == nil || !strings.Contains(out, "replicas must be at most 5, got 6") {
 		t.Fatalf("deployment with 6 replicas: %v\n%s", err, out)
@@ -261,9 +262,20 @@ spec:
 	if _, err := cluster.Kubectl("-n", n, "get", "deployment", "big"); err == nil {
 		t.Errorf("the refused deployment was stored")
 	}
-	// The type checker finds the misspelt field and says so in the policy's status.
+	cluster.MustKubectl(t, "-n", n, "create", "deployment", "small", "--image="+toolbox, "--replicas=5")
+	// The type checker finds a misspelt field and says so in the policy's status (this
+	// policy has no binding: a policy is checked whether or not it is bound).
+	cleanupCluster(t, "validatingadmissionpolicy", "e2e-typo")
+	apply(t, "", `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: e2e-typo}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}]
+  validations: [{expression: object.spec.replicaz > 0}]
+`)
 	framework.Eventually(t, 20*time.Second, func() error {
-		out, _ := cluster.Kubectl("get", "validatingadmissionpolicy", "e2e-max-replicas", "-o", "jsonpath={.status.typeChecking.expressionWarnings}")
+		out, _ := cluster.Kubectl("get", "validatingadmissionpolicy", "e2e-typo", "-o", "jsonpath={.status.typeChecking.expressionWarnings}")
 		if !strings.Contains(out, "replicaz") {
 			return fmt.Errorf("status.typeChecking: %q", out)
 		}
