@@ -227,3 +227,83 @@ func TestWebhookConfigurationValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyValidation(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx := context.Background()
+	reg := srv.Client.AdmissionregistrationV1()
+	policy := &regv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "broken"},
+		Spec: regv1.ValidatingAdmissionPolicySpec{
+			MatchConstraints: &regv1.MatchResources{ResourceRules: []regv1.NamedRuleWithOperations{{RuleWithOperations: configMapCreates}}},
+			Validations: []regv1.Validation{
+				{Expression: "object.data.size() <"},
+				{Expression: "params.max > 1"}, // no paramKind: params is not declared
+				{Expression: "true", MessageExpression: "42 +"},
+			},
+		},
+	}
+	_, err := reg.ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) {
+		t.Fatalf("got %v, want 422", err)
+	}
+	for _, f := range []string{"spec.validations[0].expression", "spec.validations[1].expression", "spec.validations[2].messageExpression"} {
+		if !strings.Contains(err.Error(), f) {
+			t.Errorf("error does not name %s: %v", f, err)
+		}
+	}
+	if _, err := reg.ValidatingAdmissionPolicies().Get(ctx, "broken", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a refused policy was stored: %v", err)
+	}
+	binding := &regv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "both"},
+		Spec: regv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: "p", ValidationActions: []regv1.ValidationAction{regv1.Deny, regv1.Warn}},
+	}
+	if _, err := reg.ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{}); !apierrors.IsInvalid(err) ||
+		!strings.Contains(err.Error(), "must not contain both Deny and Warn") {
+		t.Errorf("binding with Deny and Warn: %v", err)
+	}
+}
+
+// TestPolicyWarn: a binding with validationActions [Warn] lets the write through and
+// the client gets the policy's message as a warning.
+func TestPolicyWarn(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx := context.Background()
+	var warned warnings
+	cfg := rest.CopyConfig(srv.Config)
+	cfg.WarningHandler = &warned
+	client := kubernetes.NewForConfigOrDie(cfg)
+	reg := client.AdmissionregistrationV1()
+	policy := &regv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "small"},
+		Spec: regv1.ValidatingAdmissionPolicySpec{
+			MatchConstraints: &regv1.MatchResources{ResourceRules: []regv1.NamedRuleWithOperations{{RuleWithOperations: configMapCreates}}},
+			Validations:      []regv1.Validation{{Expression: "!has(object.data) || object.data.size() < 2", Message: "configmaps should hold fewer than 2 keys"}},
+		},
+	}
+	if _, err := reg.ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &regv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "small"},
+		Spec:       regv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: "small", ValidationActions: []regv1.ValidationAction{regv1.Warn}},
+	}
+	if _, err := reg.ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err := eventually(t, func() error {
+		n++
+		c := cm(fmt.Sprintf("big-%d", n), nil)
+		c.Data = map[string]string{"a": "1", "b": "2"}
+		_, err := client.CoreV1().ConfigMaps("default").Create(ctx, c, metav1.CreateOptions{})
+		if err == nil && !strings.Contains(strings.Join(warned, "|"), "configmaps should hold fewer than 2 keys") {
+			return fmt.Errorf("no warning yet: %q", warned)
+		}
+		return err
+	}, func(err error) bool { return err == nil })
+	if err != nil {
+		t.Errorf("Warn binding: %v", err)
+	}
+}
