@@ -20,6 +20,8 @@ import (
 // webhook is `toolbox webhook`: an HTTPS admission webhook with a handler per
 // behaviour a test needs: /mutate adds a label, /validate denies objects carrying a
 // label, /hang never answers and /garbage answers with something that is not a review.
+// It doubles as a tiny aggregated API server: /apis/GROUP/VERSION lists one resource,
+// and /apis/GROUP/VERSION/whoami tells who the API server says the caller is.
 type webhook struct {
 	label string // key=value that /mutate adds
 	deny  string // key=value that /validate refuses
@@ -45,13 +47,16 @@ func runWebhook(ctx context.Context, args []string) error {
 	mux.HandleFunc("/validate", wh.review(wh.validate))
 	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	mux.HandleFunc("/garbage", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "this is not an AdmissionReview") })
+	mux.HandleFunc("/apis/", serveAggregated)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(*port))
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}
+		// Callers' certificates are asked for (not verified) so whoami can name the
+		// front-proxy certificate the API server presents.
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12, ClientAuth: tls.RequestClientCert}}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
@@ -136,4 +141,28 @@ func (wh *webhook) validate(req *admissionv1.AdmissionRequest, resp *admissionv1
 			Message: "toolbox webhook denies objects labelled " + wh.deny}
 	}
 	return nil
+}
+
+// serveAggregated answers an aggregated API's discovery and its whoami, from the
+// front-proxy headers the API server sets.
+func serveAggregated(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/apis/"), "/"), "/")
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case len(parts) == 2:
+		_ = json.NewEncoder(w).Encode(&metav1.APIResourceList{
+			TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"},
+			GroupVersion: parts[0] + "/" + parts[1],
+			APIResources: []metav1.APIResource{{Name: "whoami", Kind: "WhoAmI", Verbs: metav1.Verbs{"get"}}},
+		})
+	case len(parts) == 3 && parts[2] == "whoami":
+		cert := ""
+		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+			cert = r.TLS.PeerCertificates[0].Subject.CommonName
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"user": r.Header.Get("X-Remote-User"), "groups": r.Header.Values("X-Remote-Group"),
+			"clientCertificate": cert})
+	default:
+		http.NotFound(w, r)
+	}
 }

@@ -53,7 +53,7 @@ func New(ctx context.Context, cfg *rest.Config, authz authorizer.Authorizer) (*P
 	}
 	factory := informers.NewSharedInformerFactory(client, 0)
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(client.Discovery()))
-	resolver, err := newServiceResolver(factory)
+	resolver, err := NewServiceResolver(factory)
 	if err != nil {
 		return nil, err
 	}

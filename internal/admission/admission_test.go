@@ -257,7 +257,7 @@ func TestPolicyValidation(t *testing.T) {
 	}
 	binding := &regv1.ValidatingAdmissionPolicyBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "both"},
-		Spec: regv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: "p", ValidationActions: []regv1.ValidationAction{regv1.Deny, regv1.Warn}},
+		Spec:       regv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: "p", ValidationActions: []regv1.ValidationAction{regv1.Deny, regv1.Warn}},
 	}
 	if _, err := reg.ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{}); !apierrors.IsInvalid(err) ||
 		!strings.Contains(err.Error(), "must not contain both Deny and Warn") {

@@ -21,7 +21,9 @@ type serviceResolver struct {
 	slices   proxy.EndpointSliceGetter
 }
 
-func newServiceResolver(f informers.SharedInformerFactory) (*serviceResolver, error) {
+// NewServiceResolver resolves through f's Service and EndpointSlice informers; the
+// aggregator's proxy uses it too.
+func NewServiceResolver(f informers.SharedInformerFactory) (*serviceResolver, error) {
 	slices, err := proxy.NewEndpointSliceIndexerGetter(f.Discovery().V1().EndpointSlices())
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -131,7 +132,15 @@ func (a *API) serveDiscovery(w http.ResponseWriter, r *http.Request) bool {
 func (a *API) groups() []metav1.APIGroup {
 	var out []metav1.APIGroup
 	idx := map[string]int{}
-	for _, gv := range a.groupVersions() {
+	gvs := a.groupVersions()
+	if a.Aggregator != nil { // APIServices' groups, after skiff's own
+		for _, gv := range a.Aggregator.GroupVersions() {
+			if !slices.Contains(gvs, gv) {
+				gvs = append(gvs, gv)
+			}
+		}
+	}
+	for _, gv := range gvs {
 		if gv.Group == "" {
 			continue
 		}

@@ -51,7 +51,9 @@ type Server struct {
 	http     *http.Server
 	// plugins are the admission plugins that read the cluster through informers.
 	plugins *admissionplugins.Plugins
-	cfg     Config
+	// startAggregator starts the APIService proxy's informers and availability loop.
+	startAggregator func(ctx context.Context)
+	cfg             Config
 }
 
 // Ready is closed once the server answers and the built-in objects exist.
@@ -136,6 +138,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.addAdmission(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.addAggregator(); err != nil {
+		return nil, err
+	}
 	kcert, kkey, err := s.CA.ClientCert(filepath.Join(cfg.DataDir, "tls"), "apiserver-kubelet-client", "skiff-apiserver", []string{auth.Masters})
 	if err != nil {
 		return nil, err
@@ -193,6 +198,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.ServeTLS(s.listener, "", "") }()
 	s.plugins.Start(ctx)
+	s.startAggregator(ctx)
 	select {
 	case err := <-errc:
 		s.etcd.Close()

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	clientscheme "k8s.io/client-go/kubernetes/scheme"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
 
@@ -23,6 +24,9 @@ var HPAv2beta2 = schema.GroupVersion{Group: "autoscaling", Version: "v2beta2"}
 func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	if err := clientscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := apiregistrationv1.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	if err := metricsv1beta1.AddToScheme(s); err != nil {

@@ -282,3 +282,57 @@ spec:
 		return nil
 	})
 }
+
+// TestAPIService: an APIService hands echo.e2e.skiff.local/v1alpha1 to a pod; kubectl
+// reaches it through the API server, which says who the user is in front-proxy
+// headers under its own client certificate, and the APIService turns Available.
+func TestAPIService(t *testing.T) {
+	n := ns(t, "aggregated")
+	caBundle := startWebhookPod(t, n)
+	cleanupCluster(t, "apiservice", "v1alpha1.echo.e2e.skiff.local")
+	apply(t, "", `apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1alpha1.echo.e2e.skiff.local}
+spec:
+  group: echo.e2e.skiff.local
+  version: v1alpha1
+  service: {namespace: `+n+`, name: webhook}
+  caBundle: `+caBundle+`
+  groupPriorityMinimum: 1000
+  versionPriority: 15
+`)
+	out, err := retryKubectl(t, func(out string, err error) bool { return err == nil },
+		"get", "--raw", "/apis/echo.e2e.skiff.local/v1alpha1")
+	if err != nil || !strings.Contains(out, `"groupVersion":"echo.e2e.skiff.local/v1alpha1"`) {
+		t.Fatalf("kubectl get --raw /apis/echo.e2e.skiff.local/v1alpha1: %v\n%s", err, out)
+	}
+	out = cluster.MustKubectl(t, "get", "--raw", "/apis/echo.e2e.skiff.local/v1alpha1/whoami")
+	for _, want := range []string{`"user":"admin"`, `"system:masters"`, `"clientCertificate":"front-proxy-client"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("whoami through the API server = %s, want %s", out, want)
+		}
+	}
+	framework.Eventually(t, 30*time.Second, func() error {
+		out, _ := cluster.Kubectl("get", "apiservice", "v1alpha1.echo.e2e.skiff.local")
+		if !strings.Contains(out, "True") {
+			return fmt.Errorf("kubectl get apiservice:\n%s", out)
+		}
+		return nil
+	})
+	// metrics.k8s.io stays skiff's own while no APIService claims it.
+	if _, err := cluster.Kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1"); err != nil {
+		t.Errorf("metrics.k8s.io: %v", err)
+	}
+	// With its backend gone, the APIService says so and requests get a 503.
+	cluster.MustKubectl(t, "-n", n, "scale", "deployment", "webhook", "--replicas=0")
+	framework.Eventually(t, 60*time.Second, func() error {
+		out, _ := cluster.Kubectl("get", "apiservice", "v1alpha1.echo.e2e.skiff.local", "-o", "jsonpath={.status.conditions[0].status}/{.status.conditions[0].reason}")
+		if !strings.HasPrefix(out, "False/") {
+			return fmt.Errorf("Available = %q", out)
+		}
+		return nil
+	})
+	if out, err := cluster.Kubectl("get", "--raw", "/apis/echo.e2e.skiff.local/v1alpha1"); err == nil || !strings.Contains(err.Error(), "ServiceUnavailable") {
+		t.Errorf("request with the backend gone: %v %s", err, out)
+	}
+}
