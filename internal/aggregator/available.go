@@ -2,7 +2,9 @@ package aggregator
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -26,7 +28,8 @@ func (p *Proxy) RunAvailability(ctx context.Context, client clientset.APIService
 	for {
 		list, _ := p.apiServices.List(labels.Everything())
 		for _, svc := range list {
-			cond := p.check(ctx, svc)
+			cond, resources := p.check(ctx, svc)
+			p.setResources(svc.Name, resources)
 			cur := helper.GetAPIServiceConditionByType(svc, apiregistrationv1.Available)
 			if cur != nil && cur.Status == cond.Status && cur.Reason == cond.Reason && cur.Message == cond.Message {
 				continue
@@ -45,8 +48,9 @@ func (p *Proxy) RunAvailability(ctx context.Context, client clientset.APIService
 	}
 }
 
-// check asks svc's backend for its discovery document.
-func (p *Proxy) check(ctx context.Context, svc *apiregistrationv1.APIService) apiregistrationv1.APIServiceCondition {
+// check asks svc's backend for its discovery document, and returns the condition
+// that follows and the document when there is one.
+func (p *Proxy) check(ctx context.Context, svc *apiregistrationv1.APIService) (apiregistrationv1.APIServiceCondition, *metav1.APIResourceList) {
 	cond := func(ok bool, reason, msg string) apiregistrationv1.APIServiceCondition {
 		c := helper.NewLocalAvailableAPIServiceCondition()
 		c.Reason, c.Message = reason, msg
@@ -56,11 +60,11 @@ func (p *Proxy) check(ctx context.Context, svc *apiregistrationv1.APIService) ap
 		return c
 	}
 	if svc.Spec.Service == nil {
-		return cond(true, "Local", "Local APIServices are always available")
+		return cond(true, "Local", "Local APIServices are always available"), nil
 	}
 	target, tr, err := p.backend(svc)
 	if err != nil {
-		return cond(false, "MissingEndpoints", err.Error())
+		return cond(false, "MissingEndpoints", err.Error()), nil
 	}
 	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -73,11 +77,15 @@ func (p *Proxy) check(ctx context.Context, svc *apiregistrationv1.APIService) ap
 	req.Header.Add("X-Remote-Group", "system:masters")
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
-		return cond(false, "FailedDiscoveryCheck", fmt.Sprintf("failing or missing response from %s: %v", u.String(), err))
+		return cond(false, "FailedDiscoveryCheck", fmt.Sprintf("failing or missing response from %s: %v", u.String(), err)), nil
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return cond(false, "FailedDiscoveryCheck", fmt.Sprintf("failing or missing response from %s: bad status from %s: %d", u.String(), u.String(), resp.StatusCode))
+		return cond(false, "FailedDiscoveryCheck", fmt.Sprintf("failing or missing response from %s: bad status from %s: %d", u.String(), u.String(), resp.StatusCode)), nil
 	}
-	return cond(true, "Passed", "all checks passed")
+	var list metav1.APIResourceList
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&list); err != nil {
+		return cond(false, "FailedDiscoveryCheck", fmt.Sprintf("the discovery document from %s does not decode: %v", u.String(), err)), nil
+	}
+	return cond(true, "Passed", "all checks passed"), &list
 }

@@ -14,9 +14,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
@@ -38,11 +40,16 @@ type Proxy struct {
 	// clientCert is the front-proxy client certificate: backends trust the
 	// X-Remote-* headers of a caller that presents it.
 	clientCert tls.Certificate
+
+	mu sync.Mutex
+	// discovery holds the resource list each backend last answered, by APIService
+	// name, for the API server's discovery documents.
+	discovery map[string]*metav1.APIResourceList
 }
 
 // NewProxy returns a proxy that reads APIServices from lister.
 func NewProxy(lister listers.APIServiceLister, resolver ServiceResolver, clientCert tls.Certificate) *Proxy {
-	return &Proxy{apiServices: lister, resolver: resolver, clientCert: clientCert}
+	return &Proxy{apiServices: lister, resolver: resolver, clientCert: clientCert, discovery: map[string]*metav1.APIResourceList{}}
 }
 
 // For returns the APIService that claims path (/apis/GROUP/VERSION/...) and is served
@@ -150,4 +157,22 @@ func (p *Proxy) GroupVersions() []schema.GroupVersion {
 	}
 	slices.SortFunc(out, func(a, b schema.GroupVersion) int { return strings.Compare(a.String(), b.String()) })
 	return out
+}
+
+// Resources is the resource list the backend of gv last answered; nil when it has
+// not answered (discovery then marks the version stale, as Kubernetes does).
+func (p *Proxy) Resources(gv schema.GroupVersion) *metav1.APIResourceList {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.discovery[gv.Version+"."+gv.Group]
+}
+
+func (p *Proxy) setResources(name string, list *metav1.APIResourceList) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if list == nil {
+		delete(p.discovery, name)
+		return
+	}
+	p.discovery[name] = list
 }

@@ -2,8 +2,12 @@ package apiserver
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
+	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 
 	"skiff/internal/auth"
@@ -30,4 +34,51 @@ func (a *API) serveAggregated(w http.ResponseWriter, r *http.Request, svc *apire
 		return
 	}
 	a.Aggregator.Serve(w, r, svc, user)
+}
+
+// aggregatedDiscovery adds the APIServices' group/versions to list, with the
+// resources each backend last reported; a backend that has not answered gives a
+// version marked Stale, as Kubernetes marks it.
+func (a *API) aggregatedDiscovery(list *apidiscoveryv2.APIGroupDiscoveryList) {
+	if a.Aggregator == nil {
+		return
+	}
+	local := a.groupVersions()
+	for _, gv := range a.Aggregator.GroupVersions() {
+		if slices.Contains(local, gv) {
+			continue
+		}
+		i := slices.IndexFunc(list.Items, func(g apidiscoveryv2.APIGroupDiscovery) bool { return g.Name == gv.Group })
+		if i < 0 {
+			list.Items = append(list.Items, apidiscoveryv2.APIGroupDiscovery{ObjectMeta: metav1.ObjectMeta{Name: gv.Group}})
+			i = len(list.Items) - 1
+		}
+		list.Items[i].Versions = append(list.Items[i].Versions, versionDiscovery(gv, a.Aggregator.Resources(gv)))
+	}
+}
+
+// versionDiscovery converts a backend's resource list to the aggregated form.
+func versionDiscovery(gv schema.GroupVersion, rl *metav1.APIResourceList) apidiscoveryv2.APIVersionDiscovery {
+	v := apidiscoveryv2.APIVersionDiscovery{Version: gv.Version, Freshness: apidiscoveryv2.DiscoveryFreshnessStale}
+	if rl == nil {
+		return v
+	}
+	v.Freshness = apidiscoveryv2.DiscoveryFreshnessCurrent
+	for _, r := range rl.APIResources {
+		kind := &metav1.GroupVersionKind{Group: gv.Group, Version: gv.Version, Kind: r.Kind}
+		if parent, sub, ok := strings.Cut(r.Name, "/"); ok {
+			if j := slices.IndexFunc(v.Resources, func(x apidiscoveryv2.APIResourceDiscovery) bool { return x.Resource == parent }); j >= 0 {
+				v.Resources[j].Subresources = append(v.Resources[j].Subresources,
+					apidiscoveryv2.APISubresourceDiscovery{Subresource: sub, ResponseKind: kind, Verbs: r.Verbs})
+			}
+			continue
+		}
+		scope := apidiscoveryv2.ScopeCluster
+		if r.Namespaced {
+			scope = apidiscoveryv2.ScopeNamespace
+		}
+		v.Resources = append(v.Resources, apidiscoveryv2.APIResourceDiscovery{Resource: r.Name, SingularResource: r.SingularName,
+			Scope: scope, Verbs: r.Verbs, ResponseKind: kind, ShortNames: r.ShortNames, Categories: r.Categories})
+	}
+	return v
 }

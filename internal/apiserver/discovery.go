@@ -211,6 +211,9 @@ func (a *API) aggregated(w http.ResponseWriter, r *http.Request, legacy bool) bo
 		}
 		g.Versions = append(g.Versions, v)
 	}
+	if !legacy {
+		a.aggregatedDiscovery(list)
+	}
 	data, _ := json.Marshal(list)
 	w.Header().Set("Content-Type", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
 	w.Header().Set("Vary", "Accept")

@@ -319,6 +319,14 @@ spec:
 		}
 		return nil
 	})
+	// Discovery lists the backend's resources beside skiff's own.
+	framework.Eventually(t, 20*time.Second, func() error {
+		out, _ := cluster.Kubectl("api-resources", "--api-group=echo.e2e.skiff.local")
+		if !strings.Contains(out, "whoami") {
+			return fmt.Errorf("kubectl api-resources --api-group=echo.e2e.skiff.local:\n%s", out)
+		}
+		return nil
+	})
 	// metrics.k8s.io stays skiff's own while no APIService claims it.
 	if _, err := cluster.Kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1"); err != nil {
 		t.Errorf("metrics.k8s.io: %v", err)
