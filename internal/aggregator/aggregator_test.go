@@ -83,6 +83,18 @@ func TestAPIServiceWithoutEndpoints(t *testing.T) {
 	if _, err := srv.Client.Discovery().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1").DoRaw(ctx); err != nil {
 		t.Errorf("metrics.k8s.io: %v", err)
 	}
+	// skiff's own group/versions are listed as Local APIServices.
+	for _, name := range []string{"v1.", "v1.apps", "v1beta1.metrics.k8s.io", "v1.apiregistration.k8s.io"} {
+		var local *apiregistrationv1.APIService
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+			if local, err = agg.Get(ctx, name, metav1.GetOptions{}); err == nil && len(local.Status.Conditions) > 0 {
+				break
+			}
+		}
+		if err != nil || local.Spec.Service != nil || len(local.Status.Conditions) == 0 || local.Status.Conditions[0].Reason != "Local" {
+			t.Errorf("local APIService %s: %+v %v", name, local, err)
+		}
+	}
 	// A bad APIService is refused with kube-aggregator's validation.
 	bad := as.DeepCopy()
 	bad.Name, bad.ResourceVersion = "v2.echo.example.com", ""

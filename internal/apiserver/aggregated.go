@@ -1,6 +1,8 @@
 package apiserver
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -81,4 +83,21 @@ func versionDiscovery(gv schema.GroupVersion, rl *metav1.APIResourceList) apidis
 			Scope: scope, Verbs: r.Verbs, ResponseKind: kind, ShortNames: r.ShortNames, Categories: r.Categories})
 	}
 	return v
+}
+
+// ensureLocalAPIServices lists every group/version skiff serves itself as an
+// APIService without a service, as Kubernetes does, so `kubectl get apiservices`
+// shows the whole API and an APIService for one of them can take it over by
+// naming a service.
+func (a *API) ensureLocalAPIServices(ctx context.Context) error {
+	for _, gv := range a.groupVersions() {
+		svc := &apiregistrationv1.APIService{
+			ObjectMeta: metav1.ObjectMeta{Name: gv.Version + "." + gv.Group, Labels: map[string]string{"kube-aggregator.kubernetes.io/automanaged": "onstart"}},
+			Spec:       apiregistrationv1.APIServiceSpec{Group: gv.Group, Version: gv.Version, GroupPriorityMinimum: 1000, VersionPriority: 15},
+		}
+		if err := a.ensure(ctx, "apiservices", svc); err != nil {
+			return fmt.Errorf("APIService %s: %w", svc.Name, err)
+		}
+	}
+	return nil
 }

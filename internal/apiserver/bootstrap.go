@@ -54,7 +54,7 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 			return err
 		}
 	}
-	return nil
+	return a.ensureLocalAPIServices(ctx)
 }
 
 // ensure creates obj through the normal create pipeline unless it exists.
