@@ -66,7 +66,6 @@ func (p *Proxy) check(ctx context.Context, svc *apiregistrationv1.APIService) (a
 	if err != nil {
 		return cond(false, "MissingEndpoints", err.Error()), nil
 	}
-	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	u := *target

@@ -45,11 +45,14 @@ type Proxy struct {
 	// discovery holds the resource list each backend last answered, by APIService
 	// name, for the API server's discovery documents.
 	discovery map[string]*metav1.APIResourceList
+	// transports are kept per APIService name.
+	transports map[string]cachedTransport
 }
 
 // NewProxy returns a proxy that reads APIServices from lister.
 func NewProxy(lister listers.APIServiceLister, resolver ServiceResolver, clientCert tls.Certificate) *Proxy {
-	return &Proxy{apiServices: lister, resolver: resolver, clientCert: clientCert, discovery: map[string]*metav1.APIResourceList{}}
+	return &Proxy{apiServices: lister, resolver: resolver, clientCert: clientCert,
+		discovery: map[string]*metav1.APIResourceList{}, transports: map[string]cachedTransport{}}
 }
 
 // For returns the APIService that claims path (/apis/GROUP/VERSION/...) and is served
@@ -122,19 +125,44 @@ func (p *Proxy) backend(svc *apiregistrationv1.APIService) (*url.URL, *http.Tran
 	if err != nil {
 		return nil, nil, err
 	}
+	tr, err := p.transport(svc)
+	return target, tr, err
+}
+
+// transport returns the transport for svc, reused while its TLS settings stay the
+// same so that connections to the backend are kept alive between requests.
+func (p *Proxy) transport(svc *apiregistrationv1.APIService) (*http.Transport, error) {
+	ref := svc.Spec.Service
+	serverName := ref.Name + "." + ref.Namespace + ".svc"
+	key := fmt.Sprintf("%s|%v|%s", serverName, svc.Spec.InsecureSkipTLSVerify, svc.Spec.CABundle)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.transports[svc.Name]; ok && c.key == key {
+		return c.tr, nil
+	}
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		Certificates:       []tls.Certificate{p.clientCert},
-		ServerName:         ref.Name + "." + ref.Namespace + ".svc",
+		ServerName:         serverName,
 		InsecureSkipVerify: svc.Spec.InsecureSkipTLSVerify, //nolint:gosec // the APIService asks for it, as in Kubernetes
 	}
 	if len(svc.Spec.CABundle) > 0 {
 		cfg.RootCAs = x509.NewCertPool()
 		if !cfg.RootCAs.AppendCertsFromPEM(svc.Spec.CABundle) {
-			return nil, nil, fmt.Errorf("APIService %s: spec.caBundle holds no PEM certificate", svc.Name)
+			return nil, fmt.Errorf("APIService %s: spec.caBundle holds no PEM certificate", svc.Name)
 		}
 	}
-	return target, &http.Transport{TLSClientConfig: cfg, ResponseHeaderTimeout: 30 * time.Second, ForceAttemptHTTP2: true}, nil
+	if c, ok := p.transports[svc.Name]; ok {
+		c.tr.CloseIdleConnections()
+	}
+	tr := &http.Transport{TLSClientConfig: cfg, ResponseHeaderTimeout: 30 * time.Second, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second}
+	p.transports[svc.Name] = cachedTransport{key: key, tr: tr}
+	return tr, nil
+}
+
+type cachedTransport struct {
+	key string // the TLS settings tr was built with
+	tr  *http.Transport
 }
 
 func writeStatus(w http.ResponseWriter, err *apierrors.StatusError) {
