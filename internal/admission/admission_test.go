@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -305,5 +306,61 @@ func TestPolicyWarn(t *testing.T) {
 	}, func(err error) bool { return err == nil })
 	if err != nil {
 		t.Errorf("Warn binding: %v", err)
+	}
+}
+
+// TestReinvocation: a webhook with reinvocationPolicy IfNeeded runs again when a
+// later webhook changes the object after it.
+func TestReinvocation(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx := context.Background()
+	var first atomic.Int32
+	mux := http.NewServeMux()
+	answer := func(w http.ResponseWriter, r *http.Request, patch string) {
+		var rev admissionv1.AdmissionReview
+		_ = json.NewDecoder(r.Body).Decode(&rev)
+		resp := &admissionv1.AdmissionResponse{UID: rev.Request.UID, Allowed: true}
+		if patch != "" {
+			pt := admissionv1.PatchTypeJSONPatch
+			resp.PatchType, resp.Patch = &pt, []byte(patch)
+		}
+		rev.Request, rev.Response = nil, resp
+		_ = json.NewEncoder(w).Encode(&rev)
+	}
+	mux.HandleFunc("/first", func(w http.ResponseWriter, r *http.Request) { first.Add(1); answer(w, r, "") })
+	mux.HandleFunc("/second", func(w http.ResponseWriter, r *http.Request) {
+		answer(w, r, `[{"op":"add","path":"/metadata/annotations","value":{"second":"was-here"}}]`)
+	})
+	hook := httptest.NewTLSServer(mux)
+	t.Cleanup(hook.Close)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hook.Certificate().Raw})
+	webhook := func(name string, policy regv1.ReinvocationPolicyType) regv1.MutatingWebhook {
+		return regv1.MutatingWebhook{
+			Name: name + ".test.skiff", ClientConfig: regv1.WebhookClientConfig{URL: ptr.To(hook.URL + "/" + name), CABundle: ca},
+			Rules: []regv1.RuleWithOperations{configMapCreates}, SideEffects: ptr.To(regv1.SideEffectClassNone),
+			AdmissionReviewVersions: []string{"v1"}, ReinvocationPolicy: &policy,
+			ObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"hooked": "yes"}},
+		}
+	}
+	cfg := &regv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "pair"},
+		Webhooks: []regv1.MutatingWebhook{webhook("first", regv1.IfNeededReinvocationPolicy), webhook("second", regv1.NeverReinvocationPolicy)}}
+	if _, err := srv.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, cfg, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err := eventually(t, func() error {
+		n++
+		first.Store(0)
+		c, err := srv.Client.CoreV1().ConfigMaps("default").Create(ctx, cm(fmt.Sprintf("r-%d", n), map[string]string{"hooked": "yes"}), metav1.CreateOptions{})
+		if err == nil && c.Annotations["second"] != "was-here" {
+			return fmt.Errorf("second webhook's patch missing")
+		}
+		return err
+	}, func(err error) bool { return err == nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := first.Load(); got != 2 {
+		t.Errorf("the IfNeeded webhook ran %d times, want 2 (once more after the second changed the object)", got)
 	}
 }
