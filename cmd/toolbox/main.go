@@ -7,8 +7,9 @@
 // PID 1, which the kernel does not kill with a signal it has no handler for, so without
 // this every pod deletion would wait out its whole grace period.
 //
-// It uses only the standard library, because it is copied into an image; whoami is
-// the one exception: it exists to show that client-go's in-cluster config works.
+// It uses only the standard library, because it is copied into an image; whoami (to
+// show that client-go's in-cluster config works) and webhook (AdmissionReview types)
+// are the exceptions.
 package main
 
 import (
@@ -42,6 +43,7 @@ var commands = map[string]command{
 	"dns-lookup": {"dns-lookup [--timeout 5s] NAME", runDNSLookup},
 	"wget":       {"wget [-q] [-O FILE|-] [-T SECONDS] URL", runWget},
 	"curl":       {"curl [-sSfkLi] [-o FILE] [-m SECONDS] [-X METHOD] [-H HEADER] [-d DATA] URL", runCurl},
+	"webhook":    {"webhook [--port 8443] [--cert F] [--key F] [--label k=v] [--deny k=v] (HTTPS admission webhook: /mutate /validate /hang /garbage)", runWebhook},
 	"whoami":     {"whoami (the pod's service account user, via client-go's in-cluster config)", runWhoami},
 }
 

@@ -36,8 +36,21 @@ func (a *API) AddAdmission(p admissionapi.Interface) {
 // objectInterfaces let plugins convert and default objects through skiff's scheme.
 var objectInterfaces = admissionapi.NewObjectInterfacesFromScheme(resources.Scheme)
 
-// mutate runs the mutating plugins that handle at's operation.
+// mutate runs the mutating plugins that handle at's operation, and runs them once
+// more when a webhook with reinvocationPolicy IfNeeded asks for it (a later plugin
+// changed the object after it ran), as Kubernetes' chain does.
 func (a *API) mutate(ctx context.Context, at admissionapi.Attributes) error {
+	if err := a.mutateOnce(ctx, at); err != nil {
+		return err
+	}
+	if rc := at.GetReinvocationContext(); rc.ShouldReinvoke() {
+		rc.SetIsReinvoke()
+		return a.mutateOnce(ctx, at)
+	}
+	return nil
+}
+
+func (a *API) mutateOnce(ctx context.Context, at admissionapi.Attributes) error {
 	for _, p := range a.chain.mutating {
 		if !p.Handles(at.GetOperation()) {
 			continue

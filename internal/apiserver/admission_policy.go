@@ -99,11 +99,9 @@ func (h *headerWarnings) AddWarning(_, text string) {
 	warn(h.w, []string{text})
 }
 
-// addPolicyAdmission registers the policy plugins in Kubernetes' order: LimitRanger
-// first (its defaults are what the others judge), then PodSecurity, and ResourceQuota
-// last among the validating plugins, so a write refused by any other plugin is never
-// charged to a quota.
-func (a *API) addPolicyAdmission(ctx context.Context, cfg Config) error {
+// addPolicyAdmission registers LimitRanger and PodSecurity, in Kubernetes' order:
+// LimitRanger first, since its defaults are what the others judge.
+func (a *API) addPolicyAdmission(cfg Config) error {
 	a.AddAdmission(limitrange.New(func(ns string) ([]*corev1.LimitRange, error) {
 		objs, err := a.cachedList(corev1.Resource("limitranges"), ns)
 		return typed[*corev1.LimitRange](objs), err
@@ -117,8 +115,13 @@ func (a *API) addPolicyAdmission(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("pod security admission: %w", err)
 	}
 	a.AddAdmission(ps)
-	a.AddAdmission(quota.NewAdmission(ctx, quotaStore{api: a}, a.cachedList, a.served))
 	return nil
+}
+
+// addQuotaAdmission registers ResourceQuota, which must come last among the
+// validating plugins, so a write refused by any other plugin is never charged.
+func (a *API) addQuotaAdmission(ctx context.Context) {
+	a.AddAdmission(quota.NewAdmission(ctx, quotaStore{api: a}, a.cachedList, a.served))
 }
 
 // podSecuritySource reads namespaces and pods from the cache; a namespace created a

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apiserver/pkg/warning"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
+	"skiff/internal/aggregator"
 	"skiff/internal/apiextensions"
 	"skiff/internal/auth"
 	"skiff/internal/openapi"
@@ -63,8 +64,10 @@ type API struct {
 	Extra map[string]http.Handler
 	// Registry serves /v2/: anyone may pull; pushes need an authorized user.
 	Registry http.Handler
-	now      func() time.Time
-	ready    atomic.Bool
+	// Aggregator proxies the group/versions that APIServices hand to other servers.
+	Aggregator *aggregator.Proxy
+	now        func() time.Time
+	ready      atomic.Bool
 }
 
 // NewAPI wires every resource to the store.
@@ -176,6 +179,10 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r = r.WithContext(auth.WithUser(r.Context(), user))
+	if svc := a.aggregatedService(r); svc != nil {
+		a.serveAggregated(w, r, svc, user)
+		return
+	}
 	if a.serveDiscovery(w, r) {
 		return
 	}

@@ -59,7 +59,7 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 			return err
 		}
 	}
-	return nil
+	return a.ensureLocalAPIServices(ctx)
 }
 
 // localPathClass is the default StorageClass: a directory on the node of the

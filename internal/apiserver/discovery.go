@@ -3,6 +3,7 @@ package apiserver
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -131,7 +132,15 @@ func (a *API) serveDiscovery(w http.ResponseWriter, r *http.Request) bool {
 func (a *API) groups() []metav1.APIGroup {
 	var out []metav1.APIGroup
 	idx := map[string]int{}
-	for _, gv := range a.groupVersions() {
+	gvs := a.groupVersions()
+	if a.Aggregator != nil { // APIServices' groups, after skiff's own
+		for _, gv := range a.Aggregator.GroupVersions() {
+			if !slices.Contains(gvs, gv) {
+				gvs = append(gvs, gv)
+			}
+		}
+	}
+	for _, gv := range gvs {
 		if gv.Group == "" {
 			continue
 		}
@@ -201,6 +210,9 @@ func (a *API) aggregated(w http.ResponseWriter, r *http.Request, legacy bool) bo
 			v.Resources = append(v.Resources, res)
 		}
 		g.Versions = append(g.Versions, v)
+	}
+	if !legacy {
+		a.aggregatedDiscovery(list)
 	}
 	data, _ := json.Marshal(list)
 	w.Header().Set("Content-Type", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")

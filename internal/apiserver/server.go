@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/apiserver/pkg/endpoints/filters"
 	"k8s.io/client-go/rest"
 
+	admissionplugins "skiff/internal/admission"
 	"skiff/internal/auth"
 	"skiff/internal/encryption"
 	"skiff/internal/etcdsnapshot"
@@ -63,7 +65,11 @@ type Server struct {
 	encrypt  *encryption.Transformers
 	ready    chan struct{}
 	http     *http.Server
-	cfg      Config
+	// plugins are the admission plugins that read the cluster through informers.
+	plugins *admissionplugins.Plugins
+	// startAggregator starts the APIService proxy's informers and availability loop.
+	startAggregator func(ctx context.Context)
+	cfg             Config
 }
 
 // Ready is closed once the server answers and the built-in objects exist.
@@ -166,7 +172,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	bootstrapTokens.Secret = s.API.kubeSystemSecret
 	saTokens.Exists = s.API.serviceAccountExists
 	s.API.Extra[JoinPath] = joinHandler(s.CA, s.API, cfg.ServiceCIDR)
-	if err := s.API.addPolicyAdmission(ctx, cfg); err != nil {
+	// Then LimitRanger and PodSecurity, the webhooks and admission policies, and
+	// ResourceQuota last.
+	if err := s.API.addPolicyAdmission(cfg); err != nil {
+		return nil, err
+	}
+	if err := s.addAdmission(ctx); err != nil {
+		return nil, err
+	}
+	s.API.addQuotaAdmission(ctx)
+	if err := s.addAggregator(); err != nil {
 		return nil, err
 	}
 	if len(cfg.EtcdEndpoints) == 0 {
@@ -192,7 +207,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		slog.Warn("built-in images are not available; pods using skiff.local/pause and skiff.local/toolbox will not start", "err", err)
 	}
 	s.http = &http.Server{
-		Handler:           s.API,
+		// Admission plugins add warnings through the request's context; they reach
+		// the client as Warning headers.
+		Handler:           filters.WithWarningRecorder(s.API),
 		ReadHeaderTimeout: 30 * time.Second,
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{serving},
@@ -251,6 +268,8 @@ func (s *Server) Run(ctx context.Context) error {
 	slog.Info("API server ready", "address", "https://"+s.Addr, "kubeconfig", s.Kubeconfig())
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.ServeTLS(s.listener, "", "") }()
+	s.plugins.Start(ctx)
+	s.startAggregator(ctx)
 	select {
 	case err := <-errc:
 		s.etcd.Close()
@@ -283,6 +302,23 @@ func loadEncryption(ctx context.Context, cfg Config) (*encryption.Transformers, 
 		}
 	}
 	return encryption.Load(ctx, path, cfg.DataDir)
+}
+
+// addAdmission registers the webhook and policy plugins in Kubernetes' order:
+// MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook.
+// The server's own writes skip them.
+func (s *Server) addAdmission(ctx context.Context) error {
+	cfg, err := s.ClientConfig("skiff-admission", "system:apiserver", []string{auth.Masters})
+	if err != nil {
+		return err
+	}
+	if s.plugins, err = admissionplugins.New(ctx, cfg, admissionplugins.Authorizer(s.API.authz)); err != nil {
+		return err
+	}
+	s.API.AddAdmission(admissionplugins.ExemptServerWrites(s.plugins.Mutating))
+	s.API.AddAdmission(admissionplugins.ExemptServerWrites(s.plugins.Policy))
+	s.API.AddAdmission(admissionplugins.ExemptServerWrites(s.plugins.Validating))
+	return nil
 }
 
 // ensureBuiltinImages pushes skiff.local/pause and skiff.local/toolbox, built from the

@@ -61,7 +61,7 @@ var registry = func() map[schema.GroupKind]*Printer {
 	m := map[schema.GroupKind]*Printer{}
 	for _, add := range []func(map[schema.GroupKind]*Printer){
 		addPods, addWorkloads, addBatch, addNetworking, addNodes, addConfig,
-		addEvents, addStorage, addAutoscaling, addRBAC, addCertificates, addAPIExtensions,
+		addEvents, addStorage, addAutoscaling, addRBAC, addCertificates, addAPIExtensions, addExtension,
 	} {
 		add(m)
 	}

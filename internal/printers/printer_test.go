@@ -1,6 +1,8 @@
 package printers
 
 import (
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	"sort"
 	"strings"
 	"testing"
@@ -30,6 +32,19 @@ import (
 // zeroObjects is an empty object of every kind skiff serves, by the kind the API
 // server asks a printer for.
 var zeroObjects = map[schema.GroupKind]func() runtime.Object{
+	{Group: "admissionregistration.k8s.io", Kind: "MutatingWebhookConfiguration"}: func() runtime.Object {
+		return &admissionv1.MutatingWebhookConfiguration{}
+	},
+	{Group: "admissionregistration.k8s.io", Kind: "ValidatingWebhookConfiguration"}: func() runtime.Object {
+		return &admissionv1.ValidatingWebhookConfiguration{}
+	},
+	{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicy"}: func() runtime.Object {
+		return &admissionv1.ValidatingAdmissionPolicy{}
+	},
+	{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicyBinding"}: func() runtime.Object {
+		return &admissionv1.ValidatingAdmissionPolicyBinding{}
+	},
+	{Group: "apiregistration.k8s.io", Kind: "APIService"}: func() runtime.Object { return &apiregistrationv1.APIService{} },
 	{Kind: "Pod"}:                   func() runtime.Object { return &corev1.Pod{} },
 	{Kind: "PodTemplate"}:           func() runtime.Object { return &corev1.PodTemplate{} },
 	{Kind: "Service"}:               func() runtime.Object { return &corev1.Service{} },

@@ -23,6 +23,8 @@ var (
 	authn       = schema.GroupVersion{Group: "authentication.k8s.io", Version: "v1"}
 	metrics     = schema.GroupVersion{Group: "metrics.k8s.io", Version: "v1beta1"}
 	certificate = schema.GroupVersion{Group: "certificates.k8s.io", Version: "v1"}
+	admission   = schema.GroupVersion{Group: "admissionregistration.k8s.io", Version: "v1"}
+	aggregation = schema.GroupVersion{Group: "apiregistration.k8s.io", Version: "v1"}
 )
 
 // kind is shorthand for one row of the table below.
@@ -92,6 +94,11 @@ func All() []*Info {
 		{discovery, "endpointslices", "EndpointSlice", true, nil, nil, nil, endpointSliceStrategy{}},
 		{certificate, "certificatesigningrequests", "CertificateSigningRequest", false, []string{"csr"}, nil, []string{"status", "approval"}, csrStrategy{}},
 		{apiextensionsGV, "customresourcedefinitions", "CustomResourceDefinition", false, []string{"crd", "crds"}, []string{"api-extensions"}, []string{"status"}, crdStrategy{}},
+		{admission, "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", false, nil, nil, nil, mutatingWebhookStrategy{}},
+		{admission, "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", false, nil, nil, nil, validatingWebhookStrategy{}},
+		{admission, "validatingadmissionpolicies", "ValidatingAdmissionPolicy", false, nil, nil, []string{"status"}, policyStrategy{}},
+		{admission, "validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding", false, nil, nil, nil, policyBindingStrategy{}},
+		{aggregation, "apiservices", "APIService", false, nil, nil, []string{"status"}, apiServiceStrategy{}},
 	}
 	infos := make([]*Info, 0, len(rows)+10)
 	for _, r := range rows {
