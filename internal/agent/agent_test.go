@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +28,7 @@ import (
 
 	"skiff/internal/controllers/controller"
 	"skiff/internal/controllers/nodeipam"
+	"skiff/internal/hostnet"
 	"skiff/internal/kubelet/cri"
 	"skiff/internal/kubelet/volume"
 	"skiff/internal/testserver"
@@ -116,7 +119,13 @@ func startAgent(t testing.TB, srv *testserver.Server, name string, join bool) *t
 		KubeletPort: 0, ClusterCIDR: testClusterCIDR, ServiceCIDR: testServiceCIDR,
 	}, rc: restConfig(srv.Config.Host, &credentials{CAPEM: srv.CA.CertPEM, ClientCert: certPEM, ClientKey: keyPEM})}
 	if join {
-		a.cfg.Token, a.rc = srv.Token, nil
+		// A join signs serving certificates for the node's own address only, never
+		// loopback (which would let a node pose as any local service).
+		ip, err := hostnet.DefaultRouteIP()
+		if err != nil {
+			t.Fatalf("a joining agent needs a non-loopback address: %v", err)
+		}
+		a.cfg.Token, a.cfg.NodeIP, a.rc = srv.Token, ip, nil
 	} else {
 		a.cfg.CAPEM, a.cfg.ServingCert = srv.CA.CertPEM, &serving
 	}
@@ -246,7 +255,7 @@ func httpGet(url string) (string, error) {
 
 // agentLogs reads container logs from the agent endpoint as the API server will,
 // with a client certificate from the cluster CA.
-func agentLogs(t testing.TB, srv *testserver.Server, port int, path string) (int, string) {
+func agentLogs(t testing.TB, srv *testserver.Server, a *testAgent, path string) (int, string) {
 	t.Helper()
 	certPEM, keyPEM, err := srv.CA.IssueClient("skiff-apiserver", []string{"system:masters"}, time.Hour)
 	if err != nil {
@@ -260,7 +269,7 @@ func agentLogs(t testing.TB, srv *testserver.Server, port int, path string) (int
 	pool.AppendCertsFromPEM(srv.CA.CertPEM)
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		Certificates: []tls.Certificate{pair}, RootCAs: pool}}}
-	resp, err := c.Get(fmt.Sprintf("https://127.0.0.1:%d%s", port, path))
+	resp, err := c.Get(fmt.Sprintf("https://%s%s", net.JoinHostPort(a.cfg.NodeIP, strconv.Itoa(a.port)), path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,11 +308,11 @@ func TestAgentRunsPods(t *testing.T) {
 	if strings.TrimSpace(body) != "web" {
 		t.Errorf("pod answered hostname %q, want web", body)
 	}
-	code, logs := agentLogs(t, srv, n1.port, "/containerLogs/default/web/web?timestamps=true")
+	code, logs := agentLogs(t, srv, n1, "/containerLogs/default/web/web?timestamps=true")
 	if code != http.StatusOK || !strings.Contains(logs, "serving on") {
 		t.Errorf("containerLogs: %d %q, want the serve banner", code, logs)
 	}
-	if code, _ := agentLogs(t, srv, n1.port, "/containerLogs/default/web/web?previous=true"); code != http.StatusNotFound {
+	if code, _ := agentLogs(t, srv, n1, "/containerLogs/default/web/web?previous=true"); code != http.StatusNotFound {
 		t.Errorf("previous logs of a container that never restarted: %d, want 404", code)
 	}
 
@@ -336,7 +345,7 @@ func TestAgentRunsPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := waitPhase(t, c, "client", corev1.PodSucceeded, 60*time.Second)
-	if _, out := agentLogs(t, srv, n1.port, "/containerLogs/default/client/wget"); !strings.Contains(out, "srv2") {
+	if _, out := agentLogs(t, srv, n1, "/containerLogs/default/client/wget"); !strings.Contains(out, "srv2") {
 		t.Errorf("pod on kl-n1 fetched %q from the pod on kl-n2, want its hostname srv2", out)
 	}
 	if done.Status.PodIP == "" || !strings.HasPrefix(done.Status.PodIP, "10.200.") || done.Status.PodIP[:8] == p2.Status.PodIP[:8] {

@@ -72,7 +72,7 @@ func TestAgentPodLifecycle(t *testing.T) {
 	})
 	var out string
 	if !eventually(10*time.Second, func() bool {
-		_, out = agentLogs(t, srv, a.port, "/containerLogs/default/env/main")
+		_, out = agentLogs(t, srv, a, "/containerLogs/default/env/main")
 		return strings.Contains(out, "greeting=hello from=kl-life")
 	}) {
 		t.Errorf("env pod logs %q, want the ConfigMap value and the node name", out)
@@ -88,7 +88,7 @@ func TestAgentPodLifecycle(t *testing.T) {
 			cs[0].LastTerminationState.Terminated != nil && cs[0].LastTerminationState.Terminated.ExitCode == 3
 	})
 	t.Logf("crash: restartCount %d, %s", crashed.Status.ContainerStatuses[0].RestartCount, crashed.Status.ContainerStatuses[0].State.Waiting.Message)
-	if code, out := agentLogs(t, srv, a.port, "/containerLogs/default/crash/main?previous=true"); code != 200 || !strings.Contains(out, "crashing") {
+	if code, out := agentLogs(t, srv, a, "/containerLogs/default/crash/main?previous=true"); code != 200 || !strings.Contains(out, "crashing") {
 		t.Errorf("previous logs: %d %q", code, out)
 	}
 

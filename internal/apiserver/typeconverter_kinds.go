@@ -5,27 +5,33 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/client-go/applyconfigurations"
+	aggregatorapply "k8s.io/kube-aggregator/pkg/client/applyconfiguration"
 	smdtyped "sigs.k8s.io/structured-merge-diff/v6/typed"
 
 	"skiff/internal/resources"
 )
 
 // builtinTypes converts built-in objects for the field manager: client-go's schemas
-// know the core kinds, the apiextensions module's its CustomResourceDefinition.
+// know the core kinds, the apiextensions module's its CustomResourceDefinition and
+// kube-aggregator's its APIService.
 type builtinTypes struct {
-	core, apiextensions managedfields.TypeConverter
+	core, apiextensions, aggregator managedfields.TypeConverter
 }
 
 func newBuiltinTypes() managedfields.TypeConverter {
 	return builtinTypes{
 		core:          applyconfigurations.NewTypeConverter(resources.Scheme),
 		apiextensions: apiextensionsapply.NewTypeConverter(resources.Scheme),
+		aggregator:    aggregatorapply.NewTypeConverter(resources.Scheme),
 	}
 }
 
 func (b builtinTypes) of(gv string) managedfields.TypeConverter {
-	if gv == "apiextensions.k8s.io/v1" {
+	switch gv {
+	case "apiextensions.k8s.io/v1":
 		return b.apiextensions
+	case "apiregistration.k8s.io/v1":
+		return b.aggregator
 	}
 	return b.core
 }

@@ -164,8 +164,8 @@ func nodeRule(verbs []string, group string, resources ...string) rbacv1.PolicyRu
 var nodeRead = []string{"get", "list", "watch"}
 
 // NodeRules are what every node may do besides reading its pods' objects: the rules
-// of Kubernetes' system:node role, plus reading what the service proxy, cluster DNS
-// and ingress controller that skiff runs on every node need. The API server also
+// of Kubernetes' system:node role, plus reading what the service proxy, cluster DNS,
+// ingress controller and network-policy rules that skiff runs on every node need. The API server also
 // publishes them as the ClusterRole system:node.
 var NodeRules = []rbacv1.PolicyRule{
 	nodeRule([]string{"create"}, "authentication.k8s.io", "tokenreviews"),
@@ -180,7 +180,8 @@ var NodeRules = []rbacv1.PolicyRule{
 	nodeRule([]string{"create"}, "", "pods/eviction"),
 	nodeRule([]string{"get", "list", "watch", "create", "update", "patch", "delete"}, "coordination.k8s.io", "leases"),
 	nodeRule(nodeRead, "discovery.k8s.io", "endpointslices"),
-	nodeRule(nodeRead, "networking.k8s.io", "ingresses", "ingressclasses"),
+	nodeRule(nodeRead, "networking.k8s.io", "ingresses", "ingressclasses", "networkpolicies"),
+	nodeRule(nodeRead, "", "namespaces"), // network policies select namespaces by label
 	nodeRule([]string{"update", "patch"}, "networking.k8s.io", "ingresses/status"),
 	nodeRule(nodeRead, "node.k8s.io", "runtimeclasses"),
 	nodeRule(nodeRead, "storage.k8s.io", "csidrivers", "storageclasses"),

@@ -234,11 +234,13 @@ func (c *Controller) scaleDown(ctx context.Context, cm *v1.ConfigMap, pools []no
 		if now.Sub(since) < unneeded || (len(cand.Pods) > 0 && busyDone) {
 			continue
 		}
-		busyDone = busyDone || len(cand.Pods) > 0
 		if err := c.remove(ctx, cand, desired); err != nil {
+			// A node held (by a PodDisruptionBudget, say) must not keep the next
+			// candidate from its turn.
 			st.blocked[cand.Node] = err.Error()
 			continue
 		}
+		busyDone = busyDone || len(cand.Pods) > 0
 		delete(c.unneededSince, cand.Node)
 		delete(keep, cand.Node)
 	}
