@@ -76,12 +76,17 @@ func TestPodServesHTTPOnItsIP(t *testing.T) {
 	if logs := cluster.MustKubectl(t, "-n", n, "logs", "web"); !strings.Contains(logs, "GET / 200") {
 		t.Fatalf("kubectl logs lacks the request:\n%s", logs)
 	}
-	desc := cluster.MustKubectl(t, "-n", n, "describe", "pod", "web")
-	for _, ev := range []string{"Scheduled", "Pulled", "Created", "Started"} {
-		if !strings.Contains(desc, ev) {
-			t.Errorf("describe pod lacks event %s:\n%s", ev, desc)
+	// Events are recorded asynchronously (as in Kubernetes): a loaded node may write
+	// them a moment after the pod already answers.
+	framework.Eventually(t, 20*time.Second, func() error {
+		desc := cluster.MustKubectl(t, "-n", n, "describe", "pod", "web")
+		for _, ev := range []string{"Scheduled", "Pulled", "Created", "Started"} {
+			if !strings.Contains(desc, ev) {
+				return fmt.Errorf("describe pod lacks event %s:\n%s", ev, desc)
+			}
 		}
-	}
+		return nil
+	})
 }
 
 func TestEnvAndInitContainers(t *testing.T) {
