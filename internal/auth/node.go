@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/fields"
+
+	"skiff/internal/volumebinding"
 )
 
 // NodeUserPrefix starts the user name of a node's client certificate.
@@ -133,7 +135,7 @@ func (n NodeAuthorizer) graph(node string, a Attributes, uses func(*corev1.Pod, 
 // podVolume follows pod -> claim -> volume for the PersistentVolume name.
 func (n NodeAuthorizer) podVolume(volume string) func(*corev1.Pod, string) bool {
 	return func(p *corev1.Pod, _ string) bool {
-		for _, c := range podClaimNames(p) {
+		for _, c := range volumebinding.PodClaims(p) {
 			if pvc, ok := n.Claim(p.Namespace, c); ok && pvc.Spec.VolumeName == volume {
 				return true
 			}

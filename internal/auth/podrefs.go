@@ -86,20 +86,6 @@ func podClaims(pod *corev1.Pod, name string) bool {
 	return false
 }
 
-// podClaimNames lists the claims pod uses.
-func podClaimNames(pod *corev1.Pod) []string {
-	var out []string
-	for _, v := range pod.Spec.Volumes {
-		switch {
-		case v.PersistentVolumeClaim != nil:
-			out = append(out, v.PersistentVolumeClaim.ClaimName)
-		case v.Ephemeral != nil:
-			out = append(out, pod.Name+"-"+v.Name)
-		}
-	}
-	return out
-}
-
 // envReferences applies the two tests to every container's environment.
 func envReferences(pod *corev1.Pod, env func(corev1.EnvVar) bool, envFrom func(corev1.EnvFromSource) bool) bool {
 	check := func(c []corev1.EnvVar, f []corev1.EnvFromSource) bool {
