@@ -99,6 +99,7 @@ type Kubelet struct {
 	stats        *stats.Collector
 	eviction     *evictionManager
 	metrics      *kubeletMetrics
+	resizes      *resizeTracker
 }
 
 // New checks cfg and prepares a kubelet; Run starts it.
@@ -117,6 +118,7 @@ func New(cfg Config) (*Kubelet, error) {
 		machine:      readMachineInfo(cfg.RootDir),
 		workers:      map[string]*podWorker{},
 		runtimeNudge: make(chan struct{}, 1),
+		resizes:      newResizeTracker(),
 	}
 	k.probes = newProber(k)
 	k.metrics = newKubeletMetrics()
