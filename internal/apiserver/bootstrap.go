@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"skiff/internal/volumebinding"
+	"skiff/internal/vpa"
 )
 
 // bootstrap creates the objects every cluster has, if they are missing.
@@ -56,6 +57,16 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 			resource = "clusterrolebindings"
 		}
 		if err := a.ensure(ctx, resource, o); err != nil {
+			return err
+		}
+	}
+	// The VPA's kinds are CRDs, as upstream serves them, installed like built-ins.
+	crds, err := vpa.CRDs()
+	if err != nil {
+		return err
+	}
+	for _, crd := range crds {
+		if err := a.ensure(ctx, "customresourcedefinitions", crd); err != nil {
 			return err
 		}
 	}
