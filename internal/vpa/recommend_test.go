@@ -109,8 +109,8 @@ func TestEstimate(t *testing.T) {
 		t.Errorf("low confidence should widen the bounds: young %v..%v, steady %v..%v", y.LowerBound, y.UpperBound, s.LowerBound, s.UpperBound)
 	}
 	i := idle.Estimate(2)
-	if c := cores(i.Target); c != math.Ceil(podMinCPU/2*1000)/1000 {
-		t.Errorf("idle CPU target %.4f, want the pod minimum shared by 2 containers (%.4f, in whole millicores)", c, podMinCPU/2)
+	if c := i.Target[corev1.ResourceCPU]; c.MilliValue() != int64(math.Ceil(podMinCPU/2*1000)) {
+		t.Errorf("idle CPU target %s, want the pod minimum shared by 2 containers (%.4f, in whole millicores)", c.String(), podMinCPU/2)
 	}
 }
 
