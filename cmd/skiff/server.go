@@ -45,6 +45,7 @@ func runServer(ctx context.Context, args []string) error {
 	})
 	fs.DurationVar(&cfg.SnapshotInterval, "etcd-snapshot-interval", 12*time.Hour, "how often the embedded etcd is snapshotted into DATA-DIR/snapshots (0 disables)")
 	fs.IntVar(&cfg.SnapshotRetention, "etcd-snapshot-retention", 5, "how many scheduled snapshots are kept")
+	fs.DurationVar(&cfg.VPARecommenderInterval, "vpa-recommender-interval", time.Minute, "how often the vertical pod autoscaler's recommender and updater run")
 	clusterReset := fs.Bool("cluster-reset", false, "start the embedded etcd as a new single-member cluster (with --restore)")
 	fs.StringVar(&cfg.RestoreSnapshot, "restore", "", "with --cluster-reset: replace the embedded etcd's data with this snapshot first (the old data is moved aside)")
 	var prof profiling

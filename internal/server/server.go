@@ -4,6 +4,8 @@
 package server
 
 import (
+	"time"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -39,6 +41,8 @@ type Config struct {
 	SchedulerConfig    string
 	LBPool             string
 	Agent              agent.Config
+	// VPARecommenderInterval is how often the VPA recommender runs.
+	VPARecommenderInterval time.Duration
 }
 
 // Run serves until ctx ends.
@@ -86,7 +90,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 // constructors are every controller the manager runs, by name.
 func constructors(rc *rest.Config, ca []byte, cfg Config) (map[string]manager.Constructor, error) {
-	cons, err := manager.Platform(rc, manager.PlatformOptions{RootCA: ca})
+	cons, err := manager.Platform(rc, manager.PlatformOptions{RootCA: ca, VPAInterval: cfg.VPARecommenderInterval})
 	if err != nil {
 		return nil, err
 	}

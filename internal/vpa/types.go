@@ -6,11 +6,12 @@
 package vpa
 
 import (
+	"encoding/json"
+
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -140,13 +141,23 @@ func (v *VerticalPodAutoscaler) Mode() UpdateMode {
 }
 
 // FromUnstructured reads a VPA or checkpoint from the form the API serves CRs in.
+// It goes through JSON, which (unlike the unstructured converter) knows the integer
+// keys of a checkpoint's bucket weights.
 func FromUnstructured[T any](u *unstructured.Unstructured) (*T, error) {
+	b, err := json.Marshal(u.Object)
+	if err != nil {
+		return nil, err
+	}
 	out := new(T)
-	return out, runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out)
+	return out, json.Unmarshal(b, out)
 }
 
 // ToUnstructured is the reverse, for writes through the dynamic client.
 func ToUnstructured(obj any) (*unstructured.Unstructured, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	return &unstructured.Unstructured{Object: m}, err
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{}
+	return u, json.Unmarshal(b, &u.Object)
 }
