@@ -38,7 +38,7 @@ spec:
 	waitFor(t, n, "app", "{.status.containerStatuses[0].resources.limits.memory}", 30*time.Second,
 		func(v string) bool { return v == "64Mi" })
 
-	cluster.MustKubectl(t, "-n", n, "patch", "pod", "app", "--subresource", "resize", "--type=merge", "-p",
+	cluster.MustKubectl(t, "-n", n, "patch", "pod", "app", "--subresource", "resize", "-p",
 		`{"spec":{"containers":[{"name":"app","resources":{"requests":{"cpu":"200m"},"limits":{"memory":"128Mi"}}}]}}`)
 	waitFor(t, n, "app", "{.status.containerStatuses[0].resources.limits.memory}", 60*time.Second,
 		func(v string) bool { return v == "128Mi" })
@@ -62,12 +62,12 @@ spec:
 		t.Errorf("removing requests: %v; want it refused", err)
 	}
 	// A resize the node can never hold waits as Infeasible.
-	cluster.MustKubectl(t, "-n", n, "patch", "pod", "app", "--subresource", "resize", "--type=merge", "-p",
+	cluster.MustKubectl(t, "-n", n, "patch", "pod", "app", "--subresource", "resize", "-p",
 		`{"spec":{"containers":[{"name":"app","resources":{"requests":{"cpu":"100000"}}}]}}`)
 	waitFor(t, n, "app", `{.status.conditions[?(@.type=="PodResizePending")].reason}`, 30*time.Second,
 		func(v string) bool { return v == "Infeasible" })
-	if _, err := cluster.Kubectl("-n", n, "patch", "pod", "app", "--type=merge", "-p",
-		`{"spec":{"containers":[{"name":"app","resources":{"requests":{"cpu":"300m"}}}]}}`); err == nil {
-		t.Errorf("an ordinary pod update changed resources; only pods/resize may")
+	if _, err := cluster.Kubectl("-n", n, "patch", "pod", "app", "-p",
+		`{"spec":{"containers":[{"name":"app","resources":{"requests":{"cpu":"300m"}}}]}}`); err == nil || !strings.Contains(err.Error(), "may not change fields") {
+		t.Errorf("an ordinary pod update of resources: %v; only pods/resize may change them", err)
 	}
 }
