@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -88,6 +89,9 @@ func runAgent(ctx context.Context, args []string) error {
 }
 
 func runSimulate(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "plan" {
+		return simulate.Plan(ctx, os.Stdout, args[1:])
+	}
 	opts, err := simulate.ParseFlags(args)
 	if err != nil {
 		return err
