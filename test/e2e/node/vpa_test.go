@@ -73,9 +73,12 @@ spec:
 		return nil
 	})
 	t.Logf("kubectl get vpa:\n%s", cluster.MustKubectl(t, "-n", n, "get", "vpa"))
-	if out := cluster.MustKubectl(t, "-n", n, "get", "vpacheckpoint"); !strings.Contains(out, "nginx-vpa-nginx") {
-		t.Errorf("no checkpoint for the nginx container:\n%s", out)
-	}
+	framework.Eventually(t, 15*time.Second, func() error {
+		if out := cluster.MustKubectl(t, "-n", n, "get", "vpacheckpoint"); !strings.Contains(out, "nginx-vpa-nginx") {
+			return fmt.Errorf("no checkpoint for the nginx container:\n%s", out)
+		}
+		return nil
+	})
 	upper := cluster.MustKubectl(t, "-n", n, "get", "vpa", "nginx-vpa", "-o", "jsonpath={.status.recommendation.containerRecommendations[0].upperBound.cpu}")
 	if upper != "1" {
 		t.Errorf("upperBound.cpu = %q, want the policy's maxAllowed 1", upper)
