@@ -108,7 +108,7 @@ func (a *API) serveCRD(ctx context.Context, crd *apiextensionsv1.CustomResourceD
 	if built, ok := a.custom.builtFrom(crd.Name); ok && built == key {
 		return
 	}
-	versions, err := apiextensions.Versions(crd)
+	versions, err := apiextensions.Versions(crd, a.Conversions)
 	var eps []*endpoint
 	if err == nil {
 		eps, err = a.customEndpointsFor(ctx, versions)
