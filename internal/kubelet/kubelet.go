@@ -77,6 +77,8 @@ type Kubelet struct {
 	cfg       Config
 	client    kubernetes.Interface
 	rt        *cri.Client
+	runtime   *runtimeManager // what pod workers drive the runtime through
+	statuses  *statusManager
 	recorder  record.EventRecorder
 	podLister corelisters.PodLister
 	nodes     corelisters.NodeLister
@@ -118,6 +120,9 @@ func New(cfg Config) (*Kubelet, error) {
 		workers:      map[string]*podWorker{},
 		runtimeNudge: make(chan struct{}, 1),
 	}
+	rs, is := cfg.Runtime.Services()
+	k.runtime = newRuntimeManager(rs, is, cfg.NodeName)
+	k.statuses = newStatusManager(cfg.Client)
 	k.probes = newProber(k)
 	k.metrics = newKubeletMetrics()
 	cfg.Runtime.Observe(k.metrics.runtimeCall)

@@ -107,11 +107,11 @@ func (k *Kubelet) relistLoop(ctx context.Context) {
 
 // relist returns a signature of each pod's runtime state, and its namespace and name.
 func (k *Kubelet) relist(ctx context.Context) (map[string]string, map[string][2]string, error) {
-	sbs, err := k.rt.Sandboxes(ctx, k.nodeSelector())
+	sbs, err := k.runtime.Sandboxes(ctx, k.nodeSelector())
 	if err != nil {
 		return nil, nil, err
 	}
-	cs, err := k.rt.Containers(ctx, k.nodeSelector())
+	cs, err := k.runtime.Containers(ctx, k.nodeSelector())
 	if err != nil {
 		return nil, nil, err
 	}
