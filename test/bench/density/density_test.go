@@ -211,14 +211,15 @@ func warm(b *testing.B, ctx context.Context, ns string) {
 	if _, err := client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	for ctx.Err() == nil {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
 		got, err := client.CoreV1().Pods(ns).Get(ctx, p.Name, metav1.GetOptions{})
 		if err == nil && podReady(got) {
 			return
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	b.Fatal("warm-up pod not ready")
+	b.Fatalf("warm-up pod not ready within 2 minutes (is the image built in? see %s)", cluster.LogPath)
 }
 
 func waitServiceAccount(b *testing.B, ctx context.Context, ns string) {
