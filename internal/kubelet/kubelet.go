@@ -40,7 +40,9 @@ type Config struct {
 	NodeName string
 	NodeIPs  []string // InternalIPs; the first is the node's address
 	Client   kubernetes.Interface
-	Runtime  *cri.Client
+	// EventClient records events, under a rate limit of its own; nil: Client.
+	EventClient kubernetes.Interface
+	Runtime     *cri.Client
 	// RuntimeVersion is shown in nodeInfo, e.g. "containerd://1.6.20".
 	RuntimeVersion string
 	Version        string // kubeletVersion in nodeInfo
@@ -136,7 +138,11 @@ func New(cfg Config) (*Kubelet, error) {
 // Run serves until ctx ends. Pods keep running when it returns: only the agent stops.
 func (k *Kubelet) Run(ctx context.Context) error {
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: k.client.CoreV1().Events("")})
+	events := k.cfg.EventClient
+	if events == nil {
+		events = k.client
+	}
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: events.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	k.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: k.cfg.NodeName})
 	k.volumes = k.newVolumeManager(ctx)

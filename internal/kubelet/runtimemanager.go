@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"context"
+	"runtime"
 
 	"k8s.io/apimachinery/pkg/types"
 	internalapi "k8s.io/cri-api/pkg/apis"
@@ -24,8 +25,9 @@ type runtimeManager struct {
 	slots chan struct{}
 }
 
-// startParallelism is how many sandboxes are set up at once.
-const startParallelism = 8
+// startParallelism is how many sandboxes are set up at once: each starts a shim
+// and runs the CNI plugins, mostly CPU bound.
+var startParallelism = max(4, 2*runtime.NumCPU())
 
 func newRuntimeManager(rs internalapi.RuntimeService, is internalapi.ImageManagerService, node string) *runtimeManager {
 	return &runtimeManager{runtime: rs, images: is, node: node, slots: make(chan struct{}, startParallelism)}

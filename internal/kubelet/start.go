@@ -115,6 +115,10 @@ func (w *podWorker) createSandbox(ctx context.Context, pod *corev1.Pod, rt *podR
 		attempt = old.Attempt + 1
 		w.stopAll(ctx, pod, rt, 0, "")
 	}
+	if !w.k.runtime.acquire(ctx) {
+		return ctx.Err()
+	}
+	defer w.k.runtime.release()
 	start := time.Now()
 	id, err := w.k.runtime.runtime.RunPodSandbox(ctx, w.k.sandboxConfig(pod, attempt, parent), "")
 	if err != nil {

@@ -106,7 +106,7 @@ func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) (bool, time.Durat
 		w.failPod(ctx, pod, rt, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
 		return false, 0
 	case !w.k.networkReady.Load() && !pod.Spec.HostNetwork:
-		return false, time.Second
+		return false, 0 // the network's set-up wakes every worker
 	}
 	return false, w.syncRunning(ctx, pod, rt)
 }
