@@ -94,6 +94,7 @@ type Kubelet struct {
 	networkReady atomic.Bool
 	runtimeDown  atomic.Pointer[string] // why the runtime does not answer; nil while it does
 	runtimeNudge chan struct{}
+	relistNudge  chan struct{} // a runtime event asks for a relist now
 	mu           sync.Mutex
 	workers      map[string]*podWorker // by pod UID
 	wg           sync.WaitGroup
@@ -121,6 +122,7 @@ func New(cfg Config) (*Kubelet, error) {
 		machine:      readMachineInfo(cfg.RootDir),
 		workers:      map[string]*podWorker{},
 		runtimeNudge: make(chan struct{}, 1),
+		relistNudge:  make(chan struct{}, 1),
 	}
 	rs, is := cfg.Runtime.Services()
 	k.runtime = newRuntimeManager(rs, is, cfg.NodeName)
@@ -172,6 +174,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	go k.heartbeat(ctx)
 	go k.watchRuntime(ctx)
 	go k.relistLoop(ctx)
+	go k.watchExits(ctx)
 	<-ctx.Done()
 	k.wg.Wait()
 	return nil
