@@ -118,17 +118,27 @@ func (k *Kubelet) watchExits(ctx context.Context) {
 		default:
 		}
 	}
+	wait := relistEvery
 	for ctx.Err() == nil {
+		start := time.Now()
 		err := k.rt.WatchExits(ctx, nudge)
 		if status.Code(err) == codes.Unimplemented {
 			slog.Info("the runtime has no event stream; container exits are found by relisting", "every", relistEvery)
 			return
 		}
-		if ctx.Err() == nil {
-			slog.Debug("runtime event stream ended; resubscribing", "err", err)
-			nudge() // what happened while it was down
-			time.Sleep(relistEvery)
+		if ctx.Err() != nil {
+			return
 		}
+		if time.Since(start) > time.Minute {
+			wait = relistEvery // it worked for a while: a fresh failure
+		}
+		slog.Warn("runtime event stream ended; container exits are found by relisting until it is back", "err", err, "retry", wait)
+		nudge() // what happened while it was down
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Minute)
 	}
 }
 
