@@ -3,6 +3,13 @@
 // to the node, driving the container runtime over CRI until the runtime matches the
 // pod spec. Everything it needs to resume after a restart lives in the API server and
 // in the runtime's labels.
+//
+// As in Kubernetes, three parts carry a pod: its pod worker (worker.go, the state
+// machine: one goroutine per pod, woken by pod events, probe results and the PLEG),
+// the runtime manager (runtimemanager.go: sandboxes, containers and images through
+// the CRI RuntimeService and ImageManagerService interfaces, so the lifecycle is
+// tested against k8s.io/cri-api's fakes) and the status manager (statusmanager.go:
+// the status writes and what was last written).
 package kubelet
 
 import (
