@@ -316,3 +316,18 @@ func TestFakeRuntimeDeletionWithGrace(t *testing.T) {
 		t.Fatalf("%d containers, %d sandboxes left after cleanup", len(n.rt.Containers), len(n.rt.Sandboxes))
 	}
 }
+
+// A sync that finds nothing changed writes nothing: every write costs the API
+// server and every watcher of the pod.
+func TestFakeRuntimeSteadyStateWritesNothing(t *testing.T) {
+	n := newFakeNode(t)
+	n.add(simplePod("steady"))
+	n.sync("steady")
+	n.client.ClearActions()
+	n.sync("steady")
+	for _, a := range n.client.Actions() {
+		if a.GetVerb() != "get" && a.GetVerb() != "list" && a.GetVerb() != "watch" {
+			t.Errorf("a second sync did %s %s/%s", a.GetVerb(), a.GetResource().Resource, a.GetSubresource())
+		}
+	}
+}
