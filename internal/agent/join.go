@@ -204,7 +204,6 @@ func restConfig(server string, c *credentials) *rest.Config {
 			ContentType:        "application/vnd.kubernetes.protobuf",
 			AcceptContentTypes: "application/vnd.kubernetes.protobuf,application/json",
 		},
-		QPS: 50, Burst: 100,
 		UserAgent: "skiff-agent",
 	}
 }
