@@ -54,6 +54,7 @@ type API struct {
 	pods      *auth.PodIndex // pods by node, for the node authorizer
 	saTokens  *auth.ServiceAccountTokens
 	metrics   *requestMetrics
+	caPEM     []byte // the cluster CA, published in kube-public/cluster-info
 	// NodeProxy forwards pods/log, exec, attach and portforward to the node's agent;
 	// nil until the node agent exists.
 	NodeProxy func(w http.ResponseWriter, r *http.Request, q request)

@@ -152,7 +152,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	bootstrapTokens := &auth.BootstrapTokens{Now: time.Now}
 	authn := &auth.Authenticator{Tokens: []auth.TokenAuthenticator{auth.StaticToken{
 		Token: s.Token, User: auth.User{Name: "system:bootstrap:skiff", Groups: []string{auth.Bootstrappers}}}, bootstrapTokens, saTokens}}
-	authz := auth.Union{auth.MastersAuthorizer{}, auth.PathAuthorizer{Group: auth.Bootstrappers, Path: JoinPath}}
+	bootstrappers := &auth.BootstrapAuthorizer{}
+	authz := auth.Union{auth.MastersAuthorizer{}, bootstrappers}
 	if s.API, err = NewAPI(s.Store, authn, authz, alloc); err != nil {
 		return nil, err
 	}
@@ -171,7 +172,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.API.saTokens = saTokens
 	bootstrapTokens.Secret = s.API.kubeSystemSecret
 	saTokens.Exists = s.API.serviceAccountExists
-	s.API.Extra[JoinPath] = joinHandler(s.CA, s.API, cfg.ServiceCIDR)
+	bootstrappers.Requester = s.API.csrRequester
+	s.API.caPEM = s.CA.CertPEM
 	// Then LimitRanger and PodSecurity, the webhooks and admission policies, and
 	// ResourceQuota last.
 	if err := s.API.addPolicyAdmission(cfg); err != nil {

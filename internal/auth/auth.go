@@ -143,13 +143,3 @@ func (MastersAuthorizer) Authorize(_ context.Context, a Attributes) (bool, strin
 	return a.User != nil && a.User.InGroup(Masters), ""
 }
 
-// PathAuthorizer lets the members of a group use one non-resource path: the join
-// token may trade itself for node certificates and nothing else.
-type PathAuthorizer struct {
-	Group, Path string
-}
-
-// Authorize allows members of the group on the path.
-func (p PathAuthorizer) Authorize(_ context.Context, a Attributes) (bool, string) {
-	return a.User != nil && a.User.InGroup(p.Group) && !a.IsResource() && a.Path == p.Path, ""
-}
