@@ -142,4 +142,3 @@ type MastersAuthorizer struct{}
 func (MastersAuthorizer) Authorize(_ context.Context, a Attributes) (bool, string) {
 	return a.User != nil && a.User.InGroup(Masters), ""
 }
-

@@ -49,7 +49,9 @@ func TestAutoApprovalAndIssue(t *testing.T) {
 		ServiceCIDR: netip.MustParsePrefix("10.96.0.0/12"),
 	}
 	boot := []string{"system:bootstrappers", "system:authenticated"}
-	self := func(n string) (string, []string) { return "system:node:" + n, []string{"system:nodes", "system:authenticated"} }
+	self := func(n string) (string, []string) {
+		return "system:node:" + n, []string{"system:nodes", "system:authenticated"}
+	}
 	servingCSR := func(n string, dns []string, ips ...string) *certificatesv1.CertificateSigningRequest {
 		var parsed []net.IP
 		for _, ip := range ips {
