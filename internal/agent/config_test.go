@@ -42,6 +42,8 @@ func TestParseFlags(t *testing.T) {
 		{"--server", "https://x", "--node-taint", "gpu=yes"},
 		{"--server", "https://x", "--node-taint", "gpu=yes:Sometimes"},
 		{"--server", "https://x", "--node-label", "novalue"},
+		{"--server", "https://x", "--node-label", "node-role.kubernetes.io/control-plane="},
+		{"--server", "https://x", "--node-label", "node-restriction.kubernetes.io/trusted=yes"},
 		{"--server", "https://x", "--eviction-hard", "memory.available>1Gi"},
 	} {
 		if _, err := ParseFlags(bad); err == nil {

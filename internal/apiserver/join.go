@@ -48,7 +48,7 @@ func Join(ca *pki.CA, req JoinRequest) (*JoinResponse, error) {
 	if err != nil {
 		return nil, apierrors.NewBadRequest("servingPublicKeyPEM: " + err.Error())
 	}
-	client, err := ca.SignClient(clientKey, NodeUser(req.NodeName), []string{auth.Nodes}, 0)
+	client, err := ca.SignClient(clientKey, NodeUser(req.NodeName), []string{auth.Nodes, auth.ControlPlaneNodes}, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,10 @@ const (
 	Authenticated = "system:authenticated"
 	Bootstrappers = "system:bootstrappers"
 	Nodes         = "system:nodes"
+	// ControlPlaneNodes holds the nodes of the servers themselves, whose client
+	// certificates the server signs in-process (a CSR never gets this group): they may
+	// label themselves node-role.kubernetes.io/control-plane.
+	ControlPlaneNodes = "skiff:control-plane-nodes"
 )
 
 // User is an authenticated identity.

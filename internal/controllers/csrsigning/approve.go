@@ -36,9 +36,9 @@ type Policy struct {
 	Node func(name string) (*corev1.Node, bool)
 	// Nodes lists every Node (a new node may not claim another's address).
 	Nodes func() []*corev1.Node
-	// Claimed reports a kubelet client certificate already approved for node by a
-	// request other than csr, whose certificate has not expired.
-	Claimed func(node, csr string) bool
+	// Claimed names a request other than csr that a kubelet client certificate for
+	// node was approved for, whose certificate has not expired.
+	Claimed func(node, csr string) (string, bool)
 	// ServiceCIDR is the service range (no node serves on a service address).
 	ServiceCIDR netip.Prefix
 }
@@ -79,9 +79,10 @@ func (p Policy) decideClient(csr *certificatesv1.CertificateSigningRequest) Deci
 			"an existing node's name (delete the Node and its approved requests to let a machine join under that name again, "+
 			"or approve this request by hand)", node)}
 	}
-	if p.Claimed(node, csr.Name) {
+	if other, ok := p.Claimed(node, csr.Name); ok {
 		return Decision{Reason: "NodeNameTaken", Message: fmt.Sprintf("not auto-approved: a client certificate for node %q "+
-			"was already approved for another request (two machines joining under one name); approve by hand if this is the one", node)}
+			"was already approved for request %s (two machines joining under one name); delete that request to free the name, "+
+			"or approve this one by hand", node, other)}
 	}
 	return Decision{Verdict: Approve, Reason: "AutoApproved",
 		Message: "Auto approving kubelet client certificate for a bootstrap token: no node " + node + " exists."}

@@ -128,15 +128,15 @@ func (s *Controller) policy() Policy {
 	}
 }
 
-// claimed reports a client certificate for node approved by a request other than
-// name: one this controller approved a moment ago, or an approved request in the
-// cache whose certificate is not issued yet or still valid.
-func (s *Controller) claimed(node, name string) bool {
+// claimed names a request other than name that a client certificate for node was
+// approved for: one this controller approved a moment ago, or an approved request
+// in the cache whose certificate is not issued yet or still valid.
+func (s *Controller) claimed(node, name string) (string, bool) {
 	s.mu.Lock()
 	a, ok := s.approved[node]
 	s.mu.Unlock()
 	if ok && a.csr != name && time.Since(a.at) < claimWindow {
-		return true
+		return a.csr, true
 	}
 	all, _ := s.csrs.List(labels.Everything())
 	for _, other := range all {
@@ -148,10 +148,10 @@ func (s *Controller) claimed(node, name string) bool {
 		}
 		approved, denied, failed := conditions(other)
 		if approved && !denied && !failed && !expired(other.Status.Certificate) {
-			return true
+			return other.Name, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // clientNode is the node a kubelet client request is for.

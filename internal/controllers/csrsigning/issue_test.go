@@ -45,7 +45,7 @@ func TestAutoApprovalAndIssue(t *testing.T) {
 	p := Policy{
 		Node:        func(n string) (*corev1.Node, bool) { v, ok := nodes[n]; return v, ok },
 		Nodes:       func() []*corev1.Node { return []*corev1.Node{nodes["taken"]} },
-		Claimed:     func(n, _ string) bool { return n == "claimed" },
+		Claimed:     func(n, _ string) (string, bool) { return "csr-first", n == "claimed" },
 		ServiceCIDR: netip.MustParsePrefix("10.96.0.0/12"),
 	}
 	boot := []string{"system:bootstrappers", "system:authenticated"}
