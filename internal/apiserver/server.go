@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	admissionplugins "skiff/internal/admission"
+	"skiff/internal/audit"
 	"skiff/internal/auth"
 	"skiff/internal/encryption"
 	"skiff/internal/etcdsnapshot"
@@ -50,6 +51,8 @@ type Config struct {
 	// RestoreSnapshot, when set, replaces the embedded etcd's data with the snapshot
 	// before starting, as a fresh single-member cluster.
 	RestoreSnapshot string
+	// Audit configures the audit log (off without a policy file and a log path).
+	Audit audit.Config
 }
 
 // Server is a running API server.
@@ -156,6 +159,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	authz := auth.Union{auth.MastersAuthorizer{}, bootstrappers}
 	if s.API, err = NewAPI(s.Store, authn, authz, alloc); err != nil {
 		return nil, err
+	}
+	// The audit log comes first: admission plugins added below are wrapped to pass
+	// their audit annotations on.
+	auditor, err := audit.New(cfg.Audit)
+	if err != nil {
+		return nil, err
+	}
+	if auditor != nil {
+		s.API.EnableAudit(auditor)
 	}
 	// The node authorizer and RBAC read the API's own caches, so they join the union
 	// once the API exists. Nodes get nothing from RBAC beyond what every
