@@ -54,6 +54,8 @@ type API struct {
 	pods      *auth.PodIndex // pods by node, for the node authorizer
 	saTokens  *auth.ServiceAccountTokens
 	metrics   *requestMetrics
+	caPEM     []byte      // the cluster CA, published in kube-public/cluster-info
+	audit     *auditChain // nil: no audit log
 	// NodeProxy forwards pods/log, exec, attach and portforward to the node's agent;
 	// nil until the node agent exists.
 	NodeProxy func(w http.ResponseWriter, r *http.Request, q request)
@@ -181,14 +183,33 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, ok := a.authn.Authenticate(r)
-	var err error
 	if !ok {
-		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+		if a.audit != nil {
+			a.audit.unauthorized.ServeHTTP(w, r)
+			return
+		}
+		writeError(w, errUnauthorized)
 		return
 	}
-	if user, err = a.impersonate(r, user); err != nil {
+	if a.audit != nil {
+		a.audit.authenticated.ServeHTTP(w, r.WithContext(auth.WithUser(r.Context(), user)))
+		return
+	}
+	a.serveAuthenticated(w, r, user)
+}
+
+var errUnauthorized = apierrors.NewUnauthorized("Unauthorized")
+
+// serveAuthenticated serves a request whose user is known.
+func (a *API) serveAuthenticated(w http.ResponseWriter, r *http.Request, user *auth.User) {
+	as, err := a.impersonate(r, user)
+	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if as != user {
+		a.auditImpersonation(r.Context(), as)
+		user = as
 	}
 	r = r.WithContext(auth.WithUser(r.Context(), user))
 	if svc := a.aggregatedService(r); svc != nil {
@@ -209,7 +230,9 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	attrs := requestAttributes(r, q, user)
-	if allowed, why := a.authz.Authorize(r.Context(), attrs); !allowed {
+	allowed, why := a.authz.Authorize(r.Context(), attrs)
+	a.auditDecision(r.Context(), allowed, why)
+	if !allowed {
 		writeError(w, forbidden(attrs, why))
 		return
 	}
@@ -233,7 +256,9 @@ func (a *API) serveNonResource(w http.ResponseWriter, r *http.Request, user *aut
 	for prefix, h := range extra {
 		if r.URL.Path == prefix || strings.HasPrefix(r.URL.Path, prefix+"/") {
 			attrs := auth.Attributes{User: user, Verb: strings.ToLower(r.Method), Path: r.URL.Path}
-			if allowed, why := a.authz.Authorize(r.Context(), attrs); !allowed {
+			allowed, why := a.authz.Authorize(r.Context(), attrs)
+			a.auditDecision(r.Context(), allowed, why)
+			if !allowed {
 				writeError(w, forbidden(attrs, why))
 				return
 			}
