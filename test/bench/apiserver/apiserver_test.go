@@ -24,9 +24,11 @@ import (
 	"skiff/test/e2e/framework"
 )
 
+// start runs `skiff server --disable-agent`, plus the flags in SKIFF_BENCH_ARGS
+// (e.g. --profiling-address=127.0.0.1:6060 to profile a benchmark).
 func start(b *testing.B) (*framework.Cluster, kubernetes.Interface) {
 	b.Helper()
-	c, err := framework.StartServer(b.TempDir(), "--disable-agent")
+	c, err := framework.StartServer(b.TempDir(), append([]string{"--disable-agent"}, strings.Fields(os.Getenv("SKIFF_BENCH_ARGS"))...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
