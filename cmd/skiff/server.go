@@ -47,7 +47,6 @@ func runServer(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.SnapshotRetention, "etcd-snapshot-retention", 5, "how many scheduled snapshots are kept")
 	clusterReset := fs.Bool("cluster-reset", false, "start the embedded etcd as a new single-member cluster (with --restore)")
 	fs.StringVar(&cfg.RestoreSnapshot, "restore", "", "with --cluster-reset: replace the embedded etcd's data with this snapshot first (the old data is moved aside)")
-	fs.IntVar(&cfg.HTTP2MaxStreams, "http2-max-streams-per-connection", 0, "requests a client may have in flight on one HTTP/2 connection before it opens another (default 250)")
 	var prof profiling
 	prof.register(fs)
 	_ = fs.Parse(args)

@@ -1,7 +1,6 @@
 package apiserver
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -51,17 +50,7 @@ type Config struct {
 	// RestoreSnapshot, when set, replaces the embedded etcd's data with the snapshot
 	// before starting, as a fresh single-member cluster.
 	RestoreSnapshot string
-	// HTTP2MaxStreams is how many requests a client may have in flight on one
-	// HTTP/2 connection before it opens another (0: defaultHTTP2MaxStreams).
-	HTTP2MaxStreams int
 }
-
-// defaultHTTP2MaxStreams keeps a connection's streams few enough that a watch
-// sharing it with a client's writes is not starved: every frame of every stream
-// passes through the connection's one serving goroutine, so a watch's writes
-// queue behind those of all the other streams on it. Clients beyond the limit
-// open further connections (test/bench/apiserver BenchmarkWatchBesideWriters).
-const defaultHTTP2MaxStreams = 250
 
 // Server is a running API server.
 type Server struct {
@@ -222,7 +211,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// the client as Warning headers.
 		Handler:           filters.WithWarningRecorder(s.API),
 		ReadHeaderTimeout: 30 * time.Second,
-		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: cmp.Or(cfg.HTTP2MaxStreams, defaultHTTP2MaxStreams)},
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{serving},
 			ClientAuth:   tls.VerifyClientCertIfGiven,
