@@ -39,7 +39,8 @@ type podResize struct {
 
 func newResizeTracker() *resizeTracker { return &resizeTracker{pods: map[types.UID]*podResize{}} }
 
-// pod returns uid's record; only that pod's worker uses it, so it needs no lock.
+// pod returns uid's record; only that pod's worker uses it, so its contents need
+// no lock.
 func (t *resizeTracker) pod(uid types.UID) *podResize {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -49,6 +50,11 @@ func (t *resizeTracker) pod(uid types.UID) *podResize {
 		t.pods[uid] = pr
 	}
 	return pr
+}
+
+// created records what a new container was given at creation.
+func (t *resizeTracker) created(uid types.UID, id string, c *corev1.Container) {
+	t.pod(uid).applied[id] = cpuMemory(c.Resources)
 }
 
 func (t *resizeTracker) forget(uid types.UID) {
@@ -167,7 +173,7 @@ func (w *podWorker) resize(ctx context.Context, pod *corev1.Pod, rt *podRuntime)
 		applied, known := pr.applied[cur.ID]
 		switch {
 		case !known:
-			// Not given anything by this agent yet: (re)assert the spec's values.
+			// Created before this agent started: (re)assert the spec's values.
 			if w.updateResources(ctx, pod, c, cur.ID) == nil {
 				pr.applied[cur.ID] = cpuMemory(c.Resources)
 			}
@@ -216,7 +222,7 @@ func (w *podWorker) resize(ctx context.Context, pod *corev1.Pod, rt *podRuntime)
 	if !restarted {
 		return rt
 	}
-	rt, _ = fetchPodRuntime(ctx, w.k.rt, w.k.cfg.NodeName, w.uid)
+	rt, _ = w.k.runtime.podRuntime(ctx, w.uid)
 	return rt
 }
 
@@ -234,8 +240,8 @@ func (pr *podResize) setCond(pod *corev1.Pod, w *podWorker, c *corev1.PodConditi
 }
 
 func (w *podWorker) updateResources(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string) error {
-	_, err := w.k.rt.Runtime.UpdateContainerResources(ctx, &runtimeapi.UpdateContainerResourcesRequest{
-		ContainerId: id, Linux: containerResources(pod, c, w.k.machine.MemoryBytes)})
+	err := w.k.runtime.runtime.UpdateContainerResources(ctx, id, &runtimeapi.ContainerResources{
+		Linux: containerResources(pod, c, w.k.machine.MemoryBytes)})
 	if err != nil {
 		w.log().Warn("resizing container failed", "container", c.Name, "err", err)
 	}
