@@ -25,7 +25,9 @@ import (
 // measures the controller's own work, not a fake clientset's object tracker.
 type benchScales struct{ replicas int32 }
 
-func (b benchScales) Scales(ns string) scale.ScaleInterface { return benchScale{ns: ns, replicas: b.replicas} }
+func (b benchScales) Scales(ns string) scale.ScaleInterface {
+	return benchScale{ns: ns, replicas: b.replicas}
+}
 
 type benchScale struct {
 	scale.ScaleInterface
