@@ -102,11 +102,14 @@ func (c *Controller) cycle(ctx context.Context) error {
 	if err != nil {
 		return err // not served yet
 	}
+	live := map[string]bool{}
+	defer c.forgetExcept(live)
 	for i := range list.Items {
 		v, err := vpa.FromUnstructured[vpa.VerticalPodAutoscaler](&list.Items[i])
 		if err != nil {
 			continue
 		}
+		live[v.Namespace+"/"+v.Name] = true
 		if err := c.reconcile(ctx, v); err != nil && ctx.Err() == nil {
 			slog.Warn("vpa: reconcile", "vpa", v.Namespace+"/"+v.Name, "err", err)
 		}

@@ -3,6 +3,7 @@ package verticalpodautoscaler
 import (
 	"context"
 	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -142,9 +143,11 @@ func (c *Controller) saveCheckpoints(ctx context.Context, v *vpa.VerticalPodAuto
 		}
 		container := k[len(prefix):]
 		cp := &vpa.Checkpoint{
-			TypeMeta:   metav1.TypeMeta{APIVersion: vpa.GroupVersion.String(), Kind: "VerticalPodAutoscalerCheckpoint"},
-			ObjectMeta: metav1.ObjectMeta{Name: v.Name + "-" + container, Namespace: v.Namespace},
-			Spec:       vpa.CheckpointSpec{VPAObjectName: v.Name, ContainerName: container},
+			TypeMeta: metav1.TypeMeta{APIVersion: vpa.GroupVersion.String(), Kind: "VerticalPodAutoscalerCheckpoint"},
+			// Owned by the VPA, so the garbage collector removes it with the VPA.
+			ObjectMeta: metav1.ObjectMeta{Name: v.Name + "-" + container, Namespace: v.Namespace,
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: vpa.GroupVersion.String(), Kind: "VerticalPodAutoscaler", Name: v.Name, UID: v.UID}}},
+			Spec: vpa.CheckpointSpec{VPAObjectName: v.Name, ContainerName: container},
 			Status: vpa.CheckpointStatus{LastUpdateTime: metav1.NewTime(c.now()), Version: checkpointVersion,
 				CPUHistogram: h.agg.CPU.Checkpoint(), MemoryHistogram: h.agg.Memory.Checkpoint(),
 				FirstSampleStart: metav1.NewTime(h.agg.FirstSample), LastSampleStart: metav1.NewTime(h.agg.Last),
@@ -178,4 +181,19 @@ func (c *Controller) putCheckpoint(ctx context.Context, cp *vpa.Checkpoint) erro
 	}
 	_, err = res.Update(ctx, u, metav1.UpdateOptions{})
 	return err
+}
+
+// forgetExcept drops the history of VPAs that no longer exist (keys "ns/name").
+func (c *Controller) forgetExcept(live map[string]bool) {
+	for k := range c.history {
+		parts := strings.SplitN(k, "/", 3)
+		if len(parts) == 3 && !live[parts[0]+"/"+parts[1]] {
+			delete(c.history, k)
+		}
+	}
+	for k := range c.loaded {
+		if !live[k] {
+			delete(c.loaded, k)
+		}
+	}
 }
