@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
@@ -43,12 +44,18 @@ func TestVPAAdmission(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := dyn.Resource(vpa.Resource).Namespace("default")
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 15*time.Second, true, func(ctx context.Context) (bool, error) {
-		u, err = res.Create(ctx, u, metav1.CreateOptions{})
-		return err == nil, nil
+	// The CRDs the server installs at start are served once established.
+	var createErr error
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		var created *unstructured.Unstructured
+		created, createErr = res.Create(ctx, u, metav1.CreateOptions{})
+		if createErr == nil {
+			u = created
+		}
+		return createErr == nil, nil
 	})
 	if err != nil {
-		t.Fatalf("creating a VPA: %v", err)
+		t.Fatalf("creating a VPA: %v (last error: %v)", err, createErr)
 	}
 	rec := vpa.Recommendation{ContainerRecommendations: []vpa.ContainerRecommendation{{ContainerName: "nginx",
 		Target: corev1.ResourceList{"cpu": resource.MustParse("250m"), "memory": resource.MustParse("256Mi")}}}}
