@@ -26,6 +26,7 @@ import (
 	"skiff/internal/auth"
 	"skiff/internal/openapi"
 	"skiff/internal/resources"
+	"skiff/internal/serverjoin"
 	"skiff/internal/store"
 )
 
@@ -60,6 +61,9 @@ type API struct {
 	// Stats gives the node agents' usage stats behind metrics.k8s.io; nil until the
 	// node agent exists.
 	Stats StatsSource
+	// CAPEM is the cluster CA certificate, public at /cacerts: a joining server
+	// checks it against its token before sending the token.
+	CAPEM []byte
 	// Extra serves non-resource paths (openapi, metrics...) after authentication.
 	Extra map[string]http.Handler
 	// Registry serves /v2/: anyone may pull; pushes need an authorized user.
@@ -161,6 +165,10 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/version":
 		serveVersion(w)
+		return
+	case serverjoin.CACertsPath:
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		_, _ = w.Write(a.CAPEM)
 		return
 	}
 	pull := r.Method == http.MethodGet || r.Method == http.MethodHead
