@@ -61,6 +61,8 @@ type API struct {
 	// Stats gives the node agents' usage stats behind metrics.k8s.io; nil until the
 	// node agent exists.
 	Stats StatsSource
+	// HasQuorum reports whether etcd can commit writes now (nil: assume it can).
+	HasQuorum func() bool
 	// CAPEM is the cluster CA certificate, public at /cacerts: a joining server
 	// checks it against its token before sending the token.
 	CAPEM []byte
@@ -214,6 +216,10 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if ep.Inert != "" && q.Verb != "get" && q.Verb != "list" && q.Verb != "watch" {
 		w.Header().Add("Warning", fmt.Sprintf(`299 - %q`, ep.Inert))
+	}
+	if err := a.writable(q.Verb); err != nil {
+		writeError(w, err)
+		return
 	}
 	// Admission plugins warn through the context, as in Kubernetes.
 	r = r.WithContext(warning.WithWarningRecorder(r.Context(), &headerWarnings{w: w}))

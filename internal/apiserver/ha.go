@@ -11,6 +11,10 @@ import (
 	"strconv"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"skiff/internal/auth"
 	"skiff/internal/etcdpeer"
 	"skiff/internal/hostnet"
@@ -168,4 +172,34 @@ func waitPromoted(ctx context.Context, e *store.Etcd) error {
 func serverJoinAuth(secret string) (auth.TokenAuthenticator, auth.Authorizer) {
 	return auth.StaticToken{Token: secret, User: auth.User{Name: serverjoin.User, Groups: []string{serverjoin.Group}}},
 		auth.PathAuthorizer{Group: serverjoin.Group, Path: serverjoin.Path}
+}
+
+// writable refuses a write at once, with 503, while this server's etcd member has
+// no leader (fewer than a majority of the servers are up): etcd would only time
+// out, and a client gets a clear answer to retry on.
+func (a *API) writable(verb string) error {
+	switch verb {
+	case "get", "list", "watch":
+		return nil
+	}
+	if a.HasQuorum == nil || a.HasQuorum() {
+		return nil
+	}
+	err := apierrors.NewServiceUnavailable("etcd has no quorum: fewer than a majority of the control-plane servers are reachable; " +
+		"writes resume when enough of them are back (`skiff server list` shows the members)")
+	err.ErrStatus.Details = &metav1.StatusDetails{RetryAfterSeconds: 1}
+	return err
+}
+
+// etcdUnavailable is the 503 for an etcd error that means "no quorum or leader now".
+func etcdUnavailable(err error) error {
+	switch rpctypes.ErrorDesc(err) {
+	case rpctypes.ErrTimeout.Error(), rpctypes.ErrNoLeader.Error(), rpctypes.ErrLeaderChanged.Error(),
+		rpctypes.ErrTimeoutDueToLeaderFail.Error(), rpctypes.ErrTimeoutDueToConnectionLost.Error(), rpctypes.ErrNotCapable.Error():
+		e := apierrors.NewServiceUnavailable("etcd could not commit or confirm the request (" + rpctypes.ErrorDesc(err) +
+			"): the control plane may have lost its quorum or be electing a leader; retry")
+		e.ErrStatus.Details = &metav1.StatusDetails{RetryAfterSeconds: 1}
+		return e
+	}
+	return nil
 }

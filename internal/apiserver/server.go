@@ -154,6 +154,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Store = store.New(s.etcd.Client, resources.Scheme)
+	// Several API servers share one etcd: allocations are recorded there.
+	alloc.ClusterIPs.Share(s.Store.Claims("clusterips/"))
+	alloc.NodePorts.Share(s.Store.Claims("nodeports/"))
 	if s.encrypt, err = loadEncryption(ctx, cfg); err != nil {
 		s.etcd.Close()
 		s.listener.Close()
@@ -212,7 +215,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.API.Extra[serverjoin.Path] = s.cluster.JoinHandler()
 		s.API.Extra[serverjoin.MembersPath] = s.cluster.MembersHandler()
 	}
-	s.API.CAPEM = s.CA.CertPEM
+	s.API.CAPEM, s.API.HasQuorum = s.CA.CertPEM, s.etcd.HasLeader
 	s.API.Extra[auth.OpenIDConfigurationPath] = auth.OpenIDConfigurationHandler()
 	s.API.Extra[auth.JWKSPath] = saTokens.JWKSHandler()
 	kcert, kkey, err := s.CA.ClientCert(filepath.Join(cfg.DataDir, "tls"), "apiserver-kubelet-client", "skiff-apiserver", []string{auth.Masters})

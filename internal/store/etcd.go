@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"net/url"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -125,6 +125,10 @@ func memberConfig(dir string, m Member) *embed.Config {
 // Learner reports whether the embedded member is a learner that has not been
 // promoted yet: it replicates but cannot serve the API's reads and writes.
 func (e *Etcd) Learner() bool { return e.member != nil && e.member.Server.IsLearner() }
+
+// HasLeader reports whether the embedded member knows a leader, i.e. a quorum
+// of members is reachable and writes can commit; external etcd is assumed to.
+func (e *Etcd) HasLeader() bool { return e.member == nil || e.member.Server.Leader() != 0 }
 
 // MemberID is the embedded member's ID (0 for external etcd).
 func (e *Etcd) MemberID() uint64 {
