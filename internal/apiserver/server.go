@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -295,8 +296,14 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.API.bootstrap(ctx, s.cfg, port); err != nil {
 		return fmt.Errorf("create built-in objects: %w", err)
 	}
-	if err := s.API.publishKubernetesEndpoints(ctx, advertiseAddress(s.cfg.BindAddress), int32(port.Port)); err != nil {
-		return fmt.Errorf("publish the kubernetes service's endpoints: %w", err)
+	if ip, err := netip.ParseAddr(advertiseAddress(s.cfg.BindAddress)); err == nil {
+		live := &liveEndpoints{s: s, self: netip.AddrPortFrom(ip, uint16(port.Port))}
+		if err := live.step(ctx); err != nil {
+			return fmt.Errorf("publish the kubernetes service's endpoints: %w", err)
+		}
+		go live.run(ctx)
+	} else {
+		slog.Warn("the API server listens on loopback only; pods cannot reach it through the kubernetes Service (use --bind-address 0.0.0.0)")
 	}
 	go s.API.runCRDs(ctx)
 	s.API.ready.Store(true)

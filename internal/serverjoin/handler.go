@@ -13,6 +13,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -115,7 +118,7 @@ func (c *Cluster) join(ctx context.Context, req Request) (*Response, error) {
 		}
 	}
 	if !pending {
-		added, err := c.Etcd.MemberAddAsLearner(ctx, []string{req.PeerURL})
+		added, err := c.addLearner(ctx, req.PeerURL)
 		if err != nil {
 			return nil, unavailable(err)
 		}
@@ -135,6 +138,24 @@ func (c *Cluster) join(ctx context.Context, req Request) (*Response, error) {
 		}
 	}
 	return &Response{Files: files, InitialCluster: strings.Join(initial, ","), ServiceCIDR: c.ServiceCIDR, ClusterCIDR: c.ClusterCIDR}, nil
+}
+
+// addLearner adds the member, waiting out etcd's "unhealthy cluster" refusal: a
+// server that was just promoted has not been connected to every voter for the
+// five seconds etcd wants before the membership changes again.
+func (c *Cluster) addLearner(ctx context.Context, peerURL string) (*clientv3.MemberAddResponse, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		added, err := c.Etcd.MemberAddAsLearner(ctx, []string{peerURL})
+		if err == nil || rpctypes.ErrorDesc(err) != rpctypes.ErrUnhealthy.Error() || time.Now().After(deadline) {
+			return added, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // validate checks the member name and that the peer URL is https on an IP address.
