@@ -22,6 +22,10 @@ const serversUsage = "usage: skiff server list | skiff server remove NAME  [--da
 // admin. Removing takes a dead or retired server out of the etcd cluster, so that
 // the others' quorum no longer counts it.
 func runServers(ctx context.Context, out io.Writer, args []string) error {
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+		// `remove NAME --data-dir DIR` as well as `remove --data-dir DIR NAME`
+		args = append([]string{args[0]}, append(args[2:], args[1])...)
+	}
 	fs := flag.NewFlagSet("server "+args[0], flag.ExitOnError)
 	dataDir := fs.String("data-dir", "/var/lib/skiff", "a running server's data dir")
 	_ = fs.Parse(args[1:])

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"skiff/test/e2e/framework"
@@ -54,7 +55,15 @@ func TestLeaderFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	other.MustKubectl(t, "create", "deployment", "failover", "--image=skiff.local/pause", "--replicas=1")
+	// A write proposed while etcd elects a new leader (when the killed server led
+	// etcd too) times out; the user retries, as here.
+	framework.Eventually(t, 20*time.Second, func() error {
+		_, err := other.Kubectl("create", "deployment", "failover", "--image=skiff.local/pause", "--replicas=1")
+		if err != nil && strings.Contains(err.Error(), "AlreadyExists") {
+			return nil
+		}
+		return err
+	})
 	var schedTook, cmTook time.Duration
 	framework.Eventually(t, leaseDuration+5*time.Second, func() error {
 		if schedTook == 0 && bound(other, "after") == nil {
@@ -156,13 +165,19 @@ func TestLosingServers(t *testing.T) {
 	servers[1].kill()
 	var refused string
 	framework.Eventually(t, 30*time.Second, func() error {
-		_, err := servers[2].Kubectl("-n", ns, "create", "configmap", "no-quorum")
+		_, err := servers[2].Client.CoreV1().ConfigMaps(ns).Create(context.Background(),
+			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "no-quorum"}}, metav1.CreateOptions{})
 		if err == nil {
 			return errors.New("a write succeeded with 1 of 3 servers")
 		}
-		if refused = err.Error(); !strings.Contains(refused, "ServiceUnavailable") {
+		if !apierrors.IsServiceUnavailable(err) {
 			return fmt.Errorf("write refused, but not with 503: %v", err)
 		}
+		_, kerr := servers[2].Kubectl("-n", ns, "create", "configmap", "no-quorum")
+		if kerr == nil || !strings.Contains(kerr.Error(), "no quorum") {
+			return fmt.Errorf("kubectl: %v, want a message saying etcd has no quorum", kerr)
+		}
+		refused = kerr.Error()
 		return nil
 	})
 	t.Logf("1 of 3: %s", lastLine(refused))
