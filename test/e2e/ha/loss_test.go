@@ -251,4 +251,3 @@ func (w *writer) stop() {
 	w.cancel()
 	<-w.done
 }
-
