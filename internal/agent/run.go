@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -22,6 +23,7 @@ import (
 	"skiff/internal/kubelet/containerd"
 	"skiff/internal/kubelet/cri"
 	"skiff/internal/localpath"
+	"skiff/internal/serverlb"
 )
 
 // SandboxImage is the pause image of every pod, built into the cluster registry.
@@ -112,6 +114,27 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	return k.Run(ctx)
 }
 
+// failoverConfig is the node's API client configuration through a local load
+// balancer that knows every API server (from the kubernetes Service's endpoints)
+// and moves to another when one stops answering.
+func failoverConfig(ctx context.Context, server string, c *credentials) (*rest.Config, error) {
+	u, err := url.Parse(server)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("--server %q: want https://HOST:PORT", server)
+	}
+	lb, err := serverlb.Start(ctx, u.Host)
+	if err != nil {
+		return nil, err
+	}
+	rc := restConfig("https://"+lb.Addr(), c)
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	go lb.Follow(ctx, client, 10*time.Second)
+	return rc, nil
+}
+
 // credentialsFor returns the node's credentials and API client config.
 func credentialsFor(ctx context.Context, cfg *Config, rc *rest.Config) (*credentials, *rest.Config, error) {
 	if rc == nil {
@@ -122,7 +145,8 @@ func credentialsFor(ctx context.Context, cfg *Config, rc *rest.Config) (*credent
 		if err != nil {
 			return nil, nil, err
 		}
-		return c, restConfig(cfg.Server, c), nil
+		rc, err := failoverConfig(ctx, cfg.Server, c)
+		return c, rc, err
 	}
 	if len(cfg.CAPEM) == 0 || cfg.ServingCert == nil {
 		return nil, nil, errors.New("an agent given a rest.Config also needs CAPEM and ServingCert")
