@@ -75,7 +75,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 			return err
 		}
 	}
-	client, err := kubernetes.NewForConfig(rc)
+	client, events, err := nodeClients(rc)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	k, err := kubelet.New(kubelet.Config{
 		EvictionHard: thresholds, EvictionPressureTransition: cfg.EvictionPressureTransition,
 		DNS: podDNS, ClusterDomain: cfg.ClusterDomain,
-		NodeName: cfg.NodeName, NodeIPs: []string{cfg.NodeIP}, Client: client, Runtime: rt,
+		NodeName: cfg.NodeName, NodeIPs: []string{cfg.NodeIP}, Client: client, EventClient: events, Runtime: rt,
 		RuntimeVersion: version.RuntimeName + "://" + version.RuntimeVersion, Version: kubeletVersion(),
 		RootDir: filepath.Join(cfg.DataDir, "kubelet"), CgroupPrefix: CgroupPrefix(cfg.NodeName),
 		ClusterCIDR: cfg.ClusterCIDR, CNIConfDir: cniConfDir(cfg),
@@ -117,7 +117,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 // failoverConfig is the node's API client configuration through a local load
 // balancer that knows every API server (from the kubernetes Service's endpoints)
 // and moves to another when one stops answering.
-func failoverConfig(ctx context.Context, server string, c *credentials) (*rest.Config, error) {
+func failoverConfig(ctx context.Context, server, dir string, caPEM []byte) (*rest.Config, error) {
 	u, err := url.Parse(server)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("--server %q: want https://HOST:PORT", server)
@@ -126,13 +126,36 @@ func failoverConfig(ctx context.Context, server string, c *credentials) (*rest.C
 	if err != nil {
 		return nil, err
 	}
-	rc := restConfig("https://"+lb.Addr(), c)
+	rc := restConfig("https://"+lb.Addr(), dir, caPEM)
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, err
 	}
 	go lb.Follow(ctx, client, 10*time.Second)
 	return rc, nil
+}
+
+// The node's API requests grow with the pods it starts at once: each costs a
+// token, a status or two and three events. client-go's default limit (5/s), which
+// the server's own node had, made 50 pods take half a minute to be reported
+// Running; events get a limit of their own, as the kubelet's do, so they never
+// hold up a status.
+const (
+	nodeQPS, nodeBurst   = 100, 200
+	eventQPS, eventBurst = 50, 100
+)
+
+// nodeClients returns the kubelet's API client and its events client.
+func nodeClients(rc *rest.Config) (client, events kubernetes.Interface, err error) {
+	c := rest.CopyConfig(rc)
+	c.QPS, c.Burst = nodeQPS, nodeBurst
+	if client, err = kubernetes.NewForConfig(c); err != nil {
+		return nil, nil, err
+	}
+	e := rest.CopyConfig(rc)
+	e.QPS, e.Burst = eventQPS, eventBurst
+	events, err = kubernetes.NewForConfig(e)
+	return client, events, err
 }
 
 // credentialsFor returns the node's credentials and API client config.
@@ -145,8 +168,14 @@ func credentialsFor(ctx context.Context, cfg *Config, rc *rest.Config) (*credent
 		if err != nil {
 			return nil, nil, err
 		}
-		rc, err := failoverConfig(ctx, cfg.Server, c)
-		return c, rc, err
+		dir := pkiDir(cfg.DataDir)
+		rc, err := failoverConfig(ctx, cfg.Server, dir, c.CAPEM)
+		if err != nil {
+			return nil, nil, err
+		}
+		// Certificate renewal goes through the load balancer too.
+		go rotateClient(ctx, rc.Host, dir, cfg.NodeName, c.CAPEM)
+		return c, rc, nil
 	}
 	if len(cfg.CAPEM) == 0 || cfg.ServingCert == nil {
 		return nil, nil, errors.New("an agent given a rest.Config also needs CAPEM and ServingCert")

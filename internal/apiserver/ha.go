@@ -170,8 +170,15 @@ func waitPromoted(ctx context.Context, e *store.Etcd) error {
 
 // serverJoinAuth is the server join token's identity, allowed on the join path only.
 func serverJoinAuth(secret string) (auth.TokenAuthenticator, auth.Authorizer) {
-	return auth.StaticToken{Token: secret, User: auth.User{Name: serverjoin.User, Groups: []string{serverjoin.Group}}},
-		auth.PathAuthorizer{Group: serverjoin.Group, Path: serverjoin.Path}
+	return auth.StaticToken{Token: secret, User: auth.User{Name: serverjoin.User, Groups: []string{serverjoin.Group}}}, serverJoinAuthorizer{}
+}
+
+// serverJoinAuthorizer lets the server join token POST to the join path, and
+// nothing else.
+type serverJoinAuthorizer struct{}
+
+func (serverJoinAuthorizer) Authorize(_ context.Context, a auth.Attributes) (bool, string) {
+	return a.User != nil && a.User.InGroup(serverjoin.Group) && !a.IsResource() && a.Path == serverjoin.Path && a.Verb == "post", ""
 }
 
 // writable refuses a write at once, with 503, while this server's etcd member has
