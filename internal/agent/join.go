@@ -295,7 +295,6 @@ func restConfig(server, dir string, caPEM []byte) *rest.Config {
 			ContentType:        "application/vnd.kubernetes.protobuf",
 			AcceptContentTypes: "application/vnd.kubernetes.protobuf,application/json",
 		},
-		QPS: 50, Burst: 100,
 		UserAgent: "skiff-agent",
 	}
 }

@@ -68,8 +68,11 @@ type API struct {
 	Registry http.Handler
 	// Aggregator proxies the group/versions that APIServices hand to other servers.
 	Aggregator *aggregator.Proxy
-	now        func() time.Time
-	ready      atomic.Bool
+	// Conversions makes CRDs' version converters, webhooks included; nil serves
+	// no CRD with webhook conversion.
+	Conversions *apiextensions.Conversions
+	now         func() time.Time
+	ready       atomic.Bool
 }
 
 // NewAPI wires every resource to the store.
@@ -115,13 +118,22 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 }
 
 func newManagers(tc managedfields.TypeConverter, info *resources.Info) (map[string]*managedfields.FieldManager, error) {
-	return newManagersWith(tc, info, resources.Scheme, resources.Scheme, info.Strategy)
+	return newManagersWith(managedfields.NewDefaultFieldManager, tc, info, info.StorageGVK(), resources.Scheme, resources.Scheme, info.Strategy)
 }
+
+// fieldManagerFactory is managedfields.NewDefaultFieldManager or, for custom
+// resources, NewDefaultCRDFieldManager, which converts managed fields between
+// versions through the storage version rather than an internal one.
+type fieldManagerFactory func(managedfields.TypeConverter, runtime.ObjectConvertor, runtime.ObjectDefaulter, runtime.ObjectCreater,
+	schema.GroupVersionKind, schema.GroupVersion, string, map[fieldpath.APIVersion]fieldpath.Filter) (*managedfields.FieldManager, error)
 
 // newManagersWith builds the field managers of a kind whose objects conv converts
 // and creater makes (the scheme for built-ins, unstructured for custom resources).
-func newManagersWith(tc managedfields.TypeConverter, info *resources.Info, conv runtime.ObjectConvertor, creater runtime.ObjectCreater, defaulter runtime.ObjectDefaulter) (map[string]*managedfields.FieldManager, error) {
-	gvk := info.StorageGVK()
+// They record managed fields as version gvk; objects come and go in the storage
+// version.
+func newManagersWith(newManager fieldManagerFactory, tc managedfields.TypeConverter, info *resources.Info, gvk schema.GroupVersionKind,
+	conv runtime.ObjectConvertor, creater runtime.ObjectCreater, defaulter runtime.ObjectDefaulter) (map[string]*managedfields.FieldManager, error) {
+	hub := info.Storage
 	apiVersion := fieldpath.APIVersion(gvk.GroupVersion().String())
 	out := map[string]*managedfields.FieldManager{}
 	subs := []string{""}
@@ -132,7 +144,7 @@ func newManagersWith(tc managedfields.TypeConverter, info *resources.Info, conv 
 		reset["status"] = map[fieldpath.APIVersion]fieldpath.Filter{apiVersion: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("spec"), fieldpath.MakePathOrDie("metadata")))}
 	}
 	for _, sub := range subs {
-		m, err := managedfields.NewDefaultFieldManager(tc, conv, defaulter, creater, gvk, gvk.GroupVersion(), sub, reset[sub])
+		m, err := newManager(tc, conv, defaulter, creater, gvk, hub, sub, reset[sub])
 		if err != nil {
 			return nil, err
 		}
