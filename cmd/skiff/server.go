@@ -58,6 +58,7 @@ func runServer(ctx context.Context, args []string) error {
 	if cfg.RestoreSnapshot != "" && (!*clusterReset || etcd != "") {
 		return fmt.Errorf("--restore replaces the embedded etcd's data: it needs --cluster-reset, and no --etcd-endpoints")
 	}
+	setMemoryLimit()
 	stop, err := prof.start()
 	if err != nil {
 		return err

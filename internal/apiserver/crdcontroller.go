@@ -44,8 +44,8 @@ func (a *API) runCRDs(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				break events
-			case _, ok := <-w.Events():
-				if !ok {
+			case <-w.Ready():
+				if _, open := w.Take(); !open {
 					break events
 				}
 				terminating = a.syncCRDs(ctx, ep)
