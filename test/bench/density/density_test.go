@@ -7,7 +7,9 @@
 //	flock /tmp/skiff-e2e.lock go test ./test/bench/density -run '^$' -bench . -benchtime 1x -timeout 20m
 //
 // It needs what the node e2e tests need (root, containerd, runc, CNI plugins, nft)
-// and prints p50/p99 create→Running and create→Ready, pods/s and the load average.
+// and prints p50/p99 create→Running and create→Ready, pods/s, the CPU the server
+// and containerd used, and the load average. DENSITY_CPUPROFILE=file profiles the
+// server (API server, controllers and the node's kubelet in one process).
 package density
 
 import (
@@ -54,9 +56,13 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	cluster, err = framework.StartServer(dir, "--kubelet-port", "0", "--node-name", nodeName, "--dns-port", "0",
+	args := []string{"--kubelet-port", "0", "--node-name", nodeName, "--dns-port", "0",
 		"--ingress-http-port", "0", "--ingress-https-port", "0",
-		"--cluster-cidr", "10.246.0.0/16", "--service-cidr", "10.98.0.0/16")
+		"--cluster-cidr", "10.246.0.0/16", "--service-cidr", "10.98.0.0/16"}
+	if prof := os.Getenv("DENSITY_CPUPROFILE"); prof != "" {
+		args = append(args, "--cpuprofile", prof) // written when the server stops
+	}
+	cluster, err = framework.StartServer(dir, args...)
 	if err == nil {
 		err = cluster.WaitNodeReady(nodeName)
 	}
