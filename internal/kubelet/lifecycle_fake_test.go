@@ -1,6 +1,7 @@
 package kubelet
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -329,5 +330,28 @@ func TestFakeRuntimeSteadyStateWritesNothing(t *testing.T) {
 		if a.GetVerb() != "get" && a.GetVerb() != "list" && a.GetVerb() != "watch" {
 			t.Errorf("a second sync did %s %s/%s", a.GetVerb(), a.GetResource().Resource, a.GetSubresource())
 		}
+	}
+}
+
+// The PLEG wakes a worker for a runtime change it has not seen, and not for the
+// changes its own sync made and read back.
+func TestFakeRuntimeRelistWakesOnlyForUnseenChanges(t *testing.T) {
+	n := newFakeNode(t)
+	n.add(simplePod("watched"))
+	n.sync("watched")
+	uid := n.get("watched").UID
+	relisted := func() string {
+		sig, _, err := n.k.relist(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sig[string(uid)]
+	}
+	if sig := relisted(); sig == "" || !n.k.runtime.seenBy(uid, sig) {
+		t.Fatalf("the worker's own start (%q) would wake it", sig)
+	}
+	n.exit("app", 1)
+	if sig := relisted(); n.k.runtime.seenBy(uid, sig) {
+		t.Fatalf("an exit the worker has not seen (%q) would not wake it", sig)
 	}
 }

@@ -285,6 +285,7 @@ func (w *podWorker) cleanup(ctx context.Context, rt *podRuntime) bool {
 	if ok {
 		_ = os.RemoveAll(w.k.podLogDir(w.ns, w.name, string(w.uid)))
 		w.k.statuses.forget(w.uid)
+		w.k.runtime.forget(w.uid)
 		w.k.restarts.Forget(string(w.uid) + "/")
 		w.k.pulls.Forget(string(w.uid) + "/")
 		w.log().Info("pod removed from node")
