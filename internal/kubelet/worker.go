@@ -173,6 +173,7 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, rt *podRun
 		if rt == nil {
 			return time.Second
 		}
+		w.pokeIfNewWork(pod, rt, sb.ID, pl)
 	}
 	w.removeOldRuns(ctx, rt)
 	if pl.Failed {
@@ -180,6 +181,38 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, rt *podRun
 	}
 	w.writeStatus(ctx, pod, rt)
 	return requeue
+}
+
+// pokeIfNewWork runs the worker again at once when the runtime it read back after
+// acting holds work the plan did not (a container exited meanwhile): the PLEG does
+// not wake a worker for a state it has read.
+func (w *podWorker) pokeIfNewWork(pod *corev1.Pod, rt *podRuntime, sandboxID string, done plan) {
+	tried := map[string]bool{}
+	for _, a := range done.Start {
+		tried[a.Container.Name] = true
+	}
+	for _, c := range done.Kill {
+		tried["kill/"+c.ID] = true
+	}
+	again := planPod(pod, rt, sandboxID, w.k.restarts, time.Now())
+	for _, a := range again.Start {
+		if !tried[a.Container.Name] {
+			w.poke()
+			return
+		}
+	}
+	for _, c := range again.Kill {
+		if !tried["kill/"+c.ID] {
+			w.poke()
+			return
+		}
+	}
+	for name := range again.Waiting { // a back-off to wait out
+		if _, ok := done.Waiting[name]; !ok {
+			w.poke()
+			return
+		}
+	}
 }
 
 // applyWaiting keeps the reasons the plan found and reports new back-offs.
