@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -187,16 +188,18 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, rt *podRun
 // acting holds work the plan did not (a container exited meanwhile): the PLEG does
 // not wake a worker for a state it has read.
 func (w *podWorker) pokeIfNewWork(pod *corev1.Pod, rt *podRuntime, sandboxID string, done plan) {
+	// A run is known by its name and attempt: a container that started and exited
+	// at once plans its next attempt, while one that failed to start plans the same.
 	tried := map[string]bool{}
 	for _, a := range done.Start {
-		tried[a.Container.Name] = true
+		tried[runKey(a)] = true
 	}
 	for _, c := range done.Kill {
 		tried["kill/"+c.ID] = true
 	}
 	again := planPod(pod, rt, sandboxID, w.k.restarts, time.Now())
 	for _, a := range again.Start {
-		if !tried[a.Container.Name] {
+		if !tried[runKey(a)] {
 			w.poke()
 			return
 		}
@@ -214,6 +217,8 @@ func (w *podWorker) pokeIfNewWork(pod *corev1.Pod, rt *podRuntime, sandboxID str
 		}
 	}
 }
+
+func runKey(a startAction) string { return a.Container.Name + "/" + strconv.FormatUint(uint64(a.Attempt), 10) }
 
 // applyWaiting keeps the reasons the plan found and reports new back-offs.
 func (w *podWorker) applyWaiting(pod *corev1.Pod, rt *podRuntime, pl plan) {
