@@ -218,7 +218,9 @@ func (w *podWorker) pokeIfNewWork(pod *corev1.Pod, rt *podRuntime, sandboxID str
 	}
 }
 
-func runKey(a startAction) string { return a.Container.Name + "/" + strconv.FormatUint(uint64(a.Attempt), 10) }
+func runKey(a startAction) string {
+	return a.Container.Name + "/" + strconv.FormatUint(uint64(a.Attempt), 10)
+}
 
 // applyWaiting keeps the reasons the plan found and reports new back-offs.
 func (w *podWorker) applyWaiting(pod *corev1.Pod, rt *podRuntime, pl plan) {
