@@ -145,7 +145,9 @@ func credentialsFor(ctx context.Context, cfg *Config, rc *rest.Config) (*credent
 		if err != nil {
 			return nil, nil, err
 		}
-		return c, restConfig(cfg.Server, c), nil
+		dir := pkiDir(cfg.DataDir)
+		go rotateClient(ctx, cfg.Server, dir, cfg.NodeName, c.CAPEM)
+		return c, restConfig(cfg.Server, dir, c.CAPEM), nil
 	}
 	if len(cfg.CAPEM) == 0 || cfg.ServingCert == nil {
 		return nil, nil, errors.New("an agent given a rest.Config also needs CAPEM and ServingCert")
