@@ -90,6 +90,7 @@ func All() []*Info {
 		{rbac, "clusterrolebindings", "ClusterRoleBinding", false, nil, nil, nil, clusterRoleBindingStrategy{}},
 		{storage, "storageclasses", "StorageClass", false, []string{"sc"}, nil, nil, storageClassStrategy{}},
 		{scheduling, "priorityclasses", "PriorityClass", false, []string{"pc"}, nil, nil, priorityClassStrategy{}},
+		{nodeAPI, "runtimeclasses", "RuntimeClass", false, nil, nil, nil, runtimeClassStrategy{}},
 		{coordinate, "leases", "Lease", true, nil, nil, nil, leaseStrategy{}},
 		{discovery, "endpointslices", "EndpointSlice", true, nil, nil, nil, endpointSliceStrategy{}},
 		{certificate, "certificatesigningrequests", "CertificateSigningRequest", false, []string{"csr"}, nil, []string{"status", "approval"}, csrStrategy{}},
