@@ -24,6 +24,12 @@ func (a *API) serveReview(w http.ResponseWriter, r *http.Request, q request, ep 
 	if !ok {
 		return
 	}
+	if c.out.as != "" {
+		// A review is no stored object: it has no rows and no metadata to transform.
+		writeError(w, apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "create", ep.GroupVersionResource.GroupResource(), "",
+			fmt.Sprintf("%s cannot be returned as %s", ep.Kind, c.out.as), 0, false))
+		return
+	}
 	if err := a.review(r.Context(), q, obj); err != nil {
 		writeError(w, err)
 		return
