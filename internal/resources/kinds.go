@@ -93,6 +93,7 @@ func All() []*Info {
 		{nodeAPI, "runtimeclasses", "RuntimeClass", false, nil, nil, nil, runtimeClassStrategy{}},
 		{coordinate, "leases", "Lease", true, nil, nil, nil, leaseStrategy{}},
 		{discovery, "endpointslices", "EndpointSlice", true, nil, nil, nil, endpointSliceStrategy{}},
+		{certificate, "clustertrustbundles", "ClusterTrustBundle", false, nil, nil, nil, clusterTrustBundleStrategy{}},
 		{certificate, "certificatesigningrequests", "CertificateSigningRequest", false, []string{"csr"}, nil, []string{"status", "approval"}, csrStrategy{}},
 		{apiextensionsGV, "customresourcedefinitions", "CustomResourceDefinition", false, []string{"crd", "crds"}, []string{"api-extensions"}, []string{"status"}, crdStrategy{}},
 		{admission, "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", false, nil, nil, nil, mutatingWebhookStrategy{}},
