@@ -62,18 +62,22 @@ func (a *API) serveScale(w http.ResponseWriter, r *http.Request, q request, ep *
 		writeError(w, err)
 		return
 	}
-	cur, err := ep.store.Get(r.Context(), q.Namespace, q.Name)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	scale, err := ep.scaleOf(cur)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	if q.Verb == "get" {
+		cur, err := ep.store.Get(r.Context(), q.Namespace, q.Name)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		scale, err := ep.scaleOf(cur)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
 		writeObject(w, out, http.StatusOK, scaleGV, scale)
+		return
+	}
+	if q.Verb != "update" && q.Verb != "patch" {
+		writeError(w, apierrors.NewMethodNotSupported(ep.GroupResource(), r.Method))
 		return
 	}
 	opts, err := optionsOf(r)
@@ -86,44 +90,64 @@ func (a *API) serveScale(w http.ResponseWriter, r *http.Request, q request, ep *
 		writeError(w, err)
 		return
 	}
-	var want *autoscalingv1.Scale
-	switch q.Verb {
-	case "update":
-		obj, _, err := decodeBody(r, body, scaleGV.WithKind("Scale"), opts.strict)
+	// A write that names no resourceVersion is unconditional: when the object
+	// changed under it (a controller writing status), it is applied again to the
+	// new version, as Kubernetes does, instead of failing with a conflict.
+	for try := 0; ; try++ {
+		updated, pinned, err := a.scaleOnce(r, q, ep, body, opts, try == 0)
+		if apierrors.IsConflict(err) && !pinned && try < conflictRetries {
+			continue
+		}
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		want = obj.(*autoscalingv1.Scale)
-	case "patch":
-		scaleEP := &endpoint{Info: &resources.Info{GroupVersionResource: scaleGV.WithResource("scale"), Kind: "Scale", Storage: scaleGV}}
-		scale.SetGroupVersionKind(scaleGV.WithKind("Scale"))
-		obj, _, err := patchObject(scaleEP, scale, types.PatchType(contentType(r)), body, opts.strict)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		want = obj.(*autoscalingv1.Scale)
-	default:
-		writeError(w, apierrors.NewMethodNotSupported(ep.GroupResource(), r.Method))
+		scale, _ := ep.scaleOf(updated)
+		writeObject(w, out, http.StatusOK, scaleGV, scale)
 		return
 	}
+}
+
+// scaleOnce applies one scale update or patch to the current object; pinned says
+// the request named the resourceVersion it was computed from.
+func (a *API) scaleOnce(r *http.Request, q request, ep *endpoint, body []byte, opts writeOptions, cached bool) (runtime.Object, bool, error) {
+	cur, err := a.current(r.Context(), ep, q.Namespace, q.Name, cached)
+	if err != nil {
+		return nil, false, err
+	}
+	scale, err := ep.scaleOf(cur)
+	if err != nil {
+		return nil, false, err
+	}
+	var want *autoscalingv1.Scale
+	pinned := false
+	if q.Verb == "update" {
+		obj, _, err := decodeBody(r, body, scaleGV.WithKind("Scale"), opts.strict)
+		if err != nil {
+			return nil, false, err
+		}
+		want = obj.(*autoscalingv1.Scale)
+		pinned = want.ResourceVersion != ""
+	} else {
+		pt := types.PatchType(contentType(r))
+		scaleEP := &endpoint{Info: &resources.Info{GroupVersionResource: scaleGV.WithResource("scale"), Kind: "Scale", Storage: scaleGV}}
+		scale.SetGroupVersionKind(scaleGV.WithKind("Scale"))
+		obj, _, err := patchObject(scaleEP, scale, pt, body, opts.strict)
+		if err != nil {
+			return nil, false, err
+		}
+		want = obj.(*autoscalingv1.Scale)
+		pinned = pinnedVersion(pt, body)
+	}
 	if want.ResourceVersion != "" && want.ResourceVersion != resourceVersion(cur) {
-		writeError(w, apierrors.NewConflict(ep.GroupResource(), q.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again")))
-		return
+		return nil, pinned, apierrors.NewConflict(ep.GroupResource(), q.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
 	}
 	obj := cur.DeepCopyObject()
 	if err := ep.setReplicas(obj, want.Spec.Replicas); err != nil {
-		writeError(w, err)
-		return
+		return nil, false, err
 	}
 	updated, err := a.updateObject(r.Context(), ep, request{Namespace: q.Namespace, Name: q.Name}, cur, obj, opts, true)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	scale, _ = ep.scaleOf(updated)
-	writeObject(w, out, http.StatusOK, scaleGV, scale)
+	return updated, pinned, err
 }
 
 func contentType(r *http.Request) string {
