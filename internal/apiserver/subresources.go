@@ -269,8 +269,14 @@ func (a *API) checkDisruption(ctx context.Context, pod *corev1.Pod) error {
 		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
 			continue
 		}
-		if pdb.Status.ObservedGeneration < pdb.Generation || pdb.Status.DisruptionsAllowed < 1 {
-			return tooManyRequests(fmt.Sprintf("Cannot evict pod as it would violate the pod's disruption budget."))
+		// The cause names the budget and why, so clients (kubectl drain, the
+		// conformance suite) can tell a budget's refusal from rate limiting.
+		switch {
+		case pdb.Status.ObservedGeneration < pdb.Generation:
+			return budgetRefusal(fmt.Sprintf("The disruption budget %s is still being processed by the server.", pdb.Name))
+		case pdb.Status.DisruptionsAllowed < 1:
+			return budgetRefusal(fmt.Sprintf("The disruption budget %s needs %d healthy pods and has %d currently",
+				pdb.Name, pdb.Status.DesiredHealthy, pdb.Status.CurrentHealthy))
 		}
 		upd := pdb.DeepCopy()
 		upd.Status.DisruptionsAllowed--
@@ -285,9 +291,13 @@ func (a *API) checkDisruption(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-func tooManyRequests(msg string) error {
-	err := apierrors.NewTooManyRequests(msg, 10)
+// budgetRefusal is Kubernetes' answer to an eviction a budget forbids: 429 with a
+// DisruptionBudget cause.
+func budgetRefusal(cause string) error {
+	err := apierrors.NewTooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 10)
 	err.ErrStatus.Reason = metav1.StatusReasonTooManyRequests
+	err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes,
+		metav1.StatusCause{Type: policyv1.DisruptionBudgetCause, Message: cause})
 	return err
 }
 

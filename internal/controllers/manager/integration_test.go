@@ -359,8 +359,8 @@ func testDisruption(t *testing.T, c kubernetes.Interface) {
 		got, err := c.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, "db", metav1.GetOptions{})
 		return err == nil && got.Status.DisruptionsAllowed == 0 && got.Status.CurrentHealthy == 2, err
 	})
-	if err := evict("db-1"); !apierrors.IsTooManyRequests(err) {
-		t.Errorf("second eviction: got %v, want 429", err)
+	if err := evict("db-1"); !apierrors.IsTooManyRequests(err) || !apierrors.HasStatusCause(err, policyv1.DisruptionBudgetCause) {
+		t.Errorf("second eviction: got %v, want 429 with a DisruptionBudget cause", err)
 	}
 }
 
