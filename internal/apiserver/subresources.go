@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -245,11 +246,45 @@ func (a *API) serveEviction(w http.ResponseWriter, r *http.Request, q request, e
 	if e, ok := obj.(*policyv1.Eviction); ok && e.DeleteOptions != nil {
 		opts = e.DeleteOptions
 	}
+	if len(opts.DryRun) == 0 {
+		if err := a.markEvicted(r.Context(), ep, q.Namespace, q.Name); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	if _, err := a.deleteObject(r.Context(), ep, q.Namespace, q.Name, opts); err != nil {
 		writeError(w, err)
 		return
 	}
 	writeObject(w, c.out, http.StatusCreated, corev1.SchemeGroupVersion, &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated})
+}
+
+// markEvicted gives a running pod the DisruptionTarget condition before it is
+// deleted, as Kubernetes does: a Job's pod failure policy can then tell an eviction
+// from the pod's own failure.
+func (a *API) markEvicted(ctx context.Context, ep *endpoint, ns, name string) error {
+	for try := 0; ; try++ {
+		cur, err := a.current(ctx, ep, ns, name, try == 0)
+		if err != nil {
+			return err
+		}
+		pod := cur.(*corev1.Pod).DeepCopy()
+		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			return nil
+		}
+		cond := corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
+			Reason: "EvictionByEvictionAPI", Message: "Eviction API: evicting", LastTransitionTime: metav1.NewTime(a.now())}
+		i := slices.IndexFunc(pod.Status.Conditions, func(c corev1.PodCondition) bool { return c.Type == corev1.DisruptionTarget })
+		if i >= 0 {
+			pod.Status.Conditions[i] = cond
+		} else {
+			pod.Status.Conditions = append(pod.Status.Conditions, cond)
+		}
+		_, err = ep.store.Update(ctx, pod, mustRV(cur))
+		if !apierrors.IsConflict(err) || try == conflictRetries {
+			return err
+		}
+	}
 }
 
 // checkDisruption refuses an eviction that a PodDisruptionBudget does not allow, and
