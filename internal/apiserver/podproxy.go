@@ -80,7 +80,16 @@ func (a *API) podLocation(r *http.Request, ns, name, port string) (string, error
 		return "", apierrors.NewServiceUnavailable(fmt.Sprintf("pod %s has no IP address yet", name))
 	}
 	if port == "" {
-		return pod.Status.PodIP, nil
+		// As in Kubernetes: the first declared container port, else plain port 80.
+		for _, c := range pod.Spec.Containers {
+			if len(c.Ports) > 0 {
+				port = strconv.Itoa(int(c.Ports[0].ContainerPort))
+				break
+			}
+		}
+		if port == "" {
+			return pod.Status.PodIP, nil
+		}
 	}
 	if _, err := strconv.Atoi(port); err != nil {
 		n, ok := namedContainerPort(pod, port)
