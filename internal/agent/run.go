@@ -51,6 +51,10 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	if err := os.WriteFile(caFile, creds.CAPEM, 0o644); err != nil {
 		return err
 	}
+	// reset finds the node's cgroups, tables and pods by its name.
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, nodeNameFile), []byte(cfg.NodeName+"\n"), 0o644); err != nil {
+		return err
+	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(creds.CAPEM) {
 		return errors.New("cluster CA certificate is not valid PEM")

@@ -51,6 +51,9 @@ func (ad *admission) create(ctx context.Context, ep *endpoint, obj runtime.Objec
 		return undo, nil
 	case *corev1.Pod:
 		ad.serviceAccount(ctx, o)
+		if err := ad.podRuntimeClass(o); err != nil {
+			return noRelease, err
+		}
 		return noRelease, ad.podPriority(ctx, o)
 	case *corev1.PersistentVolumeClaim:
 		return noRelease, ad.defaultStorageClass(ctx, o)
