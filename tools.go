@@ -9,6 +9,7 @@ import (
 	_ "github.com/google/go-containerregistry/pkg/registry"
 	_ "github.com/miekg/dns"
 	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/robfig/cron/v3"
 	_ "gopkg.in/evanphx/json-patch.v4"
 	_ "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	_ "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/validation"

@@ -7,8 +7,10 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
@@ -53,9 +55,33 @@ func runWhy(ctx context.Context, w io.Writer, args []string) error {
 			return err
 		}
 	} else {
-		explainContainers(w, pod)
+		node, err := client.CoreV1().Nodes().Get(ctx, pod.Spec.NodeName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			node = nil
+		} else if err != nil {
+			return err
+		}
+		explainContainers(w, pod, nodeTrouble(node))
 	}
 	return recentWarnings(ctx, w, client, pod)
+}
+
+// nodeTrouble says why a pod's node cannot vouch for the pod's status ("" if it can):
+// the node is gone, or not Ready, so the statuses are the last it reported.
+func nodeTrouble(node *corev1.Node) string {
+	if node == nil {
+		return "is gone"
+	}
+	for _, c := range node.Status.Conditions {
+		if c.Type != corev1.NodeReady {
+			continue
+		}
+		if c.Status == corev1.ConditionTrue {
+			return ""
+		}
+		return fmt.Sprintf("is NotReady since %s (%s: %s)", c.LastTransitionTime.Format(time.RFC3339), c.Reason, c.Message)
+	}
+	return "has not reported Ready yet"
 }
 
 func explainUnscheduled(ctx context.Context, w io.Writer, client kubernetes.Interface, pod *corev1.Pod) error {
@@ -75,7 +101,11 @@ func explainUnscheduled(ctx context.Context, w io.Writer, client kubernetes.Inte
 	for i := range pods.Items {
 		pp = append(pp, &pods.Items[i])
 	}
-	text, err := scheduler.Explain(scheduler.Config{}, pod, np, pp)
+	storage, err := storageOf(ctx, client)
+	if err != nil {
+		return err
+	}
+	text, err := scheduler.Explain(scheduler.Config{}, pod, np, pp, storage)
 	if err != nil {
 		return err
 	}
@@ -83,9 +113,42 @@ func explainUnscheduled(ctx context.Context, w io.Writer, client kubernetes.Inte
 	return nil
 }
 
-// explainContainers says, for a pod on a node, what each container is doing.
-func explainContainers(w io.Writer, pod *corev1.Pod) {
+// storageOf lists what the volume filter needs to judge a pod's claims.
+func storageOf(ctx context.Context, client kubernetes.Interface) (scheduler.Storage, error) {
+	var st scheduler.Storage
+	claims, err := client.CoreV1().PersistentVolumeClaims("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return st, err
+	}
+	volumes, err := client.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return st, err
+	}
+	classes, err := client.StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return st, err
+	}
+	for i := range claims.Items {
+		st.Claims = append(st.Claims, &claims.Items[i])
+	}
+	for i := range volumes.Items {
+		st.Volumes = append(st.Volumes, &volumes.Items[i])
+	}
+	for i := range classes.Items {
+		st.Classes = append(st.Classes, &classes.Items[i])
+	}
+	return st, nil
+}
+
+// explainContainers says, for a pod on a node, what each container is doing. When
+// the node is in trouble, the statuses are only what it last reported, and are
+// told as such.
+func explainContainers(w io.Writer, pod *corev1.Pod, trouble string) {
 	fmt.Fprintf(w, "pod %s/%s is %s on node %s.\n", pod.Namespace, pod.Name, pod.Status.Phase, pod.Spec.NodeName)
+	if trouble != "" {
+		fmt.Fprintf(w, "  node %s %s: nothing below is current, it is what the node last reported.\n", pod.Spec.NodeName, trouble)
+		fmt.Fprintf(w, "  the pod may no longer be running; its containers were:\n")
+	}
 	statuses := append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
 	for _, s := range statuses {
 		switch {
@@ -96,6 +159,8 @@ func explainContainers(w io.Writer, pod *corev1.Pod) {
 			fmt.Fprintf(w, "  container %s terminated: %s (exit code %d) %s\n", s.Name, t.Reason, t.ExitCode, t.Message)
 		case !s.Ready:
 			fmt.Fprintf(w, "  container %s is running but not ready (its readiness probe has not passed)\n", s.Name)
+		case trouble != "":
+			fmt.Fprintf(w, "  container %s was running and ready when last reported\n", s.Name)
 		default:
 			fmt.Fprintf(w, "  container %s is running and ready\n", s.Name)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"skiff/internal/kubelet"
@@ -18,7 +19,11 @@ import (
 // agent runs its own), leftover mounts under the data dir, the bridge, the
 // masquerade, service proxy and network-policy tables and the cgroups. The data dir
 // itself stays. The agent must not be running.
+//
+// DataDir may be a server's data dir: its own node's state is under agent/ there.
+// Without a node name, the one the agent recorded in its data dir is used.
 func Reset(ctx context.Context, cfg Config) error {
+	cfg = resetTarget(cfg)
 	if err := cfg.defaults(); err != nil {
 		return err
 	}
@@ -48,4 +53,33 @@ func Reset(ctx context.Context, cfg Config) error {
 		nfttable.DeleteTable(proxyTable(cfg.NodeName)), nfttable.DeleteTable(policyTable(cfg.NodeName)),
 		kubelet.RemoveVolumes(filepath.Join(cfg.DataDir, "kubelet")))
 	return errors.Join(errs...)
+}
+
+// nodeNameFile, in an agent's data dir, holds the name the node registered with.
+const nodeNameFile = "node-name"
+
+// resetTarget resolves the data dir and, when not given, the node name to reset.
+func resetTarget(cfg Config) Config {
+	cfg.DataDir = resetDir(cfg.DataDir)
+	if cfg.NodeName == "" {
+		if b, err := os.ReadFile(filepath.Join(cfg.DataDir, nodeNameFile)); err == nil {
+			cfg.NodeName = strings.TrimSpace(string(b))
+		}
+	}
+	return cfg
+}
+
+// resetDir is the agent data dir that dir stands for: a server's data dir (with its
+// etcd and admin kubeconfig) keeps its node's agent state in agent/.
+func resetDir(dir string) string {
+	agentDir := filepath.Join(dir, "agent")
+	if fi, err := os.Stat(agentDir); err != nil || !fi.IsDir() {
+		return dir
+	}
+	for _, marker := range []string{"etcd", "admin.kubeconfig"} {
+		if _, err := os.Stat(filepath.Join(dir, marker)); err == nil {
+			return agentDir
+		}
+	}
+	return dir
 }

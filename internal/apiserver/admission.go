@@ -51,6 +51,9 @@ func (ad *admission) create(ctx context.Context, ep *endpoint, obj runtime.Objec
 		return undo, nil
 	case *corev1.Pod:
 		ad.serviceAccount(ctx, o)
+		if err := ad.podRuntimeClass(o); err != nil {
+			return noRelease, err
+		}
 		return noRelease, ad.podPriority(ctx, o)
 	case *corev1.PersistentVolumeClaim:
 		return noRelease, ad.defaultStorageClass(ctx, o)
@@ -259,11 +262,15 @@ func (ad *admission) loadAllocations(ctx context.Context) error {
 	for _, o := range objs {
 		svc := o.(*corev1.Service)
 		if ip, err := netip.ParseAddr(svc.Spec.ClusterIP); err == nil {
-			_ = ad.alloc.ClusterIPs.Allocate(ip)
+			if err := ad.alloc.ClusterIPs.Mark(ip); err != nil {
+				return err
+			}
 		}
 		for _, p := range svc.Spec.Ports {
 			if p.NodePort != 0 {
-				_ = ad.alloc.NodePorts.Allocate(int(p.NodePort))
+				if err := ad.alloc.NodePorts.Mark(int(p.NodePort)); err != nil {
+					return err
+				}
 			}
 		}
 	}

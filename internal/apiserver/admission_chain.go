@@ -94,5 +94,5 @@ func userInfo(u *auth.User) user.Info {
 	if u == nil {
 		return &user.DefaultInfo{}
 	}
-	return &user.DefaultInfo{Name: u.Name, UID: u.UID, Groups: u.Groups}
+	return &user.DefaultInfo{Name: u.Name, UID: u.UID, Groups: u.Groups, Extra: u.Extra}
 }

@@ -2,10 +2,13 @@ package apiserver
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -31,6 +34,10 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 		return &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value, Description: desc}
 	}
 	apiIP := a.admit.alloc.ClusterIPs.Nth(1).String()
+	serviceCIDR, err := netip.ParsePrefix(cfg.ServiceCIDR)
+	if err != nil {
+		return fmt.Errorf("service CIDR %q: %w", cfg.ServiceCIDR, err)
+	}
 	objs := []struct {
 		gvr string
 		obj runtime.Object
@@ -42,6 +49,9 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 		{"priorityclasses", pc("system-cluster-critical", 2000000000, "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.")},
 		{"priorityclasses", pc("system-node-critical", 2000001000, "Used for system critical pods that must not be moved from their current node.")},
 		{"storageclasses", localPathClass()},
+		// The range Service addresses come from, under the name Kubernetes gives it.
+		{"servicecidrs", &networkingv1.ServiceCIDR{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes"},
+			Spec: networkingv1.ServiceCIDRSpec{CIDRs: []string{serviceCIDR.Masked().String()}}}},
 		{"services", &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default",
 				Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
@@ -50,18 +60,17 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 			}}},
 		}},
 	}
-	if len(a.caPEM) > 0 {
+	for _, o := range objs {
+		if err := a.ensure(ctx, o.gvr, o.obj); err != nil {
+			return err
+		}
+	}
+	if len(a.caPEM) > 0 { // replaced at every start: the server's address can change
 		info, err := clusterInfo("https://"+net.JoinHostPort(advertiseAddress(cfg.BindAddress), strconv.Itoa(addr.Port)), a.caPEM)
 		if err != nil {
 			return err
 		}
-		objs = append(objs, struct {
-			gvr string
-			obj runtime.Object
-		}{"configmaps", info})
-	}
-	for _, o := range objs {
-		if err := a.ensure(ctx, o.gvr, o.obj); err != nil {
+		if err := a.upsert(ctx, "configmaps", info); err != nil {
 			return err
 		}
 	}

@@ -6,14 +6,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"strconv"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
+	utilproxy "k8s.io/apimachinery/pkg/util/proxy"
 )
 
 // proxyTransport reaches pods over the pod network. Like Kubernetes, the API server
@@ -46,24 +45,26 @@ func (a *API) servePodProxy(w http.ResponseWriter, r *http.Request, q request) {
 		writeError(w, err)
 		return
 	}
-	path := "/" + q.Rest
-	if q.Rest != "" && strings.HasSuffix(r.URL.Path, "/") {
-		path += "/" // the request's own path, which splitting dropped
+	// An empty path stays empty, so that a GET of .../proxy is redirected to
+	// .../proxy/ (relative links then resolve under the proxy); the handler keeps the
+	// request's trailing slash, which splitting the name from the path dropped.
+	path := ""
+	if q.Rest != "" {
+		path = "/" + q.Rest
 	}
-	target := &url.URL{Scheme: scheme, Host: hostPort, Path: path, RawQuery: r.URL.RawQuery}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL = target
-			pr.Out.Host = target.Host
-			pr.Out.Header.Del("Authorization")
-		},
-		Transport:     proxyTransport,
-		FlushInterval: -1,
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("error trying to reach %s %q: %v", singularOf(q.Resource), name, err)))
-		},
-	}
-	rp.ServeHTTP(w, r)
+	target := &url.URL{Scheme: scheme, Host: hostPort, Path: path}
+	h := utilproxy.NewUpgradeAwareHandler(target, proxyTransport, true, false, proxyResponder{what: singularOf(q.Resource), name: name})
+	// The library's handler rewrites the links of HTML pages to go through the proxy
+	// and answers GET/HEAD of the bare .../proxy with a redirect, as Kubernetes does.
+	r.Header.Del("Authorization")
+	h.ServeHTTP(w, r)
+}
+
+// proxyResponder reports a backend that cannot be reached as a 503 Status.
+type proxyResponder struct{ what, name string }
+
+func (p proxyResponder) Error(w http.ResponseWriter, _ *http.Request, err error) {
+	writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("error trying to reach %s %q: %v", p.what, p.name, err)))
 }
 
 func singularOf(resource string) string { return resource[:len(resource)-1] }
@@ -79,7 +80,16 @@ func (a *API) podLocation(r *http.Request, ns, name, port string) (string, error
 		return "", apierrors.NewServiceUnavailable(fmt.Sprintf("pod %s has no IP address yet", name))
 	}
 	if port == "" {
-		return pod.Status.PodIP, nil
+		// As in Kubernetes: the first declared container port, else plain port 80.
+		for _, c := range pod.Spec.Containers {
+			if len(c.Ports) > 0 {
+				port = strconv.Itoa(int(c.Ports[0].ContainerPort))
+				break
+			}
+		}
+		if port == "" {
+			return pod.Status.PodIP, nil
+		}
 	}
 	if _, err := strconv.Atoi(port); err != nil {
 		n, ok := namedContainerPort(pod, port)

@@ -24,6 +24,12 @@ func (a *API) serveReview(w http.ResponseWriter, r *http.Request, q request, ep 
 	if !ok {
 		return
 	}
+	if c.out.as != "" {
+		// A review is no stored object: it has no rows and no metadata to transform.
+		writeError(w, apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "create", ep.GroupVersionResource.GroupResource(), "",
+			fmt.Sprintf("%s cannot be returned as %s", ep.Kind, c.out.as), 0, false))
+		return
+	}
 	if err := a.review(r.Context(), q, obj); err != nil {
 		writeError(w, err)
 		return
@@ -50,12 +56,12 @@ func (a *API) review(ctx context.Context, q request, obj runtime.Object) error {
 		for _, t := range a.authn.Tokens {
 			if u, ok := t.AuthenticateToken(ctx, o.Spec.Token); ok {
 				o.Status.Authenticated = true
-				o.Status.User = authnv1.UserInfo{Username: u.Name, UID: u.UID, Groups: append(u.Groups, auth.Authenticated)}
+				o.Status.User = authnv1.UserInfo{Username: u.Name, UID: u.UID, Groups: append(u.Groups, auth.Authenticated), Extra: extraValues(u.Extra)}
 				break
 			}
 		}
 	case *authnv1.SelfSubjectReview:
-		o.Status.UserInfo = authnv1.UserInfo{Username: me.Name, UID: me.UID, Groups: me.Groups}
+		o.Status.UserInfo = authnv1.UserInfo{Username: me.Name, UID: me.UID, Groups: me.Groups, Extra: extraValues(me.Extra)}
 	default:
 		return apierrors.NewBadRequest(fmt.Sprintf("unexpected %T", obj))
 	}
@@ -148,4 +154,15 @@ func (a *API) serveToken(w http.ResponseWriter, r *http.Request, q request, ep *
 	tr.Status = authnv1.TokenRequestStatus{Token: token, ExpirationTimestamp: metav1.NewTime(expires)}
 	tr.Name, tr.Namespace, tr.CreationTimestamp = sa.Name, sa.Namespace, metav1.NewTime(a.now())
 	writeObject(w, c.out, http.StatusCreated, authnv1.SchemeGroupVersion, tr)
+}
+
+func extraValues(extra map[string][]string) map[string]authnv1.ExtraValue {
+	if len(extra) == 0 {
+		return nil
+	}
+	out := make(map[string]authnv1.ExtraValue, len(extra))
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
 }

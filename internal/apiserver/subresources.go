@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -62,18 +63,22 @@ func (a *API) serveScale(w http.ResponseWriter, r *http.Request, q request, ep *
 		writeError(w, err)
 		return
 	}
-	cur, err := ep.store.Get(r.Context(), q.Namespace, q.Name)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	scale, err := ep.scaleOf(cur)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	if q.Verb == "get" {
+		cur, err := ep.store.Get(r.Context(), q.Namespace, q.Name)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		scale, err := ep.scaleOf(cur)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
 		writeObject(w, out, http.StatusOK, scaleGV, scale)
+		return
+	}
+	if q.Verb != "update" && q.Verb != "patch" {
+		writeError(w, apierrors.NewMethodNotSupported(ep.GroupResource(), r.Method))
 		return
 	}
 	opts, err := optionsOf(r)
@@ -86,44 +91,64 @@ func (a *API) serveScale(w http.ResponseWriter, r *http.Request, q request, ep *
 		writeError(w, err)
 		return
 	}
-	var want *autoscalingv1.Scale
-	switch q.Verb {
-	case "update":
-		obj, _, err := decodeBody(r, body, scaleGV.WithKind("Scale"), opts.strict)
+	// A write that names no resourceVersion is unconditional: when the object
+	// changed under it (a controller writing status), it is applied again to the
+	// new version, as Kubernetes does, instead of failing with a conflict.
+	for try := 0; ; try++ {
+		updated, pinned, err := a.scaleOnce(r, q, ep, body, opts, try == 0)
+		if apierrors.IsConflict(err) && !pinned && try < conflictRetries {
+			continue
+		}
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		want = obj.(*autoscalingv1.Scale)
-	case "patch":
-		scaleEP := &endpoint{Info: &resources.Info{GroupVersionResource: scaleGV.WithResource("scale"), Kind: "Scale", Storage: scaleGV}}
-		scale.SetGroupVersionKind(scaleGV.WithKind("Scale"))
-		obj, _, err := patchObject(scaleEP, scale, types.PatchType(contentType(r)), body, opts.strict)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		want = obj.(*autoscalingv1.Scale)
-	default:
-		writeError(w, apierrors.NewMethodNotSupported(ep.GroupResource(), r.Method))
+		scale, _ := ep.scaleOf(updated)
+		writeObject(w, out, http.StatusOK, scaleGV, scale)
 		return
 	}
+}
+
+// scaleOnce applies one scale update or patch to the current object; pinned says
+// the request named the resourceVersion it was computed from.
+func (a *API) scaleOnce(r *http.Request, q request, ep *endpoint, body []byte, opts writeOptions, cached bool) (runtime.Object, bool, error) {
+	cur, err := a.current(r.Context(), ep, q.Namespace, q.Name, cached)
+	if err != nil {
+		return nil, false, err
+	}
+	scale, err := ep.scaleOf(cur)
+	if err != nil {
+		return nil, false, err
+	}
+	var want *autoscalingv1.Scale
+	pinned := false
+	if q.Verb == "update" {
+		obj, _, err := decodeBody(r, body, scaleGV.WithKind("Scale"), opts.strict)
+		if err != nil {
+			return nil, false, err
+		}
+		want = obj.(*autoscalingv1.Scale)
+		pinned = want.ResourceVersion != ""
+	} else {
+		pt := types.PatchType(contentType(r))
+		scaleEP := &endpoint{Info: &resources.Info{GroupVersionResource: scaleGV.WithResource("scale"), Kind: "Scale", Storage: scaleGV}}
+		scale.SetGroupVersionKind(scaleGV.WithKind("Scale"))
+		obj, _, err := patchObject(scaleEP, scale, pt, body, opts.strict)
+		if err != nil {
+			return nil, false, err
+		}
+		want = obj.(*autoscalingv1.Scale)
+		pinned = pinnedVersion(pt, body)
+	}
 	if want.ResourceVersion != "" && want.ResourceVersion != resourceVersion(cur) {
-		writeError(w, apierrors.NewConflict(ep.GroupResource(), q.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again")))
-		return
+		return nil, pinned, apierrors.NewConflict(ep.GroupResource(), q.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
 	}
 	obj := cur.DeepCopyObject()
 	if err := ep.setReplicas(obj, want.Spec.Replicas); err != nil {
-		writeError(w, err)
-		return
+		return nil, false, err
 	}
 	updated, err := a.updateObject(r.Context(), ep, request{Namespace: q.Namespace, Name: q.Name}, cur, obj, opts, true)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	scale, _ = ep.scaleOf(updated)
-	writeObject(w, out, http.StatusOK, scaleGV, scale)
+	return updated, pinned, err
 }
 
 func contentType(r *http.Request) string {
@@ -221,11 +246,45 @@ func (a *API) serveEviction(w http.ResponseWriter, r *http.Request, q request, e
 	if e, ok := obj.(*policyv1.Eviction); ok && e.DeleteOptions != nil {
 		opts = e.DeleteOptions
 	}
+	if len(opts.DryRun) == 0 {
+		if err := a.markEvicted(r.Context(), ep, q.Namespace, q.Name); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	if _, err := a.deleteObject(r.Context(), ep, q.Namespace, q.Name, opts); err != nil {
 		writeError(w, err)
 		return
 	}
 	writeObject(w, c.out, http.StatusCreated, corev1.SchemeGroupVersion, &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated})
+}
+
+// markEvicted gives a running pod the DisruptionTarget condition before it is
+// deleted, as Kubernetes does: a Job's pod failure policy can then tell an eviction
+// from the pod's own failure.
+func (a *API) markEvicted(ctx context.Context, ep *endpoint, ns, name string) error {
+	for try := 0; ; try++ {
+		cur, err := a.current(ctx, ep, ns, name, try == 0)
+		if err != nil {
+			return err
+		}
+		pod := cur.(*corev1.Pod).DeepCopy()
+		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			return nil
+		}
+		cond := corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
+			Reason: "EvictionByEvictionAPI", Message: "Eviction API: evicting", LastTransitionTime: metav1.NewTime(a.now())}
+		i := slices.IndexFunc(pod.Status.Conditions, func(c corev1.PodCondition) bool { return c.Type == corev1.DisruptionTarget })
+		if i >= 0 {
+			pod.Status.Conditions[i] = cond
+		} else {
+			pod.Status.Conditions = append(pod.Status.Conditions, cond)
+		}
+		_, err = ep.store.Update(ctx, pod, mustRV(cur))
+		if !apierrors.IsConflict(err) || try == conflictRetries {
+			return err
+		}
+	}
 }
 
 // checkDisruption refuses an eviction that a PodDisruptionBudget does not allow, and
@@ -245,8 +304,14 @@ func (a *API) checkDisruption(ctx context.Context, pod *corev1.Pod) error {
 		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
 			continue
 		}
-		if pdb.Status.ObservedGeneration < pdb.Generation || pdb.Status.DisruptionsAllowed < 1 {
-			return tooManyRequests(fmt.Sprintf("Cannot evict pod as it would violate the pod's disruption budget."))
+		// The cause names the budget and why, so clients (kubectl drain, the
+		// conformance suite) can tell a budget's refusal from rate limiting.
+		switch {
+		case pdb.Status.ObservedGeneration < pdb.Generation:
+			return budgetRefusal(fmt.Sprintf("The disruption budget %s is still being processed by the server.", pdb.Name))
+		case pdb.Status.DisruptionsAllowed < 1:
+			return budgetRefusal(fmt.Sprintf("The disruption budget %s needs %d healthy pods and has %d currently",
+				pdb.Name, pdb.Status.DesiredHealthy, pdb.Status.CurrentHealthy))
 		}
 		upd := pdb.DeepCopy()
 		upd.Status.DisruptionsAllowed--
@@ -261,9 +326,13 @@ func (a *API) checkDisruption(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-func tooManyRequests(msg string) error {
-	err := apierrors.NewTooManyRequests(msg, 10)
+// budgetRefusal is Kubernetes' answer to an eviction a budget forbids: 429 with a
+// DisruptionBudget cause.
+func budgetRefusal(cause string) error {
+	err := apierrors.NewTooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 10)
 	err.ErrStatus.Reason = metav1.StatusReasonTooManyRequests
+	err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes,
+		metav1.StatusCause{Type: policyv1.DisruptionBudgetCause, Message: cause})
 	return err
 }
 

@@ -27,6 +27,9 @@ type User struct {
 	Name   string
 	UID    string
 	Groups []string
+	// Extra is what the credential says beyond name and groups: for a service
+	// account token, its ID and the pod and node it is bound to.
+	Extra map[string][]string
 }
 
 // InGroup reports membership of g.

@@ -188,4 +188,5 @@ var NodeRules = []rbacv1.PolicyRule{
 	nodeRule(nodeRead, "node.k8s.io", "runtimeclasses"),
 	nodeRule(nodeRead, "storage.k8s.io", "csidrivers", "storageclasses"),
 	nodeRule([]string{"create", "get", "list", "watch"}, "certificates.k8s.io", "certificatesigningrequests"),
+	nodeRule(nodeRead, "certificates.k8s.io", "clustertrustbundles"), // projected into pods
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"math/big"
 	"slices"
 	"strings"
@@ -83,7 +84,7 @@ func (s *ServiceAccountTokens) Issue(req TokenRequest) (string, time.Time, error
 	}
 	exp := now.Add(req.Expiration)
 	c := TokenClaims{Issuer: ServiceAccountIssuer, Subject: ServiceAccountPrefix + req.Namespace + ":" + req.ServiceAccount,
-		Audience: req.Audiences, Expiry: exp.Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix()}
+		Audience: req.Audiences, Expiry: exp.Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix(), JTI: uuid.NewString()}
 	if len(c.Audience) == 0 {
 		c.Audience = []string{ServiceAccountIssuer}
 	}
@@ -163,5 +164,32 @@ func (s *ServiceAccountTokens) AuthenticateToken(ctx context.Context, token stri
 	if s.Exists != nil && !s.Exists(ctx, c.K8s.Namespace, sa.Name, sa.UID, podName, podUID) {
 		return nil, false
 	}
-	return &User{Name: c.Subject, UID: sa.UID, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + c.K8s.Namespace}}, true
+	return &User{Name: c.Subject, UID: sa.UID, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + c.K8s.Namespace},
+		Extra: c.extra()}, true
+}
+
+// extra is what Kubernetes puts in a service account user's extra info: the
+// token's ID (which audit logs and the token's holder can match) and its bindings.
+func (c *TokenClaims) extra() map[string][]string {
+	out := map[string][]string{}
+	add := func(key, v string) {
+		if v != "" {
+			out["authentication.kubernetes.io/"+key] = []string{v}
+		}
+	}
+	if c.JTI != "" {
+		add("credential-id", "JTI="+c.JTI)
+	}
+	if p := c.K8s.Pod; p != nil {
+		add("pod-name", p.Name)
+		add("pod-uid", p.UID)
+	}
+	if n := c.K8s.Node; n != nil {
+		add("node-name", n.Name)
+		add("node-uid", n.UID)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

@@ -115,12 +115,17 @@ func (w *podWorker) createSandbox(ctx context.Context, pod *corev1.Pod, rt *podR
 		attempt = old.Attempt + 1
 		w.stopAll(ctx, pod, rt, 0, "")
 	}
+	handler, err := w.runtimeHandler(ctx, pod)
+	if err != nil {
+		w.k.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
+		return err
+	}
 	if !w.k.runtime.acquire(ctx) {
 		return ctx.Err()
 	}
 	defer w.k.runtime.release()
 	start := time.Now()
-	id, err := w.k.runtime.runtime.RunPodSandbox(ctx, w.k.sandboxConfig(pod, attempt, parent), "")
+	id, err := w.k.runtime.runtime.RunPodSandbox(ctx, w.k.sandboxConfig(pod, attempt, parent), handler)
 	if err != nil {
 		w.k.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 		w.log().Warn("creating sandbox failed", "err", err)
@@ -128,6 +133,20 @@ func (w *podWorker) createSandbox(ctx context.Context, pod *corev1.Pod, rt *podR
 	}
 	w.log().Debug("sandbox running", "sandbox", id, "took", time.Since(start))
 	return nil
+}
+
+// runtimeHandler is the containerd runtime named by the pod's RuntimeClass ("" for
+// the default one).
+func (w *podWorker) runtimeHandler(ctx context.Context, pod *corev1.Pod) (string, error) {
+	name := pod.Spec.RuntimeClassName
+	if name == nil || *name == "" {
+		return "", nil
+	}
+	rc, err := w.k.client.NodeV1().RuntimeClasses().Get(ctx, *name, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("RuntimeClass %q: %w", *name, err)
+	}
+	return rc.Handler, nil
 }
 
 // startContainer pulls, creates and starts one container; on failure it records why

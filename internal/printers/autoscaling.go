@@ -6,6 +6,7 @@ import (
 	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -62,6 +63,14 @@ func addAutoscaling(m map[schema.GroupKind]*Printer) {
 		}
 		return []interface{}{pc.Name, int64(pc.Value), pc.GlobalDefault, age(now, pc.CreationTimestamp), policy}
 	}), "scheduling.k8s.io", "PriorityClass")
+
+	register(m, printerOf([]metav1.TableColumnDefinition{
+		nameColumn(),
+		col("Handler", typeString, nodev1.RuntimeClass{}.SwaggerDoc()["handler"]),
+		ageColumn(),
+	}, func(rc *nodev1.RuntimeClass, now time.Time) []interface{} {
+		return []interface{}{rc.Name, rc.Handler, age(now, rc.CreationTimestamp)}
+	}), "node.k8s.io", "RuntimeClass")
 }
 
 func hpaRow(hpa *autoscalingv2.HorizontalPodAutoscaler, now time.Time) []interface{} {

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
@@ -220,6 +221,12 @@ func TestOtherKinds(t *testing.T) {
 			obj: &schedulingv1.PriorityClass{ObjectMeta: meta("system-node-critical"), Value: 2000001000,
 				PreemptionPolicy: ptr(corev1.PreemptLowerPriority)},
 			want: []interface{}{"system-node-critical", int64(2000001000), false, "10m", "PreemptLowerPriority"},
+		},
+		{
+			name: "runtime class",
+			gk:   schema.GroupKind{Group: "node.k8s.io", Kind: "RuntimeClass"},
+			obj:  &nodev1.RuntimeClass{ObjectMeta: meta("gvisor"), Handler: "runsc"},
+			want: []interface{}{"gvisor", "runsc", "10m"},
 		},
 		{
 			name: "resource quota",

@@ -18,6 +18,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
@@ -86,6 +87,7 @@ var zeroObjects = map[schema.GroupKind]func() runtime.Object{
 		return &apiextensionsv1.CustomResourceDefinition{}
 	},
 	{Group: "scheduling.k8s.io", Kind: "PriorityClass"}: func() runtime.Object { return &schedulingv1.PriorityClass{} },
+	{Group: "node.k8s.io", Kind: "RuntimeClass"}:        func() runtime.Object { return &nodev1.RuntimeClass{} },
 	{Group: "coordination.k8s.io", Kind: "Lease"}:       func() runtime.Object { return &coordinationv1.Lease{} },
 	{Group: "certificates.k8s.io", Kind: "CertificateSigningRequest"}: func() runtime.Object {
 		return &certificatesv1.CertificateSigningRequest{}

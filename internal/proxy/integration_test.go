@@ -224,6 +224,17 @@ func TestProxyEndToEnd(t *testing.T) {
 			t.Errorf("from a pod: %q after %v, want connection refused", ans, time.Since(start))
 		}
 	})
+	t.Run("a ClusterIP refuses the ports its service does not have", func(t *testing.T) {
+		url := fmt.Sprintf("http://%s:81/", webIP)
+		start := time.Now()
+		if ans := get(url, 1)[0]; !strings.Contains(ans, "connection refused") || time.Since(start) > time.Second {
+			t.Errorf("from the host: %q after %v, want connection refused at once", ans, time.Since(start))
+		}
+		if ans := getFrom(t, nsB, url, 1)[0]; !strings.Contains(ans, "connection refused") {
+			t.Errorf("from a pod: %q, want connection refused", ans)
+		}
+		wantBoth(t, "the service's own port still", get(web, 10), "pod-a", "pod-b")
+	})
 	t.Run("scaling reaches the rules within a second", func(t *testing.T) {
 		s := slice("web", "TCP", 8080, ep(ipB+"@node1"))
 		if _, err := rig.client.DiscoveryV1().EndpointSlices("default").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {

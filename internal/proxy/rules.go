@@ -17,12 +17,14 @@ const (
 	chainMasquerade   = "masquerading"
 	chainReject       = "reject-chain"
 	chainFirewall     = "localhost-guard"
+	chainClusterIPChk = "cluster-ips-check"
 
 	mapServiceIPs        = "service-ips"
 	mapServiceNodePorts  = "service-nodeports"
 	mapNoEndpointIPs     = "no-endpoint-services"
 	mapNoEndpointPorts   = "no-endpoint-nodeports"
 	setNodePortAddresses = "nodeport-ips"
+	setClusterIPs        = "cluster-ips"
 
 	// masqMark is the packet-mark bit that asks the postrouting chain to masquerade.
 	// The same bit kube-proxy uses, so tools that know it keep working.
@@ -33,9 +35,10 @@ const (
 // refuse connections to services without endpoints run just before it, on the
 // original destination.
 const (
-	priorityDNAT   = -100
-	priorityFilter = -110
-	prioritySNAT   = 100
+	priorityDNAT     = -100
+	priorityFilter   = -110
+	priorityPostDNAT = -90
+	prioritySNAT     = 100
 )
 
 // Verdicts for services that have no endpoint to send a connection to.
@@ -60,6 +63,9 @@ func Build(st State) (*nfttable.Ruleset, map[Flow]bool) {
 	addSkeleton(r, st)
 	flows := map[Flow]bool{}
 	for _, sp := range servicePorts(st) {
+		for _, ip := range sp.clusterIPs {
+			r.AddElement(setClusterIPs, ip, "")
+		}
 		addServicePort(r, st, sp)
 		if sp.proto == "udp" {
 			addFlows(flows, sp)
@@ -82,9 +88,15 @@ func addSkeleton(r *nfttable.Ruleset, st State) {
 	nat(knftables.OutputHook, priorityDNAT, "jump "+chainServices)
 	nat(knftables.PostroutingHook, prioritySNAT, "jump "+chainMasquerade)
 	check := "ct state new jump " + chainEndpointsChk
+	clusterIPCheck := "ct state new jump " + chainClusterIPChk
 	filter(knftables.InputHook, check, "jump "+chainFirewall)
-	filter(knftables.ForwardHook, check)
+	// forward runs after prerouting's DNAT: a connection still addressed to a
+	// ClusterIP matched no service port.
+	filter(knftables.ForwardHook, check, clusterIPCheck)
 	filter(knftables.OutputHook, check)
+	// The node's own connections are DNATed in output, so they are checked after it.
+	r.Chains["filter-output-post-dnat"] = &nfttable.Chain{Hook: knftables.OutputHook, Type: knftables.FilterType,
+		Priority: priorityPostDNAT, Rules: []string{clusterIPCheck}}
 
 	dispatch := func(name, keyType string) {
 		r.Sets[name] = &nfttable.Set{Map: true, Type: keyType + " : verdict", Elements: map[string]string{}}
@@ -111,6 +123,10 @@ func addSkeleton(r *nfttable.Ruleset, st State) {
 	// TCP gets a reset, everything else ICMP port unreachable: both make a client
 	// fail at once with "connection refused".
 	r.AddChain(chainReject, "meta l4proto tcp reject with tcp reset", "reject")
+	// A ClusterIP answers only on its service's ports: anything else is refused
+	// here, or it would be routed out of the node towards the default gateway.
+	r.Sets[setClusterIPs] = &nfttable.Set{Type: "ipv4_addr", Elements: map[string]string{}}
+	r.AddChain(chainClusterIPChk, "ip daddr @"+setClusterIPs+" "+verdictReject)
 	r.AddChain(chainMarkMasq, "meta mark set meta mark | "+masqMark)
 	r.AddChain(chainMasquerade,
 		"meta mark & "+masqMark+" == 0 return",

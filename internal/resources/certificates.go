@@ -27,14 +27,12 @@ func (csrStrategy) PrepareForUpdate(obj, old runtime.Object, subresource string)
 		keepAllBut(obj, old, "Status")
 		csr.Status = *prev.Status.DeepCopy()
 		csr.Status.Conditions = conditions
-		resetMetaForStatus(obj, old)
 	case "status":
 		status := csr.Status
 		keepAllBut(obj, old, "Status")
 		csr.Status = status
 		// Approval is the approval subresource's alone.
 		csr.Status.Conditions = keepApproval(prev.Status.Conditions, status.Conditions)
-		resetMetaForStatus(obj, old)
 	default:
 		csr.Spec = *prev.Spec.DeepCopy()
 		csr.Status = *prev.Status.DeepCopy()

@@ -54,7 +54,6 @@ func (namespaceStrategy) PrepareForUpdate(obj, old runtime.Object, subresource s
 	switch subresource {
 	case "status":
 		ns.Spec = *oldNs.Spec.DeepCopy()
-		resetMetaForStatus(obj, old)
 	case "finalize":
 		finalizers := ns.Spec.Finalizers
 		ns.Spec = *oldNs.Spec.DeepCopy()

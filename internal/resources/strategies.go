@@ -3,6 +3,13 @@ package resources
 import (
 	"reflect"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	resourcev1 "k8s.io/api/resource/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	storagemigrationv1 "k8s.io/api/storagemigration/v1"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,10 +38,25 @@ func (generic) PrepareForUpdate(obj, old runtime.Object, subresource string) {
 		newStatus := field0(obj, "Status")
 		keepAllBut(obj, old, "Status")
 		setField(obj, "Status", newStatus)
-		resetMetaForStatus(obj, old)
+		if statusKeepsMeta(obj) {
+			resetMetaForStatus(obj, old)
+		}
 		return
 	}
 	setField(obj, "Status", oldStatus)
+}
+
+// statusKeepsMeta names the kinds whose status writes may not change labels,
+// annotations, finalizers or owner references, as in Kubernetes; for every other
+// kind a status write may change them (clients patch an annotation with a status).
+func statusKeepsMeta(obj runtime.Object) bool {
+	switch obj.(type) {
+	case *corev1.Pod, *admissionregistrationv1.ValidatingAdmissionPolicy, *networkingv1.ServiceCIDR,
+		*storagev1.CSINode, *storagev1.VolumeAttachment, *resourcev1.ResourceClaim, *resourcev1.DeviceTaintRule,
+		*storagemigrationv1.StorageVersionMigration:
+		return true
+	}
+	return false
 }
 
 // Validate checks metadata only; kinds add their own rules.

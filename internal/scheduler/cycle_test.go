@@ -10,6 +10,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -131,7 +132,7 @@ func pdb(app string) *policyv1.PodDisruptionBudget {
 func TestExplain(t *testing.T) {
 	gpu := tnode("gpu", "8")
 	gpu.Spec.Taints = []v1.Taint{{Key: "gpu", Value: "true", Effect: v1.TaintEffectNoSchedule}}
-	got, err := Explain(Config{}, tpod("p", "4", 0, ""), []*v1.Node{tnode("a", "2"), gpu}, nil)
+	got, err := Explain(Config{}, tpod("p", "4", 0, ""), []*v1.Node{tnode("a", "2"), gpu}, nil, Storage{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +143,35 @@ func TestExplain(t *testing.T) {
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("explanation lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// TestExplainUnboundClaim: a pod whose claim of an Immediate class is not bound
+// fits nowhere, and the explanation says so instead of "fits".
+func TestExplainUnboundClaim(t *testing.T) {
+	pod := tpod("p", "1", 0, "")
+	pod.Spec.Volumes = []v1.Volume{{Name: "data", VolumeSource: v1.VolumeSource{
+		PersistentVolumeClaim: &v1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}}
+	immediate := storagev1.VolumeBindingImmediate
+	claim := &v1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: pod.Namespace},
+		Spec: v1.PersistentVolumeClaimSpec{StorageClassName: ptr.To("slow")}}
+	class := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "slow"}, VolumeBindingMode: &immediate}
+	for _, tt := range []struct {
+		name    string
+		storage Storage
+		want    string
+	}{
+		{"unbound claim", Storage{Claims: []*v1.PersistentVolumeClaim{claim}, Classes: []*storagev1.StorageClass{class}},
+			"pod has unbound immediate PersistentVolumeClaims"},
+		{"missing claim", Storage{}, `persistentvolumeclaim "data" not found`},
+	} {
+		got, err := Explain(Config{}, pod, []*v1.Node{tnode("a", "2")}, nil, tt.storage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(got, tt.want) || strings.Contains(got, "fits") {
+			t.Errorf("%s: explanation lacks %q or says fits:\n%s", tt.name, tt.want, got)
 		}
 	}
 }

@@ -7,8 +7,13 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	storagelisters "k8s.io/client-go/listers/storage/v1"
+	"k8s.io/client-go/tools/cache"
 
 	fw "skiff/internal/scheduler/framework"
+	"skiff/internal/scheduler/plugins"
 )
 
 // maxExplainedNodes caps the per-node lines of an explanation; the summary line
@@ -24,10 +29,41 @@ func (s *Scheduler) Explain(pod *v1.Pod) string {
 	return explain(s.prof, s.cache, fw.NewPodInfo(pod))
 }
 
+// Storage is what the volume filter reads: the cluster's claims, volumes and classes.
+type Storage struct {
+	Claims  []*v1.PersistentVolumeClaim
+	Volumes []*v1.PersistentVolume
+	Classes []*storagev1.StorageClass
+}
+
+// listers indexes the lists the way the scheduler's informers do.
+func (st Storage) listers() *plugins.VolumeBinding {
+	index := func(objs ...any) cache.Indexer {
+		ix := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+		for _, o := range objs {
+			_ = ix.Add(o)
+		}
+		return ix
+	}
+	claims, volumes, classes := make([]any, 0, len(st.Claims)), make([]any, 0, len(st.Volumes)), make([]any, 0, len(st.Classes))
+	for _, o := range st.Claims {
+		claims = append(claims, o)
+	}
+	for _, o := range st.Volumes {
+		volumes = append(volumes, o)
+	}
+	for _, o := range st.Classes {
+		classes = append(classes, o)
+	}
+	return &plugins.VolumeBinding{Claims: corelisters.NewPersistentVolumeClaimLister(index(claims...)),
+		Volumes: corelisters.NewPersistentVolumeLister(index(volumes...)),
+		Classes: storagelisters.NewStorageClassLister(index(classes...))}
+}
+
 // Explain is the offline form of (*Scheduler).Explain: it builds a snapshot from
-// lists of nodes and bound pods (as a CLI gets them from the API) and explains pod
-// against it. Volumes are not checked, as no claims are given.
-func Explain(cfg Config, pod *v1.Pod, nodes []*v1.Node, pods []*v1.Pod) (string, error) {
+// lists of nodes, bound pods and storage objects (as a CLI gets them from the API)
+// and explains pod against it.
+func Explain(cfg Config, pod *v1.Pod, nodes []*v1.Node, pods []*v1.Pod, storage Storage) (string, error) {
 	if err := cfg.validate(); err != nil {
 		return "", err
 	}
@@ -42,7 +78,7 @@ func Explain(cfg Config, pod *v1.Pod, nodes []*v1.Node, pods []*v1.Pod) (string,
 	}
 	c.Lock()
 	defer c.Unlock()
-	return explain(newProfile(&cfg, listers{}), c, fw.NewPodInfo(pod)), nil
+	return explain(newProfile(&cfg, listers{volumes: storage.listers()}), c, fw.NewPodInfo(pod)), nil
 }
 
 func explain(prof *profile, snap fw.Snapshot, pi *fw.PodInfo) string {

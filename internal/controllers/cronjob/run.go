@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -145,12 +146,22 @@ func location(cj *batchv1.CronJob) (*time.Location, error) {
 
 // MostRecent returns the latest time in (earliest, now] the schedule fired, zero if
 // none, and how many times it fired in that span. Only the latest is ever started:
-// after downtime there is at most one catch-up run.
-func MostRecent(s *Schedule, earliest, now time.Time) (time.Time, int) {
-	var last time.Time
+// after downtime there is at most one catch-up run. Past maxMissed the walk jumps to
+// two of the largest gaps seen before now (the count is then an estimate, only ever
+// compared with maxMissed), so "@every 1s" after a month away stays cheap.
+func MostRecent(s cron.Schedule, earliest, now time.Time) (time.Time, int) {
+	var last, prev time.Time
+	var gap time.Duration
 	n := 0
 	for t := s.Next(earliest); !t.IsZero() && !t.After(now); t = s.Next(t) {
-		last, n = t, n+1
+		if !prev.IsZero() {
+			gap = max(gap, t.Sub(prev))
+		}
+		last, prev, n = t, t, n+1
+		if skip := now.Add(-2 * gap); n > maxMissed && skip.After(t) {
+			n += int(skip.Sub(t) / gap)
+			t, prev = skip, time.Time{}
+		}
 	}
 	return last, n
 }
@@ -162,7 +173,7 @@ func (cc *cjController) run(ctx context.Context, key string, cj *batchv1.CronJob
 		cc.rec.Eventf(cj, corev1.EventTypeWarning, "UnknownTimeZone", "invalid timeZone: %q: %s", *cj.Spec.TimeZone, err)
 		return nil
 	}
-	sched, err := Parse(cj.Spec.Schedule)
+	sched, err := cron.ParseStandard(cj.Spec.Schedule)
 	if err != nil {
 		cc.rec.Eventf(cj, corev1.EventTypeWarning, "UnparseableSchedule", "unparseable schedule: %q : %s", cj.Spec.Schedule, err)
 		return nil

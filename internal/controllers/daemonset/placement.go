@@ -5,8 +5,9 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+	"k8s.io/klog/v2"
 
 	"skiff/internal/controllers/workloads"
 )
@@ -51,15 +52,14 @@ func withDaemonTolerations(spec *corev1.PodSpec) []corev1.Toleration {
 // placement says whether a daemon should be started on node, and whether one already
 // there may stay (a NoSchedule taint keeps new pods off but does not evict).
 func placement(node *corev1.Node, tmpl *corev1.PodTemplateSpec) (run, keep bool) {
-	if !labels.SelectorFromSet(tmpl.Spec.NodeSelector).Matches(labels.Set(node.Labels)) ||
-		!requiredAffinityMatches(node, tmpl.Spec.Affinity) {
+	if fits, err := nodeaffinity.NewRequiredNodeAffinity(tmpl.Spec.NodeSelector, tmpl.Spec.Affinity).Match(node); err != nil || !fits {
 		return false, false
 	}
 	tols := withDaemonTolerations(&tmpl.Spec)
 	run, keep = true, true
 	for i := range node.Spec.Taints {
 		taint := &node.Spec.Taints[i]
-		if taint.Effect == corev1.TaintEffectPreferNoSchedule || tolerated(tols, taint) {
+		if taint.Effect == corev1.TaintEffectPreferNoSchedule || corev1helpers.TolerationsTolerateTaint(klog.Background(), tols, taint, false /* Lt/Gt: alpha, refused by the API */) {
 			continue
 		}
 		run = false
@@ -68,71 +68,6 @@ func placement(node *corev1.Node, tmpl *corev1.PodTemplateSpec) (run, keep bool)
 		}
 	}
 	return run, keep
-}
-
-func tolerated(tols []corev1.Toleration, taint *corev1.Taint) bool {
-	for _, t := range tols {
-		if t.Effect != "" && t.Effect != taint.Effect {
-			continue
-		}
-		if t.Key != "" && t.Key != taint.Key {
-			continue
-		}
-		switch t.Operator {
-		case corev1.TolerationOpExists:
-			return true
-		case corev1.TolerationOpEqual, "":
-			if t.Key != "" && t.Value == taint.Value {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func requiredAffinityMatches(node *corev1.Node, a *corev1.Affinity) bool {
-	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
-		return true
-	}
-	for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
-		if termMatches(node, term) {
-			return true
-		}
-	}
-	return false
-}
-
-// termMatches: every expression of the term holds. An empty term matches nothing.
-func termMatches(node *corev1.Node, term corev1.NodeSelectorTerm) bool {
-	if len(term.MatchExpressions) == 0 && len(term.MatchFields) == 0 {
-		return false
-	}
-	for _, e := range term.MatchExpressions {
-		if !requirementMatches(e, labels.Set(node.Labels)) {
-			return false
-		}
-	}
-	for _, f := range term.MatchFields {
-		if f.Key != "metadata.name" || !requirementMatches(f, labels.Set{"metadata.name": node.Name}) {
-			return false
-		}
-	}
-	return true
-}
-
-var operators = map[corev1.NodeSelectorOperator]selection.Operator{
-	corev1.NodeSelectorOpIn: selection.In, corev1.NodeSelectorOpNotIn: selection.NotIn,
-	corev1.NodeSelectorOpExists: selection.Exists, corev1.NodeSelectorOpDoesNotExist: selection.DoesNotExist,
-	corev1.NodeSelectorOpGt: selection.GreaterThan, corev1.NodeSelectorOpLt: selection.LessThan,
-}
-
-func requirementMatches(e corev1.NodeSelectorRequirement, set labels.Set) bool {
-	op, ok := operators[e.Operator]
-	if !ok {
-		return false
-	}
-	r, err := labels.NewRequirement(e.Key, op, e.Values)
-	return err == nil && r.Matches(set)
 }
 
 // newDaemonPod is the daemon pod for node: pinned there by node affinity on the node's

@@ -20,6 +20,13 @@ func TestPlacement(t *testing.T) {
 	affinity := corev1.PodTemplateSpec{Spec: corev1.PodSpec{Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
 		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{
 			{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}}}}}}}}}}
+	byName := corev1.PodTemplateSpec{Spec: corev1.PodSpec{Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{
+			{MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"n1"}}}}}}}}}}
+	bigger := corev1.PodTemplateSpec{Spec: corev1.PodSpec{Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{
+			{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "cores", Operator: corev1.NodeSelectorOpGt, Values: []string{"4"}}}}}}}}}}
+	tolerant := corev1.PodTemplateSpec{Spec: corev1.PodSpec{Tolerations: []corev1.Toleration{{Key: "dedicated", Value: "db"}}}}
 	tests := []struct {
 		name      string
 		node      *corev1.Node
@@ -34,6 +41,12 @@ func TestPlacement(t *testing.T) {
 		{"cordoned node still gets its daemon", node("n", nil, corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}), plain, true, true},
 		{"not-ready node keeps its daemon", node("n", nil, corev1.Taint{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoExecute}), plain, true, true},
 		{"NoSchedule taint: none new, keep old", node("n", nil, corev1.Taint{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule}), plain, false, true},
+		{"matchFields on the node's name", node("n1", nil), byName, true, true},
+		{"matchFields on another name", node("n2", nil), byName, false, false},
+		{"Gt compares numbers", node("n", map[string]string{"cores": "16"}), bigger, true, true},
+		{"Gt below", node("n", map[string]string{"cores": "2"}), bigger, false, false},
+		{"Equal toleration (empty operator) tolerates", node("n", nil, corev1.Taint{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoExecute}), tolerant, true, true},
+		{"Equal toleration, other value", node("n", nil, corev1.Taint{Key: "dedicated", Value: "web", Effect: corev1.TaintEffectNoExecute}), tolerant, false, false},
 		{"NoExecute taint evicts", node("n", nil, corev1.Taint{Key: "dedicated", Effect: corev1.TaintEffectNoExecute}), plain, false, false},
 	}
 	for _, tt := range tests {

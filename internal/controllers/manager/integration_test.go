@@ -355,12 +355,24 @@ func testDisruption(t *testing.T, c kubernetes.Interface) {
 	if err := evict("db-0"); err != nil {
 		t.Fatalf("first eviction: %v", err)
 	}
+	// The evicted pod (terminating, or gone if nothing had to stop it) says why.
+	if p, err := c.CoreV1().Pods(ns).Get(ctx, "db-0", metav1.GetOptions{}); err == nil {
+		found := false
+		for _, cond := range p.Status.Conditions {
+			found = found || cond.Type == corev1.DisruptionTarget && cond.Status == corev1.ConditionTrue && cond.Reason == "EvictionByEvictionAPI"
+		}
+		if !found {
+			t.Errorf("evicted pod's conditions %+v lack DisruptionTarget", p.Status.Conditions)
+		}
+	} else if !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
 	eventually(t, "no disruption allowed after one eviction", func() (bool, error) {
 		got, err := c.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, "db", metav1.GetOptions{})
 		return err == nil && got.Status.DisruptionsAllowed == 0 && got.Status.CurrentHealthy == 2, err
 	})
-	if err := evict("db-1"); !apierrors.IsTooManyRequests(err) {
-		t.Errorf("second eviction: got %v, want 429", err)
+	if err := evict("db-1"); !apierrors.IsTooManyRequests(err) || !apierrors.HasStatusCause(err, policyv1.DisruptionBudgetCause) {
+		t.Errorf("second eviction: got %v, want 429 with a DisruptionBudget cause", err)
 	}
 }
 

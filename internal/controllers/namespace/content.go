@@ -26,11 +26,30 @@ func (r *result) done() bool {
 	return r.discoveryErr == nil && len(r.errs) == 0 && len(r.remaining) == 0
 }
 
+var podsGVR = corev1.SchemeGroupVersion.WithResource("pods")
+
 // deleteContent deletes every object of every resource in ns and counts what is left.
+// Pods go first and everything else only once they are gone, as in Kubernetes'
+// ordered namespace deletion: a terminating pod may still need its ConfigMaps,
+// Secrets and ServiceAccount token, and a policy object must not vanish while the
+// pods it restricts still run.
 func (s *syncer) deleteContent(ctx context.Context, ns string, resources []resource) *result {
 	r := &result{remaining: map[string]int{}, finalizers: map[string]int{}}
 	now := s.now()
-	for _, res := range resources {
+	pods := slices.IndexFunc(resources, func(res resource) bool { return res.gvr == podsGVR })
+	if pods >= 0 {
+		if err := s.deleteAllOf(ctx, ns, resources[pods]); err != nil {
+			r.errs = append(r.errs, err)
+			return r
+		}
+		if s.countRemaining(ctx, ns, resources[pods], r, now); len(r.remaining) > 0 {
+			return r
+		}
+	}
+	for i, res := range resources {
+		if i == pods {
+			continue
+		}
 		if err := s.deleteAllOf(ctx, ns, res); err != nil {
 			r.errs = append(r.errs, err)
 			continue

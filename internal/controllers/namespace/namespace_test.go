@@ -23,6 +23,7 @@ import (
 var (
 	configmaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 	secrets    = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	pods       = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 )
 
 func object(kind, name string, finalizers ...string) *metav1.PartialObjectMetadata {
@@ -38,6 +39,7 @@ func newSyncer(t *testing.T) (*syncer, *fake.Clientset, *metadatafake.FakeMetada
 	client.Discovery().(*fakediscovery.FakeDiscovery).Resources = []*metav1.APIResourceList{{GroupVersion: "v1", APIResources: []metav1.APIResource{
 		{Name: "configmaps", Namespaced: true, Kind: "ConfigMap", Verbs: []string{"list", "delete", "get"}},
 		{Name: "secrets", Namespaced: true, Kind: "Secret", Verbs: []string{"list", "delete", "get"}},
+		{Name: "pods", Namespaced: true, Kind: "Pod", Verbs: []string{"list", "delete", "get"}},
 		{Name: "nodes", Namespaced: false, Kind: "Node", Verbs: []string{"list", "delete"}},
 	}}}
 	scheme := runtime.NewScheme()
@@ -46,7 +48,7 @@ func newSyncer(t *testing.T) (*syncer, *fake.Clientset, *metadatafake.FakeMetada
 	for _, o := range []struct {
 		gvr schema.GroupVersionResource
 		obj *metav1.PartialObjectMetadata
-	}{{configmaps, object("ConfigMap", "cfg")}, {secrets, object("Secret", "tls")}} {
+	}{{configmaps, object("ConfigMap", "cfg")}, {secrets, object("Secret", "tls")}, {pods, object("Pod", "web")}} {
 		if err := md.Tracker().Create(o.gvr, o.obj, "doomed"); err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +78,7 @@ func TestSyncEmptiesThenFinalizes(t *testing.T) {
 	if err := s.sync(context.Background(), "doomed"); err != nil {
 		t.Fatal(err)
 	}
-	for _, gvr := range []schema.GroupVersionResource{configmaps, secrets} {
+	for _, gvr := range []schema.GroupVersionResource{configmaps, secrets, pods} {
 		if list, _ := md.Tracker().List(gvr, schema.GroupVersionKind{Version: "v1", Kind: "List"}, "doomed"); list != nil {
 			if items, _ := metaItems(list); items > 0 {
 				t.Errorf("%s left: %d", gvr.Resource, items)
@@ -117,6 +119,35 @@ func TestSyncWaitsForContentAndReportsIt(t *testing.T) {
 	}
 	if s.ctl.Queue.Len() != 0 {
 		t.Error("requeued at once; want a delayed recheck")
+	}
+}
+
+// TestPodsGoFirst: while a pod is still there (terminating, or held by a
+// finalizer), nothing else in the namespace is deleted.
+func TestPodsGoFirst(t *testing.T) {
+	s, client, md := newSyncer(t)
+	md.PrependReactor("delete", "pods", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, nil })
+	if err := s.sync(context.Background(), "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range md.Actions() {
+		if a.GetVerb() == "delete" && a.GetResource() != pods {
+			t.Errorf("deleted %s while a pod remains", a.GetResource().Resource)
+		}
+	}
+	if finalized(client) {
+		t.Fatal("finalized a namespace with a pod left")
+	}
+	// The pod gone, the rest goes.
+	md.ReactionChain = md.ReactionChain[1:]
+	if err := md.Tracker().Delete(pods, "doomed", "web"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sync(context.Background(), "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	if !finalized(client) {
+		t.Fatal("namespace not finalized once the pod was gone")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
 )
 
 // conditionTaints maps a node condition in a given status to the taint that keeps new
@@ -90,23 +91,6 @@ func ReconcileTaints(cur, want []corev1.Taint, now time.Time) ([]corev1.Taint, b
 	return out, changed
 }
 
-// Tolerates reports whether tol tolerates taint.
-func Tolerates(tol corev1.Toleration, taint corev1.Taint) bool {
-	if tol.Effect != "" && tol.Effect != taint.Effect {
-		return false
-	}
-	if tol.Key != "" && tol.Key != taint.Key {
-		return false
-	}
-	switch tol.Operator {
-	case corev1.TolerationOpExists:
-		return true
-	case corev1.TolerationOpEqual, "":
-		return tol.Key != "" && tol.Value == taint.Value
-	}
-	return false
-}
-
 // EvictionTime is when a pod must leave a node with the given NoExecute taints: never
 // (zero time, false) if it tolerates them all without limit, now if one is not
 // tolerated, otherwise the earliest taint's time plus the shortest tolerationSeconds.
@@ -122,7 +106,7 @@ func EvictionTime(tols []corev1.Toleration, taints []corev1.Taint, now time.Time
 		}
 		tolerated := false
 		for _, tol := range tols {
-			if !Tolerates(tol, t) {
+			if !tol.ToleratesTaint(klog.Background(), &t, false) { // Lt/Gt: alpha, refused by the API
 				continue
 			}
 			tolerated = true

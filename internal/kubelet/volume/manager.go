@@ -205,6 +205,8 @@ func (m *Manager) projectedFiles(ctx context.Context, pod *corev1.Pod, volume st
 			files, err = m.secretFiles(ctx, pod.Namespace, src.Secret.Name, src.Secret.Items, p.DefaultMode, src.Secret.Optional, refs)
 		case src.DownwardAPI != nil:
 			files, err = DownwardFiles(pod, src.DownwardAPI.Items, p.DefaultMode, m.cfg.Resource)
+		case src.ClusterTrustBundle != nil:
+			files, err = m.trustBundleFiles(ctx, src.ClusterTrustBundle, p.DefaultMode)
 		case src.ServiceAccountToken != nil:
 			var tok string
 			tok, err = m.token(ctx, pod, volume, src.ServiceAccountToken)

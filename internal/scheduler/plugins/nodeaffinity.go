@@ -1,6 +1,8 @@
 package plugins
 
 import (
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+
 	fw "skiff/internal/scheduler/framework"
 )
 
@@ -22,24 +24,38 @@ func (NodeAffinity) Filter(_ *fw.CycleState, pod *fw.PodInfo, n *fw.NodeInfo) *f
 	return unresolvable(ReasonNodeAffinity)
 }
 
-// PreScore skips scoring for pods without preferred terms, the common case.
-func (NodeAffinity) PreScore(_ *fw.CycleState, pod *fw.PodInfo, _ fw.Snapshot, _ []*fw.NodeInfo) *fw.Status {
+const preferredNodeAffinityState = "NodeAffinity/preferred"
+
+type preferredTerms struct {
+	*nodeaffinity.PreferredSchedulingTerms
+}
+
+// Clone implements fw.StateData: the compiled terms are never changed.
+func (p preferredTerms) Clone() fw.StateData { return p }
+
+// PreScore compiles the preferred terms once per cycle, and skips scoring for pods
+// without them, the common case (or with terms that do not parse: validation
+// refuses those, so they score nothing, as in Kubernetes).
+func (NodeAffinity) PreScore(state *fw.CycleState, pod *fw.PodInfo, _ fw.Snapshot, _ []*fw.NodeInfo) *fw.Status {
 	a := pod.Pod.Spec.Affinity
 	if a == nil || a.NodeAffinity == nil || len(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution) == 0 {
 		return fw.NewStatus(fw.Skip)
 	}
+	terms, err := nodeaffinity.NewPreferredSchedulingTerms(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution)
+	if err != nil {
+		return fw.NewStatus(fw.Skip)
+	}
+	state.Write(preferredNodeAffinityState, preferredTerms{terms})
 	return nil
 }
 
-// Score implements fw.ScorePlugin.
-func (NodeAffinity) Score(_ *fw.CycleState, pod *fw.PodInfo, n *fw.NodeInfo) int64 {
-	var sum int64
-	for _, p := range pod.Pod.Spec.Affinity.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
-		if p.Weight != 0 && fw.MatchNodeSelectorTerm(n.Node, &p.Preference) {
-			sum += int64(p.Weight)
-		}
+// Score implements fw.ScorePlugin: the sum of the weights of the terms node matches.
+func (NodeAffinity) Score(state *fw.CycleState, _ *fw.PodInfo, n *fw.NodeInfo) int64 {
+	terms, ok := state.Read(preferredNodeAffinityState).(preferredTerms)
+	if !ok {
+		return 0
 	}
-	return sum
+	return terms.Score(n.Node)
 }
 
 // Normalize implements fw.ScoreNormalizer.

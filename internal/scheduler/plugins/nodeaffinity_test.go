@@ -61,7 +61,11 @@ func TestNodeAffinityScore(t *testing.T) {
 		{Weight: 5, Preference: expr("zone", v1.NodeSelectorOpExists)},
 	}}}
 	pi := fw.NewPodInfo(p)
-	scores := []int64{NodeAffinity{}.Score(nil, pi, a), NodeAffinity{}.Score(nil, pi, b)}
+	state := fw.NewCycleState()
+	if s := (NodeAffinity{}).PreScore(state, pi, nil, nil); s != nil {
+		t.Fatalf("PreScore: %v", s)
+	}
+	scores := []int64{NodeAffinity{}.Score(state, pi, a), NodeAffinity{}.Score(state, pi, b)}
 	NodeAffinity{}.Normalize(nil, pi, scores)
 	diff(t, []int64{33, 100}, scores)
 }

@@ -167,3 +167,37 @@ spec:
 		t.Fatalf("skiff why %s: %v\n%s", pending, err, why)
 	}
 }
+
+// TestWhyNamesAnUnboundClaim: a pod waiting for a claim that nothing binds is
+// explained by the claim, with flags after the pod's name, never as "fits".
+func TestWhyNamesAnUnboundClaim(t *testing.T) {
+	n := ns(t, "why-claim")
+	t.Cleanup(func() { _, _ = cluster.Kubectl("delete", "storageclass", "why-manual", "--ignore-not-found") })
+	if _, err := cluster.KubectlStdin(`apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: why-manual}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: Immediate
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: `+n+`}
+spec:
+  storageClassName: why-manual
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: waits, namespace: `+n+`}
+spec:
+  containers: [{name: c, image: skiff.local/toolbox:1}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+`, "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	why, err := cluster.Skiff("why", "waits", "-n", n, "--kubeconfig", cluster.Kubeconfig)
+	if err != nil || !strings.Contains(why, "unbound immediate PersistentVolumeClaims") || strings.Contains(why, "fits") {
+		t.Fatalf("skiff why waits: %v\n%s", err, why)
+	}
+}

@@ -74,3 +74,35 @@ func readPID(t *testing.T, path string) int {
 	}
 	return pid
 }
+
+// TestRuntimeClassPicksTheHandler: a pod of a RuntimeClass whose handler is runc
+// runs; one whose handler the node lacks does not start, and its event says why.
+func TestRuntimeClassPicksTheHandler(t *testing.T) {
+	n := ns(t, "rtclass")
+	t.Cleanup(func() { _, _ = cluster.Kubectl("delete", "runtimeclass", "plain", "missing-handler", "--ignore-not-found") })
+	for name, handler := range map[string]string{"plain": "runc", "missing-handler": "kata"} {
+		if _, err := cluster.KubectlStdin("apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: "+name+"}\nhandler: "+handler+"\n", "apply", "-f", "-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pod := func(name, class string) string {
+		return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + "}\nspec:\n  runtimeClassName: " + class +
+			"\n  containers: [{name: c, image: " + toolbox + ", command: [sleep, '3600']}]\n"
+	}
+	for name, class := range map[string]string{"ok": "plain", "stuck": "missing-handler"} {
+		if _, err := cluster.KubectlStdin(pod(name, class), "-n", n, "create", "-f", "-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running(t, n, "ok")
+	framework.Eventually(t, 60*time.Second, func() error {
+		out, _ := cluster.Kubectl("-n", n, "get", "events", "--field-selector", "involvedObject.name=stuck,reason=FailedCreatePodSandBox", "-o", "jsonpath={.items[*].message}")
+		if !strings.Contains(out, "kata") {
+			return fmt.Errorf("no FailedCreatePodSandBox event naming the handler: %q", out)
+		}
+		return nil
+	})
+	if phase := get(t, n, "stuck", "{.status.phase}"); phase != "Pending" {
+		t.Errorf("pod of the missing handler is %s, want Pending", phase)
+	}
+}
