@@ -165,12 +165,10 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, q request, ep *endpoi
 		writeError(w, err)
 		return
 	}
-	items := make([]runtime.Object, len(objs))
-	for i, o := range objs {
-		if items[i], err = toServed(ep, o); err != nil {
-			writeError(w, err)
-			return
-		}
+	items, err := toServedList(ep, objs)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	if err := meta.SetList(list, items); err != nil {
 		writeError(w, err)
