@@ -12,8 +12,10 @@ import (
 
 // claimPath finds the host directory of the PersistentVolume bound to a claim.
 // Only hostPath and local volumes can be used by this node; a bound claim's path
-// never changes, so it is looked up once per pod.
-func (m *Manager) claimPath(ctx context.Context, pod *corev1.Pod, volume, claimName string) (string, error) {
+// never changes, so it is looked up once per pod. The claim of a generic ephemeral
+// volume (ephemeral) must be owned by the pod: a claim that merely has its name is
+// someone else's data.
+func (m *Manager) claimPath(ctx context.Context, pod *corev1.Pod, volume, claimName string, ephemeral bool) (string, error) {
 	key := string(pod.UID) + "/" + volume
 	m.mu.Lock()
 	path, ok := m.claims[key]
@@ -27,6 +29,9 @@ func (m *Manager) claimPath(ctx context.Context, pod *corev1.Pod, volume, claimN
 	}
 	if err != nil {
 		return "", err
+	}
+	if ephemeral && !metav1.IsControlledBy(claim, pod) {
+		return "", fmt.Errorf("persistentvolumeclaim %q was not created for this pod (the pod is not its owner)", claimName)
 	}
 	pv, err := m.boundVolume(ctx, claim)
 	if err != nil {

@@ -134,8 +134,11 @@ func (m *Manager) setupVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 	case vs.HostPath != nil:
 		return prepared{path: vs.HostPath.Path}, CheckHostPath(vs.HostPath.Path, vs.HostPath.Type)
 	case vs.PersistentVolumeClaim != nil:
-		path, err := m.claimPath(ctx, pod, v.Name, vs.PersistentVolumeClaim.ClaimName)
+		path, err := m.claimPath(ctx, pod, v.Name, vs.PersistentVolumeClaim.ClaimName, false)
 		return prepared{path: path, readOnly: vs.PersistentVolumeClaim.ReadOnly}, err
+	case vs.Ephemeral != nil:
+		path, err := m.claimPath(ctx, pod, v.Name, pod.Name+"-"+v.Name, true)
+		return prepared{path: path}, err
 	}
 	var files map[string]File
 	var err error
