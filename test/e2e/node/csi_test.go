@@ -130,7 +130,13 @@ spec:
   - name: inline
     csi: {driver: `+csiDriver+`}
 `)
-	running(t, n, "csi-app")
+	framework.Eventually(t, 90*time.Second, func() error {
+		if phase := get(t, n, "csi-app", "{.status.phase}"); phase != "Running" {
+			desc, _ := cluster.Kubectl("-n", n, "describe", "pod/csi-app", "pvc/csi-pvc")
+			return fmt.Errorf("pod csi-app %s\n%s", phase, desc)
+		}
+		return nil
+	})
 	waitClaim(t, n, "csi-pvc", "{.status.phase}", "Bound", 10*time.Second)
 	pv := cluster.MustKubectl(t, "-n", n, "get", "pvc", "csi-pvc", "-o", "jsonpath={.spec.volumeName}")
 	src := cluster.MustKubectl(t, "get", "pv", pv, "-o", "jsonpath={.spec.csi.driver}/{.spec.csi.volumeHandle}")
