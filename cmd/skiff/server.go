@@ -26,6 +26,11 @@ func runServer(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.ClusterCIDR, "cluster-cidr", agent.DefaultClusterCIDR, "range for pod IPs; each node gets a /24")
 	fs.StringVar(&cfg.PodSecurityConfig, "pod-security-config", "", "PodSecurityConfiguration file: Pod Security admission defaults and exemptions (default: privileged, no exemptions)")
 	fs.StringVar(&cfg.EncryptionProviderConfig, "encryption-provider-config", "", "EncryptionConfiguration file (apiserver.config.k8s.io/v1) for encryption at rest; reread while running (default: DATA-DIR/encryption/config.yaml, generated to encrypt Secrets with AES-GCM)")
+	fs.StringVar(&cfg.Audit.PolicyFile, "audit-policy-file", "", "audit.k8s.io/v1 Policy file: what the audit log records (with --audit-log-path)")
+	fs.StringVar(&cfg.Audit.LogPath, "audit-log-path", "", "file the audit log is written to as JSON lines, - for standard output (with --audit-policy-file)")
+	fs.IntVar(&cfg.Audit.MaxAge, "audit-log-maxage", 0, "days to keep rotated audit log files (0: no limit)")
+	fs.IntVar(&cfg.Audit.MaxBackups, "audit-log-maxbackup", 0, "rotated audit log files to keep (0: no limit)")
+	fs.IntVar(&cfg.Audit.MaxSize, "audit-log-maxsize", 0, "megabytes an audit log file grows to before it is rotated (0: 100)")
 	fs.StringVar(&etcd, "etcd-endpoints", "", "comma-separated URLs of an external etcd cluster (default: embedded etcd in the data dir)")
 	fs.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run the control plane only, without a node on this machine")
 	fs.BoolVar(&cfg.DisableScheduler, "disable-scheduler", false, "do not run the scheduler")
@@ -53,6 +58,7 @@ func runServer(ctx context.Context, args []string) error {
 	if cfg.RestoreSnapshot != "" && (!*clusterReset || etcd != "") {
 		return fmt.Errorf("--restore replaces the embedded etcd's data: it needs --cluster-reset, and no --etcd-endpoints")
 	}
+	setMemoryLimit()
 	stop, err := prof.start()
 	if err != nil {
 		return err

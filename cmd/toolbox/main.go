@@ -43,7 +43,7 @@ var commands = map[string]command{
 	"dns-lookup":    {"dns-lookup [--timeout 5s] NAME", runDNSLookup},
 	"wget":          {"wget [-q] [-O FILE|-] [-T SECONDS] URL", runWget},
 	"curl":          {"curl [-sSfkLi] [-o FILE] [-m SECONDS] [-X METHOD] [-H HEADER] [-d DATA] URL", runCurl},
-	"webhook":       {"webhook [--port 8443] [--cert F] [--key F] [--label k=v] [--deny k=v] (HTTPS admission webhook: /mutate /validate /hang /garbage)", runWebhook},
+	"webhook":       {"webhook [--port 8443] [--cert F] [--key F] [--label k=v] [--deny k=v] (HTTPS admission and conversion webhook: /mutate /validate /convert /hang /garbage)", runWebhook},
 	"whoami":        {"whoami (the pod's service account user, via client-go's in-cluster config)", runWhoami},
 	"csi-hostpath":  {"csi-hostpath [--endpoint /csi/csi.sock] [--nodeid N] [--state-dir D] (a CSI driver keeping volumes as directories)", runCSIHostpath},
 	"csi-registrar": {"csi-registrar --kubelet-registration-path P [--csi-address A] [--registration-dir D] (node-driver-registrar)", runCSIRegistrar},

@@ -19,7 +19,8 @@ import (
 
 // webhook is `toolbox webhook`: an HTTPS admission webhook with a handler per
 // behaviour a test needs: /mutate adds a label, /validate denies objects carrying a
-// label, /hang never answers and /garbage answers with something that is not a review.
+// label, /hang never answers and /garbage answers with something that is not a review;
+// /convert is a CRD conversion webhook (see convert).
 // It doubles as a tiny aggregated API server: /apis/GROUP/VERSION lists one resource,
 // and /apis/GROUP/VERSION/whoami tells who the API server says the caller is.
 type webhook struct {
@@ -45,6 +46,7 @@ func runWebhook(ctx context.Context, args []string) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/mutate", wh.review(wh.mutate))
 	mux.HandleFunc("/validate", wh.review(wh.validate))
+	mux.HandleFunc("/convert", convert)
 	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	mux.HandleFunc("/garbage", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "this is not an AdmissionReview") })
 	mux.HandleFunc("/apis/", serveAggregated)

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -48,5 +51,35 @@ func TestWebhookValidate(t *testing.T) {
 	}
 	if resp := post(t, wh.review(wh.validate), `{"metadata":{"labels":{"forbidden":"no"}}}`); !resp.Allowed {
 		t.Errorf("labelled forbidden=no refused: %+v", resp.Result)
+	}
+}
+
+func TestWebhookConvertRoundTrips(t *testing.T) {
+	review := func(apiVersion, desired, obj string) apiextensionsv1.ConversionReview {
+		t.Helper()
+		body := `{"apiVersion":"` + apiVersion + `","kind":"ConversionReview","request":{"uid":"u1","desiredAPIVersion":"` + desired + `","objects":[` + obj + `]}}`
+		w := httptest.NewRecorder()
+		convert(w, httptest.NewRequest(http.MethodPost, "/convert", strings.NewReader(body)))
+		var out apiextensionsv1.ConversionReview
+		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || out.Response == nil || out.Response.UID != "u1" {
+			t.Fatalf("%d %s: %v", w.Code, w.Body, err)
+		}
+		if out.APIVersion != apiVersion {
+			t.Errorf("answered as %s, asked as %s", out.APIVersion, apiVersion)
+		}
+		return out
+	}
+	v2 := review("apiextensions.k8s.io/v1", "example.com/v2", `{"apiVersion":"example.com/v1","kind":"W","spec":{"size":"3","x":1}}`)
+	got := string(v2.Response.ConvertedObjects[0].Raw)
+	if got != `{"apiVersion":"example.com/v2","kind":"W","spec":{"replicas":3,"x":1}}` {
+		t.Errorf("to v2: %s", got)
+	}
+	v1 := review("apiextensions.k8s.io/v1beta1", "example.com/v1", got)
+	if back := string(v1.Response.ConvertedObjects[0].Raw); back != `{"apiVersion":"example.com/v1","kind":"W","spec":{"size":"3","x":1}}` {
+		t.Errorf("back to v1: %s", back)
+	}
+	bad := review("apiextensions.k8s.io/v1", "example.com/v2", `{"apiVersion":"example.com/v1","kind":"W","spec":{"size":"big"}}`)
+	if bad.Response.Result.Status != metav1.StatusFailure || !strings.Contains(bad.Response.Result.Message, "spec.size") {
+		t.Errorf("unconvertible object: %+v", bad.Response.Result)
 	}
 }

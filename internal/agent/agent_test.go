@@ -27,6 +27,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"skiff/internal/controllers/controller"
+	"skiff/internal/controllers/csrsigning"
 	"skiff/internal/controllers/nodeipam"
 	"skiff/internal/hostnet"
 	"skiff/internal/kubelet/cri"
@@ -83,11 +84,15 @@ func loadBuiltins(t testing.TB, srv *testserver.Server) {
 	}
 }
 
-func startNodeIPAM(t testing.TB, ctx context.Context, srv *testserver.Server) {
+// startControllers runs what nodes need of the controller manager: pod ranges, and
+// the approver and signer of the certificates joining nodes ask for.
+func startControllers(t testing.TB, ctx context.Context, srv *testserver.Server) {
 	cc := controller.NewContext(srv.Client, 0)
 	ctrl := nodeipam.New(cc, testClusterCIDR)
+	csrs := csrsigning.New(cc, srv.CA, testServiceCIDR)
 	cc.Informers.Start(ctx.Done())
 	go ctrl.Run(ctx)
+	go csrs.Run(ctx)
 }
 
 type testAgent struct {
@@ -117,7 +122,7 @@ func startAgent(t testing.TB, srv *testserver.Server, name string, join bool) *t
 	a := &testAgent{cfg: Config{
 		Server: srv.Config.Host, DataDir: dir, NodeName: name, NodeIP: "127.0.0.1",
 		KubeletPort: 0, ClusterCIDR: testClusterCIDR, ServiceCIDR: testServiceCIDR,
-	}, rc: restConfig(srv.Config.Host, &credentials{CAPEM: srv.CA.CertPEM, ClientCert: certPEM, ClientKey: keyPEM})}
+	}, rc: &rest.Config{Host: srv.Config.Host, TLSClientConfig: rest.TLSClientConfig{CAData: srv.CA.CertPEM, CertData: certPEM, KeyData: keyPEM}}}
 	if join {
 		// A join signs serving certificates for the node's own address only, never
 		// loopback (which would let a node pose as any local service).
@@ -283,7 +288,7 @@ func TestAgentRunsPods(t *testing.T) {
 	srv := testserver.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	startNodeIPAM(t, ctx, srv)
+	startControllers(t, ctx, srv)
 	loadBuiltins(t, srv)
 	n1 := startAgent(t, srv, "kl-n1", true)
 	c := srv.Client

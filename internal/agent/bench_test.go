@@ -22,7 +22,7 @@ func BenchmarkPodStartup(b *testing.B) {
 	srv := testserver.Start(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	startNodeIPAM(b, ctx, srv)
+	startControllers(b, ctx, srv)
 	if err := srv.Registry.EnsureBuiltins(buildImageBinaries(b)); err != nil {
 		b.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	kubeletapis "k8s.io/kubelet/pkg/apis"
 
 	"skiff/internal/hostnet"
 	"skiff/internal/kubelet"
@@ -103,6 +104,12 @@ func ParseFlags(args []string) (Config, error) {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || k == "" {
 			return fmt.Errorf("--node-label %q: want key=value", s)
+		}
+		if ns, _, _ := strings.Cut(k, "/"); (ns == "kubernetes.io" || ns == "k8s.io" || strings.HasSuffix(ns, ".kubernetes.io") ||
+			strings.HasSuffix(ns, ".k8s.io")) && !kubeletapis.IsKubeletLabel(k) {
+			// NodeRestriction would refuse the registration.
+			return fmt.Errorf("--node-label %q: a node may set only these kubernetes.io and k8s.io labels itself: %s, and the namespaces %s; "+
+				"an administrator sets others (kubectl label node)", s, strings.Join(kubeletapis.KubeletLabels(), ", "), strings.Join(kubeletapis.KubeletLabelNamespaces(), ", "))
 		}
 		if c.Labels == nil {
 			c.Labels = map[string]string{}

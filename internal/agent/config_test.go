@@ -2,20 +2,24 @@ package agent
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
-	"skiff/internal/pki"
+	"skiff/internal/controllers/controller"
+	"skiff/internal/controllers/csrsigning"
+	"skiff/internal/testserver"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -38,6 +42,8 @@ func TestParseFlags(t *testing.T) {
 		{"--server", "https://x", "--node-taint", "gpu=yes"},
 		{"--server", "https://x", "--node-taint", "gpu=yes:Sometimes"},
 		{"--server", "https://x", "--node-label", "novalue"},
+		{"--server", "https://x", "--node-label", "node-role.kubernetes.io/control-plane="},
+		{"--server", "https://x", "--node-label", "node-restriction.kubernetes.io/trusted=yes"},
 		{"--server", "https://x", "--eviction-hard", "memory.available>1Gi"},
 	} {
 		if _, err := ParseFlags(bad); err == nil {
@@ -46,68 +52,77 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
-// TestJoin runs the join client against a stand-in endpoint that signs with a real CA,
-// then checks the stored credentials are reused without a token.
+// TestJoin joins through the certificates API of a real API server, with the
+// approver and signer running: the CA from cluster-info, a client certificate for
+// the join token's request, a serving certificate for the node's, reuse of the
+// stored files without a token, and a renewal made with the current certificate.
 func TestJoin(t *testing.T) {
-	ca, err := pki.LoadOrCreateCA(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := ca.ServingCert(t.TempDir(), "apiserver", []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	calls := 0
-	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls++
-		if r.URL.Path != JoinPath || r.Header.Get("Authorization") != "Bearer secret" {
-			http.Error(w, "no", http.StatusUnauthorized)
-			return
-		}
-		var req joinRequest
-		_ = json.NewDecoder(r.Body).Decode(&req)
-		block, _ := pem.Decode([]byte(req.ClientPublicKeyPEM))
-		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		client, _ := ca.SignClient(pub.(*ecdsa.PublicKey), "system:node:"+req.NodeName, []string{"system:nodes"}, 0)
-		block, _ = pem.Decode([]byte(req.ServingPublicKeyPEM))
-		spub, _ := x509.ParsePKIXPublicKey(block.Bytes)
-		serving, _ := ca.SignServing(spub, req.NodeName, append([]string{req.NodeName}, req.Addresses...), 0)
-		_ = json.NewEncoder(w).Encode(joinResponse{ClientCertificatePEM: string(client), ServingCertificatePEM: string(serving), CAPEM: string(ca.CertPEM)})
+	srv := testserver.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cc := controller.NewContext(srv.Client, 0)
+	approver := csrsigning.New(cc, srv.CA, "10.43.0.0/16")
+	cc.Informers.Start(ctx.Done())
+	go approver.Run(ctx)
+
+	// A server whose certificate is not from the CA it hands out is refused.
+	fake := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cm, _ := srv.Client.CoreV1().ConfigMaps("kube-public").Get(r.Context(), "cluster-info", metav1.GetOptions{})
+		_ = json.NewEncoder(w).Encode(cm)
 	}))
-	hs.StartTLS()
-	defer hs.Close()
-	_ = cert
-	cfg := Config{Server: hs.URL, Token: "secret", DataDir: t.TempDir(), NodeName: "n2", NodeIP: "127.0.0.1"}
-	// The stand-in serves httptest's own certificate, not one from the cluster CA: the
-	// client must refuse it.
-	if _, err := loadOrJoin(context.Background(), cfg); err == nil {
-		t.Fatal("join accepted a server whose certificate is not from the returned CA")
+	defer fake.Close()
+	cfg := Config{Server: fake.URL, Token: srv.Token, DataDir: t.TempDir(), NodeName: "n2", NodeIP: "192.0.2.2"}
+	if _, err := loadOrJoin(ctx, cfg); err == nil || !strings.Contains(err.Error(), "not from the cluster CA") {
+		t.Fatalf("join accepted a server whose certificate is not from the cluster CA: %v", err)
 	}
-	hs.Close()
-	hs2 := httptest.NewUnstartedServer(hs.Config.Handler)
-	hs2.TLS = tlsConfig(cert)
-	hs2.StartTLS()
-	defer hs2.Close()
-	cfg.Server = hs2.URL
-	creds, err := loadOrJoin(context.Background(), cfg)
+
+	cfg.Server = srv.Config.Host
+	creds, err := loadOrJoin(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := restConfig(cfg.Server, creds)
-	if rc.ContentType != "application/vnd.kubernetes.protobuf" || len(rc.CertData) == 0 {
-		t.Errorf("rest config %+v", rc)
+	if cn := creds.Client.Subject.CommonName; cn != "system:node:n2" {
+		t.Fatalf("client certificate for %q", cn)
 	}
+	if s := creds.Serving.Leaf; s == nil || fmt.Sprint(s.DNSNames, s.IPAddresses) != "[n2] [192.0.2.2]" {
+		t.Fatalf("serving certificate names %v %v", s.DNSNames, s.IPAddresses)
+	}
+	dir := pkiDir(cfg.DataDir)
+	who := func() string {
+		rc := restConfig(cfg.Server, dir, creds.CAPEM)
+		rc.ContentType = "application/json"
+		r, err := kubernetes.NewForConfigOrDie(rc).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Status.UserInfo.Username
+	}
+	if u := who(); u != "system:node:n2" {
+		t.Fatalf("the node authenticates as %q", u)
+	}
+
 	cfg.Token = ""
-	before := calls
-	if _, err := loadOrJoin(context.Background(), cfg); err != nil || calls != before {
-		t.Errorf("second start: err %v, join calls %d->%d; want stored credentials reused", err, before, calls)
+	again, err := loadOrJoin(ctx, cfg)
+	if err != nil || !again.Client.Equal(creds.Client) {
+		t.Fatalf("second start: %v; want the stored certificate reused", err)
+	}
+
+	if err := renewClient(ctx, cfg.Server, dir, cfg.NodeName, creds.CAPEM); err != nil {
+		t.Fatal(err)
+	}
+	renewed, err := loadClient(dir, cfg.NodeName)
+	if err != nil || renewed.SerialNumber.Cmp(creds.Client.SerialNumber) == 0 {
+		t.Fatalf("renewal: %v; serial %v, was %v", err, renewed.SerialNumber, creds.Client.SerialNumber)
+	}
+	if u := who(); u != "system:node:n2" {
+		t.Fatalf("after renewal the node authenticates as %q", u)
 	}
 }
 
-func tlsConfig(cert tls.Certificate) *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{cert}}
+func TestRenewAtFourFifths(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := &x509.Certificate{NotBefore: start, NotAfter: start.Add(100 * time.Hour)}
+	if got := renewAt(c); !got.Equal(start.Add(80 * time.Hour)) {
+		t.Fatalf("renewAt = %v", got)
+	}
 }

@@ -43,7 +43,7 @@ func TestAgentPodLifecycle(t *testing.T) {
 	srv := testserver.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	startNodeIPAM(t, ctx, srv)
+	startControllers(t, ctx, srv)
 	loadBuiltins(t, srv)
 	a := startAgent(t, srv, "kl-life", false)
 	c := srv.Client

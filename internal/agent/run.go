@@ -74,7 +74,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 			return err
 		}
 	}
-	client, err := kubernetes.NewForConfig(rc)
+	client, events, err := nodeClients(rc)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	k, err := kubelet.New(kubelet.Config{
 		EvictionHard: thresholds, EvictionPressureTransition: cfg.EvictionPressureTransition,
 		DNS: podDNS, ClusterDomain: cfg.ClusterDomain,
-		NodeName: cfg.NodeName, NodeIPs: []string{cfg.NodeIP}, Client: client, Runtime: rt,
+		NodeName: cfg.NodeName, NodeIPs: []string{cfg.NodeIP}, Client: client, EventClient: events, Runtime: rt,
 		RuntimeVersion: version.RuntimeName + "://" + version.RuntimeVersion, Version: kubeletVersion(),
 		RootDir: rootDir, CSI: csiNode, CgroupPrefix: CgroupPrefix(cfg.NodeName),
 		ClusterCIDR: cfg.ClusterCIDR, CNIConfDir: cniConfDir(cfg),
@@ -116,6 +116,29 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	return k.Run(ctx)
 }
 
+// The node's API requests grow with the pods it starts at once: each costs a
+// token, a status or two and three events. client-go's default limit (5/s), which
+// the server's own node had, made 50 pods take half a minute to be reported
+// Running; events get a limit of their own, as the kubelet's do, so they never
+// hold up a status.
+const (
+	nodeQPS, nodeBurst   = 100, 200
+	eventQPS, eventBurst = 50, 100
+)
+
+// nodeClients returns the kubelet's API client and its events client.
+func nodeClients(rc *rest.Config) (client, events kubernetes.Interface, err error) {
+	c := rest.CopyConfig(rc)
+	c.QPS, c.Burst = nodeQPS, nodeBurst
+	if client, err = kubernetes.NewForConfig(c); err != nil {
+		return nil, nil, err
+	}
+	e := rest.CopyConfig(rc)
+	e.QPS, e.Burst = eventQPS, eventBurst
+	events, err = kubernetes.NewForConfig(e)
+	return client, events, err
+}
+
 // credentialsFor returns the node's credentials and API client config.
 func credentialsFor(ctx context.Context, cfg *Config, rc *rest.Config) (*credentials, *rest.Config, error) {
 	if rc == nil {
@@ -126,7 +149,9 @@ func credentialsFor(ctx context.Context, cfg *Config, rc *rest.Config) (*credent
 		if err != nil {
 			return nil, nil, err
 		}
-		return c, restConfig(cfg.Server, c), nil
+		dir := pkiDir(cfg.DataDir)
+		go rotateClient(ctx, cfg.Server, dir, cfg.NodeName, c.CAPEM)
+		return c, restConfig(cfg.Server, dir, c.CAPEM), nil
 	}
 	if len(cfg.CAPEM) == 0 || cfg.ServingCert == nil {
 		return nil, nil, errors.New("an agent given a rest.Config also needs CAPEM and ServingCert")

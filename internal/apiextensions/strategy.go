@@ -4,7 +4,6 @@ import (
 	"context"
 
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
-	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -24,11 +23,11 @@ type libraryStrategy interface {
 
 // strategy adapts the library's custom resource strategy to resources.Strategy.
 // Objects arrive in the storage version; they are checked as the served version,
-// whose schema the CRD gives (conversion "None" only changes apiVersion).
+// whose schema the CRD gives.
 type strategy struct {
-	version    schema.GroupVersion
-	structural *structuralschema.Structural
-	main       interface {
+	version schema.GroupVersion
+	conv    *Converter
+	main    interface {
 		libraryStrategy
 		Validate(ctx context.Context, obj runtime.Object) field.ErrorList
 		GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error)
@@ -36,12 +35,9 @@ type strategy struct {
 	status libraryStrategy
 }
 
-// Default applies the schema's defaults.
-func (s *strategy) Default(obj runtime.Object) {
-	if u, ok := obj.(*unstructured.Unstructured); ok {
-		structuraldefaulting.Default(u.Object, s.structural)
-	}
-}
+// Default applies the defaults of the schema of obj's version (the request's
+// version's defaults were applied as it was decoded).
+func (s *strategy) Default(obj runtime.Object) { s.conv.Default(obj) }
 
 func (s *strategy) PrepareForCreate(obj runtime.Object) {
 	s.main.PrepareForCreate(context.Background(), obj)
@@ -56,13 +52,19 @@ func (s *strategy) PrepareForUpdate(obj, old runtime.Object, subresource string)
 }
 
 // Validate checks the object against the schema, its metadata and its CEL rules
-// (transition rules see the old object).
+// (transition rules see the old object), in the served version.
 func (s *strategy) Validate(obj, old runtime.Object) field.ErrorList {
-	obj = ToVersion(obj, s.version)
+	obj, err := s.conv.Convert(obj, s.version)
+	if err != nil {
+		return field.ErrorList{field.InternalError(nil, err)}
+	}
 	if old == nil {
 		return s.main.Validate(context.Background(), obj)
 	}
-	return s.main.ValidateUpdate(context.Background(), obj, ToVersion(old, s.version))
+	if old, err = s.conv.Convert(old, s.version); err != nil {
+		return field.ErrorList{field.InternalError(nil, err)}
+	}
+	return s.main.ValidateUpdate(context.Background(), obj, old)
 }
 
 // Fields are metadata.name, metadata.namespace and the CRD's selectableFields.

@@ -34,6 +34,9 @@ type Version struct {
 	Types managedfields.TypeConverter
 	// Scale maps the scale subresource onto the object; nil without one.
 	Scale *apiextensionsv1.CustomResourceSubresourceScale
+	// Convert converts objects between the CRD's versions; every version of a
+	// CRD shares it.
+	Convert *Converter
 
 	structural *structuralschema.Structural
 	// terminating is set once the CRD is being deleted: no new objects then.
@@ -46,8 +49,9 @@ func (v *Version) SetTerminating() { v.terminating.Store(true) }
 // Terminating reports a version of a CRD being deleted.
 func (v *Version) Terminating() bool { return v.terminating.Load() }
 
-// Versions returns every served version of an established CRD.
-func Versions(crd *apiextensionsv1.CustomResourceDefinition) ([]*Version, error) {
+// Versions returns every served version of an established CRD; conv makes its
+// webhook converter, if it has one.
+func Versions(crd *apiextensionsv1.CustomResourceDefinition, conv *Conversions) ([]*Version, error) {
 	storage := ""
 	for _, v := range crd.Spec.Versions {
 		if v.Storage {
@@ -61,12 +65,16 @@ func Versions(crd *apiextensionsv1.CustomResourceDefinition) ([]*Version, error)
 	if err != nil {
 		return nil, err
 	}
+	converter, err := conv.converter(crd)
+	if err != nil {
+		return nil, err
+	}
 	var out []*Version
 	for _, v := range crd.Spec.Versions {
 		if !v.Served {
 			continue
 		}
-		ver, err := newVersion(crd, v, schema.GroupVersion{Group: crd.Spec.Group, Version: storage})
+		ver, err := newVersion(crd, v, schema.GroupVersion{Group: crd.Spec.Group, Version: storage}, converter)
 		if err != nil {
 			return nil, fmt.Errorf("version %s: %w", v.Name, err)
 		}
@@ -76,7 +84,7 @@ func Versions(crd *apiextensionsv1.CustomResourceDefinition) ([]*Version, error)
 	return out, nil
 }
 
-func newVersion(crd *apiextensionsv1.CustomResourceDefinition, v apiextensionsv1.CustomResourceDefinitionVersion, storage schema.GroupVersion) (*Version, error) {
+func newVersion(crd *apiextensionsv1.CustomResourceDefinition, v apiextensionsv1.CustomResourceDefinitionVersion, storage schema.GroupVersion, conv *Converter) (*Version, error) {
 	gv := schema.GroupVersion{Group: crd.Spec.Group, Version: v.Name}
 	names := crd.Status.AcceptedNames
 	info := &resources.Info{
@@ -99,10 +107,7 @@ func newVersion(crd *apiextensionsv1.CustomResourceDefinition, v apiextensionsv1
 	if err != nil {
 		return nil, err
 	}
-	structural, err := structuralOf(internal)
-	if err != nil {
-		return nil, err
-	}
+	structural := conv.schemas[gv.String()]
 	validator, _, err := apiservervalidation.NewSchemaValidator(internal)
 	if err != nil {
 		return nil, err
@@ -110,7 +115,7 @@ func newVersion(crd *apiextensionsv1.CustomResourceDefinition, v apiextensionsv1
 	var status *apiextensionsinternal.CustomResourceSubresourceStatus
 	var statusValidator apiservervalidation.SchemaValidator
 	var scale *apiextensionsinternal.CustomResourceSubresourceScale
-	out := &Version{Info: info, structural: structural}
+	out := &Version{Info: info, structural: structural, Convert: conv}
 	if s := v.Subresources; s != nil {
 		if s.Status != nil {
 			info.Subresources = append(info.Subresources, "status")
@@ -134,7 +139,7 @@ func newVersion(crd *apiextensionsv1.CustomResourceDefinition, v apiextensionsv1
 	}
 	lib := customresource.NewStrategy(nil, info.Namespaced, gv.WithKind(names.Kind), validator, statusValidator,
 		structural, status, scale, v.SelectableFields)
-	info.Strategy = &strategy{version: gv, structural: structural, main: lib, status: customresource.NewStatusStrategy(lib)}
+	info.Strategy = &strategy{version: gv, conv: conv, main: lib, status: customresource.NewStatusStrategy(lib)}
 	if out.Printer, err = printer(v.AdditionalPrinterColumns); err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ func widgets(t *testing.T) *apiextensionsv1.CustomResourceDefinition {
 
 func widgetVersion(t *testing.T) *Version {
 	t.Helper()
-	vs, err := Versions(widgets(t))
+	vs, err := Versions(widgets(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,21 +148,23 @@ func TestNameClashIsACondition(t *testing.T) {
 	}
 }
 
-func TestWebhookConversionIsRefused(t *testing.T) {
+func TestWebhookConversionIsAccepted(t *testing.T) {
 	crd := widgets(t)
 	crd.Status = apiextensionsv1.CustomResourceDefinitionStatus{}
-	crd.Spec.Conversion = &apiextensionsv1.CustomResourceConversion{Strategy: apiextensionsv1.WebhookConverter,
-		Webhook: &apiextensionsv1.WebhookConversion{ConversionReviewVersions: []string{"v1"},
-			ClientConfig: &apiextensionsv1.WebhookClientConfig{URL: ptr("https://example.com/convert")}}}
 	info := crdInfo(t)
-	errs := info.Strategy.Validate(crd, nil)
-	if len(errs) == 0 || errs[0].Field != "spec.conversion.strategy" {
-		t.Errorf("webhook conversion: %v, want refused on spec.conversion.strategy", errs)
-	}
-	crd.Spec.Conversion = nil
+	crd.Spec.Conversion = &apiextensionsv1.CustomResourceConversion{Strategy: apiextensionsv1.WebhookConverter,
+		Webhook: &apiextensionsv1.WebhookConversion{ConversionReviewVersions: []string{"v1"}}}
 	info.Strategy.Default(crd)
+	if errs := info.Strategy.Validate(crd, nil); len(errs) == 0 || errs[0].Field != "spec.conversion.webhookClientConfig" {
+		t.Errorf("webhook conversion without a client config: %v, want refused", errs)
+	}
+	crd.Spec.Conversion.Webhook.ClientConfig = &apiextensionsv1.WebhookClientConfig{URL: ptr("https://example.com/convert")}
 	if errs := info.Strategy.Validate(crd, nil); len(errs) != 0 {
-		t.Errorf("the test CRD is invalid: %v", errs)
+		t.Errorf("webhook conversion refused: %v", errs)
+	}
+	crd.Status = Status(crd, nil)
+	if _, err := Versions(crd, nil); err == nil {
+		t.Error("served a webhook-converted CRD without a converter factory")
 	}
 }
 

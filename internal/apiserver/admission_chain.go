@@ -25,11 +25,12 @@ type admissionChain struct {
 // AddAdmission appends p to the chain, as mutating, validating or both, by what it
 // implements. Plugins run in the order they were added.
 func (a *API) AddAdmission(p admissionapi.Interface) {
-	if m, ok := p.(admissionapi.MutationInterface); ok {
-		a.chain.mutating = append(a.chain.mutating, m)
+	audited := a.auditedPlugin(p)
+	if _, ok := p.(admissionapi.MutationInterface); ok {
+		a.chain.mutating = append(a.chain.mutating, audited.(admissionapi.MutationInterface))
 	}
-	if v, ok := p.(admissionapi.ValidationInterface); ok {
-		a.chain.validating = append(a.chain.validating, v)
+	if _, ok := p.(admissionapi.ValidationInterface); ok {
+		a.chain.validating = append(a.chain.validating, audited.(admissionapi.ValidationInterface))
 	}
 }
 

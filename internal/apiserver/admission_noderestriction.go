@@ -12,6 +12,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	admissionapi "k8s.io/apiserver/pkg/admission"
+	kubeletapis "k8s.io/kubelet/pkg/apis"
 
 	"skiff/internal/auth"
 )
@@ -23,9 +24,11 @@ type nodeRestriction struct{}
 
 var _ admissionapi.ValidationInterface = nodeRestriction{}
 
-// nodeRestrictionLabelPrefix marks labels only administrators may set, so that
-// workloads can be steered by labels a compromised node cannot claim.
-const nodeRestrictionLabelPrefix = "node-restriction.kubernetes.io/"
+// nodeRestrictionNamespace is the label namespace only administrators may set.
+const nodeRestrictionNamespace = "node-restriction.kubernetes.io"
+
+// controlPlaneLabel marks the nodes of the servers.
+const controlPlaneLabel = "node-role.kubernetes.io/control-plane"
 
 // mirrorPodAnnotation marks the API copy of a node's static pod.
 const mirrorPodAnnotation = "kubernetes.io/config.mirror"
@@ -48,7 +51,7 @@ func (nodeRestriction) Validate(_ context.Context, at admissionapi.Attributes, _
 	case gr.Group == "" && gr.Resource == "pods":
 		err = admitPod(node, at)
 	case gr.Group == "" && gr.Resource == "nodes":
-		err = admitNode(node, at)
+		err = admitNode(node, slices.Contains(u.GetGroups(), auth.ControlPlaneNodes), at)
 	case gr.Group == "" && gr.Resource == "persistentvolumes":
 		pv, _ := at.GetObject().(*corev1.PersistentVolume)
 		if at.GetOperation() == admissionapi.Delete {
@@ -138,7 +141,7 @@ func podUsesObjects(pod *corev1.Pod) bool {
 	return false
 }
 
-func admitNode(node string, at admissionapi.Attributes) error {
+func admitNode(node string, controlPlane bool, at admissionapi.Attributes) error {
 	if at.GetName() != node {
 		return fmt.Errorf("node %q is not allowed to modify node %q", node, at.GetName())
 	}
@@ -146,14 +149,14 @@ func admitNode(node string, at admissionapi.Attributes) error {
 	old, _ := at.GetOldObject().(*corev1.Node)
 	switch at.GetOperation() {
 	case admissionapi.Create:
-		if bad := restrictedLabels(obj.Labels, nil); len(bad) > 0 {
+		if bad := restrictedLabels(obj.Labels, nil, controlPlane); len(bad) > 0 {
 			return fmt.Errorf("node %q is not allowed to set the following labels: %s", node, strings.Join(bad, ", "))
 		}
 	case admissionapi.Update:
 		if at.GetSubresource() == "status" {
 			return nil
 		}
-		if bad := restrictedLabels(obj.Labels, old.Labels); len(bad) > 0 {
+		if bad := restrictedLabels(obj.Labels, old.Labels, controlPlane); len(bad) > 0 {
 			return fmt.Errorf("node %q is not allowed to modify labels: %s", node, strings.Join(bad, ", "))
 		}
 		if !apiequality.Semantic.DeepEqual(obj.Spec.Taints, old.Spec.Taints) {
@@ -166,22 +169,39 @@ func admitNode(node string, at admissionapi.Attributes) error {
 	return nil
 }
 
-// restrictedLabels lists the node-restriction.kubernetes.io/ labels that differ
-// between labels and old.
-func restrictedLabels(labels, old map[string]string) []string {
+// restrictedLabels lists the labels that differ between labels and old and that a
+// node may not set itself, as Kubernetes' NodeRestriction has it: those under
+// node-restriction.kubernetes.io/ (which administrators set so that workloads can
+// be steered by labels a compromised node cannot claim), and any other
+// kubernetes.io or k8s.io label outside the kubelet's own (hostname, os, arch,
+// instance type, zone and region, kubelet.kubernetes.io/ and node.kubernetes.io/).
+// A server's own node (controlPlane) may also mark itself a control-plane node.
+func restrictedLabels(labels, old map[string]string, controlPlane bool) []string {
 	var bad []string
 	for k := range maps.Keys(labels) {
-		if nv, ov, had := labels[k], old[k], hasKey(old, k); strings.HasPrefix(k, nodeRestrictionLabelPrefix) && (!had || nv != ov) {
+		if nv, ov, had := labels[k], old[k], hasKey(old, k); nodeMayNotSet(k, controlPlane) && (!had || nv != ov) {
 			bad = append(bad, k)
 		}
 	}
 	for k := range maps.Keys(old) {
-		if strings.HasPrefix(k, nodeRestrictionLabelPrefix) && !hasKey(labels, k) {
+		if nodeMayNotSet(k, controlPlane) && !hasKey(labels, k) {
 			bad = append(bad, k)
 		}
 	}
 	sort.Strings(bad)
 	return bad
+}
+
+func nodeMayNotSet(label string, controlPlane bool) bool {
+	ns, _, ok := strings.Cut(label, "/")
+	if !ok || controlPlane && label == controlPlaneLabel {
+		return false
+	}
+	if ns == nodeRestrictionNamespace || strings.HasSuffix(ns, "."+nodeRestrictionNamespace) {
+		return true
+	}
+	reserved := ns == "kubernetes.io" || ns == "k8s.io" || strings.HasSuffix(ns, ".kubernetes.io") || strings.HasSuffix(ns, ".k8s.io")
+	return reserved && !kubeletapis.IsKubeletLabel(label)
 }
 
 func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }

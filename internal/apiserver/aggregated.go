@@ -40,22 +40,26 @@ func (a *API) serveAggregated(w http.ResponseWriter, r *http.Request, svc *apire
 
 // aggregatedDiscovery adds the APIServices' group/versions to list, with the
 // resources each backend last reported; a backend that has not answered gives a
-// version marked Stale, as Kubernetes marks it.
+// version marked Stale, as Kubernetes marks it. A group/version skiff serves itself
+// (metrics.k8s.io, say) that an APIService hands to a Service is listed as that
+// backend reports it, until the APIService goes.
 func (a *API) aggregatedDiscovery(list *apidiscoveryv2.APIGroupDiscoveryList) {
 	if a.Aggregator == nil {
 		return
 	}
-	local := a.groupVersions()
 	for _, gv := range a.Aggregator.GroupVersions() {
-		if slices.Contains(local, gv) {
-			continue
-		}
+		v := versionDiscovery(gv, a.Aggregator.Resources(gv))
 		i := slices.IndexFunc(list.Items, func(g apidiscoveryv2.APIGroupDiscovery) bool { return g.Name == gv.Group })
 		if i < 0 {
 			list.Items = append(list.Items, apidiscoveryv2.APIGroupDiscovery{ObjectMeta: metav1.ObjectMeta{Name: gv.Group}})
 			i = len(list.Items) - 1
 		}
-		list.Items[i].Versions = append(list.Items[i].Versions, versionDiscovery(gv, a.Aggregator.Resources(gv)))
+		versions := list.Items[i].Versions
+		if j := slices.IndexFunc(versions, func(x apidiscoveryv2.APIVersionDiscovery) bool { return x.Version == gv.Version }); j >= 0 {
+			versions[j] = v
+			continue
+		}
+		list.Items[i].Versions = append(versions, v)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	admissionplugins "skiff/internal/admission"
 	"skiff/internal/aggregator"
+	"skiff/internal/apiextensions"
 	"skiff/internal/auth"
 )
 
@@ -42,6 +43,10 @@ func (s *Server) addAggregator() error {
 	coreInformers := informers.NewSharedInformerFactory(core, 0)
 	resolver, err := admissionplugins.NewServiceResolver(coreInformers)
 	if err != nil {
+		return err
+	}
+	// CRD conversion webhooks reach their Services the same way.
+	if s.API.Conversions, err = apiextensions.NewConversions(resolver); err != nil {
 		return err
 	}
 	aggInformers := aggregatorinformers.NewSharedInformerFactory(agg, 0)

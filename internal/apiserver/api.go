@@ -54,6 +54,8 @@ type API struct {
 	pods      *auth.PodIndex // pods by node, for the node authorizer
 	saTokens  *auth.ServiceAccountTokens
 	metrics   *requestMetrics
+	caPEM     []byte      // the cluster CA, published in kube-public/cluster-info
+	audit     *auditChain // nil: no audit log
 	// NodeProxy forwards pods/log, exec, attach and portforward to the node's agent;
 	// nil until the node agent exists.
 	NodeProxy func(w http.ResponseWriter, r *http.Request, q request)
@@ -66,8 +68,11 @@ type API struct {
 	Registry http.Handler
 	// Aggregator proxies the group/versions that APIServices hand to other servers.
 	Aggregator *aggregator.Proxy
-	now        func() time.Time
-	ready      atomic.Bool
+	// Conversions makes CRDs' version converters, webhooks included; nil serves
+	// no CRD with webhook conversion.
+	Conversions *apiextensions.Conversions
+	now         func() time.Time
+	ready       atomic.Bool
 }
 
 // NewAPI wires every resource to the store.
@@ -113,13 +118,22 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 }
 
 func newManagers(tc managedfields.TypeConverter, info *resources.Info) (map[string]*managedfields.FieldManager, error) {
-	return newManagersWith(tc, info, resources.Scheme, resources.Scheme, info.Strategy)
+	return newManagersWith(managedfields.NewDefaultFieldManager, tc, info, info.StorageGVK(), resources.Scheme, resources.Scheme, info.Strategy)
 }
+
+// fieldManagerFactory is managedfields.NewDefaultFieldManager or, for custom
+// resources, NewDefaultCRDFieldManager, which converts managed fields between
+// versions through the storage version rather than an internal one.
+type fieldManagerFactory func(managedfields.TypeConverter, runtime.ObjectConvertor, runtime.ObjectDefaulter, runtime.ObjectCreater,
+	schema.GroupVersionKind, schema.GroupVersion, string, map[fieldpath.APIVersion]fieldpath.Filter) (*managedfields.FieldManager, error)
 
 // newManagersWith builds the field managers of a kind whose objects conv converts
 // and creater makes (the scheme for built-ins, unstructured for custom resources).
-func newManagersWith(tc managedfields.TypeConverter, info *resources.Info, conv runtime.ObjectConvertor, creater runtime.ObjectCreater, defaulter runtime.ObjectDefaulter) (map[string]*managedfields.FieldManager, error) {
-	gvk := info.StorageGVK()
+// They record managed fields as version gvk; objects come and go in the storage
+// version.
+func newManagersWith(newManager fieldManagerFactory, tc managedfields.TypeConverter, info *resources.Info, gvk schema.GroupVersionKind,
+	conv runtime.ObjectConvertor, creater runtime.ObjectCreater, defaulter runtime.ObjectDefaulter) (map[string]*managedfields.FieldManager, error) {
+	hub := info.Storage
 	apiVersion := fieldpath.APIVersion(gvk.GroupVersion().String())
 	out := map[string]*managedfields.FieldManager{}
 	subs := []string{""}
@@ -130,7 +144,7 @@ func newManagersWith(tc managedfields.TypeConverter, info *resources.Info, conv 
 		reset["status"] = map[fieldpath.APIVersion]fieldpath.Filter{apiVersion: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("spec"), fieldpath.MakePathOrDie("metadata")))}
 	}
 	for _, sub := range subs {
-		m, err := managedfields.NewDefaultFieldManager(tc, conv, defaulter, creater, gvk, gvk.GroupVersion(), sub, reset[sub])
+		m, err := newManager(tc, conv, defaulter, creater, gvk, hub, sub, reset[sub])
 		if err != nil {
 			return nil, err
 		}
@@ -169,14 +183,33 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, ok := a.authn.Authenticate(r)
-	var err error
 	if !ok {
-		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+		if a.audit != nil {
+			a.audit.unauthorized.ServeHTTP(w, r)
+			return
+		}
+		writeError(w, errUnauthorized)
 		return
 	}
-	if user, err = a.impersonate(r, user); err != nil {
+	if a.audit != nil {
+		a.audit.authenticated.ServeHTTP(w, r.WithContext(auth.WithUser(r.Context(), user)))
+		return
+	}
+	a.serveAuthenticated(w, r, user)
+}
+
+var errUnauthorized = apierrors.NewUnauthorized("Unauthorized")
+
+// serveAuthenticated serves a request whose user is known.
+func (a *API) serveAuthenticated(w http.ResponseWriter, r *http.Request, user *auth.User) {
+	as, err := a.impersonate(r, user)
+	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if as != user {
+		a.auditImpersonation(r.Context(), as)
+		user = as
 	}
 	r = r.WithContext(auth.WithUser(r.Context(), user))
 	if svc := a.aggregatedService(r); svc != nil {
@@ -197,7 +230,9 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	attrs := requestAttributes(r, q, user)
-	if allowed, why := a.authz.Authorize(r.Context(), attrs); !allowed {
+	allowed, why := a.authz.Authorize(r.Context(), attrs)
+	a.auditDecision(r.Context(), allowed, why)
+	if !allowed {
 		writeError(w, forbidden(attrs, why))
 		return
 	}
@@ -221,7 +256,9 @@ func (a *API) serveNonResource(w http.ResponseWriter, r *http.Request, user *aut
 	for prefix, h := range extra {
 		if r.URL.Path == prefix || strings.HasPrefix(r.URL.Path, prefix+"/") {
 			attrs := auth.Attributes{User: user, Verb: strings.ToLower(r.Method), Path: r.URL.Path}
-			if allowed, why := a.authz.Authorize(r.Context(), attrs); !allowed {
+			allowed, why := a.authz.Authorize(r.Context(), attrs)
+			a.auditDecision(r.Context(), allowed, why)
+			if !allowed {
 				writeError(w, forbidden(attrs, why))
 				return
 			}

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"net"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -12,8 +13,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
+	"skiff/internal/auth"
 	"skiff/internal/volumebinding"
 )
 
@@ -45,6 +49,16 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 			}}},
 		}},
 	}
+	if len(a.caPEM) > 0 {
+		info, err := clusterInfo("https://"+net.JoinHostPort(advertiseAddress(cfg.BindAddress), strconv.Itoa(addr.Port)), a.caPEM)
+		if err != nil {
+			return err
+		}
+		objs = append(objs, struct {
+			gvr string
+			obj runtime.Object
+		}{"configmaps", info})
+	}
 	for _, o := range objs {
 		if err := a.ensure(ctx, o.gvr, o.obj); err != nil {
 			return err
@@ -60,6 +74,20 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 		}
 	}
 	return a.ensureLocalAPIServices(ctx)
+}
+
+// clusterInfo is kube-public/cluster-info as kubeadm publishes it: a kubeconfig with
+// the server and CA and no credentials, which a joining machine reads with its join
+// token before it trusts anything else.
+func clusterInfo(server string, caPEM []byte) (*corev1.ConfigMap, error) {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters[""] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
+	data, err := clientcmd.Write(*kc)
+	if err != nil {
+		return nil, err
+	}
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: auth.ClusterInfoName, Namespace: auth.ClusterInfoNamespace},
+		Data: map[string]string{"kubeconfig": string(data)}}, nil
 }
 
 // localPathClass is the default StorageClass: a directory on the node of the

@@ -107,10 +107,9 @@ func defaultPolicy() []runtime.Object {
 		clusterRole("system:public-info-viewer", nil, rbacv1.PolicyRule{Verbs: []string{"get"}, NonResourceURLs: []string{"/healthz", "/livez", "/readyz", "/version", "/version/"}}),
 		clusterRole("system:service-account-issuer-discovery", nil, rbacv1.PolicyRule{Verbs: []string{"get"},
 			NonResourceURLs: []string{auth.OpenIDConfigurationPath, auth.OpenIDConfigurationPath + "/", auth.JWKSPath, auth.JWKSPath + "/"}}),
-		// A join token may ask for a kubelet client certificate (approved for names no
-		// node holds yet by the csrsigning controller).
+		// Kubernetes' role for bootstrapping kubelets, bound to no one: a join token's
+		// whole grant is auth.BootstrapAuthorizer (cluster-info, and its own requests).
 		clusterRole("system:node-bootstrapper", nil, rule([]string{"create", "get", "list", "watch"}, "certificates.k8s.io", "certificatesigningrequests")),
-		clusterBinding("system:node-bootstrapper", "system:node-bootstrapper", auth.Bootstrappers),
 		clusterBinding("cluster-admin", "cluster-admin", auth.Masters),
 		clusterBinding("system:basic-user", "system:basic-user", auth.Authenticated),
 		clusterBinding("system:discovery", "system:discovery", auth.Authenticated),

@@ -6,28 +6,45 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"skiff/internal/apiextensions"
 	"skiff/internal/resources"
 )
 
 // toStorage converts a decoded object of the served version to the stored version.
 func toStorage(ep *endpoint, obj runtime.Object) (runtime.Object, error) {
 	if ep.custom != nil {
-		return apiextensions.ToVersion(obj, ep.Storage), nil
+		return ep.custom.Convert.Convert(obj, ep.Storage)
 	}
 	return convert(obj, ep.StorageGVK())
 }
 
 // toServed converts a stored object to the version the request addressed. The result
 // shares memory with obj when no conversion was needed: callers copy before changing it.
+// Custom objects are converted from their own apiVersion: those written before
+// the CRD's storage version changed are still in the old one.
 func toServed(ep *endpoint, obj runtime.Object) (runtime.Object, error) {
+	if ep.custom != nil {
+		return ep.custom.Convert.Convert(obj, ep.GroupVersion())
+	}
 	if ep.GroupVersion() == ep.Storage {
 		return obj, nil
 	}
-	if ep.custom != nil {
-		return apiextensions.ToVersion(obj, ep.GroupVersion()), nil
-	}
 	return convert(obj, ep.GVK())
+}
+
+// toServedList converts stored objects to the served version; a conversion webhook
+// gets them in one review.
+func toServedList(ep *endpoint, objs []runtime.Object) ([]runtime.Object, error) {
+	if ep.custom != nil {
+		return ep.custom.Convert.ConvertList(objs, ep.GroupVersion())
+	}
+	out := make([]runtime.Object, len(objs))
+	for i, o := range objs {
+		var err error
+		if out[i], err = toServed(ep, o); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func convert(obj runtime.Object, to schema.GroupVersionKind) (runtime.Object, error) {

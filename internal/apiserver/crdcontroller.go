@@ -44,8 +44,8 @@ func (a *API) runCRDs(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				break events
-			case _, ok := <-w.Events():
-				if !ok {
+			case <-w.Ready():
+				if _, open := w.Take(); !open {
 					break events
 				}
 				terminating = a.syncCRDs(ctx, ep)
@@ -83,10 +83,15 @@ func (a *API) syncCRDs(ctx context.Context, ep *endpoint) bool {
 			next.Status = status
 			// The next CRD's names are checked against this one's new names.
 			crds[i] = next
+			if apiextensions.Established(next) {
+				// Served before Established is announced, so a client that waited
+				// for the condition finds the resource.
+				a.serveCRD(ctx, next)
+			}
 			if err := a.writeCRD(ctx, ep, crd, next, "status"); err != nil {
 				slog.Warn("apiextensions: update CRD status", "crd", crd.Name, "err", err)
 			}
-			continue // served once the watch brings the new status back
+			continue
 		}
 		if apiextensions.Established(crd) {
 			a.serveCRD(ctx, crd)
@@ -108,7 +113,7 @@ func (a *API) serveCRD(ctx context.Context, crd *apiextensionsv1.CustomResourceD
 	if built, ok := a.custom.builtFrom(crd.Name); ok && built == key {
 		return
 	}
-	versions, err := apiextensions.Versions(crd)
+	versions, err := apiextensions.Versions(crd, a.Conversions)
 	var eps []*endpoint
 	if err == nil {
 		eps, err = a.customEndpointsFor(ctx, versions)

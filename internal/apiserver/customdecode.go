@@ -59,9 +59,9 @@ func contentTypeOrJSON(r *http.Request) string {
 	return "application/json"
 }
 
-// decodeCustom decodes a custom object and prunes what its schema does not know:
-// with strict that is refused, otherwise each dropped field is a warning, in
-// Kubernetes' words.
+// decodeCustom decodes a custom object, prunes what its schema does not know and
+// applies its defaults: with strict an unknown field is refused, otherwise each
+// dropped field is a warning, in Kubernetes' words.
 func decodeCustom(data []byte, ep *endpoint, strict bool) (runtime.Object, []string, error) {
 	u := &unstructured.Unstructured{}
 	if err := u.UnmarshalJSON(data); err != nil {
@@ -84,6 +84,7 @@ func decodeCustom(data []byte, ep *endpoint, strict bool) (runtime.Object, []str
 	if strict && len(warnings) > 0 {
 		return nil, nil, apierrors.NewBadRequest("strict decoding error: " + strings.Join(warnings, ", "))
 	}
+	ep.custom.Convert.Default(u)
 	return u, warnings, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
@@ -90,7 +91,8 @@ func (a *API) allInfos() []*resources.Info {
 }
 
 // customEndpointsFor builds the endpoints of an established CRD's served versions,
-// all sharing one store resource (objects are kept in the storage version).
+// all sharing one store resource (objects are kept in the storage version). Each
+// version's field managers record managed fields in that version, as Kubernetes does.
 func (a *API) customEndpointsFor(ctx context.Context, versions []*apiextensions.Version) ([]*endpoint, error) {
 	var out []*endpoint
 	for _, v := range versions {
@@ -98,8 +100,8 @@ func (a *API) customEndpointsFor(ctx context.Context, versions []*apiextensions.
 		if err != nil {
 			return nil, err
 		}
-		conv := unstructuredKinds{}
-		managers, err := newManagersWith(v.Types, v.Info, conv, conv, v.Info.Strategy)
+		conv := unstructuredKinds{v.Convert}
+		managers, err := newManagersWith(managedfields.NewDefaultCRDFieldManager, v.Types, v.Info, v.Info.GVK(), conv, conv, v.Info.Strategy)
 		if err != nil {
 			return nil, fmt.Errorf("field manager for %s: %w", v.Info.GVK(), err)
 		}
@@ -108,9 +110,9 @@ func (a *API) customEndpointsFor(ctx context.Context, versions []*apiextensions.
 	return out, nil
 }
 
-// unstructuredKinds creates and converts custom objects for the field manager:
-// with conversion "None" versions differ only in apiVersion.
-type unstructuredKinds struct{}
+// unstructuredKinds creates and converts custom objects for the field manager,
+// through the CRD's converter.
+type unstructuredKinds struct{ conv *apiextensions.Converter }
 
 func (unstructuredKinds) New(gvk schema.GroupVersionKind) (runtime.Object, error) {
 	u := &unstructured.Unstructured{}
@@ -118,25 +120,31 @@ func (unstructuredKinds) New(gvk schema.GroupVersionKind) (runtime.Object, error
 	return u, nil
 }
 
-func (unstructuredKinds) Convert(in, out, _ interface{}) error {
+func (k unstructuredKinds) Convert(in, out, _ interface{}) error {
 	i, ok1 := in.(*unstructured.Unstructured)
 	o, ok2 := out.(*unstructured.Unstructured)
 	if !ok1 || !ok2 {
 		return fmt.Errorf("cannot convert %T to %T", in, out)
 	}
-	gv := o.GroupVersionKind().GroupVersion()
-	o.Object = i.DeepCopy().Object
-	o.SetAPIVersion(gv.String())
+	converted, err := k.conv.Convert(i, o.GroupVersionKind().GroupVersion())
+	if err != nil {
+		return err
+	}
+	o.Object = converted.(*unstructured.Unstructured).DeepCopy().Object
 	return nil
 }
 
-func (unstructuredKinds) ConvertToVersion(in runtime.Object, gv runtime.GroupVersioner) (runtime.Object, error) {
+func (k unstructuredKinds) ConvertToVersion(in runtime.Object, gv runtime.GroupVersioner) (runtime.Object, error) {
 	gvk := in.GetObjectKind().GroupVersionKind()
 	target, ok := gv.KindForGroupVersionKinds([]schema.GroupVersionKind{gvk})
 	if !ok {
 		return nil, fmt.Errorf("%s cannot be converted to %v", gvk, gv)
 	}
-	return apiextensions.ToVersion(in, target.GroupVersion()).DeepCopyObject(), nil
+	out, err := k.conv.Convert(in, target.GroupVersion())
+	if err != nil {
+		return nil, err
+	}
+	return out.DeepCopyObject(), nil
 }
 
 func (unstructuredKinds) ConvertFieldLabel(_ schema.GroupVersionKind, label, value string) (string, string, error) {
@@ -155,7 +163,7 @@ func (ep *endpoint) creatable() error {
 // newObject returns an empty object of gvk: unstructured for custom resources.
 func (ep *endpoint) newObject(gvk schema.GroupVersionKind) (runtime.Object, error) {
 	if ep.custom != nil {
-		return unstructuredKinds{}.New(gvk)
+		return unstructuredKinds{ep.custom.Convert}.New(gvk)
 	}
 	return resources.Scheme.New(gvk)
 }
@@ -169,12 +177,12 @@ func (ep *endpoint) scaleOf(obj runtime.Object) (*autoscalingv1.Scale, error) {
 	return ep.custom.ScaleOf(obj)
 }
 
-func (ep *endpoint) setReplicas(obj runtime.Object, n int32) {
+func (ep *endpoint) setReplicas(obj runtime.Object, n int32) error {
 	if ep.custom == nil {
 		setReplicas(obj, n)
-		return
+		return nil
 	}
-	ep.custom.SetReplicas(obj, n)
+	return ep.custom.SetReplicas(obj, n)
 }
 
 // unstructuredMeta reads a custom object's metadata.

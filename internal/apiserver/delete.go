@@ -233,14 +233,10 @@ func (a *API) deleteCollection(w http.ResponseWriter, r *http.Request, q request
 		gone = append(gone, d)
 	}
 	list, _ := ep.newList()
-	items := make([]runtime.Object, 0, len(gone))
-	for _, g := range gone {
-		s, err := toServed(ep, g)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		items = append(items, s)
+	items, err := toServedList(ep, gone)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	_ = meta.SetList(list, items)
 	writeObject(w, out, http.StatusOK, ep.GroupVersion(), list)

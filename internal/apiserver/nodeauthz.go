@@ -98,11 +98,14 @@ func (a *API) followPods(ctx context.Context, w *store.Watcher) {
 		select {
 		case <-ctx.Done():
 			return
-		case ev, ok := <-w.Events():
-			if !ok {
+		case <-w.Ready():
+			evs, open := w.Take()
+			for _, ev := range evs {
+				applyPodEvent(a.pods, ev)
+			}
+			if !open {
 				return
 			}
-			applyPodEvent(a.pods, ev)
 		}
 	}
 }

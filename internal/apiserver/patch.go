@@ -207,8 +207,13 @@ func (a *API) apply(ep *endpoint, sub string, cur runtime.Object, body []byte, o
 		}
 	}
 	// Objects of an older alias version with the same fields are applied as the
-	// stored version.
-	patchObj.SetAPIVersion(ep.Storage.String())
+	// stored version; custom objects as the served version, whose schema their
+	// field managers know.
+	version := ep.Storage
+	if ep.custom != nil {
+		version = ep.GroupVersion()
+	}
+	patchObj.SetAPIVersion(version.String())
 	mgr := ep.managers[sub]
 	if mgr == nil {
 		mgr = ep.managers[""]

@@ -165,12 +165,10 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, q request, ep *endpoi
 		writeError(w, err)
 		return
 	}
-	items := make([]runtime.Object, len(objs))
-	for i, o := range objs {
-		if items[i], err = toServed(ep, o); err != nil {
-			writeError(w, err)
-			return
-		}
+	items, err := toServedList(ep, objs)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	if err := meta.SetList(list, items); err != nil {
 		writeError(w, err)
@@ -231,17 +229,18 @@ func (a *API) watch(w http.ResponseWriter, r *http.Request, q request, ep *endpo
 	defer deadline.Stop()
 	for {
 		select {
-		case ev, ok := <-watcher.Events():
-			if !ok {
-				return
-			}
-			if ws.send(ev) != nil {
-				return
+		case <-watcher.Ready():
+			evs, open := watcher.Take()
+			for _, ev := range evs {
+				if ws.send(ev) != nil {
+					return
+				}
 			}
 			// Under a burst of writes, flush once per batch rather than per event:
 			// each flush is a TLS record and a syscall.
-			if len(watcher.Events()) == 0 {
-				ws.flush()
+			ws.flush()
+			if !open {
+				return
 			}
 		case <-ticker.C:
 			if bookmarks && ws.bookmark(a.store.Revision(), false) != nil {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	admissionplugins "skiff/internal/admission"
+	"skiff/internal/audit"
 	"skiff/internal/auth"
 	"skiff/internal/encryption"
 	"skiff/internal/etcdsnapshot"
@@ -50,6 +51,8 @@ type Config struct {
 	// RestoreSnapshot, when set, replaces the embedded etcd's data with the snapshot
 	// before starting, as a fresh single-member cluster.
 	RestoreSnapshot string
+	// Audit configures the audit log (off without a policy file and a log path).
+	Audit audit.Config
 }
 
 // Server is a running API server.
@@ -152,9 +155,19 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	bootstrapTokens := &auth.BootstrapTokens{Now: time.Now}
 	authn := &auth.Authenticator{Tokens: []auth.TokenAuthenticator{auth.StaticToken{
 		Token: s.Token, User: auth.User{Name: "system:bootstrap:skiff", Groups: []string{auth.Bootstrappers}}}, bootstrapTokens, saTokens}}
-	authz := auth.Union{auth.MastersAuthorizer{}, auth.PathAuthorizer{Group: auth.Bootstrappers, Path: JoinPath}}
+	bootstrappers := &auth.BootstrapAuthorizer{}
+	authz := auth.Union{auth.MastersAuthorizer{}, bootstrappers}
 	if s.API, err = NewAPI(s.Store, authn, authz, alloc); err != nil {
 		return nil, err
+	}
+	// The audit log comes first: admission plugins added below are wrapped to pass
+	// their audit annotations on.
+	auditor, err := audit.New(cfg.Audit)
+	if err != nil {
+		return nil, err
+	}
+	if auditor != nil {
+		s.API.EnableAudit(auditor)
 	}
 	// The node authorizer and RBAC read the API's own caches, so they join the union
 	// once the API exists. Nodes get nothing from RBAC beyond what every
@@ -171,7 +184,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.API.saTokens = saTokens
 	bootstrapTokens.Secret = s.API.kubeSystemSecret
 	saTokens.Exists = s.API.serviceAccountExists
-	s.API.Extra[JoinPath] = joinHandler(s.CA, s.API, cfg.ServiceCIDR)
+	bootstrappers.Requester = s.API.csrRequester
+	s.API.caPEM = s.CA.CertPEM
 	// Then LimitRanger and PodSecurity, the webhooks and admission policies, and
 	// ResourceQuota last.
 	if err := s.API.addPolicyAdmission(cfg); err != nil {

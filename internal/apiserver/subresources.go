@@ -113,7 +113,10 @@ func (a *API) serveScale(w http.ResponseWriter, r *http.Request, q request, ep *
 		return
 	}
 	obj := cur.DeepCopyObject()
-	ep.setReplicas(obj, want.Spec.Replicas)
+	if err := ep.setReplicas(obj, want.Spec.Replicas); err != nil {
+		writeError(w, err)
+		return
+	}
 	updated, err := a.updateObject(r.Context(), ep, request{Namespace: q.Namespace, Name: q.Name}, cur, obj, opts, true)
 	if err != nil {
 		writeError(w, err)

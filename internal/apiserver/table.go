@@ -13,7 +13,12 @@ import (
 func (a *API) table(r *http.Request, ep *endpoint, objs []runtime.Object, headers bool) (*metav1.Table, error) {
 	p := printers.For(ep.StorageGVK().GroupKind())
 	if ep.custom != nil {
+		// The printer columns are JSONPaths into the served version.
 		p = ep.custom.Printer
+		var err error
+		if objs, err = toServedList(ep, objs); err != nil {
+			return nil, err
+		}
 	}
 	if p == nil {
 		p = printers.Default()

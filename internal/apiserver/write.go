@@ -77,6 +77,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, q request, ep *endp
 	if !ok {
 		return
 	}
+	a.auditRequestObject(r.Context(), obj, q)
 	obj, err := toStorage(ep, obj)
 	if err != nil {
 		writeError(w, err)

@@ -16,6 +16,10 @@ const (
 	Authenticated = "system:authenticated"
 	Bootstrappers = "system:bootstrappers"
 	Nodes         = "system:nodes"
+	// ControlPlaneNodes holds the nodes of the servers themselves, whose client
+	// certificates the server signs in-process (a CSR never gets this group): they may
+	// label themselves node-role.kubernetes.io/control-plane.
+	ControlPlaneNodes = "skiff:control-plane-nodes"
 )
 
 // User is an authenticated identity.
@@ -141,15 +145,4 @@ type MastersAuthorizer struct{}
 // Authorize allows members of system:masters.
 func (MastersAuthorizer) Authorize(_ context.Context, a Attributes) (bool, string) {
 	return a.User != nil && a.User.InGroup(Masters), ""
-}
-
-// PathAuthorizer lets the members of a group use one non-resource path: the join
-// token may trade itself for node certificates and nothing else.
-type PathAuthorizer struct {
-	Group, Path string
-}
-
-// Authorize allows members of the group on the path.
-func (p PathAuthorizer) Authorize(_ context.Context, a Attributes) (bool, string) {
-	return a.User != nil && a.User.InGroup(p.Group) && !a.IsResource() && a.Path == p.Path, ""
 }

@@ -141,7 +141,7 @@ func (w *podWorker) evict(ctx context.Context, pod *corev1.Pod, rt *podRuntime, 
 	w.k.recorder.Event(pod, corev1.EventTypeWarning, "Evicted", msg)
 	w.k.probes.forget(w.uid)
 	w.stopAll(ctx, pod, rt, 0, "Killing")
-	rt, err := fetchPodRuntime(ctx, w.k.rt, w.k.cfg.NodeName, w.uid)
+	rt, err := w.k.runtime.podRuntime(ctx, w.uid)
 	if err != nil {
 		return time.Second
 	}

@@ -3,6 +3,7 @@ package kubelet
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,8 +17,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/ptr"
+
+	"skiff/internal/kubelet/cri"
 )
 
 // terminate carries out a graceful deletion: preStop hooks and SIGTERM, SIGKILL after
@@ -25,7 +29,7 @@ import (
 // object removed (grace 0), which is the API server's sign that the node is done.
 func (w *podWorker) terminate(ctx context.Context, pod *corev1.Pod, rt *podRuntime) time.Duration {
 	w.stopAll(ctx, pod, rt, gracePeriod(pod), "Killing")
-	rt, err := fetchPodRuntime(ctx, w.k.rt, w.k.cfg.NodeName, w.uid)
+	rt, err := w.k.runtime.podRuntime(ctx, w.uid)
 	if err != nil || rt.anyRunning() {
 		return time.Second
 	}
@@ -83,7 +87,7 @@ func (w *podWorker) stopAll(ctx context.Context, pod *corev1.Pod, rt *podRuntime
 		if !sb.Ready {
 			continue
 		}
-		if _, err := w.k.rt.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.ID}); err != nil {
+		if err := w.k.runtime.runtime.StopPodSandbox(ctx, sb.ID); err != nil {
 			w.log().Warn("stopping sandbox failed", "sandbox", sb.ID, "err", err)
 		}
 	}
@@ -120,7 +124,7 @@ func (w *podWorker) stopContainer(ctx context.Context, pod *corev1.Pod, c *runti
 	if pod == nil && c.Grace > 0 {
 		timeout = min(timeout, c.Grace)
 	}
-	if _, err := w.k.rt.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: c.ID, Timeout: max(timeout, 0)}); err != nil {
+	if err := w.k.runtime.runtime.StopContainer(ctx, c.ID, max(timeout, 0)); err != nil {
 		w.log().Warn("stopping container failed", "container", c.Name, "err", err)
 	}
 }
@@ -141,12 +145,13 @@ func (w *podWorker) runHook(ctx context.Context, pod *corev1.Pod, c *runtimeCont
 		if dl, ok := ctx.Deadline(); ok {
 			timeout = max(int64(time.Until(dl)/time.Second), 1)
 		}
-		r, err := w.k.rt.Runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: c.ID, Cmd: h.Exec.Command, Timeout: timeout})
+		_, stderr, err := w.k.runtime.runtime.ExecSync(ctx, c.ID, h.Exec.Command, time.Duration(timeout)*time.Second)
+		var exit *cri.ExitError
+		if errors.As(err, &exit) {
+			return fmt.Errorf("command %q exited with %d: %s", h.Exec.Command, exit.Code, stderr)
+		}
 		if err != nil {
 			return err
-		}
-		if r.ExitCode != 0 {
-			return fmt.Errorf("command %q exited with %d: %s", h.Exec.Command, r.ExitCode, r.Stderr)
 		}
 	case h.HTTPGet != nil:
 		return httpHook(ctx, pod, spec, h.HTTPGet)
@@ -211,9 +216,14 @@ func resolvePort(p intstr.IntOrString, c *corev1.Container) (int, error) {
 // pod. The options go as JSON whatever the client's content type: every API server
 // decodes a JSON DeleteOptions body.
 func deletePodObject(ctx context.Context, c kubernetes.Interface, pod *corev1.Pod) error {
-	body, err := json.Marshal(metav1.DeleteOptions{
+	opts := metav1.DeleteOptions{
 		TypeMeta:           metav1.TypeMeta{APIVersion: "v1", Kind: "DeleteOptions"},
-		GracePeriodSeconds: ptr.To[int64](0), Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+		GracePeriodSeconds: ptr.To[int64](0), Preconditions: &metav1.Preconditions{UID: &pod.UID}}
+	if rc, ok := c.CoreV1().RESTClient().(*rest.RESTClient); !ok || rc == nil {
+		// client-go's fake clientset (the lifecycle tests) has no REST client.
+		return c.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, opts)
+	}
+	body, err := json.Marshal(opts)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,13 @@
 // to the node, driving the container runtime over CRI until the runtime matches the
 // pod spec. Everything it needs to resume after a restart lives in the API server and
 // in the runtime's labels.
+//
+// As in Kubernetes, three parts carry a pod: its pod worker (worker.go, the state
+// machine: one goroutine per pod, woken by pod events, probe results and the PLEG),
+// the runtime manager (runtimemanager.go: sandboxes, containers and images through
+// the CRI RuntimeService and ImageManagerService interfaces, so the lifecycle is
+// tested against k8s.io/cri-api's fakes) and the status manager (statusmanager.go:
+// the status writes and what was last written).
 package kubelet
 
 import (
@@ -40,7 +47,9 @@ type Config struct {
 	NodeName string
 	NodeIPs  []string // InternalIPs; the first is the node's address
 	Client   kubernetes.Interface
-	Runtime  *cri.Client
+	// EventClient records events, under a rate limit of its own; nil: Client.
+	EventClient kubernetes.Interface
+	Runtime     *cri.Client
 	// RuntimeVersion is shown in nodeInfo, e.g. "containerd://1.6.20".
 	RuntimeVersion string
 	Version        string // kubeletVersion in nodeInfo
@@ -79,6 +88,8 @@ type Kubelet struct {
 	cfg       Config
 	client    kubernetes.Interface
 	rt        *cri.Client
+	runtime   *runtimeManager // what pod workers drive the runtime through
+	statuses  *statusManager
 	recorder  record.EventRecorder
 	podLister corelisters.PodLister
 	nodes     corelisters.NodeLister
@@ -92,6 +103,7 @@ type Kubelet struct {
 	networkReady atomic.Bool
 	runtimeDown  atomic.Pointer[string] // why the runtime does not answer; nil while it does
 	runtimeNudge chan struct{}
+	relistNudge  chan struct{} // a runtime event asks for a relist now
 	mu           sync.Mutex
 	workers      map[string]*podWorker // by pod UID
 	wg           sync.WaitGroup
@@ -119,7 +131,11 @@ func New(cfg Config) (*Kubelet, error) {
 		machine:      readMachineInfo(cfg.RootDir),
 		workers:      map[string]*podWorker{},
 		runtimeNudge: make(chan struct{}, 1),
+		relistNudge:  make(chan struct{}, 1),
 	}
+	rs, is := cfg.Runtime.Services()
+	k.runtime = newRuntimeManager(rs, is, cfg.NodeName)
+	k.statuses = newStatusManager(cfg.Client)
 	k.probes = newProber(k)
 	k.metrics = newKubeletMetrics()
 	cfg.Runtime.Observe(k.metrics.runtimeCall)
@@ -133,7 +149,11 @@ func New(cfg Config) (*Kubelet, error) {
 // Run serves until ctx ends. Pods keep running when it returns: only the agent stops.
 func (k *Kubelet) Run(ctx context.Context) error {
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: k.client.CoreV1().Events("")})
+	events := k.cfg.EventClient
+	if events == nil {
+		events = k.client
+	}
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: events.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	k.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: k.cfg.NodeName})
 	k.volumes = k.newVolumeManager(ctx)
@@ -163,6 +183,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	go k.heartbeat(ctx)
 	go k.watchRuntime(ctx)
 	go k.relistLoop(ctx)
+	go k.watchExits(ctx)
 	<-ctx.Done()
 	k.wg.Wait()
 	return nil

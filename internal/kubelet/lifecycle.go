@@ -29,7 +29,7 @@ func (w *podWorker) postStart(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 	w.k.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed: %v", err)
 	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Killing", "FailedPostStartHook: stopping container %s", c.Name)
 	w.log().Info("postStart hook failed; stopping the container", "container", c.Name, "err", err)
-	if _, err := w.k.rt.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: gracePeriod(pod)}); err != nil {
+	if err := w.k.runtime.runtime.StopContainer(ctx, id, gracePeriod(pod)); err != nil {
 		w.log().Warn("stopping container failed", "container", c.Name, "err", err)
 	}
 	return false

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -16,8 +18,8 @@ import (
 	"skiff/internal/kubelet/cri"
 )
 
-// relistEvery is the PLEG period: containerd 1.6 has no container event stream, so
-// state changes (a container exiting) are found by listing.
+// relistEvery is the PLEG period. A task's exit reported by the runtime's event
+// stream (see watchExits) relists at once; the period finds what no event reports.
 const relistEvery = time.Second
 
 // dispatch hands a pod event to the pod's worker, starting one if needed.
@@ -101,17 +103,52 @@ func (k *Kubelet) relistLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-k.relistNudge:
 		}
+	}
+}
+
+// watchExits relists as soon as the runtime reports a container or sandbox exit, so
+// a crashed container's worker runs without waiting for the next period. A runtime
+// without an event stream leaves the periodic relist alone.
+func (k *Kubelet) watchExits(ctx context.Context) {
+	nudge := func() {
+		select {
+		case k.relistNudge <- struct{}{}:
+		default:
+		}
+	}
+	wait := relistEvery
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := k.rt.WatchExits(ctx, nudge)
+		if status.Code(err) == codes.Unimplemented {
+			slog.Info("the runtime has no event stream; container exits are found by relisting", "every", relistEvery)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > time.Minute {
+			wait = relistEvery // it worked for a while: a fresh failure
+		}
+		slog.Warn("runtime event stream ended; container exits are found by relisting until it is back", "err", err, "retry", wait)
+		nudge() // what happened while it was down
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Minute)
 	}
 }
 
 // relist returns a signature of each pod's runtime state, and its namespace and name.
 func (k *Kubelet) relist(ctx context.Context) (map[string]string, map[string][2]string, error) {
-	sbs, err := k.rt.Sandboxes(ctx, k.nodeSelector())
+	sbs, err := k.runtime.Sandboxes(ctx, k.nodeSelector())
 	if err != nil {
 		return nil, nil, err
 	}
-	cs, err := k.rt.Containers(ctx, k.nodeSelector())
+	cs, err := k.runtime.Containers(ctx, k.nodeSelector())
 	if err != nil {
 		return nil, nil, err
 	}

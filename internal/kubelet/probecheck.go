@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	corev1 "k8s.io/api/core/v1"
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	internalapi "k8s.io/cri-api/pkg/apis"
 
 	"skiff/internal/kubelet/cri"
 )
@@ -33,7 +33,7 @@ type probeTarget struct {
 
 // runProbe runs p once and returns whether it passed and, when not, the message
 // Kubernetes shows after "<Kind> probe failed: ".
-func runProbe(ctx context.Context, rt *cri.Client, p *corev1.Probe, t probeTarget) (bool, string) {
+func runProbe(ctx context.Context, rt internalapi.RuntimeService, p *corev1.Probe, t probeTarget) (bool, string) {
 	timeout := time.Duration(max(p.TimeoutSeconds, 1)) * time.Second
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -50,16 +50,16 @@ func runProbe(ctx context.Context, rt *cri.Client, p *corev1.Probe, t probeTarge
 	return true, ""
 }
 
-func execProbe(ctx context.Context, rt *cri.Client, e *corev1.ExecAction, id string, timeout time.Duration) (bool, string) {
-	r, err := rt.Runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: e.Command, Timeout: int64(timeout / time.Second)})
-	if err != nil {
-		if ctx.Err() != nil {
-			return false, fmt.Sprintf("command %q timed out", strings.Join(e.Command, " "))
-		}
+func execProbe(ctx context.Context, rt internalapi.RuntimeService, e *corev1.ExecAction, id string, timeout time.Duration) (bool, string) {
+	stdout, stderr, err := rt.ExecSync(ctx, id, e.Command, timeout)
+	var exit *cri.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return false, strings.TrimSpace(string(stdout) + string(stderr))
+	case err != nil && ctx.Err() != nil:
+		return false, fmt.Sprintf("command %q timed out", strings.Join(e.Command, " "))
+	case err != nil:
 		return false, err.Error()
-	}
-	if r.ExitCode != 0 {
-		return false, strings.TrimSpace(string(r.Stdout) + string(r.Stderr))
 	}
 	return true, ""
 }

@@ -152,7 +152,7 @@ func (p *prober) run(ctx context.Context, pod *corev1.Pod, key probeKey, t probe
 	defer ticker.Stop()
 	for {
 		if p.gate(t.ContainerID, key.kind) {
-			ok, msg := runProbe(ctx, p.k.rt, spec, t)
+			ok, msg := runProbe(ctx, p.k.runtime.runtime, spec, t)
 			if ctx.Err() != nil {
 				return
 			}

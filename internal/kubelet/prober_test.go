@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/record"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	critest "k8s.io/cri-api/pkg/apis/testing"
 )
 
 // TestProberLifecycle runs real probe goroutines against an HTTP server: readiness
@@ -38,7 +39,7 @@ func TestProberLifecycle(t *testing.T) {
 			LivenessProbe:  &corev1.Probe{ProbeHandler: get("/healthz"), PeriodSeconds: 1, FailureThreshold: 2},
 		}}}}
 	rec := record.NewFakeRecorder(10)
-	k := &Kubelet{recorder: rec, workers: map[string]*podWorker{}}
+	k := &Kubelet{recorder: rec, workers: map[string]*podWorker{}, runtime: newRuntimeManager(critest.NewFakeRuntimeService(), critest.NewFakeImageService(), "n")}
 	p := newProber(k)
 	rt := &podRuntime{Containers: []runtimeContainer{{ID: "c1", Name: "app", State: runtimeapi.ContainerState_CONTAINER_RUNNING, StartedAt: time.Now()}}}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -75,7 +76,7 @@ func TestProberStartupGatesLiveness(t *testing.T) {
 			LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(int32(closed))}}, PeriodSeconds: 1, FailureThreshold: 1},
 		}}}}
 	rec := record.NewFakeRecorder(100)
-	k := &Kubelet{recorder: rec, workers: map[string]*podWorker{}}
+	k := &Kubelet{recorder: rec, workers: map[string]*podWorker{}, runtime: newRuntimeManager(critest.NewFakeRuntimeService(), critest.NewFakeImageService(), "n")}
 	p := newProber(k)
 	rt := &podRuntime{Containers: []runtimeContainer{{ID: "c2", Name: "app", State: runtimeapi.ContainerState_CONTAINER_RUNNING, StartedAt: time.Now()}}}
 	ctx, cancel := context.WithCancel(context.Background())

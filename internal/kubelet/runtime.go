@@ -95,7 +95,7 @@ func (r *podRuntime) anyRunning() bool {
 }
 
 // fetchPodRuntime reads a pod's sandboxes and containers from the runtime.
-func fetchPodRuntime(ctx context.Context, rt *cri.Client, node string, uid types.UID) (*podRuntime, error) {
+func fetchPodRuntime(ctx context.Context, rt runtimeReader, node string, uid types.UID) (*podRuntime, error) {
 	sel := map[string]string{cri.LabelPodUID: string(uid), cri.LabelNode: node}
 	sbs, err := rt.Sandboxes(ctx, sel)
 	if err != nil {

@@ -115,7 +115,7 @@ func (w *podWorker) verifyNonRoot(ctx context.Context, pod *corev1.Pod, c *corev
 	if uid := effectiveRunAsUser(pod, c); uid != nil {
 		return nonRootByUser(pod, c, *uid)
 	}
-	st, err := w.k.rt.Images.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: imageRef}})
+	st, err := w.k.runtime.images.ImageStatus(ctx, &runtimeapi.ImageSpec{Image: imageRef}, false)
 	if err != nil {
 		return fmt.Errorf("image status of %s: %w", c.Image, err)
 	}

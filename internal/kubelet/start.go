@@ -115,14 +115,18 @@ func (w *podWorker) createSandbox(ctx context.Context, pod *corev1.Pod, rt *podR
 		attempt = old.Attempt + 1
 		w.stopAll(ctx, pod, rt, 0, "")
 	}
+	if !w.k.runtime.acquire(ctx) {
+		return ctx.Err()
+	}
+	defer w.k.runtime.release()
 	start := time.Now()
-	resp, err := w.k.rt.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: w.k.sandboxConfig(pod, attempt, parent)})
+	id, err := w.k.runtime.runtime.RunPodSandbox(ctx, w.k.sandboxConfig(pod, attempt, parent), "")
 	if err != nil {
 		w.k.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 		w.log().Warn("creating sandbox failed", "err", err)
 		return err
 	}
-	w.log().Debug("sandbox running", "sandbox", resp.PodSandboxId, "took", time.Since(start))
+	w.log().Debug("sandbox running", "sandbox", id, "took", time.Since(start))
 	return nil
 }
 
@@ -144,16 +148,16 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, sb *run
 		return w.startFailed(pod, c, reason, err)
 	}
 	sbCfg := w.k.sandboxConfig(pod, 0, parent)
-	created, err := w.k.rt.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sb.ID, Config: cfg, SandboxConfig: sbCfg})
+	created, err := w.k.runtime.runtime.CreateContainer(ctx, sb.ID, cfg, sbCfg)
 	if err != nil {
 		return w.startFailed(pod, c, "CreateContainerError", err)
 	}
 	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
-	if _, err := w.k.rt.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: created.ContainerId}); err != nil {
+	if err := w.k.runtime.runtime.StartContainer(ctx, created); err != nil {
 		return w.startFailed(pod, c, "RunContainerError", err)
 	}
 	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
-	if !w.postStart(ctx, pod, c, created.ContainerId) {
+	if !w.postStart(ctx, pod, c, created) {
 		return time.Second
 	}
 	delete(w.waiting, c.Name)
@@ -182,7 +186,7 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.
 	if policy == "" {
 		policy = defaultPullPolicy(c.Image)
 	}
-	present, id, err := w.k.rt.ImagePresent(ctx, c.Image)
+	present, id, err := w.k.runtime.ImagePresent(ctx, c.Image)
 	if err != nil {
 		return "", 5 * time.Second, w.imageWaiting(c, "ErrImagePull", err.Error())
 	}
@@ -202,7 +206,7 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.
 	}
 	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
 	start := time.Now()
-	ref, err := w.k.rt.Pull(ctx, c.Image)
+	ref, err := w.k.runtime.Pull(ctx, c.Image)
 	if err != nil {
 		w.k.pulls.Retried(key, time.Now())
 		w.pullFailed[c.Name] = time.Now()

@@ -325,13 +325,15 @@ func mergeConditions(old, own []corev1.PodCondition) []corev1.PodCondition {
 		}
 		out = append(out, c)
 	}
-	if _, ok := byType[corev1.PodScheduled]; !ok {
-		out = append([]corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: sec(time.Now())}}, out...)
-	}
 	for _, c := range old {
 		if !owned[c.Type] {
 			out = append(out, c)
 		}
+	}
+	// Where a kept PodScheduled goes too: in another place the next sync would
+	// compute a different order and write the status again for nothing.
+	if _, ok := byType[corev1.PodScheduled]; !ok {
+		out = append(out, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: sec(time.Now())})
 	}
 	return out
 }

@@ -4,15 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"skiff/internal/kubelet/volume"
 )
@@ -29,9 +25,6 @@ type podWorker struct {
 	wakeCh   chan struct{}
 	// waiting remembers why containers could not start (image, config, backoff).
 	waiting map[string]corev1.ContainerStateWaiting
-	// latest is the pod as last written by this worker, newer than the informer's
-	// copy until the watch catches up.
-	latest *corev1.Pod
 	// backoffSeen is the run whose crash was last reported, so BackOff events are
 	// recorded once per crash.
 	backoffSeen map[string]string
@@ -83,24 +76,15 @@ func (w *podWorker) run(ctx context.Context) {
 	}
 }
 
-// currentPod is the newer of the informer's pod and the one this worker last wrote.
+// currentPod is the newer of the informer's pod and the one this node last wrote.
 func (w *podWorker) currentPod() *corev1.Pod {
-	pod := w.k.getPod(w.ns, w.name, w.uid)
-	if pod == nil || w.latest == nil {
-		return pod
-	}
-	a, _ := strconv.ParseInt(pod.ResourceVersion, 10, 64)
-	b, _ := strconv.ParseInt(w.latest.ResourceVersion, 10, 64)
-	if b > a {
-		return w.latest
-	}
-	return pod
+	return w.k.statuses.newest(w.k.getPod(w.ns, w.name, w.uid))
 }
 
 // sync moves the runtime one step toward the pod and reports the status. It returns
 // done once the pod is gone everywhere, and when to look again.
 func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) (bool, time.Duration) {
-	rt, err := fetchPodRuntime(ctx, w.k.rt, w.k.cfg.NodeName, w.uid)
+	rt, err := w.k.runtime.podRuntime(ctx, w.uid)
 	if err != nil {
 		w.log().Warn("reading pod from the runtime failed", "err", err)
 		return false, 2 * time.Second
@@ -122,7 +106,7 @@ func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) (bool, time.Durat
 		w.failPod(ctx, pod, rt, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
 		return false, 0
 	case !w.k.networkReady.Load() && !pod.Spec.HostNetwork:
-		return false, time.Second
+		return false, 0 // the network's set-up wakes every worker
 	}
 	return false, w.syncRunning(ctx, pod, rt)
 }
@@ -158,13 +142,13 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, rt *podRun
 			w.writeStatus(ctx, pod, rt)
 			return 5 * time.Second
 		}
-		if rt, _ = fetchPodRuntime(ctx, w.k.rt, w.k.cfg.NodeName, w.uid); rt == nil || rt.sandbox() == nil {
+		if rt, _ = w.k.runtime.podRuntime(ctx, w.uid); rt == nil || rt.sandbox() == nil {
 			return time.Second
 		}
 		sb = rt.sandbox()
 	}
 	if w.killUnhealthy(ctx, pod, rt) {
-		if rt, _ = fetchPodRuntime(ctx, w.k.rt, w.k.cfg.NodeName, w.uid); rt == nil {
+		if rt, _ = w.k.runtime.podRuntime(ctx, w.uid); rt == nil {
 			return time.Second
 		}
 	}
@@ -185,7 +169,7 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, rt *podRun
 		}
 	}
 	if len(pl.Start) > 0 || len(pl.Kill) > 0 {
-		rt, _ = fetchPodRuntime(ctx, w.k.rt, w.k.cfg.NodeName, w.uid)
+		rt, _ = w.k.runtime.podRuntime(ctx, w.uid)
 		if rt == nil {
 			return time.Second
 		}
@@ -227,27 +211,10 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *corev1.Pod, rt *podRun
 }
 
 func (w *podWorker) putStatus(ctx context.Context, pod *corev1.Pod, st corev1.PodStatus) {
-	if equality.Semantic.DeepEqual(pod.Status, st) {
-		return
+	err := w.k.statuses.put(ctx, pod, st)
+	if err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) {
+		w.log().Warn("updating pod status failed", "err", err)
 	}
-	p := pod.DeepCopy()
-	p.Status = st
-	updated, err := w.k.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
-	if apierrors.IsConflict(err) {
-		fresh, gerr := w.k.client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
-		if gerr != nil || fresh.UID != pod.UID {
-			return
-		}
-		fresh.Status = st
-		updated, err = w.k.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{})
-	}
-	if err != nil {
-		if ctx.Err() == nil && !apierrors.IsNotFound(err) {
-			w.log().Warn("updating pod status failed", "err", err)
-		}
-		return
-	}
-	w.latest = updated
 }
 
 func (w *podWorker) deadlineExceeded(pod *corev1.Pod) bool {
@@ -260,7 +227,7 @@ func (w *podWorker) deadlineExceeded(pod *corev1.Pod) bool {
 func (w *podWorker) failPod(ctx context.Context, pod *corev1.Pod, rt *podRuntime, reason, msg string) {
 	w.k.recorder.Event(pod, corev1.EventTypeNormal, reason, msg)
 	w.stopAll(ctx, pod, rt, gracePeriod(pod), "")
-	rt, err := fetchPodRuntime(ctx, w.k.rt, w.k.cfg.NodeName, w.uid)
+	rt, err := w.k.runtime.podRuntime(ctx, w.uid)
 	if err != nil {
 		return
 	}
@@ -279,7 +246,7 @@ func (w *podWorker) removeOldRuns(ctx context.Context, rt *podRuntime) {
 		c := &rt.Containers[i]
 		seen[c.Name]++
 		if seen[c.Name] > 2 && c.exited() {
-			if _, err := w.k.rt.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: c.ID}); err != nil {
+			if err := w.k.runtime.runtime.RemoveContainer(ctx, c.ID); err != nil {
 				w.log().Debug("removing old container failed", "container", c.ID, "err", err)
 			}
 		}
@@ -292,12 +259,12 @@ func (w *podWorker) cleanup(ctx context.Context, rt *podRuntime) bool {
 	w.stopAll(ctx, nil, rt, 2, "")
 	ok := true
 	for _, c := range rt.Containers {
-		if _, err := w.k.rt.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: c.ID}); err != nil {
+		if err := w.k.runtime.runtime.RemoveContainer(ctx, c.ID); err != nil {
 			ok = false
 		}
 	}
 	for _, sb := range rt.Sandboxes {
-		if _, err := w.k.rt.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.ID}); err != nil {
+		if err := w.k.runtime.runtime.RemovePodSandbox(ctx, sb.ID); err != nil {
 			w.log().Warn("removing sandbox failed", "sandbox", sb.ID, "err", err)
 			ok = false
 		}
@@ -317,6 +284,7 @@ func (w *podWorker) cleanup(ctx context.Context, rt *podRuntime) bool {
 	}
 	if ok {
 		_ = os.RemoveAll(w.k.podLogDir(w.ns, w.name, string(w.uid)))
+		w.k.statuses.forget(w.uid)
 		w.k.restarts.Forget(string(w.uid) + "/")
 		w.k.pulls.Forget(string(w.uid) + "/")
 		w.log().Info("pod removed from node")

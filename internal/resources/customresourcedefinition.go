@@ -60,25 +60,14 @@ func (crdStrategy) Validate(obj, old runtime.Object) field.ErrorList {
 	if err != nil {
 		return field.ErrorList{field.InternalError(nil, err)}
 	}
-	errs := conversionSupported(crd)
 	if old == nil {
-		return append(errs, crdvalidation.ValidateCustomResourceDefinition(context.Background(), crd)...)
+		return crdvalidation.ValidateCustomResourceDefinition(context.Background(), crd)
 	}
 	oldCRD, err := toInternalCRD(old)
 	if err != nil {
 		return field.ErrorList{field.InternalError(nil, err)}
 	}
-	return append(errs, crdvalidation.ValidateCustomResourceDefinitionUpdate(context.Background(), crd, oldCRD)...)
-}
-
-// conversionSupported refuses webhook conversion, which skiff does not do yet:
-// accepting it would serve every version with the stored fields unconverted.
-func conversionSupported(crd *apiextensionsinternal.CustomResourceDefinition) field.ErrorList {
-	if c := crd.Spec.Conversion; c != nil && c.Strategy == apiextensionsinternal.WebhookConverter {
-		return field.ErrorList{field.NotSupported(field.NewPath("spec", "conversion", "strategy"), c.Strategy,
-			[]apiextensionsinternal.ConversionStrategyType{apiextensionsinternal.NoneConverter})}
-	}
-	return nil
+	return crdvalidation.ValidateCustomResourceDefinitionUpdate(context.Background(), crd, oldCRD)
 }
 
 func toInternalCRD(obj runtime.Object) (*apiextensionsinternal.CustomResourceDefinition, error) {

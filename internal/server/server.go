@@ -64,7 +64,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		// The signer needs the CA's key, which only the server holds.
-		cons["csrsigning"] = func(c *controller.Context) manager.Runner { return csrsigning.New(c, srv.CA) }
+		cons["csrsigning"] = func(c *controller.Context) manager.Runner { return csrsigning.New(c, srv.CA, cfg.ServiceCIDR) }
 		g.Go(func() error {
 			return manager.Run(ctx, rc, manager.Options{LeaderElect: true, Constructors: cons})
 		})

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
@@ -45,6 +44,14 @@ type Resource struct {
 	next     int                       // where the ring writes next
 	oldest   int64                     // watches from before this revision get 410 Gone
 	watchers map[*Watcher]struct{}
+	// gen counts the cache's changes, and lastRev is the revision of the newest:
+	// the cache is exactly the state as of max(lastRev, the store's revision).
+	gen     uint64
+	lastRev int64
+
+	viewMu   sync.Mutex
+	lastView *view
+	views    map[int64]keptView // by the revision lists were served at
 }
 
 // Event is one change to an object, as the cache saw it.
@@ -275,33 +282,30 @@ type ListOptions struct {
 }
 
 // List returns matching objects sorted by key, the revision they reflect, and a
-// continue token when Limit cut the list.
+// continue token when Limit cut the list. Lists come from the cache; a continue
+// token whose snapshot the cache no longer keeps is served from etcd.
 func (r *Resource) List(ctx context.Context, o ListOptions) ([]runtime.Object, int64, string, error) {
-	if o.Continue != "" || (o.Limit > 0 && o.ResourceVersion != "0") {
-		return r.listPage(ctx, o)
-	}
-	if err := r.catchUp(ctx, o.ResourceVersion); err != nil {
-		return nil, 0, "", err
-	}
-	r.mu.RLock()
-	rev := r.store.Revision()
 	prefix := r.prefix
 	if o.Namespace != "" {
 		prefix = r.prefix + o.Namespace + "/"
 	}
-	keys := make([]string, 0, len(r.objs))
-	for k, obj := range r.objs {
-		if strings.HasPrefix(k, prefix) && (o.Filter == nil || o.Filter(obj)) {
-			keys = append(keys, k)
+	if o.Continue != "" {
+		tok, err := decodeContinue(o.Continue, prefix)
+		if err != nil {
+			return nil, 0, "", err
 		}
+		if v, ok := r.viewAt(tok.Rev); ok {
+			out, cont := v.page(tok.Rev, prefix, tok.Start, o)
+			return out, tok.Rev, cont, nil
+		}
+		return r.listPage(ctx, o, prefix, tok)
 	}
-	sort.Strings(keys)
-	out := make([]runtime.Object, len(keys))
-	for i, k := range keys {
-		out[i] = r.objs[k]
+	if err := r.catchUp(ctx, o.ResourceVersion); err != nil {
+		return nil, 0, "", err
 	}
-	r.mu.RUnlock()
-	return out, rev, "", nil
+	v, rev := r.currentView()
+	out, cont := v.page(rev, prefix, prefix, o)
+	return out, rev, cont, nil
 }
 
 func (r *Resource) catchUp(ctx context.Context, rv string) error {
@@ -328,25 +332,22 @@ type continueToken struct {
 	Start string `json:"start"`
 }
 
-// listPage reads one page straight from etcd at a fixed revision, so every page of a
-// list is one consistent snapshot.
-func (r *Resource) listPage(ctx context.Context, o ListOptions) ([]runtime.Object, int64, string, error) {
-	prefix := r.prefix
-	if o.Namespace != "" {
-		prefix = r.prefix + o.Namespace + "/"
+func decodeContinue(token, prefix string) (continueToken, error) {
+	var tok continueToken
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err == nil {
+		err = json.Unmarshal(raw, &tok)
 	}
-	from, rev := prefix, int64(0)
-	if o.Continue != "" {
-		var tok continueToken
-		raw, err := base64.RawURLEncoding.DecodeString(o.Continue)
-		if err == nil {
-			err = json.Unmarshal(raw, &tok)
-		}
-		if err != nil || !strings.HasPrefix(tok.Start, prefix) {
-			return nil, 0, "", apierrors.NewBadRequest("invalid continue token")
-		}
-		from, rev = tok.Start, max(tok.Rev, 0) // -1: at the latest revision
+	if err != nil || !strings.HasPrefix(tok.Start, prefix) {
+		return tok, apierrors.NewBadRequest("invalid continue token")
 	}
+	return tok, nil
+}
+
+// listPage reads the page a continue token asks for straight from etcd at the
+// token's revision, so every page of a list is one consistent snapshot.
+func (r *Resource) listPage(ctx context.Context, o ListOptions, prefix string, tok continueToken) ([]runtime.Object, int64, string, error) {
+	from, rev := tok.Start, max(tok.Rev, 0) // -1: at the latest revision
 	var out []runtime.Object
 	end := clientv3.GetPrefixRangeEnd(prefix)
 	for {
@@ -411,6 +412,9 @@ func (r *Resource) reset(objs map[string]runtime.Object, rev int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.objs = objs
+	r.gen++
+	r.lastRev = rev
+	r.dropViews()
 	r.history = make([]Event, 0, 64)
 	r.next = 0
 	r.oldest = rev
@@ -427,6 +431,8 @@ func (r *Resource) observe(typ watch.EventType, key string, obj, prev runtime.Ob
 	if rev <= r.loadedAt {
 		return // a resource registered while running already holds this revision
 	}
+	r.gen++
+	r.lastRev = rev
 	if typ == watch.Deleted {
 		if prev == nil {
 			prev = r.objs[key]

@@ -19,20 +19,38 @@ const watchBuffer = 4096
 // Watcher receives the events of one watch request, already filtered: an object that
 // stops matching arrives as Deleted, one that starts matching as Added.
 type Watcher struct {
-	// Backlog holds the events to send before anything from Events.
+	// Backlog holds the events to send before anything Take returns.
 	Backlog []Event
 	// Rev is the revision the backlog brings the client up to.
 	Rev    int64
-	events chan Event
 	filter func(runtime.Object) bool
+	res    *Resource
 
-	res  *Resource
-	once sync.Once
+	// The queue grows only as far as the watcher falls behind: an idle watcher
+	// holds no buffer (there is one watcher per watch request, thousands with
+	// many nodes).
+	mu    sync.Mutex
+	queue []Event
+	ended bool
+	ready chan struct{} // holds a token while events wait or once ended
 }
 
-// Events delivers live events; it is closed when the watcher falls too far behind or
-// the cache is reloaded.
-func (w *Watcher) Events() <-chan Event { return w.events }
+func newWatcher(r *Resource, filter func(runtime.Object) bool) *Watcher {
+	return &Watcher{res: r, filter: filter, ready: make(chan struct{}, 1)}
+}
+
+// Ready is signalled when events wait or the watcher has ended; Take them then.
+func (w *Watcher) Ready() <-chan struct{} { return w.ready }
+
+// Take returns the waiting events, oldest first, and whether more may follow:
+// false once the watcher fell too far behind or the cache was reloaded.
+func (w *Watcher) Take() ([]Event, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	evs := w.queue
+	w.queue = nil
+	return evs, !w.ended
+}
 
 // Stop unregisters the watcher.
 func (w *Watcher) Stop() {
@@ -42,7 +60,19 @@ func (w *Watcher) Stop() {
 	w.stop()
 }
 
-func (w *Watcher) stop() { w.once.Do(func() { close(w.events) }) }
+func (w *Watcher) stop() {
+	w.mu.Lock()
+	w.ended = true
+	w.mu.Unlock()
+	w.signal()
+}
+
+func (w *Watcher) signal() {
+	select {
+	case w.ready <- struct{}{}:
+	default:
+	}
+}
 
 // send delivers ev if it concerns this watcher; false means the watcher is gone.
 func (w *Watcher) send(ev Event) bool {
@@ -50,13 +80,16 @@ func (w *Watcher) send(ev Event) bool {
 	if !ok {
 		return true
 	}
-	select {
-	case w.events <- ev:
-		return true
-	default:
-		w.stop()
-		return false
+	w.mu.Lock()
+	full := len(w.queue) >= watchBuffer
+	if !w.ended && !full {
+		w.queue = append(w.queue, ev)
 	}
+	w.ended = w.ended || full
+	gone := w.ended
+	w.mu.Unlock()
+	w.signal()
+	return !gone
 }
 
 // filtered turns a raw event into what this watcher should see.
@@ -121,7 +154,7 @@ func (r *Resource) Watch(ctx context.Context, o WatchOptions) (*Watcher, error) 
 		ns, inner := o.Namespace, o.Filter
 		filter = func(obj runtime.Object) bool { return namespaceOf(obj) == ns && (inner == nil || inner(obj)) }
 	}
-	w := &Watcher{events: make(chan Event, watchBuffer), res: r, filter: filter}
+	w := newWatcher(r, filter)
 	return r.register(w, initial, from)
 }
 

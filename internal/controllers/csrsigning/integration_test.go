@@ -67,7 +67,7 @@ func TestBootstrapTokenGetsANodeCertificate(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cc := controller.NewContext(srv.Client, 0)
-	ctl := csrsigning.New(cc, srv.CA)
+	ctl := csrsigning.New(cc, srv.CA, "10.43.0.0/16")
 	cc.Informers.Start(ctx.Done())
 	go ctl.Run(ctx)
 
@@ -83,6 +83,24 @@ func TestBootstrapTokenGetsANodeCertificate(t *testing.T) {
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil || cert.Subject.CommonName != "system:node:n1" {
 		t.Fatalf("certificate %v %v", cert.Subject, err)
+	}
+
+	// Two joins racing for one new name: one certificate.
+	for _, name := range []string{"race-a", "race-b"} {
+		if _, err := boot.CertificatesV1().CertificateSigningRequests().Create(ctx, kubeletCSR(t, name, "n3"), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	issued := 0
+	for _, name := range []string{"race-a", "race-b"} {
+		c, _ := srv.Client.CertificatesV1().CertificateSigningRequests().Get(ctx, name, metav1.GetOptions{})
+		if len(c.Status.Certificate) > 0 {
+			issued++
+		}
+	}
+	if issued != 1 {
+		t.Fatalf("two requests for node n3: %d certificates issued, want 1", issued)
 	}
 
 	// A node that exists: pending until someone allowed to approve for the signer does.

@@ -1,9 +1,7 @@
 // Package csrsigning approves and signs CertificateSigningRequests as Kubernetes'
-// csrapproving and csrsigning controllers do: a bootstrap token's request for a
-// kubelet client certificate (CN system:node:NAME, O system:nodes) is approved when
-// no node of that name exists yet, and a node's request to renew its own is approved;
-// approved requests for the kubernetes.io signers are signed by the cluster CA.
-// Everything else waits for `kubectl certificate approve`.
+// csrapproving and csrsigning controllers do (see approve.go for what is approved
+// without a person); approved requests for the kubernetes.io signers are signed by
+// the cluster CA. Everything else waits for `kubectl certificate approve`.
 package csrsigning
 
 import (
@@ -108,26 +106,4 @@ func parseRequest(data []byte) (*x509.CertificateRequest, error) {
 		return nil, fmt.Errorf("request signature: %w", err)
 	}
 	return req, nil
-}
-
-// AutoApproval says whether and why a pending request is approved without a person:
-// a kubelet client certificate requested by a bootstrap token for a node name no
-// node holds yet, or by the node itself (renewal). nodeExists reports Node objects.
-func AutoApproval(csr *certificatesv1.CertificateSigningRequest, nodeExists func(string) bool) (bool, string) {
-	if csr.Spec.SignerName != certificatesv1.KubeAPIServerClientKubeletSignerName {
-		return false, ""
-	}
-	req, err := parseRequest(csr.Spec.Request)
-	if err != nil || kubeletRequest(req, csr.Spec.Usages, certificatesv1.UsageClientAuth) != nil ||
-		len(req.DNSNames)+len(req.IPAddresses)+len(req.EmailAddresses)+len(req.URIs) > 0 {
-		return false, ""
-	}
-	node := strings.TrimPrefix(req.Subject.CommonName, nodeUserPrefix)
-	switch {
-	case csr.Spec.Username == req.Subject.CommonName:
-		return true, "Auto approving self kubelet client certificate renewal."
-	case slices.Contains(csr.Spec.Groups, bootstrappers) && !nodeExists(node):
-		return true, "Auto approving kubelet client certificate for a bootstrap token: no node " + node + " exists."
-	}
-	return false, ""
 }

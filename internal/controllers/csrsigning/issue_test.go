@@ -8,9 +8,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"net"
+	"net/netip"
 	"testing"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"skiff/internal/pki"
 )
@@ -37,32 +40,60 @@ func TestAutoApprovalAndIssue(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}
-	nodes := map[string]bool{"taken": true}
-	exists := func(n string) bool { return nodes[n] }
+	serving := []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth}
+	nodes := map[string]*corev1.Node{"taken": node("taken", "192.0.2.5")}
+	p := Policy{
+		Node:        func(n string) (*corev1.Node, bool) { v, ok := nodes[n]; return v, ok },
+		Nodes:       func() []*corev1.Node { return []*corev1.Node{nodes["taken"]} },
+		Claimed:     func(n, _ string) (string, bool) { return "csr-first", n == "claimed" },
+		ServiceCIDR: netip.MustParsePrefix("10.96.0.0/12"),
+	}
 	boot := []string{"system:bootstrappers", "system:authenticated"}
+	self := func(n string) (string, []string) {
+		return "system:node:" + n, []string{"system:nodes", "system:authenticated"}
+	}
+	servingCSR := func(n string, dns []string, ips ...string) *certificatesv1.CertificateSigningRequest {
+		var parsed []net.IP
+		for _, ip := range ips {
+			parsed = append(parsed, net.ParseIP(ip))
+		}
+		u, g := self(n)
+		return csr(certificatesv1.KubeletServingSignerName, request(t, "system:node:"+n, []string{"system:nodes"}, dns, parsed...), u, g, serving...)
+	}
 	for _, tc := range []struct {
 		name    string
 		csr     *certificatesv1.CertificateSigningRequest
-		approve bool
+		verdict Verdict
 		issue   bool
 	}{
 		{"bootstrap token, new node", csr(certificatesv1.KubeAPIServerClientKubeletSignerName,
-			request(t, "system:node:new", []string{"system:nodes"}, nil), "system:bootstrap:abcdef", boot, client...), true, true},
+			request(t, "system:node:new", []string{"system:nodes"}, nil), "system:bootstrap:abcdef", boot, client...), Approve, true},
 		{"bootstrap token, a node that exists", csr(certificatesv1.KubeAPIServerClientKubeletSignerName,
-			request(t, "system:node:taken", []string{"system:nodes"}, nil), "system:bootstrap:abcdef", boot, client...), false, true},
+			request(t, "system:node:taken", []string{"system:nodes"}, nil), "system:bootstrap:abcdef", boot, client...), Pending, true},
+		{"bootstrap token, a name another request was approved for", csr(certificatesv1.KubeAPIServerClientKubeletSignerName,
+			request(t, "system:node:claimed", []string{"system:nodes"}, nil), "system:bootstrap:abcdef", boot, client...), Pending, true},
 		{"node renews itself", csr(certificatesv1.KubeAPIServerClientKubeletSignerName,
-			request(t, "system:node:taken", []string{"system:nodes"}, nil), "system:node:taken", []string{"system:nodes"}, client...), true, true},
+			request(t, "system:node:taken", []string{"system:nodes"}, nil), "system:node:taken", []string{"system:nodes"}, client...), Approve, true},
 		{"bootstrap token asks for system:masters", csr(certificatesv1.KubeAPIServerClientKubeletSignerName,
-			request(t, "system:node:new", []string{"system:masters"}, nil), "system:bootstrap:abcdef", boot, client...), false, false},
+			request(t, "system:node:new", []string{"system:masters"}, nil), "system:bootstrap:abcdef", boot, client...), Pending, false},
 		{"kubelet client cert with SANs", csr(certificatesv1.KubeAPIServerClientKubeletSignerName,
-			request(t, "system:node:new", []string{"system:nodes"}, []string{"kubernetes.default.svc"}), "system:bootstrap:abcdef", boot, client...), false, false},
-		{"serving cert is never auto-approved", csr(certificatesv1.KubeletServingSignerName,
-			request(t, "system:node:new", []string{"system:nodes"}, []string{"new"}, net.ParseIP("192.0.2.5")), "system:node:new", []string{"system:nodes"},
-			certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth), false, true},
+			request(t, "system:node:new", []string{"system:nodes"}, []string{"kubernetes.default.svc"}), "system:bootstrap:abcdef", boot, client...), Pending, false},
+		{"serving cert of a registered node, its own address", servingCSR("taken", []string{"taken"}, "192.0.2.5"), Approve, true},
+		{"serving cert of a new node", servingCSR("new", []string{"new"}, "192.0.2.9"), Approve, true},
+		{"serving cert for another node's address", servingCSR("new", nil, "192.0.2.5"), Deny, true},
+		{"serving cert for an address the node did not register", servingCSR("taken", nil, "192.0.2.6"), Deny, true},
+		{"serving cert for kubernetes.default.svc", servingCSR("new", []string{"new", "kubernetes.default.svc"}, "192.0.2.9"), Deny, true},
+		{"serving cert for a wildcard", servingCSR("new", []string{"*.new"}), Deny, true},
+		{"serving cert for a service address", servingCSR("new", nil, "10.96.0.1"), Deny, true},
+		{"serving cert for loopback", servingCSR("new", nil, "127.0.0.1"), Deny, true},
+		{"serving cert asked by a join token", csr(certificatesv1.KubeletServingSignerName,
+			request(t, "system:node:new", []string{"system:nodes"}, []string{"new"}), "system:bootstrap:abcdef", boot, serving...), Pending, true},
+		{"serving cert asked for another node", csr(certificatesv1.KubeletServingSignerName,
+			request(t, "system:node:taken", []string{"system:nodes"}, []string{"taken"}), "system:node:new", []string{"system:nodes"}, serving...), Pending, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if ok, _ := AutoApproval(tc.csr, exists); ok != tc.approve {
-				t.Fatalf("auto-approved = %v, want %v", ok, tc.approve)
+			if d := p.Decide(tc.csr); d.Verdict != tc.verdict || (d.Verdict == Deny && d.Message == "") {
+				t.Fatalf("decision %+v, want verdict %v (a denial says why)", d, tc.verdict)
 			}
 			certPEM, err := Issue(ca, tc.csr)
 			if (err == nil) != tc.issue {
@@ -85,4 +116,9 @@ func TestAutoApprovalAndIssue(t *testing.T) {
 			}
 		})
 	}
+}
+
+func node(name, ip string) *corev1.Node {
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}}}}
 }

@@ -5,6 +5,7 @@ package apiserver_test
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"skiff/test/e2e/framework"
@@ -26,7 +27,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	cluster, err = framework.StartServer(dir, "--disable-agent")
+	policy, err := writeAuditPolicy(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	auditLog = filepath.Join(dir, "audit.log")
+	cluster, err = framework.StartServer(dir, "--disable-agent", "--audit-policy-file", policy, "--audit-log-path", auditLog, "--audit-log-maxsize", "50")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: start server:", err)
 		os.Exit(1)

@@ -283,6 +283,55 @@ spec:
 	})
 }
 
+// metricsTakeover: metrics.k8s.io is skiff's own until an APIService hands
+// v1beta1.metrics.k8s.io to a Service (here the webhook pod, which serves one
+// resource, whoami): then requests and discovery are the backend's. Deleting the
+// APIService gives metrics.k8s.io back to skiff.
+func metricsTakeover(t *testing.T, n, caBundle string) {
+	t.Helper()
+	resources := func(want, not string) func() error {
+		return func() error {
+			out, err := cluster.Kubectl("api-resources", "--api-group=metrics.k8s.io", "-o", "name")
+			if err != nil || !strings.Contains(out, want) || strings.Contains(out, not) {
+				return fmt.Errorf("kubectl api-resources --api-group=metrics.k8s.io: %v\n%s", err, out)
+			}
+			return nil
+		}
+	}
+	if err := resources("nodes.metrics.k8s.io", "whoami")(); err != nil {
+		t.Fatalf("before any APIService: %v", err)
+	}
+	cleanupCluster(t, "apiservice", "v1beta1.metrics.k8s.io")
+	apply(t, "", `apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta1.metrics.k8s.io}
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  service: {namespace: `+n+`, name: webhook}
+  caBundle: `+caBundle+`
+  groupPriorityMinimum: 100
+  versionPriority: 100
+`)
+	framework.Eventually(t, 20*time.Second, func() error {
+		out, err := cluster.Kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/whoami")
+		if err != nil || !strings.Contains(out, `"user":"admin"`) {
+			return fmt.Errorf("whoami through metrics.k8s.io: %v %s", err, out)
+		}
+		return nil
+	})
+	framework.Eventually(t, 20*time.Second, resources("whoami.metrics.k8s.io", "nodes.metrics.k8s.io"))
+	cluster.MustKubectl(t, "delete", "apiservice", "v1beta1.metrics.k8s.io")
+	framework.Eventually(t, 20*time.Second, func() error {
+		out, err := cluster.Kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes")
+		if err != nil || !strings.Contains(out, "NodeMetricsList") {
+			return fmt.Errorf("skiff's own metrics.k8s.io: %v %s", err, out)
+		}
+		return nil
+	})
+	framework.Eventually(t, 20*time.Second, resources("nodes.metrics.k8s.io", "whoami"))
+}
+
 // TestAPIService: an APIService hands echo.e2e.skiff.local/v1alpha1 to a pod; kubectl
 // reaches it through the API server, which says who the user is in front-proxy
 // headers under its own client certificate, and the APIService turns Available.
@@ -327,10 +376,7 @@ spec:
 		}
 		return nil
 	})
-	// metrics.k8s.io stays skiff's own while no APIService claims it.
-	if _, err := cluster.Kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1"); err != nil {
-		t.Errorf("metrics.k8s.io: %v", err)
-	}
+	metricsTakeover(t, n, caBundle)
 	// With its backend gone, the APIService says so and requests get a 503.
 	cluster.MustKubectl(t, "-n", n, "scale", "deployment", "webhook", "--replicas=0")
 	framework.Eventually(t, 60*time.Second, func() error {

@@ -1,19 +1,15 @@
 package node_test
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
-	"net/http"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,37 +22,80 @@ import (
 // The routes from a join token or a namespace's worth of RBAC to cluster-admin,
 // attempted as an attacker would; each must be refused as Kubernetes refuses it.
 
-// joinAs posts a join request with the cluster's join token, as `skiff agent` does;
-// it returns the status, the answer (and its raw body) and the private key.
-func joinAs(t *testing.T, node string, addresses ...string) (code int, answer map[string]string, body, keyPEM string) {
+// joinToken is the cluster's own join token (the server's <data-dir>/token).
+func joinToken(t *testing.T) string {
 	t.Helper()
 	token, err := os.ReadFile(filepath.Join(cluster.Dir, "token"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return joinWith(t, strings.TrimSpace(string(token)), node, addresses...)
+	return strings.TrimSpace(string(token))
 }
 
-// joinWith is joinAs with a given token.
-func joinWith(t *testing.T, token, node string, addresses ...string) (code int, answer map[string]string, body, keyPEM string) {
+// requestCert creates, as kubeconfig, a certificate signing request for node's
+// kubelet client (signer client) or serving (signer serving) certificate naming
+// the given DNS names and IPs, as a joining agent does; it returns the key.
+func requestCert(t *testing.T, kubeconfig, name, signer, node string, dns []string, ips ...string) (keyPEM string, err error) {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, _ := x509.MarshalPKIXPublicKey(key.Public())
-	pub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-	reqBody, _ := json.Marshal(map[string]any{"nodeName": node, "clientPublicKeyPEM": pub, "servingPublicKeyPEM": pub, "addresses": addresses})
-	req, _ := http.NewRequest(http.MethodPost, serverURL(t)+"/skiff/v1/join", bytes.NewReader(reqBody))
-	req.Header.Set("Authorization", "Bearer "+token)
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	resp, err := c.Do(req)
+	tmpl := &x509.CertificateRequest{Subject: pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}}, DNSNames: dns}
+	for _, ip := range ips {
+		tmpl.IPAddresses = append(tmpl.IPAddresses, net.ParseIP(ip))
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var out map[string]string
-	_ = json.Unmarshal(data, &out)
+	usages := `["digital signature", "client auth"]`
+	if signer == "kubernetes.io/kubelet-serving" {
+		usages = `["digital signature", "key encipherment", "server auth"]`
+	}
+	// The requester is recorded by the server, whatever the request claims.
+	manifest := fmt.Sprintf("apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata:\n  name: %s\nspec:\n  request: %s\n  signerName: %s\n  usages: %s\n"+
+		"  username: admin\n  groups: [\"system:masters\"]\n",
+		name, base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})), signer, usages)
+	t.Cleanup(func() { _, _ = cluster.Kubectl("delete", "csr", name, "--ignore-not-found") })
+	if out, err := cluster.KubectlStdin(manifest, "--kubeconfig", kubeconfig, "create", "-f", "-"); err != nil {
+		return "", fmt.Errorf("%w\n%s", err, out)
+	}
 	keyDER, _ := x509.MarshalECPrivateKey(key)
-	return resp.StatusCode, out, string(data), string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
+	return string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})), nil
+}
+
+const (
+	clientSigner  = "kubernetes.io/kube-apiserver-client-kubelet"
+	servingSigner = "kubernetes.io/kubelet-serving"
+)
+
+// issued waits for the request's certificate.
+func issued(t *testing.T, name string) string {
+	t.Helper()
+	var cert string
+	framework.Eventually(t, 30*time.Second, func() error {
+		cert = cluster.MustKubectl(t, "get", "csr", name, "-o", "jsonpath={.status.certificate}")
+		if cert == "" {
+			return fmt.Errorf("csr %s has no certificate: %s", name, cluster.MustKubectl(t, "get", "csr", name, "-o", "jsonpath={.status.conditions}"))
+		}
+		return nil
+	})
+	data, err := base64.StdEncoding.DecodeString(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// joinAs joins as node the way `skiff agent` does, with the join token: a kubelet
+// client certificate through a certificate signing request. It returns a
+// kubeconfig for the node's identity.
+func joinAs(t *testing.T, token, node string) string {
+	t.Helper()
+	boot := kubeconfigFor(t, "bootstrap-"+node, "", "", token)
+	key, err := requestCert(t, boot, "e2e-join-"+node, clientSigner, node, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kubeconfigFor(t, node, issued(t, "e2e-join-"+node), key, "")
 }
 
 func serverURL(t *testing.T) string {
@@ -116,33 +155,94 @@ func refused(t *testing.T, kubeconfig string, want []string, args ...string) {
 }
 
 func TestJoinTokenCannotTakeOverNodesOrForeignNames(t *testing.T) {
-	for _, tc := range []struct {
-		node  string
-		addrs []string
-		want  string
-	}{
-		{"e2e-main", []string{"192.0.2.7"}, `node \"e2e-main\" has already joined`},
-		{"e2e-fake", []string{"kubernetes.default.svc"}, "is not an IP address"},
-		{"e2e-fake", []string{"*.example.test"}, "is not an IP address"},
-		{"e2e-fake", []string{"10.96.0.1"}, "is in the service range"},
-		{"e2e-fake", []string{"127.0.0.1"}, "is not an address of the node"},
-	} {
-		code, _, body, _ := joinAs(t, tc.node, tc.addrs...)
-		if code != http.StatusForbidden || !strings.Contains(body, tc.want) {
-			t.Errorf("join as %s with %v: %d, want 403 with %q:\n%s", tc.node, tc.addrs, code, tc.want, body)
+	token := joinToken(t)
+	boot := kubeconfigFor(t, "bootstrap", "", "", token)
+	pendingWithEvent := func(name, reason string) {
+		t.Helper()
+		framework.Eventually(t, 15*time.Second, func() error {
+			ev, err := cluster.Kubectl("get", "events", "-A", "--field-selector", "involvedObject.name="+name, "-o", "jsonpath={.items[*].reason}: {.items[*].message}")
+			if err != nil || !strings.Contains(ev, reason) {
+				return fmt.Errorf("no %s event for %s: %v %s", reason, name, err, ev)
+			}
+			return nil
+		})
+		if c := cluster.MustKubectl(t, "get", "csr", name, "-o", "jsonpath={.status.conditions}{.status.certificate}"); c != "" {
+			t.Fatalf("csr %s was decided: %s", name, c)
 		}
 	}
+
+	// The join token asks for the name of a node that exists.
+	if _, err := requestCert(t, boot, "e2e-takeover", clientSigner, "e2e-main", nil); err != nil {
+		t.Fatal(err)
+	}
+	pendingWithEvent("e2e-takeover", "NodeNameTaken")
+
+	// Two machines race for one new name: one certificate.
+	for _, name := range []string{"e2e-race-a", "e2e-race-b"} {
+		if _, err := requestCert(t, boot, name, clientSigner, "e2e-race", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	issued(t, "e2e-race-a")
+	pendingWithEvent("e2e-race-b", "NodeNameTaken")
+
+	// The join token asks for a serving certificate: never without an administrator.
+	if _, err := requestCert(t, boot, "e2e-boot-serving", servingSigner, "e2e-fake", []string{"kubernetes.default.svc"}); err != nil {
+		t.Fatal(err)
+	}
+	pendingWithEvent("e2e-boot-serving", "NotRequestedByTheNode")
+
+	// A join token reads its own requests only, and approves nothing.
+	refused(t, boot, []string{"is forbidden"}, "get", "csr")
+	refused(t, boot, []string{"is forbidden"}, "get", "csr", "e2e-race-a")
+	refused(t, boot, []string{"is forbidden"}, "certificate", "approve", "e2e-takeover")
+	refused(t, boot, []string{"is forbidden"}, "-n", "kube-system", "get", "secrets")
+	refused(t, boot, []string{"is forbidden"}, "get", "nodes")
+	cluster.MustKubectl(t, "--kubeconfig", boot, "-n", "kube-public", "get", "configmap", "cluster-info")
+
+	// A node asks for serving certificates naming what is not its own: denied.
+	node := joinAs(t, token, "e2e-servingnode")
+	mainIP := cluster.MustKubectl(t, "get", "node", "e2e-main", "-o", `jsonpath={.status.addresses[?(@.type=="InternalIP")].address}`)
+	for i, tc := range []struct {
+		dns  []string
+		ips  []string
+		want string
+	}{
+		{[]string{"e2e-servingnode", "kubernetes.default.svc"}, nil, `DNS name "kubernetes.default.svc" is not the node name`},
+		{[]string{"*.example.test"}, nil, `DNS name "*.example.test" is not the node name`},
+		{nil, []string{"10.96.0.1"}, "is in the service range"},
+		{nil, []string{"127.0.0.1"}, "is not an address of the node"},
+		{nil, []string{mainIP}, "belongs to node e2e-main"},
+	} {
+		name := fmt.Sprintf("e2e-foreign-san-%d", i)
+		if _, err := requestCert(t, node, name, servingSigner, "e2e-servingnode", tc.dns, tc.ips...); err != nil {
+			t.Fatal(err)
+		}
+		framework.Eventually(t, 15*time.Second, func() error {
+			c := cluster.MustKubectl(t, "get", "csr", name, "-o", "jsonpath={.status.conditions[0].type}: {.status.conditions[0].message}")
+			if !strings.HasPrefix(c, "Denied: ") || !strings.Contains(c, tc.want) {
+				return fmt.Errorf("csr %s for %v %v: %q, want denied with %q", name, tc.dns, tc.ips, c, tc.want)
+			}
+			return nil
+		})
+	}
+	// Its own name and address: approved and signed.
+	if _, err := requestCert(t, node, "e2e-own-serving", servingSigner, "e2e-servingnode", []string{"e2e-servingnode"}, "192.0.2.70"); err != nil {
+		t.Fatal(err)
+	}
+	issued(t, "e2e-own-serving")
+	// And it asks for no other node's serving certificate.
+	if _, err := requestCert(t, node, "e2e-other-serving", servingSigner, "e2e-main", []string{"e2e-main"}); err != nil {
+		t.Fatal(err)
+	}
+	pendingWithEvent("e2e-other-serving", "NotRequestedByTheNode")
 }
 
 func TestNodeIdentityReadsOnlyItsPodsObjects(t *testing.T) {
 	// A join as a new name succeeds: that is the legitimate flow, and the attacker's
 	// starting point.
 	const node = "e2e-attacker"
-	code, resp, body, keyPEM := joinAs(t, node, "192.0.2.66")
-	if code != http.StatusOK {
-		t.Fatalf("join: %d\n%s", code, body)
-	}
-	kc := kubeconfigFor(t, node, resp["clientCertificatePEM"], keyPEM, "")
+	kc := joinAs(t, joinToken(t), node)
 	t.Cleanup(func() { _, _ = cluster.Kubectl("delete", "node", node, "--ignore-not-found") })
 
 	n := ns(t, "nodeauthz")
@@ -182,6 +282,14 @@ func TestNodeIdentityReadsOnlyItsPodsObjects(t *testing.T) {
 	cluster.MustKubectl(t, "--kubeconfig", kc, "label", "node", node, "team=a")
 	refused(t, kc, []string{"is forbidden", `is not allowed to modify labels: node-restriction.kubernetes.io/trusted`},
 		"label", "node", node, "node-restriction.kubernetes.io/trusted=true")
+	// Nor other kubernetes.io labels outside the kubelet's own: a node does not make
+	// itself a control-plane node (the server's own node is one).
+	refused(t, kc, []string{"is forbidden", `is not allowed to modify labels: node-role.kubernetes.io/control-plane`},
+		"label", "node", node, "node-role.kubernetes.io/control-plane=")
+	cluster.MustKubectl(t, "--kubeconfig", kc, "label", "node", node, "topology.kubernetes.io/zone=z1")
+	if roles := cluster.MustKubectl(t, "get", "node", "e2e-main", "-o", "jsonpath={.metadata.labels}"); !strings.Contains(roles, "node-role.kubernetes.io/control-plane") {
+		t.Fatalf("the server's node is not labelled control-plane: %s", roles)
+	}
 	if out, err := cluster.KubectlStdin(fmt.Sprintf(nodeManifest, "e2e-ghost"), "--kubeconfig", kc, "create", "-f", "-"); err == nil ||
 		!strings.Contains(err.Error(), `is not allowed to modify node "e2e-ghost"`) {
 		t.Fatalf("node registered another node: %v\n%s", err, out)
@@ -251,23 +359,23 @@ func TestJoinTokensExpireAndAreRevoked(t *testing.T) {
 	if out := mustSkiff(t, "token", "list"); !strings.Contains(out, id) || !strings.Contains(out, "authentication") || strings.Contains(out, token) {
 		t.Fatalf("token list:\n%s", out)
 	}
-	code, _, body, _ := joinWith(t, token, "e2e-token-node", "192.0.2.67")
-	if code != http.StatusOK {
-		t.Fatalf("join with a new token: %d\n%s", code, body)
-	}
+	joinAs(t, token, "e2e-token-node")
 	t.Cleanup(func() { _, _ = cluster.Kubectl("delete", "node", "e2e-token-node", "--ignore-not-found") })
 	mustSkiff(t, "token", "delete", id)
-	if code, _, body, _ := joinWith(t, token, "e2e-token-node2", "192.0.2.68"); code != http.StatusUnauthorized {
-		t.Fatalf("join with a deleted token: %d, want 401\n%s", code, body)
+	unauthorized := func(token, node string) {
+		t.Helper()
+		_, err := requestCert(t, kubeconfigFor(t, "boot-"+node, "", "", token), "e2e-join-"+node, clientSigner, node, nil)
+		if err == nil || !strings.Contains(err.Error(), "Unauthorized") {
+			t.Fatalf("join as %s: %v, want Unauthorized", node, err)
+		}
 	}
+	unauthorized(token, "e2e-token-node2")
 	// An expired token, as an administrator (or kubeadm) would have left it.
 	cluster.MustKubectl(t, "-n", "kube-system", "create", "secret", "generic", "bootstrap-token-e2eold", "--type=bootstrap.kubernetes.io/token",
 		"--from-literal=token-id=e2eold", "--from-literal=token-secret=0123456789abcdef", "--from-literal=usage-bootstrap-authentication=true",
 		"--from-literal=expiration=2020-01-01T00:00:00Z")
 	t.Cleanup(func() { _, _ = cluster.Kubectl("-n", "kube-system", "delete", "secret", "bootstrap-token-e2eold") })
-	if code, _, body, _ := joinWith(t, "e2eold.0123456789abcdef", "e2e-token-node3", "192.0.2.69"); code != http.StatusUnauthorized {
-		t.Fatalf("join with an expired token: %d, want 401\n%s", code, body)
-	}
+	unauthorized("e2eold.0123456789abcdef", "e2e-token-node3")
 }
 
 func mustSkiff(t *testing.T, args ...string) string {
@@ -279,63 +387,19 @@ func mustSkiff(t *testing.T, args ...string) string {
 	return out
 }
 
-// csrManifest is a kubelet client certificate request for node, and its key.
-func csrManifest(t *testing.T, name, node string) (manifest, keyPEM string) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	return fmt.Sprintf(`apiVersion: certificates.k8s.io/v1
-kind: CertificateSigningRequest
-metadata:
-  name: %s
-spec:
-  request: %s
-  signerName: kubernetes.io/kube-apiserver-client-kubelet
-  usages: ["digital signature", "client auth"]
-  username: admin
-  groups: ["system:masters"]
-`, name, req), string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
-}
-
 func TestCertificateSigningRequests(t *testing.T) {
-	token, err := os.ReadFile(filepath.Join(cluster.Dir, "token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	boot := kubeconfigFor(t, "bootstrap", "", "", strings.TrimSpace(string(token)))
+	boot := kubeconfigFor(t, "bootstrap", "", "", joinToken(t))
 	t.Cleanup(func() {
-		_, _ = cluster.Kubectl("delete", "csr", "e2e-csr-new", "e2e-csr-taken", "--ignore-not-found")
 		_, _ = cluster.Kubectl("delete", "clusterrole,clusterrolebinding", "e2e-csr-approver", "--ignore-not-found")
 	})
-	issued := func(name string) string {
-		var cert string
-		framework.Eventually(t, 30*time.Second, func() error {
-			cert = cluster.MustKubectl(t, "get", "csr", name, "-o", "jsonpath={.status.certificate}")
-			if cert == "" {
-				return fmt.Errorf("csr %s has no certificate", name)
-			}
-			return nil
-		})
-		data, err := base64.StdEncoding.DecodeString(cert)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(data)
-	}
 
 	// A join token asks for a new node's client certificate: approved and signed
 	// without a person; the requester is the token, whatever the request claims.
-	manifest, key := csrManifest(t, "e2e-csr-new", "e2e-csr-node")
-	if out, err := cluster.KubectlStdin(manifest, "--kubeconfig", boot, "create", "-f", "-"); err != nil {
-		t.Fatalf("create csr with the join token: %v\n%s", err, out)
+	key, err := requestCert(t, boot, "e2e-csr-new", clientSigner, "e2e-csr-node", nil)
+	if err != nil {
+		t.Fatalf("create csr with the join token: %v", err)
 	}
-	cert := issued("e2e-csr-new")
+	cert := issued(t, "e2e-csr-new")
 	if u := cluster.MustKubectl(t, "get", "csr", "e2e-csr-new", "-o", "jsonpath={.spec.username} {.status.conditions[0].reason}"); u != "system:bootstrap:skiff AutoApproved" {
 		t.Fatalf("csr requester and approval: %q", u)
 	}
@@ -346,9 +410,8 @@ func TestCertificateSigningRequests(t *testing.T) {
 	refused(t, nodeKC, []string{"is forbidden"}, "get", "secrets", "-A")
 
 	// The same for a node that exists waits for an administrator.
-	manifest, _ = csrManifest(t, "e2e-csr-taken", "e2e-main")
-	if out, err := cluster.KubectlStdin(manifest, "--kubeconfig", boot, "create", "-f", "-"); err != nil {
-		t.Fatalf("create csr: %v\n%s", err, out)
+	if _, err := requestCert(t, boot, "e2e-csr-taken", clientSigner, "e2e-main", nil); err != nil {
+		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second)
 	if c := cluster.MustKubectl(t, "get", "csr", "e2e-csr-taken", "-o", "jsonpath={.status.conditions}"); c != "" {
@@ -360,5 +423,5 @@ func TestCertificateSigningRequests(t *testing.T) {
 	refused(t, "", []string{"is forbidden", `user not permitted to approve requests with signerName "kubernetes.io/kube-apiserver-client-kubelet"`},
 		"--as=carol", "certificate", "approve", "e2e-csr-taken")
 	cluster.MustKubectl(t, "certificate", "approve", "e2e-csr-taken")
-	issued("e2e-csr-taken")
+	issued(t, "e2e-csr-taken")
 }

@@ -1,0 +1,288 @@
+// Package density benchmarks pod start-up at density on one real node: `skiff
+// server` with its own agent and containerd, pods created at once with their image
+// already present, scheduled by the scheduler, and the time from each create to the
+// pod reported Running and Ready, as a client watching the API sees it.
+//
+//	make build
+//	flock /tmp/skiff-e2e.lock go test ./test/bench/density -run '^$' -bench . -benchtime 1x -timeout 20m
+//
+// It needs what the node e2e tests need (root, containerd, runc, CNI plugins, nft)
+// and prints p50/p99 create→Running and create→Ready, pods/s and the load average.
+package density
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"skiff/internal/images"
+	"skiff/test/e2e/framework"
+)
+
+const nodeName = "bench-density"
+
+var (
+	cluster *framework.Cluster
+	client  kubernetes.Interface
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if missing := framework.NodePrerequisites(); missing != "" {
+		fmt.Fprintln(os.Stderr, "bench density: prerequisite missing:", missing)
+		if framework.InCI() {
+			return 1
+		}
+		return 0
+	}
+	dir, err := os.MkdirTemp("", "skiff-bench-density-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cluster, err = framework.StartServer(dir, "--kubelet-port", "0", "--node-name", nodeName, "--dns-port", "0",
+		"--ingress-http-port", "0", "--ingress-https-port", "0",
+		"--cluster-cidr", "10.246.0.0/16", "--service-cidr", "10.98.0.0/16")
+	if err == nil {
+		err = cluster.WaitNodeReady(nodeName)
+	}
+	if err == nil {
+		var cfg, cerr = clientcmd.BuildConfigFromFlags("", cluster.Kubeconfig)
+		if err = cerr; err == nil {
+			cfg.QPS, cfg.Burst = 500, 1000
+			client, err = kubernetes.NewForConfig(cfg)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench density: start server:", err)
+		if cluster != nil {
+			cluster.Stop()
+			cluster.Cleanup()
+		}
+		return 1
+	}
+	code := m.Run()
+	cluster.Stop()
+	cluster.Cleanup()
+	if code == 0 {
+		os.RemoveAll(dir)
+	} else {
+		fmt.Fprintf(os.Stderr, "bench density: logs kept in %s\n", dir)
+	}
+	return code
+}
+
+func BenchmarkDensity50Pods(b *testing.B)  { density(b, 50) }
+func BenchmarkDensity100Pods(b *testing.B) { density(b, 100) }
+
+// density creates n pods at once in a fresh namespace and waits for all of them to
+// be Running and Ready; one pass is the measurement.
+func density(b *testing.B, n int) {
+	if b.N > 1 {
+		b.Skip("one pass is the measurement; use -benchtime 1x")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	ns := fmt.Sprintf("density-%d-%d", n, time.Now().UnixNano()%100000)
+	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	defer deleteNamespace(b, ns)
+	waitServiceAccount(b, ctx, ns)
+	// The image is pulled once before the clock starts: the benchmark measures start-up
+	// with the image present.
+	warm(b, ctx, ns)
+
+	w, err := client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "bench=density"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+	load0, cpu0 := loadAvg(), serverCPU()
+	created := make([]time.Time, n)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			created[i] = time.Now()
+			if _, err := client.CoreV1().Pods(ns).Create(ctx, benchPod(i), metav1.CreateOptions{}); err != nil {
+				b.Error(err)
+			}
+		}()
+	}
+	running, ready := collect(b, ctx, w, n, created)
+	wg.Wait()
+	total := time.Since(start)
+	cpu := serverCPU() - cpu0
+	b.ReportMetric(cpu.Seconds(), "server-cpu-s")
+	b.Logf("CPU used by skiff server and containerd meanwhile: %v", cpu.Round(10*time.Millisecond))
+	report(b, n, running, ready, total, load0)
+}
+
+// serverCPU is the CPU time of the server process and of its children that still
+// run (containerd; the shims are containerd's and not counted).
+func serverCPU() time.Duration {
+	pid := cluster.PID()
+	total := procCPU(pid)
+	children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	for _, c := range strings.Fields(string(children)) {
+		var child int
+		fmt.Sscan(c, &child)
+		total += procCPU(child)
+	}
+	return total
+}
+
+// procCPU reads utime+stime of a process, in clock ticks of 10 ms.
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	var utime, stime int64
+	fmt.Sscan(fields[11], &utime)
+	fmt.Sscan(fields[12], &stime)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// collect reads the watch until every pod was seen Running and Ready, and returns
+// each pod's create→Running and create→Ready durations.
+func collect(b *testing.B, ctx context.Context, w watch.Interface, n int, created []time.Time) (running, ready []time.Duration) {
+	seenRunning, seenReady := map[string]bool{}, map[string]bool{}
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for len(seenReady) < n || len(seenRunning) < n {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				b.Fatalf("watch ended: %d running, %d ready of %d", len(seenRunning), len(seenReady), n)
+			}
+			pod, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			var i int
+			fmt.Sscanf(pod.Name, "density-%d", &i)
+			now := time.Now()
+			if pod.Status.Phase == corev1.PodRunning && !seenRunning[pod.Name] {
+				seenRunning[pod.Name] = true
+				running = append(running, now.Sub(created[i]))
+			}
+			if podReady(pod) && !seenReady[pod.Name] {
+				seenReady[pod.Name] = true
+				ready = append(ready, now.Sub(created[i]))
+			}
+		case <-tick.C:
+			fmt.Fprintf(os.Stderr, "bench: %d running, %d ready of %d\n", len(seenRunning), len(seenReady), n)
+		case <-ctx.Done():
+			b.Fatalf("not all pods ready: %d running, %d ready of %d", len(seenRunning), len(seenReady), n)
+		}
+	}
+	return running, ready
+}
+
+func report(b *testing.B, n int, running, ready []time.Duration, total time.Duration, load0 string) {
+	slices.Sort(running)
+	slices.Sort(ready)
+	pct := func(d []time.Duration, p float64) time.Duration { return d[min(len(d)-1, int(float64(len(d))*p))] }
+	b.ReportMetric(pct(running, 0.5).Seconds(), "running-p50-s")
+	b.ReportMetric(pct(running, 0.99).Seconds(), "running-p99-s")
+	b.ReportMetric(pct(ready, 0.5).Seconds(), "ready-p50-s")
+	b.ReportMetric(pct(ready, 0.99).Seconds(), "ready-p99-s")
+	b.ReportMetric(float64(n)/total.Seconds(), "pods/s")
+	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	b.Logf("%d pods: create→Running p50 %v p99 %v; create→Ready p50 %v p99 %v; all ready in %v (%.1f pods/s); load average before %s, after %s",
+		n, r(pct(running, 0.5)), r(pct(running, 0.99)), r(pct(ready, 0.5)), r(pct(ready, 0.99)), r(total),
+		float64(n)/total.Seconds(), load0, loadAvg())
+}
+
+func benchPod(i int) *corev1.Pod {
+	zero := int64(0)
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("density-%d", i), Labels: map[string]string{"bench": "density"}},
+		// Scheduled as users' pods are: the server's node is the only one.
+		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: &zero,
+			Containers:                    []corev1.Container{{Name: "pause", Image: images.PauseRef, ImagePullPolicy: corev1.PullIfNotPresent}},
+		},
+	}
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// warm runs one pod to completion of its start so the image is on the node.
+func warm(b *testing.B, ctx context.Context, ns string) {
+	p := benchPod(0)
+	p.Name, p.Labels = "warm", nil
+	if _, err := client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		got, err := client.CoreV1().Pods(ns).Get(ctx, p.Name, metav1.GetOptions{})
+		if err == nil && podReady(got) {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.Fatalf("warm-up pod not ready within 2 minutes (is the image built in? see %s)", cluster.LogPath)
+}
+
+func waitServiceAccount(b *testing.B, ctx context.Context, ns string) {
+	for ctx.Err() == nil {
+		if _, err := client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{}); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.Fatal("no default service account")
+}
+
+// deleteNamespace removes the benchmark's pods and waits until the node has
+// stopped them, so the next benchmark starts on an empty node.
+func deleteNamespace(b *testing.B, ns string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	_ = client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	for ctx.Err() == nil {
+		l, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err == nil && len(l.Items) == 0 {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	b.Error("pods not deleted within 5 minutes")
+}
+
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(data))[:3], " ")
+}
