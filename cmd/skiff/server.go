@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,6 +17,9 @@ import (
 )
 
 func runServer(ctx context.Context, args []string) error {
+	if len(args) > 0 && (args[0] == "list" || args[0] == "remove") {
+		return runServers(ctx, os.Stdout, args)
+	}
 	fs := flag.NewFlagSet("server", flag.ExitOnError)
 	var cfg server.Config
 	var etcd string
@@ -50,6 +54,9 @@ func runServer(ctx context.Context, args []string) error {
 	})
 	fs.DurationVar(&cfg.SnapshotInterval, "etcd-snapshot-interval", 12*time.Hour, "how often the embedded etcd is snapshotted into DATA-DIR/snapshots (0 disables)")
 	fs.IntVar(&cfg.SnapshotRetention, "etcd-snapshot-retention", 5, "how many scheduled snapshots are kept")
+	fs.StringVar(&cfg.JoinServer, "server", "", "join the control plane of this running server (https://HOST:PORT), with --token")
+	fs.StringVar(&cfg.JoinToken, "token", "", "with --server: the server join token (the first server's <data-dir>/server-join-token; an agent token is refused)")
+	fs.IntVar(&cfg.PeerPort, "etcd-peer-port", 2380, "port other servers reach this server's etcd at (mutual TLS; opened only once a second server joins)")
 	clusterReset := fs.Bool("cluster-reset", false, "start the embedded etcd as a new single-member cluster (with --restore)")
 	fs.StringVar(&cfg.RestoreSnapshot, "restore", "", "with --cluster-reset: replace the embedded etcd's data with this snapshot first (the old data is moved aside)")
 	var prof profiling
@@ -72,6 +79,10 @@ func runServer(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.DataDir = abs
+	cfg.MemberName = cfg.Agent.NodeName
+	if (cfg.JoinServer == "") != (cfg.JoinToken == "") {
+		return fmt.Errorf("--server and --token go together: a server joins another with its server join token")
+	}
 	return server.Run(ctx, cfg)
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -23,6 +24,7 @@ import (
 	"skiff/internal/kubelet/containerd"
 	"skiff/internal/kubelet/cri"
 	"skiff/internal/localpath"
+	"skiff/internal/serverlb"
 )
 
 // SandboxImage is the pause image of every pod, built into the cluster registry.
@@ -116,6 +118,27 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	return k.Run(ctx)
 }
 
+// failoverConfig is the node's API client configuration through a local load
+// balancer that knows every API server (from the kubernetes Service's endpoints)
+// and moves to another when one stops answering.
+func failoverConfig(ctx context.Context, server, dir string, caPEM []byte) (*rest.Config, error) {
+	u, err := url.Parse(server)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("--server %q: want https://HOST:PORT", server)
+	}
+	lb, err := serverlb.Start(ctx, u.Host)
+	if err != nil {
+		return nil, err
+	}
+	rc := restConfig("https://"+lb.Addr(), dir, caPEM)
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	go lb.Follow(ctx, client, 10*time.Second)
+	return rc, nil
+}
+
 // The node's API requests grow with the pods it starts at once: each costs a
 // token, a status or two and three events. client-go's default limit (5/s), which
 // the server's own node had, made 50 pods take half a minute to be reported
@@ -150,8 +173,13 @@ func credentialsFor(ctx context.Context, cfg *Config, rc *rest.Config) (*credent
 			return nil, nil, err
 		}
 		dir := pkiDir(cfg.DataDir)
-		go rotateClient(ctx, cfg.Server, dir, cfg.NodeName, c.CAPEM)
-		return c, restConfig(cfg.Server, dir, c.CAPEM), nil
+		rc, err := failoverConfig(ctx, cfg.Server, dir, c.CAPEM)
+		if err != nil {
+			return nil, nil, err
+		}
+		// Certificate renewal goes through the load balancer too.
+		go rotateClient(ctx, rc.Host, dir, cfg.NodeName, c.CAPEM)
+		return c, rc, nil
 	}
 	if len(cfg.CAPEM) == 0 || cfg.ServingCert == nil {
 		return nil, nil, errors.New("an agent given a rest.Config also needs CAPEM and ServingCert")

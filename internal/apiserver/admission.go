@@ -259,11 +259,15 @@ func (ad *admission) loadAllocations(ctx context.Context) error {
 	for _, o := range objs {
 		svc := o.(*corev1.Service)
 		if ip, err := netip.ParseAddr(svc.Spec.ClusterIP); err == nil {
-			_ = ad.alloc.ClusterIPs.Allocate(ip)
+			if err := ad.alloc.ClusterIPs.Mark(ip); err != nil {
+				return err
+			}
 		}
 		for _, p := range svc.Spec.Ports {
 			if p.NodePort != 0 {
-				_ = ad.alloc.NodePorts.Allocate(int(p.NodePort))
+				if err := ad.alloc.NodePorts.Mark(int(p.NodePort)); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"skiff/internal/auth"
 	"skiff/internal/openapi"
 	"skiff/internal/resources"
+	"skiff/internal/serverjoin"
 	"skiff/internal/store"
 )
 
@@ -62,6 +63,11 @@ type API struct {
 	// Stats gives the node agents' usage stats behind metrics.k8s.io; nil until the
 	// node agent exists.
 	Stats StatsSource
+	// HasQuorum reports whether etcd can commit writes now (nil: assume it can).
+	HasQuorum func() bool
+	// CAPEM is the cluster CA certificate, public at /cacerts: a joining server
+	// checks it against its token before sending the token.
+	CAPEM []byte
 	// Extra serves non-resource paths (openapi, metrics...) after authentication.
 	Extra map[string]http.Handler
 	// Registry serves /v2/: anyone may pull; pushes need an authorized user.
@@ -176,6 +182,10 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/version":
 		serveVersion(w)
 		return
+	case serverjoin.CACertsPath:
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		_, _ = w.Write(a.CAPEM)
+		return
 	}
 	pull := r.Method == http.MethodGet || r.Method == http.MethodHead
 	if a.Registry != nil && pull && (r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/")) {
@@ -241,6 +251,10 @@ func (a *API) serveAuthenticated(w http.ResponseWriter, r *http.Request, user *a
 	}
 	if ep.Inert != "" && q.Verb != "get" && q.Verb != "list" && q.Verb != "watch" {
 		w.Header().Add("Warning", fmt.Sprintf(`299 - %q`, ep.Inert))
+	}
+	if err := a.writable(q.Verb); err != nil {
+		writeError(w, err)
+		return
 	}
 	// Admission plugins warn through the context, as in Kubernetes.
 	r = r.WithContext(warning.WithWarningRecorder(r.Context(), &headerWarnings{w: w}))

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"mime"
 	"net"
@@ -160,17 +159,12 @@ func (c *capturingWriter) Write(b []byte) (int, error) {
 	return c.ResponseWriter.Write(b)
 }
 
-func (c *capturingWriter) Flush() {
-	if f, ok := c.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
+// Flush and Hijack reach through the library's audit writer, which hides them
+// when the writer it wraps is not net/http's own.
+func (c *capturingWriter) Flush() { _ = http.NewResponseController(c.ResponseWriter).Flush() }
 
 func (c *capturingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if h, ok := c.ResponseWriter.(http.Hijacker); ok {
-		return h.Hijack()
-	}
-	return nil, nil, errors.New("connection cannot be hijacked")
+	return http.NewResponseController(c.ResponseWriter).Hijack()
 }
 
 // Unwrap lets http.ResponseController reach the real writer.
@@ -208,6 +202,15 @@ func (a *API) auditRequestObject(ctx context.Context, obj runtime.Object, q requ
 	}
 	gvr := schema.GroupVersionResource{Group: q.Group, Version: q.Version, Resource: q.Resource}
 	k8saudit.LogRequestObject(ctx, obj, gvr.GroupVersion(), gvr, q.Subresource, resources.Codecs)
+}
+
+// auditResponseObject logs the object a request answers with at the
+// RequestResponse level, as JSON whatever format the client asked for.
+func (a *API) auditResponseObject(ctx context.Context, obj runtime.Object, gv schema.GroupVersion) {
+	if a.audit == nil || !k8saudit.AuditContextFrom(ctx).Enabled() {
+		return
+	}
+	k8saudit.LogResponseObject(ctx, obj, gv, resources.Codecs)
 }
 
 // auditDecision records the authorizer's decision, as Kubernetes' authorization

@@ -49,18 +49,17 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 			}}},
 		}},
 	}
-	if len(a.caPEM) > 0 {
+	for _, o := range objs {
+		if err := a.ensure(ctx, o.gvr, o.obj); err != nil {
+			return err
+		}
+	}
+	if len(a.caPEM) > 0 { // replaced at every start: the server's address can change
 		info, err := clusterInfo("https://"+net.JoinHostPort(advertiseAddress(cfg.BindAddress), strconv.Itoa(addr.Port)), a.caPEM)
 		if err != nil {
 			return err
 		}
-		objs = append(objs, struct {
-			gvr string
-			obj runtime.Object
-		}{"configmaps", info})
-	}
-	for _, o := range objs {
-		if err := a.ensure(ctx, o.gvr, o.obj); err != nil {
+		if err := a.upsert(ctx, "configmaps", info); err != nil {
 			return err
 		}
 	}

@@ -34,6 +34,9 @@ func statusOf(err error) metav1.Status {
 		}
 		return st
 	}
+	if u := etcdUnavailable(err); u != nil {
+		return statusOf(u)
+	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return statusOf(apierrors.NewTimeoutError("request did not complete in time", 1))

@@ -2,8 +2,9 @@ package apiserver
 
 import (
 	"context"
-	"log/slog"
 	"net"
+	"net/netip"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -31,26 +32,44 @@ func advertiseAddress(bind string) string {
 	return ip
 }
 
-// publishKubernetesEndpoints points the `kubernetes` Service at this server, in both
-// Endpoints and EndpointSlice form, as the API server itself does in Kubernetes.
-func (a *API) publishKubernetesEndpoints(ctx context.Context, ip string, port int32) error {
-	if ip == "" {
-		slog.Warn("the API server listens on loopback only; pods cannot reach it through the kubernetes Service (use --bind-address 0.0.0.0)")
+// publishKubernetesEndpoints points the `kubernetes` Service at the live API
+// servers, in both Endpoints and EndpointSlice form, as the API server itself does
+// in Kubernetes. addrs are host:port; servers on different ports get one subset
+// per port, and the slice holds the lowest port's (every server writes the same).
+func (a *API) publishKubernetesEndpoints(ctx context.Context, addrs []netip.AddrPort) error {
+	if len(addrs) == 0 {
 		return nil
 	}
-	labels := map[string]string{discoveryv1.LabelServiceName: "kubernetes", discoveryv1.LabelManagedBy: "skiff-apiserver"}
+	slices.SortFunc(addrs, func(x, y netip.AddrPort) int { return x.Compare(y) })
+	byPort := map[uint16][]string{}
+	var ports []uint16
+	for _, ap := range addrs {
+		if byPort[ap.Port()] == nil {
+			ports = append(ports, ap.Port())
+		}
+		byPort[ap.Port()] = append(byPort[ap.Port()], ap.Addr().String())
+	}
+	slices.Sort(ports)
 	ep := &corev1.Endpoints{
 		// The API server writes the slice itself: mirroring would only make a second one.
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{discoveryv1.LabelSkipMirror: "true"}},
-		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: ip}},
-			Ports: []corev1.EndpointPort{{Name: "https", Port: port, Protocol: corev1.ProtocolTCP}}}},
 	}
-	ready, name, proto := true, "https", corev1.ProtocolTCP
+	for _, p := range ports {
+		sub := corev1.EndpointSubset{Ports: []corev1.EndpointPort{{Name: "https", Port: int32(p), Protocol: corev1.ProtocolTCP}}}
+		for _, ip := range byPort[p] {
+			sub.Addresses = append(sub.Addresses, corev1.EndpointAddress{IP: ip})
+		}
+		ep.Subsets = append(ep.Subsets, sub)
+	}
+	labels := map[string]string{discoveryv1.LabelServiceName: "kubernetes", discoveryv1.LabelManagedBy: "skiff-apiserver"}
+	ready, name, proto, port := true, "https", corev1.ProtocolTCP, int32(ports[0])
 	slice := &discoveryv1.EndpointSlice{
 		ObjectMeta:  metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: labels},
 		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
 		Ports:       []discoveryv1.EndpointPort{{Name: &name, Port: &port, Protocol: &proto}},
+	}
+	for _, ip := range byPort[ports[0]] {
+		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}})
 	}
 	for _, o := range []struct {
 		resource string

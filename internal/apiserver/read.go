@@ -51,6 +51,7 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request, out output, code i
 		writeError(w, err)
 		return
 	}
+	a.auditResponseObject(r.Context(), served, ep.GroupVersion())
 	switch out.as {
 	case "Table":
 		t, err := a.table(r, ep, []runtime.Object{obj}, true)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -27,6 +28,7 @@ import (
 	"skiff/internal/images"
 	"skiff/internal/pki"
 	"skiff/internal/resources"
+	"skiff/internal/serverjoin"
 	"skiff/internal/store"
 )
 
@@ -51,6 +53,13 @@ type Config struct {
 	// RestoreSnapshot, when set, replaces the embedded etcd's data with the snapshot
 	// before starting, as a fresh single-member cluster.
 	RestoreSnapshot string
+	// MemberName is this server's etcd member name (default: the host name) and
+	// PeerPort the port other servers reach its etcd at, once there are several.
+	MemberName string
+	PeerPort   int
+	// JoinServer and JoinToken (a server join token) make this server join the
+	// cluster of a running one, on its first start.
+	JoinServer, JoinToken string
 	// Audit configures the audit log (off without a policy file and a log path).
 	Audit audit.Config
 }
@@ -73,6 +82,10 @@ type Server struct {
 	// startAggregator starts the APIService proxy's informers and availability loop.
 	startAggregator func(ctx context.Context)
 	cfg             Config
+	// initialCluster is the etcd membership a joining server starts with; cluster
+	// admits further servers (nil with external etcd).
+	initialCluster string
+	cluster        *serverjoin.Cluster
 }
 
 // Ready is closed once the server answers and the built-in objects exist.
@@ -102,10 +115,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, ready: make(chan struct{})}
 	var err error
+	if err := s.join(ctx); err != nil {
+		return nil, err
+	}
 	if s.CA, err = pki.LoadOrCreateCA(filepath.Join(cfg.DataDir, "tls")); err != nil {
 		return nil, err
 	}
 	if s.Token, err = pki.LoadOrCreateToken(filepath.Join(cfg.DataDir, "token")); err != nil {
+		return nil, err
+	}
+	serverSecret, err := serverjoin.EnsureToken(cfg.DataDir, s.CA.CertPEM)
+	if err != nil {
 		return nil, err
 	}
 	alloc, err := allocators(cfg)
@@ -131,13 +151,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if len(cfg.EtcdEndpoints) > 0 {
 		s.etcd, err = store.Connect(cfg.EtcdEndpoints)
 	} else {
-		s.etcd, err = startEmbedded(ctx, cfg)
+		s.etcd, err = s.startMember(ctx)
 	}
 	if err != nil {
 		s.listener.Close()
 		return nil, err
 	}
 	s.Store = store.New(s.etcd.Client, resources.Scheme)
+	// Several API servers share one etcd: allocations are recorded there.
+	alloc.ClusterIPs.Share(s.Store.Claims("clusterips/"))
+	alloc.NodePorts.Share(s.Store.Claims("nodeports/"))
 	if s.encrypt, err = loadEncryption(ctx, cfg); err != nil {
 		s.etcd.Close()
 		s.listener.Close()
@@ -153,10 +176,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	// with it keep joining; change the file and restart to rotate it); `skiff token`
 	// manages bootstrap-token Secrets, which expire and can be deleted.
 	bootstrapTokens := &auth.BootstrapTokens{Now: time.Now}
+	// The server join token is a separate secret: an agent's token never reaches
+	// the server join path, which hands out the cluster's keys.
+	serverJoinToken, serverJoinPath := serverJoinAuth(serverSecret)
 	authn := &auth.Authenticator{Tokens: []auth.TokenAuthenticator{auth.StaticToken{
-		Token: s.Token, User: auth.User{Name: "system:bootstrap:skiff", Groups: []string{auth.Bootstrappers}}}, bootstrapTokens, saTokens}}
+		Token: s.Token, User: auth.User{Name: "system:bootstrap:skiff", Groups: []string{auth.Bootstrappers}}}, bootstrapTokens, saTokens, serverJoinToken}}
 	bootstrappers := &auth.BootstrapAuthorizer{}
-	authz := auth.Union{auth.MastersAuthorizer{}, bootstrappers}
+	authz := auth.Union{auth.MastersAuthorizer{}, bootstrappers, serverJoinPath}
 	if s.API, err = NewAPI(s.Store, authn, authz, alloc); err != nil {
 		return nil, err
 	}
@@ -200,7 +226,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if len(cfg.EtcdEndpoints) == 0 {
 		s.API.Extra[etcdsnapshot.Path] = etcdsnapshot.Handler(s.etcd, etcdsnapshot.Dir(cfg.DataDir))
+		s.cluster.EncryptionConfig = encryptionConfigPath(cfg)
+		s.API.Extra[serverjoin.Path] = s.cluster.JoinHandler()
+		s.API.Extra[serverjoin.MembersPath] = s.cluster.MembersHandler()
 	}
+	s.API.CAPEM, s.API.HasQuorum = s.CA.CertPEM, s.etcd.HasLeader
 	s.API.Extra[auth.OpenIDConfigurationPath] = auth.OpenIDConfigurationHandler()
 	s.API.Extra[auth.JWKSPath] = saTokens.JWKSHandler()
 	kcert, kkey, err := s.CA.ClientCert(filepath.Join(cfg.DataDir, "tls"), "apiserver-kubelet-client", "skiff-apiserver", []string{auth.Masters})
@@ -238,17 +268,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 
 // startEmbedded runs the embedded etcd member, first restoring a snapshot into it
 // when asked to.
-func startEmbedded(ctx context.Context, cfg Config) (*store.Etcd, error) {
-	dir := filepath.Join(cfg.DataDir, "etcd")
+func startEmbedded(ctx context.Context, cfg Config, m store.Member) (*store.Etcd, error) {
+	dir := etcdDir(cfg)
 	if cfg.RestoreSnapshot != "" {
-		aside, err := store.Restore(cfg.RestoreSnapshot, dir)
+		aside, err := store.Restore(cfg.RestoreSnapshot, dir, m.Name)
 		if err != nil {
+			return nil, err
+		}
+		// A restored member is alone again: its peers, if any, are not restored.
+		if err := os.Remove(filepath.Join(dir, peersMarker)); err != nil && !os.IsNotExist(err) {
 			return nil, err
 		}
 		slog.Warn("etcd restored from a snapshot as a new single-member cluster; start without --cluster-reset --restore from now on",
 			"snapshot", cfg.RestoreSnapshot, "previous data", aside)
 	}
-	return store.StartEmbedded(ctx, dir)
+	return store.StartMember(ctx, dir, m)
 }
 
 // Run serves until ctx ends, then shuts down: HTTP first, then etcd.
@@ -266,6 +300,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("node authorizer: %w", err)
 	}
 	go s.encrypt.Run(ctx, s.Store.RewriteStale)
+	if s.cluster != nil {
+		go s.cluster.Promote(ctx, 2*time.Second)
+	}
 	if len(s.cfg.EtcdEndpoints) == 0 && s.cfg.SnapshotInterval > 0 {
 		go etcdsnapshot.Schedule(ctx, s.etcd, etcdsnapshot.Dir(s.cfg.DataDir), s.cfg.SnapshotInterval, s.cfg.SnapshotRetention)
 	}
@@ -273,8 +310,14 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.API.bootstrap(ctx, s.cfg, port); err != nil {
 		return fmt.Errorf("create built-in objects: %w", err)
 	}
-	if err := s.API.publishKubernetesEndpoints(ctx, advertiseAddress(s.cfg.BindAddress), int32(port.Port)); err != nil {
-		return fmt.Errorf("publish the kubernetes service's endpoints: %w", err)
+	if ip, err := netip.ParseAddr(advertiseAddress(s.cfg.BindAddress)); err == nil {
+		live := &liveEndpoints{s: s, self: netip.AddrPortFrom(ip, uint16(port.Port))}
+		if err := live.step(ctx); err != nil {
+			return fmt.Errorf("publish the kubernetes service's endpoints: %w", err)
+		}
+		go live.run(ctx)
+	} else {
+		slog.Warn("the API server listens on loopback only; pods cannot reach it through the kubernetes Service (use --bind-address 0.0.0.0)")
 	}
 	go s.API.runCRDs(ctx)
 	s.API.ready.Store(true)
@@ -308,14 +351,21 @@ func (s *Server) Run(ctx context.Context) error {
 // loadEncryption reads the encryption configuration, first writing the default
 // one (Secrets under AES-GCM with a new key) when none is given or exists yet.
 func loadEncryption(ctx context.Context, cfg Config) (*encryption.Transformers, error) {
-	path := cfg.EncryptionProviderConfig
-	if path == "" {
-		path = encryption.DefaultConfigPath(cfg.DataDir)
+	path := encryptionConfigPath(cfg)
+	if cfg.EncryptionProviderConfig == "" {
 		if err := encryption.EnsureDefault(path); err != nil {
 			return nil, fmt.Errorf("encryption at rest: %w", err)
 		}
 	}
 	return encryption.Load(ctx, path, cfg.DataDir)
+}
+
+// encryptionConfigPath is the encryption configuration the server loads.
+func encryptionConfigPath(cfg Config) string {
+	if cfg.EncryptionProviderConfig != "" {
+		return cfg.EncryptionProviderConfig
+	}
+	return encryption.DefaultConfigPath(cfg.DataDir)
 }
 
 // addAdmission registers the webhook and policy plugins in Kubernetes' order:

@@ -12,7 +12,6 @@ import (
 
 	"gopkg.in/natefinch/lumberjack.v2"
 	"k8s.io/apimachinery/pkg/util/sets"
-	auditinternal "k8s.io/apiserver/pkg/apis/audit"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/apiserver/pkg/audit"
 	"k8s.io/apiserver/pkg/audit/policy"
@@ -33,7 +32,6 @@ type Config struct {
 type Auditor struct {
 	Policy audit.PolicyRuleEvaluator
 	Sink   audit.Backend
-	out    io.Closer
 	infos  *request.RequestInfoFactory
 }
 
@@ -50,7 +48,7 @@ func New(cfg Config) (*Auditor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--audit-policy-file: %w", err)
 	}
-	var out io.WriteCloser = nopCloser{os.Stdout}
+	var out io.Writer = os.Stdout
 	if cfg.LogPath != "-" {
 		// Open it now, so that a path that cannot be written fails the start.
 		f, err := os.OpenFile(cfg.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
@@ -63,7 +61,6 @@ func New(cfg Config) (*Auditor, error) {
 	return &Auditor{
 		Policy: policy.NewPolicyRuleEvaluator(p),
 		Sink:   auditlog.NewBackend(out, auditlog.FormatJson, auditv1.SchemeGroupVersion),
-		out:    out,
 		infos:  &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")},
 	}, nil
 }
@@ -73,13 +70,3 @@ func New(cfg Config) (*Auditor, error) {
 func (a *Auditor) RequestInfo(r *http.Request) (*request.RequestInfo, error) {
 	return a.infos.NewRequestInfo(r)
 }
-
-// Close closes the log file.
-func (a *Auditor) Close() error { return a.out.Close() }
-
-// LevelAtLeast reports whether level logs at least min.
-func LevelAtLeast(level, min auditinternal.Level) bool { return !level.Less(min) }
-
-type nopCloser struct{ io.Writer }
-
-func (nopCloser) Close() error { return nil }

@@ -1,6 +1,7 @@
 package kubelet
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -329,5 +330,59 @@ func TestFakeRuntimeSteadyStateWritesNothing(t *testing.T) {
 		if a.GetVerb() != "get" && a.GetVerb() != "list" && a.GetVerb() != "watch" {
 			t.Errorf("a second sync did %s %s/%s", a.GetVerb(), a.GetResource().Resource, a.GetSubresource())
 		}
+	}
+}
+
+// The PLEG wakes a worker for a runtime change it has not seen, and not for the
+// changes its own sync made and read back.
+func TestFakeRuntimeRelistWakesOnlyForUnseenChanges(t *testing.T) {
+	n := newFakeNode(t)
+	n.add(simplePod("watched"))
+	n.sync("watched")
+	uid := n.get("watched").UID
+	relisted := func() string {
+		sig, _, err := n.k.relist(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sig[string(uid)]
+	}
+	if sig := relisted(); sig == "" || !n.k.runtime.seenBy(uid, sig) {
+		t.Fatalf("the worker's own start (%q) would wake it", sig)
+	}
+	n.exit("app", 1)
+	if sig := relisted(); n.k.runtime.seenBy(uid, sig) {
+		t.Fatalf("an exit the worker has not seen (%q) would not wake it", sig)
+	}
+}
+
+// A container that exits before its worker reads the runtime back is restarted
+// without waiting for a wake-up: the PLEG does not wake a worker for a state it
+// has read.
+func TestFakeRuntimeExitSeenOnReadBackRunsAgain(t *testing.T) {
+	n := newFakeNode(t)
+	n.add(simplePod("quick"))
+	n.sync("quick")
+	n.exit("app", 0)
+	w := n.workers[n.get("quick").UID]
+	// The plan the sync acted on was made before the exit; the read-back sees it.
+	rt, err := n.k.runtime.podRuntime(context.Background(), w.uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := plan{Start: []startAction{{Container: &n.get("quick").Spec.Containers[0], Attempt: 0}}}
+	w.pokeIfNewWork(n.get("quick"), rt, rt.sandbox().ID, stale)
+	select {
+	case <-w.wakeCh:
+	default:
+		t.Fatal("the worker was not woken for the exit it read back")
+	}
+	// Nothing new (the same attempt planned again, as after a failed start): no wake-up.
+	again := planPod(n.get("quick"), rt, rt.sandbox().ID, n.k.restarts, time.Now())
+	w.pokeIfNewWork(n.get("quick"), rt, rt.sandbox().ID, again)
+	select {
+	case <-w.wakeCh:
+		t.Fatal("woken with nothing new to do")
+	default:
 	}
 }

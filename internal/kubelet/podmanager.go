@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -90,7 +92,9 @@ func (k *Kubelet) relistLoop(ctx context.Context) {
 		cur, owners, err := k.relist(ctx)
 		if err == nil {
 			for uid, sig := range cur {
-				if prev[uid] != sig {
+				// A change the pod's worker has seen (it made it, mostly) needs no
+				// wake-up: at density those would double the syncs.
+				if prev[uid] != sig && !k.runtime.seenBy(types.UID(uid), sig) {
 					o := owners[uid]
 					k.wake(ctx, types.UID(uid), o[0], o[1])
 				}
@@ -152,19 +156,32 @@ func (k *Kubelet) relist(ctx context.Context) (map[string]string, map[string][2]
 	if err != nil {
 		return nil, nil, err
 	}
-	sig := map[string]string{}
+	entries := map[string][]string{}
 	owners := map[string][2]string{}
 	for _, sb := range sbs {
 		uid := sb.Labels[cri.LabelPodUID]
-		sig[uid] += fmt.Sprintf("%s=%d;", sb.Id, sb.State)
+		entries[uid] = append(entries[uid], stateEntry(sb.Id, int32(sb.State)))
 		owners[uid] = [2]string{sb.Labels[cri.LabelPodNamespace], sb.Labels[cri.LabelPodName]}
 	}
 	for _, c := range cs {
 		uid := c.Labels[cri.LabelPodUID]
-		sig[uid] += fmt.Sprintf("%s=%d;", c.Id, c.State)
+		entries[uid] = append(entries[uid], stateEntry(c.Id, int32(c.State)))
 		owners[uid] = [2]string{c.Labels[cri.LabelPodNamespace], c.Labels[cri.LabelPodName]}
 	}
+	sig := make(map[string]string, len(entries))
+	for uid, e := range entries {
+		sig[uid] = signature(e)
+	}
 	return sig, owners, nil
+}
+
+// stateEntry and signature sum up a pod's runtime state (each sandbox's and
+// container's ID and state) the same way from a relist and from a worker's read.
+func stateEntry(id string, state int32) string { return fmt.Sprintf("%s=%d", id, state) }
+
+func signature(entries []string) string {
+	slices.Sort(entries)
+	return strings.Join(entries, ";")
 }
 
 // LogPath finds a container's log file for the HTTPS endpoint.

@@ -94,6 +94,23 @@ func (r *podRuntime) anyRunning() bool {
 	return false
 }
 
+// signature sums up the state as a relist does (see relist), to tell whether a
+// relist found anything the reader of r has not seen.
+func (r *podRuntime) signature() string {
+	entries := make([]string, 0, len(r.Sandboxes)+len(r.Containers))
+	for _, sb := range r.Sandboxes {
+		state := runtimeapi.PodSandboxState_SANDBOX_NOTREADY
+		if sb.Ready {
+			state = runtimeapi.PodSandboxState_SANDBOX_READY
+		}
+		entries = append(entries, stateEntry(sb.ID, int32(state)))
+	}
+	for _, c := range r.Containers {
+		entries = append(entries, stateEntry(c.ID, int32(c.State)))
+	}
+	return signature(entries)
+}
+
 // fetchPodRuntime reads a pod's sandboxes and containers from the runtime.
 func fetchPodRuntime(ctx context.Context, rt runtimeReader, node string, uid types.UID) (*podRuntime, error) {
 	sel := map[string]string{cri.LabelPodUID: string(uid), cri.LabelNode: node}

@@ -3,6 +3,7 @@ package kubelet
 import (
 	"context"
 	"runtime"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
 	internalapi "k8s.io/cri-api/pkg/apis"
@@ -23,6 +24,9 @@ type runtimeManager struct {
 	// created at once otherwise queue inside the runtime (CNI, snapshotter) and each
 	// waits for all; with a bound they finish in order, and the first ones run soon.
 	slots chan struct{}
+	// seen is each pod's runtime signature as its worker last read it, so the PLEG
+	// wakes a worker only for what it has not seen.
+	seen sync.Map // types.UID -> string
 }
 
 // startParallelism is how many sandboxes are set up at once: each starts a shim
@@ -45,10 +49,23 @@ func (m *runtimeManager) acquire(ctx context.Context) bool {
 
 func (m *runtimeManager) release() { <-m.slots }
 
-// podRuntime reads the pod's sandboxes and containers.
+// podRuntime reads the pod's sandboxes and containers, for its worker.
 func (m *runtimeManager) podRuntime(ctx context.Context, uid types.UID) (*podRuntime, error) {
-	return fetchPodRuntime(ctx, m, m.node, uid)
+	rt, err := fetchPodRuntime(ctx, m, m.node, uid)
+	if err == nil {
+		m.seen.Store(uid, rt.signature())
+	}
+	return rt, err
 }
+
+// seenBy reports whether the pod's worker last read the runtime state sig.
+func (m *runtimeManager) seenBy(uid types.UID, sig string) bool {
+	v, ok := m.seen.Load(uid)
+	return ok && v.(string) == sig
+}
+
+// forget drops what was remembered of a pod that left the node.
+func (m *runtimeManager) forget(uid types.UID) { m.seen.Delete(uid) }
 
 // Sandboxes lists the sandboxes whose labels include sel.
 func (m *runtimeManager) Sandboxes(ctx context.Context, sel map[string]string) ([]*runtimeapi.PodSandbox, error) {

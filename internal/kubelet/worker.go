@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -173,6 +174,7 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, rt *podRun
 		if rt == nil {
 			return time.Second
 		}
+		w.pokeIfNewWork(pod, rt, sb.ID, pl)
 	}
 	w.removeOldRuns(ctx, rt)
 	if pl.Failed {
@@ -180,6 +182,44 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, rt *podRun
 	}
 	w.writeStatus(ctx, pod, rt)
 	return requeue
+}
+
+// pokeIfNewWork runs the worker again at once when the runtime it read back after
+// acting holds work the plan did not (a container exited meanwhile): the PLEG does
+// not wake a worker for a state it has read.
+func (w *podWorker) pokeIfNewWork(pod *corev1.Pod, rt *podRuntime, sandboxID string, done plan) {
+	// A run is known by its name and attempt: a container that started and exited
+	// at once plans its next attempt, while one that failed to start plans the same.
+	tried := map[string]bool{}
+	for _, a := range done.Start {
+		tried[runKey(a)] = true
+	}
+	for _, c := range done.Kill {
+		tried["kill/"+c.ID] = true
+	}
+	again := planPod(pod, rt, sandboxID, w.k.restarts, time.Now())
+	for _, a := range again.Start {
+		if !tried[runKey(a)] {
+			w.poke()
+			return
+		}
+	}
+	for _, c := range again.Kill {
+		if !tried["kill/"+c.ID] {
+			w.poke()
+			return
+		}
+	}
+	for name := range again.Waiting { // a back-off to wait out
+		if _, ok := done.Waiting[name]; !ok {
+			w.poke()
+			return
+		}
+	}
+}
+
+func runKey(a startAction) string {
+	return a.Container.Name + "/" + strconv.FormatUint(uint64(a.Attempt), 10)
 }
 
 // applyWaiting keeps the reasons the plan found and reports new back-offs.
@@ -285,6 +325,7 @@ func (w *podWorker) cleanup(ctx context.Context, rt *podRuntime) bool {
 	if ok {
 		_ = os.RemoveAll(w.k.podLogDir(w.ns, w.name, string(w.uid)))
 		w.k.statuses.forget(w.uid)
+		w.k.runtime.forget(w.uid)
 		w.k.restarts.Forget(string(w.uid) + "/")
 		w.k.pulls.Forget(string(w.uid) + "/")
 		w.log().Info("pod removed from node")

@@ -5,6 +5,7 @@ package leader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,6 +25,9 @@ const (
 	renewDeadline = 10 * time.Second
 	retryPeriod   = 2 * time.Second
 )
+
+// ErrLostLease is Run's error when the Lease was lost while ctx was live.
+var ErrLostLease = errors.New("lost the leader lease")
 
 // Identity names this instance in a Lease: id itself, or hostname plus a random
 // suffix when id is empty.
@@ -77,7 +81,7 @@ func Run(ctx context.Context, client kubernetes.Interface, namespace, name, id s
 		<-done // run has seen its context end
 	}
 	if lost {
-		return fmt.Errorf("lost the leader lease %s/%s", namespace, name)
+		return fmt.Errorf("%w %s/%s", ErrLostLease, namespace, name)
 	}
 	return nil
 }

@@ -140,6 +140,23 @@ func (ca *CA) Pool() *x509.CertPool {
 // reissues when the files are missing or unreadable, were not issued by this
 // CA, expire within 30 days, or lack any of hosts in their SANs.
 func (ca *CA) ServingCert(dir, name string, hosts []string) (tls.Certificate, error) {
+	return ca.leafCert(dir, name, pkix.Name{CommonName: name}, hosts, x509.ExtKeyUsageServerAuth)
+}
+
+// PeerGroup is the organization of etcd peer certificates: the peer front admits
+// only client certificates that carry it, not any certificate of the cluster CA.
+const PeerGroup = "skiff:etcd-peers"
+
+// PeerCert loads or issues dir/<name>.crt and .key for an etcd member: a server
+// certificate for hosts that is also its client certificate towards the others.
+func (ca *CA) PeerCert(dir, name, member string, hosts []string) (tls.Certificate, error) {
+	subject := pkix.Name{CommonName: "etcd-peer:" + member, Organization: []string{PeerGroup}}
+	return ca.leafCert(dir, name, subject, hosts, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
+}
+
+// leafCert loads dir/<name>.crt and .key, reissuing them unless they chain to this
+// CA for every usage, are not about to expire and cover hosts.
+func (ca *CA) leafCert(dir, name string, subject pkix.Name, hosts []string, usages ...x509.ExtKeyUsage) (tls.Certificate, error) {
 	ips, dnsNames, err := splitHosts(hosts)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -151,8 +168,11 @@ func (ca *CA) ServingCert(dir, name string, hosts []string) (tls.Certificate, er
 	}
 	if ok {
 		pair, err := keyPair(certPEM, keyPEM)
-		if err == nil && ca.usable(pair.Leaf, x509.ExtKeyUsageServerAuth, time.Now()) &&
-			coversHosts(pair.Leaf, ips, dnsNames) {
+		usable := err == nil && coversHosts(pair.Leaf, ips, dnsNames)
+		for _, u := range usages {
+			usable = usable && ca.usable(pair.Leaf, u, time.Now())
+		}
+		if usable {
 			return pair, nil
 		}
 	}
@@ -162,9 +182,9 @@ func (ca *CA) ServingCert(dir, name string, hosts []string) (tls.Certificate, er
 		return tls.Certificate{}, err
 	}
 	tmpl := &x509.Certificate{
-		Subject:     pkix.Name{CommonName: name},
+		Subject:     subject,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage: usages,
 		IPAddresses: ips,
 		DNSNames:    dnsNames,
 	}
@@ -176,7 +196,7 @@ func (ca *CA) ServingCert(dir, name string, hosts []string) (tls.Certificate, er
 		return tls.Certificate{}, err
 	}
 	if err := writePair(base, certPEM, keyPEM); err != nil {
-		return tls.Certificate{}, fmt.Errorf("write serving certificate %s: %w", name, err)
+		return tls.Certificate{}, fmt.Errorf("write certificate %s: %w", name, err)
 	}
 	return keyPair(certPEM, keyPEM)
 }

@@ -1,9 +1,12 @@
 package resources
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"sync"
 )
 
@@ -13,13 +16,26 @@ type Allocators struct {
 	NodePorts  *PortAllocator
 }
 
+// Claims records allocations where every API server sees them, so that several
+// servers never hand out the same value; the allocators' own maps only remember
+// what this server has seen taken.
+type Claims interface {
+	Claim(value string) (bool, error)
+	Ensure(value string) error
+	Release(value string) error
+}
+
 // IPAllocator hands out addresses from a CIDR; the network address is never used.
 type IPAllocator struct {
 	mu     sync.Mutex
 	prefix netip.Prefix
 	size   int
 	used   map[netip.Addr]bool
+	claims Claims
 }
+
+// Share makes allocations cluster-wide through claims.
+func (a *IPAllocator) Share(c Claims) { a.claims = c }
 
 // NewIPAllocator covers cidr, e.g. "10.43.0.0/16".
 func NewIPAllocator(cidr string) (*IPAllocator, error) {
@@ -54,8 +70,22 @@ func (a *IPAllocator) Allocate(ip netip.Addr) error {
 	if a.used[ip] {
 		return fmt.Errorf("provided IP is already allocated")
 	}
+	if err := claim(a.claims, ip.String()); err != nil {
+		if errors.Is(err, errTaken) {
+			return fmt.Errorf("provided IP is already allocated")
+		}
+		return err
+	}
 	a.used[ip] = true
 	return nil
+}
+
+// Mark records an address an existing object holds (at start).
+func (a *IPAllocator) Mark(ip netip.Addr) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.used[ip] = true
+	return ensure(a.claims, ip.String())
 }
 
 // Next reserves a free address, starting from a random point so that concurrent
@@ -71,10 +101,19 @@ func (a *IPAllocator) Next() (netip.Addr, error) {
 			continue
 		}
 		ip := a.Nth(n)
-		if !a.used[ip] {
-			a.used[ip] = true
-			return ip, nil
+		if a.used[ip] {
+			continue
 		}
+		err := claim(a.claims, ip.String())
+		if errors.Is(err, errTaken) {
+			a.used[ip] = true // another server holds it
+			continue
+		}
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		a.used[ip] = true
+		return ip, nil
 	}
 	return netip.Addr{}, fmt.Errorf("range is full")
 }
@@ -84,6 +123,7 @@ func (a *IPAllocator) Release(ip netip.Addr) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	delete(a.used, ip)
+	release(a.claims, ip.String())
 }
 
 // PortAllocator hands out node ports from a range.
@@ -91,7 +131,11 @@ type PortAllocator struct {
 	mu         sync.Mutex
 	base, size int
 	used       map[int]bool
+	claims     Claims
 }
+
+// Share makes allocations cluster-wide through claims.
+func (a *PortAllocator) Share(c Claims) { a.claims = c }
 
 // NewPortAllocator covers [base, base+size).
 func NewPortAllocator(base, size int) *PortAllocator {
@@ -108,8 +152,22 @@ func (a *PortAllocator) Allocate(port int) error {
 	if a.used[port] {
 		return fmt.Errorf("provided port is already allocated")
 	}
+	if err := claim(a.claims, strconv.Itoa(port)); err != nil {
+		if errors.Is(err, errTaken) {
+			return fmt.Errorf("provided port is already allocated")
+		}
+		return err
+	}
 	a.used[port] = true
 	return nil
+}
+
+// Mark records a port an existing object holds (at start).
+func (a *PortAllocator) Mark(port int) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.used[port] = true
+	return ensure(a.claims, strconv.Itoa(port))
 }
 
 // Next reserves a free port.
@@ -119,10 +177,19 @@ func (a *PortAllocator) Next() (int, error) {
 	start := rand.IntN(a.size)
 	for i := 0; i < a.size; i++ {
 		p := a.base + (start+i)%a.size
-		if !a.used[p] {
-			a.used[p] = true
-			return p, nil
+		if a.used[p] {
+			continue
 		}
+		err := claim(a.claims, strconv.Itoa(p))
+		if errors.Is(err, errTaken) {
+			a.used[p] = true // another server holds it
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		a.used[p] = true
+		return p, nil
 	}
 	return 0, fmt.Errorf("range is full")
 }
@@ -132,4 +199,41 @@ func (a *PortAllocator) Release(port int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	delete(a.used, port)
+	release(a.claims, strconv.Itoa(port))
+}
+
+// errTaken is a value another API server has claimed.
+var errTaken = errors.New("provided value is already allocated")
+
+// claim records value with c (when allocations are shared).
+func claim(c Claims, value string) error {
+	if c == nil {
+		return nil
+	}
+	ok, err := c.Claim(value)
+	if err != nil {
+		return fmt.Errorf("record the allocation: %w", err)
+	}
+	if !ok {
+		return errTaken
+	}
+	return nil
+}
+
+func ensure(c Claims, value string) error {
+	if c == nil {
+		return nil
+	}
+	return c.Ensure(value)
+}
+
+// release frees value's record; a record that outlives its object only keeps a
+// value out of use.
+func release(c Claims, value string) {
+	if c == nil {
+		return
+	}
+	if err := c.Release(value); err != nil {
+		slog.Warn("allocation record not released", "value", value, "err", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	apiextensionsinstall "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/install"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	crdvalidation "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -33,7 +34,11 @@ func (crdStrategy) PrepareForCreate(obj runtime.Object) {
 	if !ok {
 		return
 	}
-	crd.Status = apiextensionsv1.CustomResourceDefinitionStatus{}
+	// Established starts False (Installing) rather than absent: `kubectl wait --for
+	// condition=established` right after a create reads null conditions as an error.
+	crd.Status = apiextensionsv1.CustomResourceDefinitionStatus{Conditions: []apiextensionsv1.CustomResourceDefinitionCondition{{
+		Type: apiextensionsv1.Established, Status: apiextensionsv1.ConditionFalse, Reason: "Installing",
+		Message: "the names are being checked", LastTransitionTime: metav1.Now()}}}
 	for _, v := range crd.Spec.Versions {
 		if v.Storage {
 			crd.Status.StoredVersions = []string{v.Name}

@@ -5,9 +5,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
@@ -27,6 +29,7 @@ import (
 	"skiff/internal/controllers/replicaset"
 	"skiff/internal/controllers/servicelb"
 	"skiff/internal/controllers/statefulset"
+	"skiff/internal/leader"
 	"skiff/internal/scheduler"
 )
 
@@ -66,7 +69,9 @@ func Run(ctx context.Context, cfg Config) error {
 		// The signer needs the CA's key, which only the server holds.
 		cons["csrsigning"] = func(c *controller.Context) manager.Runner { return csrsigning.New(c, srv.CA, cfg.ServiceCIDR) }
 		g.Go(func() error {
-			return manager.Run(ctx, rc, manager.Options{LeaderElect: true, Constructors: cons})
+			return standAgain(ctx, "controller manager", func() error {
+				return manager.Run(ctx, rc, manager.Options{LeaderElect: true, Constructors: cons})
+			})
 		})
 	}
 	if !cfg.DisableScheduler {
@@ -76,12 +81,31 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		// Under the same Lease as `skiff scheduler`, so one of several servers schedules.
 		opts := SchedulerOptions{ConfigPath: cfg.SchedulerConfig, LeaderElect: true, Metrics: srv.API.MetricsRegistry()}
-		g.Go(func() error { return RunScheduler(ctx, rc, opts) })
+		g.Go(func() error { return standAgain(ctx, "scheduler", func() error { return RunScheduler(ctx, rc, opts) }) })
 	}
 	if !cfg.DisableAgent {
 		g.Go(func() error { return runLocalAgent(ctx, srv, cfg) })
 	}
 	return g.Wait()
+}
+
+// standAgain runs a leader-elected component again, from scratch, after it lost
+// its Lease (etcd without quorum for a while, a partition). A separate process
+// would exit and be restarted; inside the server, exiting would take the API
+// server down with it.
+func standAgain(ctx context.Context, name string, run func() error) error {
+	for {
+		err := run()
+		if ctx.Err() != nil || !errors.Is(err, leader.ErrLostLease) {
+			return err
+		}
+		slog.Warn(name+" lost its Lease; standing for election again with fresh caches", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 // constructors are every controller the manager runs, by name.

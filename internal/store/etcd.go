@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
@@ -23,17 +25,52 @@ type Etcd struct {
 	member *embed.Etcd
 }
 
-// StartEmbedded runs a single etcd member with its data in dir. It opens no client,
-// peer or metrics listener at all: skiff talks to it in-process (v3client), so no
-// local user or hostNetwork pod can reach etcd behind the API server's back.
+// StartEmbedded runs a single etcd member with its data in dir (see StartMember).
 func StartEmbedded(ctx context.Context, dir string) (*Etcd, error) {
+	return StartMember(ctx, dir, Member{})
+}
+
+// Member says who an embedded member is and how it reaches the other members.
+type Member struct {
+	// Name is the member's name in the etcd cluster (default "skiff").
+	Name string
+	// PeerURL is the https URL other members reach this one at (the TLS front in
+	// internal/etcdpeer); empty until the cluster has a second server.
+	PeerURL string
+	// PeerCertFile and PeerKeyFile are this member's certificate from the cluster
+	// CA (client and server use), CAFile the CA: etcd dials other members with them.
+	PeerCertFile, PeerKeyFile, CAFile string
+	// InitialCluster lists every member, this one included, when joining an
+	// existing cluster ("name=url,..."); empty for a new or already joined member.
+	InitialCluster string
+}
+
+// PeerSocket is where an embedded member in dir takes peer connections: a unix
+// socket in the member's private directory. Only the TLS front forwards to it,
+// once another server has joined; no network port is opened for etcd before.
+func PeerSocket(dir string) string { return filepath.Join(dir, "peer.sock") }
+
+// StartMember runs an embedded etcd member with its data in dir. It opens no
+// client or metrics listener at all: skiff talks to it in-process (v3client), so no
+// local user or hostNetwork pod can reach etcd behind the API server's back. Peers
+// come in through a unix socket in dir (mode 0700), which the mutual-TLS front of
+// internal/etcdpeer forwards to when the cluster has several servers.
+func StartMember(ctx context.Context, dir string, m Member) (*Etcd, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	cfg := memberConfig(dir)
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, err
+	}
+	cfg := memberConfig(dir, m)
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(newSlogCore(slog.Default())))
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = nil, nil
-	cfg.ListenPeerUrls = nil
+	// A url.URL built by hand: etcd listens on Host as a unix socket path.
+	cfg.ListenPeerUrls = []url.URL{{Scheme: "unix", Host: PeerSocket(dir)}}
+	if m.PeerCertFile != "" {
+		cfg.PeerTLSInfo = transport.TLSInfo{CertFile: m.PeerCertFile, KeyFile: m.PeerKeyFile,
+			TrustedCAFile: m.CAFile, ClientCertFile: m.PeerCertFile, ClientKeyFile: m.PeerKeyFile}
+	}
 	// Keep five minutes of history for watches and paging; older revisions are compacted.
 	cfg.AutoCompactionMode = "periodic"
 	cfg.AutoCompactionRetention = "5m"
@@ -43,31 +80,62 @@ func StartEmbedded(ctx context.Context, dir string) (*Etcd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start embedded etcd in %s: %w", dir, err)
 	}
+	// A joining member is ready once it has caught up enough to publish itself; a
+	// restarted member of a multi-server cluster once a quorum is back.
 	select {
 	case <-e.Server.ReadyNotify():
 	case err := <-e.Err():
 		e.Close()
 		return nil, fmt.Errorf("embedded etcd: %w", err)
-	case <-time.After(60 * time.Second):
+	case <-time.After(5 * time.Minute):
 		e.Close()
-		return nil, fmt.Errorf("embedded etcd in %s did not become ready within 60s", dir)
+		return nil, fmt.Errorf("embedded etcd in %s did not become ready within 5m (with several servers: is a majority of them running?)", dir)
 	case <-ctx.Done():
 		e.Close()
 		return nil, ctx.Err()
 	}
-	slog.Info("etcd ready", "dir", dir, "listeners", "none (in-process client)")
+	slog.Info("etcd ready", "dir", dir, "member", cfg.Name, "listeners", "none but the peer socket (in-process client)")
 	return &Etcd{Client: v3client.New(e.Server), member: e}, nil
 }
 
-// memberConfig names the embedded member and where its data lives. The member's
-// advertised peer URL is recorded in its membership only; with no peer listener
-// nothing answers there.
-func memberConfig(dir string) *embed.Config {
+// memberConfig names the embedded member and where its data lives. Until the
+// cluster has a second server, the advertised peer URL is recorded in the
+// membership only; nothing answers there.
+func memberConfig(dir string, m Member) *embed.Config {
 	cfg := embed.NewConfig()
 	cfg.Name = "skiff"
+	if m.Name != "" {
+		cfg.Name = m.Name
+	}
 	cfg.Dir = filepath.Join(dir, "data")
+	if m.PeerURL != "" {
+		u, err := url.Parse(m.PeerURL)
+		if err == nil {
+			cfg.AdvertisePeerUrls = []url.URL{*u}
+		}
+	}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	if m.InitialCluster != "" {
+		cfg.InitialCluster = m.InitialCluster
+		cfg.ClusterState = embed.ClusterStateFlagExisting
+	}
 	return cfg
+}
+
+// Learner reports whether the embedded member is a learner that has not been
+// promoted yet: it replicates but cannot serve the API's reads and writes.
+func (e *Etcd) Learner() bool { return e.member != nil && e.member.Server.IsLearner() }
+
+// HasLeader reports whether the embedded member knows a leader, i.e. a quorum
+// of members is reachable and writes can commit; external etcd is assumed to.
+func (e *Etcd) HasLeader() bool { return e.member == nil || e.member.Server.Leader() != 0 }
+
+// MemberID is the embedded member's ID (0 for external etcd).
+func (e *Etcd) MemberID() uint64 {
+	if e.member == nil {
+		return 0
+	}
+	return uint64(e.member.Server.MemberID())
 }
 
 // Connect uses an external etcd cluster.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,12 +26,29 @@ func startTestEtcd(t testing.TB) *Etcd {
 	return e
 }
 
-func TestEmbeddedEtcdOpensNoListeners(t *testing.T) {
-	e := startTestEtcd(t)
-	if n := len(e.member.Clients) + len(e.member.Peers); n != 0 {
-		t.Fatalf("embedded etcd opened %d listeners, want none", n)
+// TestEmbeddedEtcdOpensNoNetworkListeners: no client listener at all, and the one
+// peer listener is a unix socket inside the member's private directory (the
+// mutual-TLS front of internal/etcdpeer forwards to it once a server joins).
+func TestEmbeddedEtcdOpensNoNetworkListeners(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := StartEmbedded(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	ctx := context.Background()
+	t.Cleanup(e.Close)
+	if n := len(e.member.Clients); n != 0 {
+		t.Fatalf("embedded etcd opened %d client listeners, want none", n)
+	}
+	for _, p := range e.member.Peers {
+		if a := p.Listener.Addr(); a.Network() != "unix" || a.String() != PeerSocket(dir) {
+			t.Fatalf("embedded etcd listens for peers on %s %s, want only the unix socket %s", a.Network(), a, PeerSocket(dir))
+		}
+	}
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("member directory %s: %v %v, want mode 0700", dir, st.Mode(), err)
+	}
 	if _, err := e.Client.Put(ctx, "/k", "v"); err != nil {
 		t.Fatal(err)
 	}

@@ -46,8 +46,8 @@ func (e *Etcd) Save(ctx context.Context, path string) (int64, error) {
 // a fresh single-member cluster holding the snapshot's keyspace. The data it held is
 // moved aside, not deleted, and its new name returned. The snapshot's integrity hash
 // is checked first, so a corrupt file changes nothing.
-func Restore(snapshotPath, dir string) (movedAside string, err error) {
-	cfg := memberConfig(dir)
+func Restore(snapshotPath, dir, name string) (movedAside string, err error) {
+	cfg := memberConfig(dir, Member{Name: name})
 	tmp := cfg.Dir + ".restoring"
 	if err := os.RemoveAll(tmp); err != nil {
 		return "", err

@@ -34,14 +34,14 @@ func TestSnapshotRestoreBringsBackTheKeyspace(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("not a snapshot"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Restore(bad, dir); err == nil {
+	if _, err := Restore(bad, dir, ""); err == nil {
 		t.Fatal("restoring a corrupt snapshot succeeded")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data", "member")); err != nil {
 		t.Fatalf("the member's data is gone after a refused restore: %v", err)
 	}
 
-	aside, err := Restore(snap, dir)
+	aside, err := Restore(snap, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,8 +34,6 @@ type Decision struct {
 type Policy struct {
 	// Node returns the Node of that name.
 	Node func(name string) (*corev1.Node, bool)
-	// Nodes lists every Node (a new node may not claim another's address).
-	Nodes func() []*corev1.Node
 	// Claimed names a request other than csr that a kubelet client certificate for
 	// node was approved for, whose certificate has not expired.
 	Claimed func(node, csr string) (string, bool)
@@ -50,8 +48,10 @@ type Policy struct {
 //     only the first gets a certificate;
 //   - a kubelet serving certificate is approved when the node asks for its own and it
 //     names only the node: its name and addresses (the Node's, once it registered;
-//     none of another node's), never a service, loopback or link-local address or
-//     another DNS name (kubernetes.default.svc, wildcards); otherwise it is denied.
+//     before, the node's word, which its Node status would carry anyway), never a
+//     service, loopback or link-local address or another DNS name
+//     (kubernetes.default.svc, wildcards); otherwise it is denied. Several nodes may
+//     share an address (nodes on one machine).
 func (p Policy) Decide(csr *certificatesv1.CertificateSigningRequest) Decision {
 	switch csr.Spec.SignerName {
 	case certificatesv1.KubeAPIServerClientKubeletSignerName:
@@ -131,12 +131,6 @@ func (p Policy) foreignName(node string, req *x509.CertificateRequest) string {
 			return fmt.Sprintf("IP address %s is in the service range %s", ip, p.ServiceCIDR)
 		case registered && !hasAddress(self, ip):
 			return fmt.Sprintf("IP address %s is not among node %s's addresses", ip, node)
-		case !registered:
-			for _, other := range p.Nodes() {
-				if other.Name != node && hasAddress(other, ip) {
-					return fmt.Sprintf("IP address %s belongs to node %s", ip, other.Name)
-				}
-			}
 		}
 	}
 	return ""

@@ -119,10 +119,6 @@ func (s *Controller) policy() Policy {
 			n, err := s.nodes.Get(name)
 			return n, err == nil
 		},
-		Nodes: func() []*corev1.Node {
-			l, _ := s.nodes.List(labels.Everything())
-			return l
-		},
 		Claimed:     s.claimed,
 		ServiceCIDR: s.services,
 	}

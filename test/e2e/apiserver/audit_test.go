@@ -81,11 +81,17 @@ func auditEvents(t *testing.T) ([]auditv1.Event, []byte) {
 // findEvent waits for the ResponseComplete event that match accepts.
 func findEvent(t *testing.T, what string, match func(auditv1.Event) bool) auditv1.Event {
 	t.Helper()
+	return findEventAt(t, auditv1.StageResponseComplete, what, match)
+}
+
+// findEventAt waits for the event of stage that match accepts.
+func findEventAt(t *testing.T, stage auditv1.Stage, what string, match func(auditv1.Event) bool) auditv1.Event {
+	t.Helper()
 	var found auditv1.Event
 	framework.Eventually(t, 10*time.Second, func() error {
 		events, _ := auditEvents(t)
 		for _, ev := range events {
-			if ev.Stage == auditv1.StageResponseComplete && match(ev) {
+			if ev.Stage == stage && match(ev) {
 				found = ev
 				return nil
 			}
@@ -153,7 +159,8 @@ func TestAuditLogRecordsWhoDidWhat(t *testing.T) {
 		!strings.Contains(denied.ResponseStatus.Message, "cannot list resource") || denied.Annotations["authorization.k8s.io/decision"] != "forbid" {
 		t.Errorf("forbidden request: user %q status %+v annotations %v", denied.User.Username, denied.ResponseStatus, denied.Annotations)
 	}
-	findEvent(t, "unauthenticated request", func(ev auditv1.Event) bool {
+	// As in Kubernetes, a refused authentication is logged when the response starts.
+	findEventAt(t, auditv1.StageResponseStarted, "unauthenticated request", func(ev auditv1.Event) bool {
 		return ev.RequestURI == "/api/v1/namespaces/"+n+"/configmaps" && ev.ResponseStatus != nil && ev.ResponseStatus.Code == 401
 	})
 
