@@ -8,8 +8,8 @@
 // this every pod deletion would wait out its whole grace period.
 //
 // It uses only the standard library, because it is copied into an image; whoami (to
-// show that client-go's in-cluster config works) and webhook (AdmissionReview types)
-// are the exceptions.
+// show that client-go's in-cluster config works), webhook (AdmissionReview types) and
+// the CSI driver and registrar (gRPC, the CSI spec) are the exceptions.
 package main
 
 import (
@@ -33,18 +33,20 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"serve":      {"serve [--port 8080] [--ready-after D] [--healthy-for D]", runServe},
-	"fail":       {"fail [--code 1] [--after D] [--message TEXT]", runFail},
-	"hog-memory": {"hog-memory --mb N [--step 10]", runHogMemory},
-	"hog-cpu":    {"hog-cpu [--millicores 1000] [--for D]", runHogCPU},
-	"sleep":      {"sleep D|SECONDS|infinity", runSleep},
-	"tcp-echo":   {"tcp-echo [--port 7]", runTCPEcho},
-	"udp-echo":   {"udp-echo [--port 7]", runUDPEcho},
-	"dns-lookup": {"dns-lookup [--timeout 5s] NAME", runDNSLookup},
-	"wget":       {"wget [-q] [-O FILE|-] [-T SECONDS] URL", runWget},
-	"curl":       {"curl [-sSfkLi] [-o FILE] [-m SECONDS] [-X METHOD] [-H HEADER] [-d DATA] URL", runCurl},
-	"webhook":    {"webhook [--port 8443] [--cert F] [--key F] [--label k=v] [--deny k=v] (HTTPS admission and conversion webhook: /mutate /validate /convert /hang /garbage)", runWebhook},
-	"whoami":     {"whoami (the pod's service account user, via client-go's in-cluster config)", runWhoami},
+	"serve":         {"serve [--port 8080] [--ready-after D] [--healthy-for D]", runServe},
+	"fail":          {"fail [--code 1] [--after D] [--message TEXT]", runFail},
+	"hog-memory":    {"hog-memory --mb N [--step 10]", runHogMemory},
+	"hog-cpu":       {"hog-cpu [--millicores 1000] [--for D]", runHogCPU},
+	"sleep":         {"sleep D|SECONDS|infinity", runSleep},
+	"tcp-echo":      {"tcp-echo [--port 7]", runTCPEcho},
+	"udp-echo":      {"udp-echo [--port 7]", runUDPEcho},
+	"dns-lookup":    {"dns-lookup [--timeout 5s] NAME", runDNSLookup},
+	"wget":          {"wget [-q] [-O FILE|-] [-T SECONDS] URL", runWget},
+	"curl":          {"curl [-sSfkLi] [-o FILE] [-m SECONDS] [-X METHOD] [-H HEADER] [-d DATA] URL", runCurl},
+	"webhook":       {"webhook [--port 8443] [--cert F] [--key F] [--label k=v] [--deny k=v] (HTTPS admission and conversion webhook: /mutate /validate /convert /hang /garbage)", runWebhook},
+	"whoami":        {"whoami (the pod's service account user, via client-go's in-cluster config)", runWhoami},
+	"csi-hostpath":  {"csi-hostpath [--endpoint /csi/csi.sock] [--nodeid N] [--state-dir D] (a CSI driver keeping volumes as directories)", runCSIHostpath},
+	"csi-registrar": {"csi-registrar --kubelet-registration-path P [--csi-address A] [--registration-dir D] (node-driver-registrar)", runCSIRegistrar},
 }
 
 // exitError carries a chosen exit code out of a subcommand.

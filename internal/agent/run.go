@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"skiff/internal/csi"
 	"skiff/internal/images"
 	"skiff/internal/kubelet"
 	"skiff/internal/kubelet/containerd"
@@ -96,12 +97,14 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	if err != nil {
 		return fmt.Errorf("eviction thresholds: %w", err)
 	}
+	rootDir := filepath.Join(cfg.DataDir, "kubelet")
+	csiNode := csi.NewNode(rootDir, cfg.NodeName, client)
 	k, err := kubelet.New(kubelet.Config{
 		EvictionHard: thresholds, EvictionPressureTransition: cfg.EvictionPressureTransition,
 		DNS: podDNS, ClusterDomain: cfg.ClusterDomain,
 		NodeName: cfg.NodeName, NodeIPs: []string{cfg.NodeIP}, Client: client, EventClient: events, Runtime: rt,
 		RuntimeVersion: version.RuntimeName + "://" + version.RuntimeVersion, Version: kubeletVersion(),
-		RootDir: filepath.Join(cfg.DataDir, "kubelet"), CgroupPrefix: CgroupPrefix(cfg.NodeName),
+		RootDir: rootDir, CSI: csiNode, CgroupPrefix: CgroupPrefix(cfg.NodeName),
 		ClusterCIDR: cfg.ClusterCIDR, CNIConfDir: cniConfDir(cfg),
 		ManageNetwork: cfg.ContainerRuntimeEndpoint == "",
 		Port:          cfg.KubeletPort, ServingCert: creds.Serving, ClientCAs: pool,
@@ -115,6 +118,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	}
 	slog.Info("agent starting", "node", cfg.NodeName, "ip", cfg.NodeIP, "runtime", endpoint)
 	go localpath.Start(ctx, client, localpath.OneNode(cfg.NodeName, LocalPathDir(cfg.DataDir)))
+	go csiNode.Start(ctx)
 	return k.Run(ctx)
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	admissionapi "k8s.io/apiserver/pkg/admission"
 	kubeletapis "k8s.io/kubelet/pkg/apis"
@@ -56,8 +57,17 @@ func (nodeRestriction) Validate(_ context.Context, at admissionapi.Attributes, _
 		if at.GetOperation() == admissionapi.Delete {
 			pv, _ = at.GetOldObject().(*corev1.PersistentVolume)
 		}
-		if at.GetOperation() == admissionapi.Update || pv == nil || pv.Spec.Local == nil || localVolumeNode(pv) != node {
-			err = fmt.Errorf("node %q can only create and delete local volumes bound to itself", node)
+		if at.GetOperation() == admissionapi.Update || pv == nil || !pinnedTo(pv, node) {
+			err = fmt.Errorf("node %q can only create and delete local and CSI volumes bound to itself", node)
+		}
+	case gr.Group == "storage.k8s.io" && gr.Resource == "csinodes":
+		if at.GetName() != node {
+			err = fmt.Errorf("node %q can only write its own CSINode", node)
+		}
+	case gr.Group == "storage.k8s.io" && gr.Resource == "volumeattachments":
+		va, _ := at.GetOldObject().(*storagev1.VolumeAttachment)
+		if va == nil || va.Spec.NodeName != node {
+			err = fmt.Errorf("node %q can only update VolumeAttachments to itself", node)
 		}
 	case gr.Group == "coordination.k8s.io" && gr.Resource == "leases":
 		if at.GetNamespace() != "kube-node-lease" || at.GetName() != node {
@@ -195,6 +205,22 @@ func nodeMayNotSet(label string, controlPlane bool) bool {
 }
 
 func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
+
+// pinnedTo says whether pv is a volume a node's provisioner may make for itself: a
+// local volume on the node, or a CSI volume whose one topology term has a segment
+// naming the node (node-local drivers report the node as their topology).
+func pinnedTo(pv *corev1.PersistentVolume, node string) bool {
+	switch {
+	case pv.Spec.Local != nil:
+		return localVolumeNode(pv) == node
+	case pv.Spec.CSI != nil && pv.Spec.NodeAffinity != nil && pv.Spec.NodeAffinity.Required != nil:
+		terms := pv.Spec.NodeAffinity.Required.NodeSelectorTerms
+		return len(terms) == 1 && slices.ContainsFunc(terms[0].MatchExpressions, func(e corev1.NodeSelectorRequirement) bool {
+			return e.Operator == corev1.NodeSelectorOpIn && len(e.Values) == 1 && e.Values[0] == node
+		})
+	}
+	return false
+}
 
 // localVolumeNode is the one node a volume's affinity names (kubernetes.io/hostname In
 // [node], alone), or "".

@@ -115,6 +115,17 @@ func (s *statusRecorder) Flush() {
 	}
 }
 
+// CloseNotify passes the connection's through: the audit filter's writer keeps
+// Flush only when the writer it wraps also has CloseNotify, and without Flush a
+// watch of an audited resource sent nothing until it ended (informers never
+// synced, and every create waited for admission that was never ready).
+func (s *statusRecorder) CloseNotify() <-chan bool {
+	if cn, ok := s.ResponseWriter.(http.CloseNotifier); ok { //nolint:staticcheck // the audit filter asks for it
+		return cn.CloseNotify()
+	}
+	return nil
+}
+
 func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if h, ok := s.ResponseWriter.(http.Hijacker); ok {
 		if s.status == 0 {

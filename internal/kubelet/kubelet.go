@@ -55,6 +55,8 @@ type Config struct {
 	Version        string // kubeletVersion in nodeInfo
 	// RootDir holds pod log directories and the CNI IPAM records.
 	RootDir string
+	// CSI publishes pods' CSI volumes (internal/csi); nil for none.
+	CSI volume.CSI
 	// CgroupPrefix is the node's cgroup under which pod cgroups go, e.g. "/skiff-n1".
 	CgroupPrefix string
 	ClusterCIDR  string

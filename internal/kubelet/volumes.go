@@ -18,6 +18,7 @@ func (k *Kubelet) newVolumeManager(ctx context.Context) *volume.Manager {
 		Root: k.cfg.RootDir, Client: k.client, Recorder: k.recorder,
 		Wake:     func(uid types.UID, ns, name string) { k.wake(ctx, uid, ns, name) },
 		Resource: k.volumeResource,
+		CSI:      k.cfg.CSI,
 	})
 }
 

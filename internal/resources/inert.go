@@ -30,11 +30,15 @@ func inertKinds() []*Info {
 			"skiff allocates Service IPs from --service-cidr; ServiceCIDR objects are stored but not used for allocation yet"},
 		{kind{networking, "ipaddresses", "IPAddress", false, []string{"ip"}, nil, nil, ipAddressStrategy{}},
 			"skiff allocates Service IPs from --service-cidr; IPAddress objects are stored but not used for allocation yet"},
-		{kind{storage, "csidrivers", "CSIDriver", false, nil, nil, nil, generic{}}, noCSI},
-		{kind{storage, "csinodes", "CSINode", false, nil, nil, nil, generic{}}, noCSI},
-		{kind{storage, "csistoragecapacities", "CSIStorageCapacity", true, nil, nil, nil, generic{}}, noCSI},
-		{kind{storage, "volumeattachments", "VolumeAttachment", false, nil, nil, []string{"status"}, generic{}}, noCSI},
-		{kind{storage, "volumeattributesclasses", "VolumeAttributesClass", false, []string{"vac"}, nil, nil, generic{}}, noCSI},
+		// CSIDriver, CSINode and VolumeAttachment act (internal/csi, the attach/detach
+		// controller): served here without a warning, with the kinds that do not.
+		{kind{storage, "csidrivers", "CSIDriver", false, nil, nil, nil, generic{}}, ""},
+		{kind{storage, "csinodes", "CSINode", false, nil, nil, nil, generic{}}, ""},
+		{kind{storage, "csistoragecapacities", "CSIStorageCapacity", true, nil, nil, nil, generic{}},
+			"skiff stores CSIStorageCapacity objects, but the scheduler does not consult them"},
+		{kind{storage, "volumeattachments", "VolumeAttachment", false, nil, nil, []string{"status"}, generic{}}, ""},
+		{kind{storage, "volumeattributesclasses", "VolumeAttributesClass", false, []string{"vac"}, nil, nil, generic{}},
+			"skiff stores VolumeAttributesClasses, but nothing modifies volumes by them"},
 		{kind{storageMigration, "storageversionmigrations", "StorageVersionMigration", false, nil, nil, []string{"status"}, generic{}},
 			"skiff stores every object in one version; StorageVersionMigrations are stored but nothing migrates"},
 	}
@@ -46,7 +50,5 @@ func inertKinds() []*Info {
 	}
 	return out
 }
-
-const noCSI = "skiff has no CSI support yet: storage.k8s.io CSI objects are stored, no driver attaches or mounts anything"
 
 const noDRA = "skiff has no dynamic resource allocation yet: resource.k8s.io objects are stored, claims are never allocated"

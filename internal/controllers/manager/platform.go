@@ -14,12 +14,14 @@ import (
 	"k8s.io/client-go/scale"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
+	"skiff/internal/controllers/attachdetach"
 	"skiff/internal/controllers/clusterautoscaler"
 	"skiff/internal/controllers/clusterroleaggregation"
 	"skiff/internal/controllers/controller"
 	"skiff/internal/controllers/disruption"
 	"skiff/internal/controllers/endpoints"
 	"skiff/internal/controllers/endpointslice"
+	"skiff/internal/controllers/ephemeral"
 	"skiff/internal/controllers/garbagecollector"
 	"skiff/internal/controllers/namespace"
 	"skiff/internal/controllers/nodelifecycle"
@@ -47,7 +49,8 @@ type PlatformOptions struct {
 // Platform returns the constructors of the cluster's platform controllers by name:
 // garbagecollector, namespace, endpoints, endpointslice, endpointslicemirroring,
 // serviceaccount, podgc, nodelifecycle, disruption, persistentvolume-binder,
-// horizontalpodautoscaling, verticalpodautoscaling, clusterautoscaler, resourcequota and
+// ephemeral-volume, attachdetach, horizontalpodautoscaling, verticalpodautoscaling,
+// clusterautoscaler, resourcequota and
 // clusterrole-aggregation. The garbage collector and the namespace controller reach
 // objects of every kind through a metadata client built from cfg; the autoscaler
 // reaches scale subresources and metrics.k8s.io; the quota controller counts resources
@@ -87,6 +90,8 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 		"nodelifecycle":           func(c *controller.Context) Runner { return nodelifecycle.New(c, opts.NodeLifecycle) },
 		"disruption":              func(c *controller.Context) Runner { return disruption.New(c) },
 		"persistentvolume-binder": func(c *controller.Context) Runner { return persistentvolume.New(c) },
+		"ephemeral-volume":        func(c *controller.Context) Runner { return ephemeral.New(c) },
+		"attachdetach":            func(c *controller.Context) Runner { return attachdetach.New(c) },
 		"horizontalpodautoscaling": func(c *controller.Context) Runner {
 			return podautoscaler.New(c, hpa)
 		},

@@ -4,16 +4,20 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // claimPath finds the host directory of the PersistentVolume bound to a claim.
 // Only hostPath and local volumes can be used by this node; a bound claim's path
-// never changes, so it is looked up once per pod.
-func (m *Manager) claimPath(ctx context.Context, pod *corev1.Pod, volume, claimName string) (string, error) {
+// never changes, so it is looked up once per pod. The claim of a generic ephemeral
+// volume (ephemeral) must be owned by the pod: a claim that merely has its name is
+// someone else's data.
+func (m *Manager) claimPath(ctx context.Context, pod *corev1.Pod, volume, claimName string, readOnly, ephemeral bool) (string, error) {
 	key := string(pod.UID) + "/" + volume
 	m.mu.Lock()
 	path, ok := m.claims[key]
@@ -28,11 +32,20 @@ func (m *Manager) claimPath(ctx context.Context, pod *corev1.Pod, volume, claimN
 	if err != nil {
 		return "", err
 	}
+	if ephemeral && !metav1.IsControlledBy(claim, pod) {
+		return "", fmt.Errorf("persistentvolumeclaim %q was not created for this pod (the pod is not its owner)", claimName)
+	}
 	pv, err := m.boundVolume(ctx, claim)
 	if err != nil {
 		return "", err
 	}
-	if path, err = volumePath(pv); err != nil {
+	if pv.Spec.CSI != nil && m.cfg.CSI != nil {
+		path = csiTarget(m.cfg.Root, pod.UID, volume)
+		err = m.cfg.CSI.PublishVolume(ctx, pod, volume, pv, readOnly, path)
+	} else {
+		path, err = volumePath(pv)
+	}
+	if err != nil {
 		return "", err
 	}
 	m.mu.Lock()
@@ -58,6 +71,11 @@ func (m *Manager) boundVolume(ctx context.Context, claim *corev1.PersistentVolum
 	return pv, nil
 }
 
+// csiTarget is where a pod's CSI volume is published.
+func csiTarget(root string, uid types.UID, volume string) string {
+	return filepath.Join(Dir(root, uid, PluginCSI, volume), "mount")
+}
+
 // volumePath is where a hostPath or local PersistentVolume lives on this node.
 func volumePath(pv *corev1.PersistentVolume) (string, error) {
 	switch {
@@ -69,5 +87,5 @@ func volumePath(pv *corev1.PersistentVolume) (string, error) {
 		}
 		return pv.Spec.Local.Path, nil
 	}
-	return "", fmt.Errorf("persistentvolume %q: only hostPath and local volumes can be mounted on this node", pv.Name)
+	return "", fmt.Errorf("persistentvolume %q: only hostPath, local and CSI volumes can be mounted on this node", pv.Name)
 }

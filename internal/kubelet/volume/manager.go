@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -23,6 +24,16 @@ type Config struct {
 	Wake func(uid types.UID, ns, name string)
 	// Resource resolves resourceFieldRef items of downwardAPI volumes.
 	Resource ResourceFunc
+	// CSI publishes CSI volumes (persistent and inline); nil when the node has no CSI.
+	CSI CSI
+}
+
+// CSI is the node's CSI side (internal/csi): it publishes a pod's CSI volumes at a
+// target directory and unpublishes them when the pod is gone.
+type CSI interface {
+	PublishVolume(ctx context.Context, pod *corev1.Pod, volume string, pv *corev1.PersistentVolume, readOnly bool, target string) error
+	PublishInline(ctx context.Context, pod *corev1.Pod, volume string, src *corev1.CSIVolumeSource, target string) error
+	Unpublish(ctx context.Context, uid types.UID) error
 }
 
 // Manager prepares and removes pods' volumes. Setup is idempotent: the pod worker
@@ -134,8 +145,15 @@ func (m *Manager) setupVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 	case vs.HostPath != nil:
 		return prepared{path: vs.HostPath.Path}, CheckHostPath(vs.HostPath.Path, vs.HostPath.Type)
 	case vs.PersistentVolumeClaim != nil:
-		path, err := m.claimPath(ctx, pod, v.Name, vs.PersistentVolumeClaim.ClaimName)
-		return prepared{path: path, readOnly: vs.PersistentVolumeClaim.ReadOnly}, err
+		ro := vs.PersistentVolumeClaim.ReadOnly
+		path, err := m.claimPath(ctx, pod, v.Name, vs.PersistentVolumeClaim.ClaimName, ro, false)
+		return prepared{path: path, readOnly: ro}, err
+	case vs.Ephemeral != nil:
+		path, err := m.claimPath(ctx, pod, v.Name, pod.Name+"-"+v.Name, false, true)
+		return prepared{path: path}, err
+	case vs.CSI != nil && m.cfg.CSI != nil:
+		target := csiTarget(m.cfg.Root, pod.UID, v.Name)
+		return prepared{path: target}, m.cfg.CSI.PublishInline(ctx, pod, v.Name, vs.CSI, target)
 	}
 	var files map[string]File
 	var err error
@@ -249,6 +267,14 @@ func (m *Manager) objectChanged(kind, ns, name string) {
 // Teardown unmounts and removes the pod's volume directories, once its containers
 // are gone. Volumes used in place (hostPath, claims) are left alone.
 func (m *Manager) Teardown(uid types.UID) error {
+	if m.cfg.CSI != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		err := m.cfg.CSI.Unpublish(ctx, uid)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
 	if err := removePodVolumes(PodDir(m.cfg.Root, uid)); err != nil {
 		return err
 	}

@@ -47,14 +47,33 @@ func (p *Pod) Mounts(c *corev1.Container, expand func(string) string) ([]*runtim
 				return nil, fmt.Errorf("volume %q subPath %q: %w", vm.Name, sub, err)
 			}
 		}
+		if vm.MountPropagation != nil && *vm.MountPropagation == corev1.MountPropagationBidirectional &&
+			(c.SecurityContext == nil || c.SecurityContext.Privileged == nil || !*c.SecurityContext.Privileged) {
+			return nil, fmt.Errorf("volumeMount %q: mountPropagation Bidirectional is only allowed in privileged containers", vm.Name)
+		}
 		out = append(out, &runtimeapi.Mount{
 			ContainerPath: vm.MountPath,
 			HostPath:      host,
 			Readonly:      vm.ReadOnly || v.readOnly,
-			Propagation:   runtimeapi.MountPropagation_PROPAGATION_PRIVATE,
+			Propagation:   propagation(vm.MountPropagation),
 		})
 	}
 	return out, nil
+}
+
+// propagation maps a volumeMount's mountPropagation to CRI's; Bidirectional (only
+// for privileged containers, which validation enforces) is how a CSI driver in a
+// container makes its mounts visible to the host.
+func propagation(p *corev1.MountPropagationMode) runtimeapi.MountPropagation {
+	switch {
+	case p == nil:
+		return runtimeapi.MountPropagation_PROPAGATION_PRIVATE
+	case *p == corev1.MountPropagationHostToContainer:
+		return runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER
+	case *p == corev1.MountPropagationBidirectional:
+		return runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL
+	}
+	return runtimeapi.MountPropagation_PROPAGATION_PRIVATE
 }
 
 // subPath resolves sub inside the volume at base, creating it as a directory when

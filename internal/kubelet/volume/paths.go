@@ -22,6 +22,7 @@ const (
 	PluginSecret    = "kubernetes.io~secret"
 	PluginDownward  = "kubernetes.io~downward-api"
 	PluginProjected = "kubernetes.io~projected"
+	PluginCSI       = "kubernetes.io~csi"
 )
 
 // PodDir is the directory that holds everything of one pod.

@@ -7,6 +7,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	storagelisters "k8s.io/client-go/listers/storage/v1"
@@ -65,10 +66,28 @@ func (b *VolumeBinding) PreFilter(_ context.Context, state *fw.CycleState, pod *
 			return st
 		}
 	}
+	if st := b.ephemeralOwned(pod.Pod); st != nil {
+		return st
+	}
 	if len(s.terms) == 0 && len(s.static) == 0 {
 		return fw.NewStatus(fw.Skip)
 	}
 	state.Write(volumeBindingState, s)
+	return nil
+}
+
+// ephemeralOwned keeps a pod off every node while the claim named after one of
+// its generic ephemeral volumes is not its own: that claim holds someone else's data.
+func (b *VolumeBinding) ephemeralOwned(pod *v1.Pod) *fw.Status {
+	for _, v := range pod.Spec.Volumes {
+		if v.Ephemeral == nil {
+			continue
+		}
+		name := pod.Name + "-" + v.Name
+		if pvc, err := b.Claims.PersistentVolumeClaims(pod.Namespace).Get(name); err == nil && !metav1.IsControlledBy(pvc, pod) {
+			return unresolvable(fmt.Sprintf("PVC %s/%s was not created for pod %s/%s (pod is not owner)", pod.Namespace, name, pod.Namespace, pod.Name))
+		}
+	}
 	return nil
 }
 

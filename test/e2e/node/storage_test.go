@@ -235,3 +235,93 @@ spec:
 		t.Errorf("describe pvc orphan does not say whom it waits for:\n%s", desc)
 	}
 }
+
+// TestGenericEphemeralVolume: a pod's ephemeral.volumeClaimTemplate becomes the claim
+// <pod>-<volume>, owned by the pod and provisioned by local-path on the pod's node;
+// the pod writes to it; deleting the pod deletes the claim and its directory. A
+// claim of that name the pod does not own is never used: the pod waits.
+func TestGenericEphemeralVolume(t *testing.T) {
+	n := ns(t, "ephemeral")
+	apply(t, n, `
+apiVersion: v1
+kind: Pod
+metadata: {name: scratch}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: `+toolbox+`
+    command: ["/toolbox", "sleep", "infinity"]
+    volumeMounts: [{name: work, mountPath: /work}]
+  volumes:
+  - name: work
+    ephemeral:
+      volumeClaimTemplate:
+        metadata: {labels: {made-by: template}}
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 1Gi}}
+`)
+	running(t, n, "scratch")
+	waitClaim(t, n, "scratch-work", "{.status.phase}", "Bound", 10*time.Second)
+	owner := cluster.MustKubectl(t, "-n", n, "get", "pvc", "scratch-work", "-o",
+		"jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}/{.metadata.labels.made-by}/{.spec.storageClassName}")
+	if owner != "Pod/scratch/template/local-path" {
+		t.Errorf("claim scratch-work: owner/name/label/class = %q", owner)
+	}
+	dir := volumeDir(t, n, "scratch-work")
+	if _, err := execOut(n, "scratch", "", "sh", "-c", "echo scratch > /work/note"); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "note")); err != nil || string(data) != "scratch\n" {
+		t.Errorf("the note on the node = %q, %v", data, err)
+	}
+	t.Logf("kubectl get pod,pvc\n%s", cluster.MustKubectl(t, "-n", n, "get", "pod,pvc"))
+
+	cluster.MustKubectl(t, "-n", n, "delete", "pod", "scratch")
+	gone(t, time.Minute, "claim scratch-work", "-n", n, "get", "pvc", "scratch-work")
+	framework.Eventually(t, 30*time.Second, func() error {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			return fmt.Errorf("directory %s still there (%v)", dir, err)
+		}
+		return nil
+	})
+
+	// A claim that merely has the name is someone else's: the pod waits and says so.
+	apply(t, n, `
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: squatter-work}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: squatter}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: `+toolbox+`
+    command: ["/toolbox", "sleep", "infinity"]
+    volumeMounts: [{name: work, mountPath: /work}]
+  volumes:
+  - name: work
+    ephemeral:
+      volumeClaimTemplate:
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 1Gi}}
+`)
+	framework.Eventually(t, 30*time.Second, func() error {
+		desc, _ := cluster.Kubectl("-n", n, "describe", "pod", "squatter")
+		if !strings.Contains(desc, "pod is not owner") {
+			return fmt.Errorf("describe pod squatter does not say the claim is not its own:\n%s", desc)
+		}
+		return nil
+	})
+	if phase := get(t, n, "squatter", "{.status.phase}"); phase == "Running" {
+		t.Errorf("pod squatter runs on a claim it does not own")
+	}
+}

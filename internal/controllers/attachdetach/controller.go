@@ -1,0 +1,145 @@
+// Package attachdetach is the attach/detach controller: it keeps one VolumeAttachment
+// per CSI volume and node for every volume a pod scheduled there uses, when the
+// volume's driver needs attaching (CSIDriver attachRequired, true when there is no
+// CSIDriver), and deletes the attachments no pod needs any more. The node agent's
+// attacher (internal/csi) does the ControllerPublish and reports in the status; the
+// kubelet waits for it before staging the volume.
+package attachdetach
+
+import (
+	"context"
+	"errors"
+
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	storagelisters "k8s.io/client-go/listers/storage/v1"
+
+	"skiff/internal/controllers/controller"
+	"skiff/internal/csi"
+	vb "skiff/internal/volumebinding"
+)
+
+// key is the one queue key: the controller reconciles all attachments at once, which
+// keeps it level-triggered and simple (attachments are few).
+const key = "all"
+
+// managedBy marks the attachments this controller made, the only ones it deletes.
+const managedBy = "skiff.io/attach-detach-controller"
+
+// Controller is the attach/detach controller.
+type Controller struct {
+	client      kubernetes.Interface
+	pods        corelisters.PodLister
+	claims      corelisters.PersistentVolumeClaimLister
+	volumes     corelisters.PersistentVolumeLister
+	drivers     storagelisters.CSIDriverLister
+	attachments storagelisters.VolumeAttachmentLister
+	queue       *controller.Controller
+}
+
+// New returns the attach/detach controller.
+func New(c *controller.Context) *Controller {
+	core, st := c.Informers.Core().V1(), c.Informers.Storage().V1()
+	pi, ci, vi := core.Pods(), core.PersistentVolumeClaims(), core.PersistentVolumes()
+	di, ai := st.CSIDrivers(), st.VolumeAttachments()
+	ad := &Controller{client: c.Client, pods: pi.Lister(), claims: ci.Lister(), volumes: vi.Lister(),
+		drivers: di.Lister(), attachments: ai.Lister()}
+	ad.queue = controller.New("attachdetach", ad.sync, 1)
+	all := controller.Each(func(any) { ad.queue.Queue.Add(key) })
+	ad.queue.Watch(pi.Informer(), all)
+	ad.queue.Watch(ci.Informer(), all)
+	ad.queue.Watch(vi.Informer(), all)
+	ad.queue.Watch(di.Informer(), all)
+	ad.queue.Watch(ai.Informer(), all)
+	return ad
+}
+
+// Run works the queue until ctx ends.
+func (ad *Controller) Run(ctx context.Context) { ad.queue.Run(ctx) }
+
+func (ad *Controller) sync(ctx context.Context, _ string) error {
+	want, err := ad.desired()
+	if err != nil {
+		return err
+	}
+	have, err := ad.attachments.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, va := range have {
+		if _, ok := want[va.Name]; ok {
+			delete(want, va.Name)
+			continue
+		}
+		if va.Annotations[managedBy] == "true" && va.DeletionTimestamp == nil {
+			err := ad.client.StorageV1().VolumeAttachments().Delete(ctx, va.Name, metav1.DeleteOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, va := range want {
+		if _, err := ad.client.StorageV1().VolumeAttachments().Create(ctx, va, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// desired are the attachments the pods on nodes need, by name. A pod keeps its
+// volumes attached until it is finished or gone: the kubelet unpublishes first.
+func (ad *Controller) desired() (map[string]*storagev1.VolumeAttachment, error) {
+	pods, err := ad.pods.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*storagev1.VolumeAttachment{}
+	for _, pod := range pods {
+		if pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		for _, name := range vb.PodClaims(pod) {
+			if pv := ad.csiVolume(pod.Namespace, name); pv != nil && ad.attachRequired(pv.Spec.CSI.Driver) {
+				va := attachment(pv, pod.Spec.NodeName)
+				out[va.Name] = va
+			}
+		}
+	}
+	return out, nil
+}
+
+// csiVolume is the CSI volume bound to a claim, or nil.
+func (ad *Controller) csiVolume(ns, claim string) *corev1.PersistentVolume {
+	pvc, err := ad.claims.PersistentVolumeClaims(ns).Get(claim)
+	if err != nil || pvc.Spec.VolumeName == "" {
+		return nil
+	}
+	pv, err := ad.volumes.Get(pvc.Spec.VolumeName)
+	if err != nil || pv.Spec.CSI == nil {
+		return nil
+	}
+	return pv
+}
+
+func (ad *Controller) attachRequired(driver string) bool {
+	d, err := ad.drivers.Get(driver)
+	return err != nil || d.Spec.AttachRequired == nil || *d.Spec.AttachRequired
+}
+
+func attachment(pv *corev1.PersistentVolume, node string) *storagev1.VolumeAttachment {
+	name := pv.Name
+	return &storagev1.VolumeAttachment{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        csi.AttachmentName(pv.Spec.CSI.Driver, pv.Spec.CSI.VolumeHandle, node),
+			Annotations: map[string]string{managedBy: "true"},
+		},
+		Spec: storagev1.VolumeAttachmentSpec{Attacher: pv.Spec.CSI.Driver, NodeName: node,
+			Source: storagev1.VolumeAttachmentSource{PersistentVolumeName: &name}},
+	}
+}
