@@ -25,6 +25,7 @@ Usage:
   skiff controller-manager [flags]
                              run the controllers on their own (for a server with --disable-controllers)
   skiff simulate [flags]     register simulated nodes (for scale tests and capacity planning)
+  skiff simulate plan -f DIR --pool SPEC   how many nodes of each pool the manifests need
   skiff why [-n NS] POD      explain what keeps a pod from running
   skiff token create|list|delete
                              manage join tokens (bootstrap-token Secrets that expire)

@@ -54,6 +54,7 @@ func runServer(ctx context.Context, args []string) error {
 	})
 	fs.DurationVar(&cfg.SnapshotInterval, "etcd-snapshot-interval", 12*time.Hour, "how often the embedded etcd is snapshotted into DATA-DIR/snapshots (0 disables)")
 	fs.IntVar(&cfg.SnapshotRetention, "etcd-snapshot-retention", 5, "how many scheduled snapshots are kept")
+	fs.DurationVar(&cfg.VPARecommenderInterval, "vpa-recommender-interval", time.Minute, "how often the vertical pod autoscaler's recommender and updater run")
 	fs.StringVar(&cfg.JoinServer, "server", "", "join the control plane of this running server (https://HOST:PORT), with --token")
 	fs.StringVar(&cfg.JoinToken, "token", "", "with --server: the server join token (the first server's <data-dir>/server-join-token; an agent token is refused)")
 	fs.IntVar(&cfg.PeerPort, "etcd-peer-port", 2380, "port other servers reach this server's etcd at (mutual TLS; opened only once a second server joins)")
@@ -104,6 +105,9 @@ func runAgent(ctx context.Context, args []string) error {
 }
 
 func runSimulate(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "plan" {
+		return simulate.Plan(ctx, os.Stdout, args[1:])
+	}
 	opts, err := simulate.ParseFlags(args)
 	if err != nil {
 		return err

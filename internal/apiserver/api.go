@@ -383,7 +383,7 @@ func (a *API) serveResource(w http.ResponseWriter, r *http.Request, q request, e
 	case "token":
 		a.serveToken(w, r, q, ep)
 		return
-	case "", "status", "ephemeralcontainers", "approval":
+	case "", "status", "ephemeralcontainers", "resize", "approval":
 	case "scale":
 		a.serveScale(w, r, q, ep)
 		return

@@ -22,6 +22,7 @@ import (
 
 	"skiff/internal/auth"
 	"skiff/internal/volumebinding"
+	"skiff/internal/vpa"
 )
 
 // bootstrap creates the objects every cluster has, if they are missing.
@@ -79,6 +80,16 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 			resource = "clusterrolebindings"
 		}
 		if err := a.ensure(ctx, resource, o); err != nil {
+			return err
+		}
+	}
+	// The VPA's kinds are CRDs, as upstream serves them, installed like built-ins.
+	crds, err := vpa.CRDs()
+	if err != nil {
+		return err
+	}
+	for _, crd := range crds {
+		if err := a.ensure(ctx, "customresourcedefinitions", crd); err != nil {
 			return err
 		}
 	}

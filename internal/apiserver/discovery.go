@@ -21,6 +21,7 @@ var (
 		"exec": {"create", "get"}, "attach": {"create", "get"}, "portforward": {"create", "get"},
 		"proxy": {"create", "delete", "get", "patch", "update"}, "finalize": {"update"},
 		"token": {"create"}, "ephemeralcontainers": {"get", "patch", "update"},
+		"resize": {"get", "patch", "update"},
 	}
 	subresourceKinds = map[string]schema.GroupVersionKind{
 		"scale":       {Group: "autoscaling", Version: "v1", Kind: "Scale"},

@@ -379,6 +379,8 @@ func (s *Server) addAdmission(ctx context.Context) error {
 	if s.plugins, err = admissionplugins.New(ctx, cfg, admissionplugins.Authorizer(s.API.authz)); err != nil {
 		return err
 	}
+	// The VPA's admission step runs where upstream's webhook would.
+	s.API.AddAdmission(vpaAdmission{api: s.API})
 	s.API.AddAdmission(admissionplugins.ExemptServerWrites(s.plugins.Mutating))
 	s.API.AddAdmission(admissionplugins.ExemptServerWrites(s.plugins.Policy))
 	s.API.AddAdmission(admissionplugins.ExemptServerWrites(s.plugins.Validating))

@@ -19,6 +19,8 @@ import (
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	admissionapi "k8s.io/apiserver/pkg/admission"
+
+	"skiff/internal/resources"
 )
 
 // eventTTL is how long Events live, as in Kubernetes.
@@ -251,7 +253,7 @@ func (a *API) updateObject(ctx context.Context, ep *endpoint, q request, cur, ob
 		release(false)
 		return nil, err
 	}
-	if errs := ep.Strategy.Validate(obj, cur); len(errs) > 0 {
+	if errs := validateUpdate(ep.Strategy, obj, cur, q.Subresource); len(errs) > 0 {
 		release(false)
 		return nil, invalid(ep.StorageGVK().GroupKind(), m.GetName(), errs)
 	}
@@ -287,6 +289,17 @@ func (a *API) updateObject(ctx context.Context, ep *endpoint, q request, cur, ob
 	updated, err := ep.store.Update(ctx, obj, rv)
 	release(err == nil)
 	return updated, err
+}
+
+// validateUpdate applies a subresource's own rules where the kind has them
+// (pods/resize), the kind's update rules otherwise.
+func validateUpdate(s resources.Strategy, obj, cur runtime.Object, subresource string) field.ErrorList {
+	if sv, ok := s.(resources.SubresourceValidator); ok && subresource != "" {
+		if errs, handled := sv.ValidateSubresource(obj, cur, subresource); handled {
+			return errs
+		}
+	}
+	return s.Validate(obj, cur)
 }
 
 func isZero(p *int64) bool { return p == nil || *p == 0 }

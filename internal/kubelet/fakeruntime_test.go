@@ -54,6 +54,7 @@ func newFakeNode(t *testing.T) *fakeNode {
 		pulls:     newBackoff(10*time.Second, 5*time.Minute, 10*time.Minute),
 		workers:   map[string]*podWorker{},
 		metrics:   newKubeletMetrics(),
+		resizes:   newResizeTracker(),
 	}
 	k.networkReady.Store(true)
 	k.probes = newProber(k)

@@ -113,6 +113,7 @@ type Kubelet struct {
 	stats        *stats.Collector
 	eviction     *evictionManager
 	metrics      *kubeletMetrics
+	resizes      *resizeTracker
 }
 
 // New checks cfg and prepares a kubelet; Run starts it.
@@ -132,6 +133,7 @@ func New(cfg Config) (*Kubelet, error) {
 		workers:      map[string]*podWorker{},
 		runtimeNudge: make(chan struct{}, 1),
 		relistNudge:  make(chan struct{}, 1),
+		resizes:      newResizeTracker(),
 	}
 	rs, is := cfg.Runtime.Services()
 	k.runtime = newRuntimeManager(rs, is, cfg.NodeName)

@@ -172,6 +172,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, sb *run
 		return w.startFailed(pod, c, "CreateContainerError", err)
 	}
 	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
+	w.k.resizes.created(pod.UID, created, c)
 	if err := w.k.runtime.runtime.StartContainer(ctx, created); err != nil {
 		return w.startFailed(pod, c, "RunContainerError", err)
 	}

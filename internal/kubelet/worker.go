@@ -154,6 +154,9 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, rt *podRun
 		}
 	}
 	w.markProbeKilled(rt)
+	if rt = w.resize(ctx, pod, rt); rt == nil {
+		return time.Second
+	}
 	// Every sync re-projects ConfigMaps, Secrets and tokens into running pods.
 	w.vols = w.k.volumes.Setup(ctx, pod)
 	pl := planPod(pod, rt, sb.ID, w.k.restarts, time.Now())
@@ -247,6 +250,7 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *corev1.Pod, rt *podRun
 	w.k.probes.sync(ctx, pod, w.uid, rt, probeHost(pod, rt, w.k.cfg.NodeIPs))
 	st := computeStatus(statusInput{Pod: pod, Runtime: rt, Waiting: w.waiting, HostIPs: w.k.cfg.NodeIPs, Now: time.Now(),
 		Ready: w.k.probes.Ready, Started: w.k.probes.Started})
+	w.k.resizes.reportResize(pod, &st, rt)
 	w.putStatus(ctx, pod, st)
 }
 
@@ -328,6 +332,7 @@ func (w *podWorker) cleanup(ctx context.Context, rt *podRuntime) bool {
 		w.k.runtime.forget(w.uid)
 		w.k.restarts.Forget(string(w.uid) + "/")
 		w.k.pulls.Forget(string(w.uid) + "/")
+		w.k.resizes.forget(w.uid)
 		w.log().Info("pod removed from node")
 	}
 	return ok

@@ -58,7 +58,7 @@ func (k kind) info() *Info {
 func All() []*Info {
 	rows := []kind{
 		{core, "namespaces", "Namespace", false, []string{"ns"}, nil, []string{"status", "finalize"}, namespaceStrategy{}},
-		{core, "pods", "Pod", true, []string{"po"}, all, []string{"status", "binding", "log", "exec", "attach", "portforward", "eviction", "ephemeralcontainers", "proxy"}, podStrategy{}},
+		{core, "pods", "Pod", true, []string{"po"}, all, []string{"status", "binding", "log", "exec", "attach", "portforward", "eviction", "ephemeralcontainers", "resize", "proxy"}, podStrategy{}},
 		{core, "services", "Service", true, []string{"svc"}, all, []string{"status", "proxy"}, serviceStrategy{}},
 		{core, "endpoints", "Endpoints", true, []string{"ep"}, nil, nil, endpointsStrategy{}},
 		{core, "configmaps", "ConfigMap", true, []string{"cm"}, nil, nil, configMapStrategy{}},

@@ -174,6 +174,10 @@ func (s podStrategy) PrepareForUpdate(obj, old runtime.Object, subresource strin
 		keepAllButEphemeralContainers(pod, oldPod)
 		return
 	}
+	if ok1 && ok2 && subresource == "resize" {
+		keepAllButResize(pod, oldPod)
+		return
+	}
 	s.generic.PrepareForUpdate(obj, old, subresource)
 	if !ok1 || !ok2 {
 		return

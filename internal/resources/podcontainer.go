@@ -90,6 +90,7 @@ func validatePodContainer(c *corev1.Container, s *corev1.PodSpec, names, vols ma
 		errs = append(errs, podNameRule(c.Name, np, validation.IsDNS1123Label)...)
 	}
 	names[c.Name] = true
+	errs = append(errs, validateResizePolicy(c.ResizePolicy, s.RestartPolicy, p.Child("resizePolicy"))...)
 	if c.Image == "" {
 		errs = append(errs, field.Required(p.Child("image"), ""))
 	}

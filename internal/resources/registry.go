@@ -79,3 +79,10 @@ type Strategy interface {
 	// Fields are the values field selectors can match on.
 	Fields(obj runtime.Object) fields.Set
 }
+
+// SubresourceValidator is a Strategy whose writes through some subresource follow
+// rules of their own instead of Validate's (pods/resize may change what an ordinary
+// pod update may not). handled is false for the subresources it leaves to Validate.
+type SubresourceValidator interface {
+	ValidateSubresource(obj, old runtime.Object, subresource string) (errs field.ErrorList, handled bool)
+}

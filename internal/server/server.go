@@ -43,6 +43,8 @@ type Config struct {
 	SchedulerConfig    string
 	LBPool             string
 	Agent              agent.Config
+	// VPARecommenderInterval is how often the VPA recommender runs.
+	VPARecommenderInterval time.Duration
 }
 
 // Run serves until ctx ends.
@@ -115,7 +117,7 @@ func standAgain(ctx context.Context, name string, run func() error) error {
 
 // constructors are every controller the manager runs, by name.
 func constructors(rc *rest.Config, ca []byte, cfg Config) (map[string]manager.Constructor, error) {
-	cons, err := manager.Platform(rc, manager.PlatformOptions{RootCA: ca})
+	cons, err := manager.Platform(rc, manager.PlatformOptions{RootCA: ca, VPAInterval: cfg.VPARecommenderInterval})
 	if err != nil {
 		return nil, err
 	}

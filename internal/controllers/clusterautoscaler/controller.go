@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	policylisters "k8s.io/client-go/listers/policy/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
@@ -43,6 +44,7 @@ type Controller struct {
 	client   controllerClient
 	nodes    corelisters.NodeLister
 	pods     corelisters.PodLister
+	pdbs     policylisters.PodDisruptionBudgetLister
 	synced   []cache.InformerSynced
 	recorder record.EventRecorder
 	fit      *scheduler.FitChecker
@@ -58,9 +60,10 @@ type Controller struct {
 // New builds the controller; it stays idle until the pools ConfigMap exists.
 func New(c *controller.Context) *Controller {
 	nodes, pods := c.Informers.Core().V1().Nodes(), c.Informers.Core().V1().Pods()
+	pdbs := c.Informers.Policy().V1().PodDisruptionBudgets()
 	return &Controller{
-		client: controllerClient{c.Client}, nodes: nodes.Lister(), pods: pods.Lister(),
-		synced:   []cache.InformerSynced{nodes.Informer().HasSynced, pods.Informer().HasSynced},
+		client: controllerClient{c.Client}, nodes: nodes.Lister(), pods: pods.Lister(), pdbs: pdbs.Lister(),
+		synced:   []cache.InformerSynced{nodes.Informer().HasSynced, pods.Informer().HasSynced, pdbs.Informer().HasSynced},
 		recorder: c.Recorder(componentName), fit: scheduler.NewFitChecker(), now: time.Now,
 		unneededSince: map[string]time.Time{}, told: map[types.UID]string{},
 	}
@@ -217,7 +220,11 @@ func poolMax(pools []nodepool.Pool, name string) int {
 // as the real autoscaler does.
 func (c *Controller) scaleDown(ctx context.Context, cm *v1.ConfigMap, pools []nodepool.Pool, desired map[string]int,
 	nodes []*v1.Node, pods []*v1.Pod, st *status) error {
-	cands, blocked := PlanScaleDown(ctx, c.fit, Cluster{Nodes: NodeInfos(nodes, pods), Pools: pools, Desired: desired})
+	pdbs, err := c.pdbs.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	cands, blocked := PlanScaleDown(ctx, c.fit, Cluster{Nodes: NodeInfos(nodes, pods), Pools: pools, Desired: desired, PDBs: pdbs})
 	st.blocked = blocked
 	unneeded := duration(cm, unneededTimeKey, defaultUnneeded)
 	now := c.now()

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -125,6 +126,7 @@ func TestPlanScaleDown(t *testing.T) {
 		name    string
 		pool    nodepool.Pool
 		pods    []*v1.Pod
+		pdbs    []*policyv1.PodDisruptionBudget
 		want    string // candidate nodes
 		blocked string // small-1's reason
 	}{
@@ -142,10 +144,19 @@ func TestPlanScaleDown(t *testing.T) {
 		{name: "safe-to-evict true overrides local storage", pool: small,
 			pods: on("small-1", pods("b", 1, "100m", "128Mi"), annotate("true", emptyDir)), want: "small-0,small-1"},
 		{name: "never below min", pool: atMin, want: "small-0", blocked: "pool is at its minimum size"},
+		// The guard's budget allows no eviction: its node stays, and planning the
+		// guard's move anyway must not hold small-2 back as the guard's receiver.
+		{name: "a PDB keeps the node and nothing else", pool: small,
+			pods: append(on("small-1", pods("guard", 1, "100m", "128Mi"), labelled("guard")), on("small-2", pods("b", 1, "100m", "128Mi"), nil)...),
+			pdbs: []*policyv1.PodDisruptionBudget{guardPDB(0)},
+			want: "small-0,small-2", blocked: "pod default/guard-0 is protected by PodDisruptionBudget guard (0 disruptions allowed)"},
+		{name: "a PDB that allows one", pool: small,
+			pods: on("small-1", pods("guard", 1, "100m", "128Mi"), labelled("guard")),
+			pdbs: []*policyv1.PodDisruptionBudget{guardPDB(1)}, want: "small-0,small-1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Cluster{Nodes: NodeInfos(poolNodes(tc.pool, 3), tc.pods), Pools: []nodepool.Pool{tc.pool},
-				Desired: map[string]int{"small": 3}}
+				Desired: map[string]int{"small": 3}, PDBs: tc.pdbs}
 			cands, blocked := PlanScaleDown(context.Background(), scheduler.NewFitChecker(), c)
 			var names []string
 			for _, c := range cands {
@@ -159,4 +170,14 @@ func TestPlanScaleDown(t *testing.T) {
 			}
 		})
 	}
+}
+
+func labelled(app string) func(*v1.Pod) {
+	return func(p *v1.Pod) { p.Labels = map[string]string{"app": app} }
+}
+
+func guardPDB(allowed int32) *policyv1.PodDisruptionBudget {
+	return &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "guard", Namespace: "default"},
+		Spec:   policyv1.PodDisruptionBudgetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "guard"}}},
+		Status: policyv1.PodDisruptionBudgetStatus{DisruptionsAllowed: allowed}}
 }

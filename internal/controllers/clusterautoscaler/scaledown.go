@@ -2,9 +2,12 @@ package clusterautoscaler
 
 import (
 	"context"
+	"fmt"
 
 	v1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"skiff/internal/nodepool"
 	"skiff/internal/scheduler"
@@ -38,6 +41,7 @@ func PlanScaleDown(ctx context.Context, fc *scheduler.FitChecker, c Cluster) (ca
 		removable[p.Name] = c.Desired[p.Name] - p.Min
 	}
 	gone, receivers := map[string]bool{}, map[string]bool{}
+	budgets := newBudgets(c.PDBs)
 	for _, ni := range c.Nodes {
 		if ni.Node.Spec.Unschedulable || markedForDeletion(ni.Node) {
 			gone[ni.Name()] = true
@@ -58,6 +62,11 @@ func PlanScaleDown(ctx context.Context, fc *scheduler.FitChecker, c Cluster) (ca
 		}
 		pods, why := podsToMove(ni)
 		if why == "" {
+			// A pod its budget will not let go keeps the node: planning its move
+			// anyway would reserve room on other nodes and hold them back too.
+			why = budgets.check(pods)
+		}
+		if why == "" {
 			gone[ni.Name()] = true
 			if why = moveAll(ctx, fc, snap, pods, gone, receivers); why != "" {
 				delete(gone, ni.Name())
@@ -68,6 +77,7 @@ func PlanScaleDown(ctx context.Context, fc *scheduler.FitChecker, c Cluster) (ca
 			continue
 		}
 		removable[pool]--
+		budgets.take(pods)
 		cands = append(cands, Candidate{Node: ni.Name(), Pool: pool, Pods: pods})
 	}
 	return cands, blocked
@@ -176,4 +186,57 @@ func moveAll(ctx context.Context, fc *scheduler.FitChecker, snap *snapshot, pods
 		receivers[target.Name()] = true
 	}
 	return ""
+}
+
+// budgets are the disruptions each PodDisruptionBudget still allows in this plan.
+type budgets struct {
+	pdbs []*policyv1.PodDisruptionBudget
+	sels []labels.Selector
+	left []int32
+}
+
+func newBudgets(pdbs []*policyv1.PodDisruptionBudget) *budgets {
+	b := &budgets{}
+	for _, p := range pdbs {
+		sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector)
+		if err != nil || p.Spec.Selector == nil {
+			continue
+		}
+		b.pdbs, b.sels, b.left = append(b.pdbs, p), append(b.sels, sel), append(b.left, p.Status.DisruptionsAllowed)
+	}
+	return b
+}
+
+// covering lists the budgets that cover pod.
+func (b *budgets) covering(pod *v1.Pod) []int {
+	var out []int
+	for i, p := range b.pdbs {
+		if p.Namespace == pod.Namespace && b.sels[i].Matches(labels.Set(pod.Labels)) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// check says why the pods cannot all be evicted, or "".
+func (b *budgets) check(pods []*v1.Pod) string {
+	need := make([]int32, len(b.pdbs))
+	for _, p := range pods {
+		for _, i := range b.covering(p) {
+			if need[i]++; need[i] > b.left[i] {
+				return fmt.Sprintf("pod %s/%s is protected by PodDisruptionBudget %s (%d disruptions allowed)",
+					p.Namespace, p.Name, b.pdbs[i].Name, b.pdbs[i].Status.DisruptionsAllowed)
+			}
+		}
+	}
+	return ""
+}
+
+// take spends the budgets of pods planned for eviction.
+func (b *budgets) take(pods []*v1.Pod) {
+	for _, p := range pods {
+		for _, i := range b.covering(p) {
+			b.left[i]--
+		}
+	}
 }

@@ -3,6 +3,7 @@ package clusterautoscaler
 import (
 	"context"
 	"fmt"
+	policyv1 "k8s.io/api/policy/v1"
 	"sort"
 	"strings"
 
@@ -21,6 +22,8 @@ type Cluster struct {
 	Nodes   []*fw.NodeInfo
 	Pools   []nodepool.Pool
 	Desired map[string]int
+	// PDBs limit which pods a scale-down may plan to evict.
+	PDBs []*policyv1.PodDisruptionBudget
 }
 
 // ScaleUp is the chosen resize of one pool.

@@ -3,6 +3,7 @@ package manager
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -29,6 +30,7 @@ import (
 	"skiff/internal/controllers/podgc"
 	"skiff/internal/controllers/resourcequota"
 	"skiff/internal/controllers/serviceaccount"
+	"skiff/internal/controllers/verticalpodautoscaler"
 )
 
 // PlatformOptions configure the platform controllers; zero values take defaults.
@@ -40,12 +42,15 @@ type PlatformOptions struct {
 	TerminatedPodThreshold int
 	GC                     garbagecollector.Options
 	NodeLifecycle          nodelifecycle.Options
+	// VPAInterval is how often the VPA recommender runs (1m).
+	VPAInterval time.Duration
 }
 
 // Platform returns the constructors of the cluster's platform controllers by name:
 // garbagecollector, namespace, endpoints, endpointslice, endpointslicemirroring,
 // serviceaccount, podgc, nodelifecycle, disruption, persistentvolume-binder,
-// ephemeral-volume, attachdetach, horizontalpodautoscaling, clusterautoscaler, resourcequota and
+// ephemeral-volume, attachdetach, horizontalpodautoscaling, verticalpodautoscaling,
+// clusterautoscaler, resourcequota and
 // clusterrole-aggregation. The garbage collector and the namespace controller reach
 // objects of every kind through a metadata client built from cfg; the autoscaler
 // reaches scale subresources and metrics.k8s.io; the quota controller counts resources
@@ -59,6 +64,11 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 	if err != nil {
 		return nil, err
 	}
+	dyn, err := dynamic.NewForConfig(ClientConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	vpaClients := verticalpodautoscaler.Clients{Dynamic: dyn, Scales: hpa.Scales, Mapper: hpa.Mapper, Metrics: hpa.Metrics}
 	ca := opts.RootCA
 	if len(ca) == 0 {
 		if ca, err = trustedCA(cfg); err != nil {
@@ -84,6 +94,9 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 		"attachdetach":            func(c *controller.Context) Runner { return attachdetach.New(c) },
 		"horizontalpodautoscaling": func(c *controller.Context) Runner {
 			return podautoscaler.New(c, hpa)
+		},
+		"verticalpodautoscaling": func(c *controller.Context) Runner {
+			return verticalpodautoscaler.New(c, vpaClients, opts.VPAInterval)
 		},
 		// Idle until kube-system/skiff-node-pools exists (see package nodepool).
 		"clusterautoscaler": func(c *controller.Context) Runner { return clusterautoscaler.New(c) },

@@ -40,7 +40,9 @@ func TestMain(m *testing.M) {
 	cluster, err = framework.StartServer(dir, "--kubelet-port", "0", "--node-name", "e2e-main", "--dns-port", "0",
 		"--ingress-http-port", ingressPort, "--ingress-https-port", ingressTLSPort, "--lb-pool", "127.0.0.100-127.0.0.120",
 		// Ranges of their own, so other tests' nodes on this machine do not collide.
-		"--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR)
+		"--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR,
+		// The VPA tests wait for recommendations; the default minute is too slow for them.
+		"--vpa-recommender-interval", "5s")
 	if err == nil {
 		err = cluster.WaitNodeReady("e2e-main")
 	}
