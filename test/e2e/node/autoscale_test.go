@@ -28,13 +28,21 @@ func waitReplicas(t *testing.T, n, deploy, want string, timeout time.Duration) {
 // TestAutoscalerScalesOutUnderLoad is the seeds' HPA session: `kubectl autoscale` a
 // Deployment whose pods burn more CPU than their request, and watch it grow to
 // its maximum with the reason in the events and the utilization in `get hpa`.
+// A scaleUp policy of one pod per 15 s makes the growth two visible steps.
 func TestAutoscalerScalesOutUnderLoad(t *testing.T) {
 	n := ns(t, "hpa-up")
 	cluster.MustKubectl(t, "-n", n, "create", "deployment", "burn", "--image="+toolbox, "--", "/toolbox", "hog-cpu", "--millicores", "60")
 	cluster.MustKubectl(t, "-n", n, "set", "resources", "deploy/burn", "--requests=cpu=20m")
-	cluster.MustKubectl(t, "-n", n, "autoscale", "deployment", "burn", "--cpu-percent=50", "--min=1", "--max=3")
+	// Created at max 1, so that nothing scales before the policy is in place.
+	cluster.MustKubectl(t, "-n", n, "autoscale", "deployment", "burn", "--cpu-percent=50", "--min=1", "--max=1")
+	cluster.MustKubectl(t, "-n", n, "patch", "hpa", "burn", "--type=merge", "-p",
+		`{"spec":{"maxReplicas":3,"behavior":{"scaleUp":{"stabilizationWindowSeconds":0,"policies":[{"type":"Pods","value":1,"periodSeconds":15}]}}}}`)
 
 	waitReplicas(t, n, "burn", "3", 3*time.Minute)
+	steps := cluster.MustKubectl(t, "-n", n, "get", "events", "--field-selector", "reason=SuccessfulRescale")
+	if !strings.Contains(steps, "New size: 2;") || !strings.Contains(steps, "New size: 3;") {
+		t.Errorf("the scaleUp policy (1 pod per 15 s) should show 1→2→3 as two rescales:\n%s", steps)
+	}
 	framework.Eventually(t, time.Minute, func() error {
 		out := cluster.MustKubectl(t, "-n", n, "get", "hpa", "burn")
 		if !strings.Contains(out, "/50%") || strings.Contains(out, "<unknown>") {

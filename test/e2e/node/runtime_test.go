@@ -79,7 +79,9 @@ func readPID(t *testing.T, path string) int {
 // runs; one whose handler the node lacks does not start, and its event says why.
 func TestRuntimeClassPicksTheHandler(t *testing.T) {
 	n := ns(t, "rtclass")
-	t.Cleanup(func() { _, _ = cluster.Kubectl("delete", "runtimeclass", "plain", "missing-handler", "--ignore-not-found") })
+	t.Cleanup(func() {
+		_, _ = cluster.Kubectl("delete", "runtimeclass", "plain", "missing-handler", "--ignore-not-found")
+	})
 	for name, handler := range map[string]string{"plain": "runc", "missing-handler": "kata"} {
 		if _, err := cluster.KubectlStdin("apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: "+name+"}\nhandler: "+handler+"\n", "apply", "-f", "-"); err != nil {
 			t.Fatal(err)
