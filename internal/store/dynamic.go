@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -38,7 +39,7 @@ func (s *Store) RegisterUnstructured(ctx context.Context, gr schema.GroupResourc
 	s.caches[seg] = r
 	s.mu.Unlock()
 	defer r.mu.Unlock()
-	objs, err := r.loadAt(ctx, rev)
+	objs, err := r.loadAt(ctx, rev, true)
 	if err != nil {
 		s.mu.Lock()
 		delete(s.caches, seg)
@@ -59,13 +60,14 @@ func (s *Store) Unregister(gr schema.GroupResource) {
 	delete(s.caches, segment(gr))
 	s.mu.Unlock()
 	if r != nil {
-		r.reset(map[string]runtime.Object{}, 0)
+		r.reset(map[string]*cached{}, 0)
 	}
 }
 
-// loadAt reads every object of the resource as of revision rev.
-func (r *Resource) loadAt(ctx context.Context, rev int64) (map[string]runtime.Object, error) {
-	objs := map[string]runtime.Object{}
+// loadAt reads every object of the resource as of revision rev, checking that
+// each decodes: one that does not fails the load when strict, else is skipped.
+func (r *Resource) loadAt(ctx context.Context, rev int64, strict bool) (map[string]*cached, error) {
+	objs := map[string]*cached{}
 	from := r.prefix
 	for {
 		resp, err := r.store.cli.Get(ctx, from, clientv3.WithRange(clientv3.GetPrefixRangeEnd(r.prefix)), clientv3.WithRev(rev), clientv3.WithLimit(1000))
@@ -73,11 +75,19 @@ func (r *Resource) loadAt(ctx context.Context, rev int64) (map[string]runtime.Ob
 			return nil, err
 		}
 		for _, kv := range resp.Kvs {
-			obj, err := r.decode(string(kv.Key), kv.Value, kv.ModRevision)
-			if err != nil {
+			key := string(kv.Key)
+			plain, err := r.plain(key, kv.Value)
+			if err == nil {
+				_, err = r.decodePlain(plain, kv.ModRevision)
+			}
+			if err != nil && strict {
 				return nil, fmt.Errorf("decode %s: %w", kv.Key, err)
 			}
-			objs[string(kv.Key)] = obj
+			if err != nil {
+				slog.Error("store: undecodable object skipped", "key", key, "err", err)
+				continue
+			}
+			objs[key] = &cached{data: plain, rev: kv.ModRevision}
 		}
 		if !resp.More {
 			return objs, nil

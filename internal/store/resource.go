@@ -39,11 +39,13 @@ type Resource struct {
 	loadedAt int64
 
 	mu       sync.RWMutex
-	objs     map[string]runtime.Object // shared, never mutated: callers copy before changing
-	history  []Event                   // ring of the newest events
-	next     int                       // where the ring writes next
-	oldest   int64                     // watches from before this revision get 410 Gone
+	objs     map[string]*cached
+	history  []change // ring of the newest events
+	next     int      // where the ring writes next
+	oldest   int64    // watches from before this revision get 410 Gone
 	watchers map[*Watcher]struct{}
+	hot      []*cached // ring of the objects kept decoded (see heat)
+	hotNext  int
 	// gen counts the cache's changes, and lastRev is the revision of the newest:
 	// the cache is exactly the state as of max(lastRev, the store's revision).
 	gen     uint64
@@ -133,20 +135,11 @@ func (r *Resource) encode(ctx context.Context, key string, obj runtime.Object) (
 }
 
 func (r *Resource) decode(key string, data []byte, rev int64) (runtime.Object, error) {
-	plain, _, err := r.transformer.TransformFromStorage(context.Background(), data, value.DefaultContext(key))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
-	}
-	if r.unstructured {
-		return decodeJSON(plain, rev)
-	}
-	obj, gvk, err := r.store.proto.Decode(plain, nil, nil)
+	plain, err := r.plain(key, data)
 	if err != nil {
 		return nil, err
 	}
-	obj.GetObjectKind().SetGroupVersionKind(*gvk)
-	setRV(obj, rev)
-	return obj, nil
+	return r.decodePlain(plain, rev)
 }
 
 // Get reads an object straight from etcd, so it is never stale.
@@ -295,7 +288,7 @@ func (r *Resource) List(ctx context.Context, o ListOptions) ([]runtime.Object, i
 			return nil, 0, "", err
 		}
 		if v, ok := r.viewAt(tok.Rev); ok {
-			out, cont := v.page(tok.Rev, prefix, tok.Start, o)
+			out, cont := r.page(v, tok.Rev, prefix, tok.Start, o)
 			return out, tok.Rev, cont, nil
 		}
 		return r.listPage(ctx, o, prefix, tok)
@@ -304,7 +297,7 @@ func (r *Resource) List(ctx context.Context, o ListOptions) ([]runtime.Object, i
 		return nil, 0, "", err
 	}
 	v, rev := r.currentView()
-	out, cont := v.page(rev, prefix, prefix, o)
+	out, cont := r.page(v, rev, prefix, prefix, o)
 	return out, rev, cont, nil
 }
 
@@ -408,15 +401,16 @@ func inconsistentContinue(from string) error {
 
 // reset replaces the cache's contents after a (re)load; watchers of the old
 // contents are ended so their clients relist.
-func (r *Resource) reset(objs map[string]runtime.Object, rev int64) {
+func (r *Resource) reset(objs map[string]*cached, rev int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.objs = objs
 	r.gen++
 	r.lastRev = rev
 	r.dropViews()
-	r.history = make([]Event, 0, 64)
+	r.history = make([]change, 0, 64)
 	r.next = 0
+	r.hot, r.hotNext = nil, 0
 	r.oldest = rev
 	for w := range r.watchers {
 		w.stop()
@@ -424,8 +418,9 @@ func (r *Resource) reset(objs map[string]runtime.Object, rev int64) {
 	r.watchers = map[*Watcher]struct{}{}
 }
 
-// observe applies one etcd event to the cache and fans it out.
-func (r *Resource) observe(typ watch.EventType, key string, obj, prev runtime.Object, rev int64) {
+// observe applies one etcd event to the cache and fans it out: obj and prev are
+// the decoded forms of cur and old (nil when absent).
+func (r *Resource) observe(typ watch.EventType, key string, cur *cached, obj runtime.Object, old *cached, prev runtime.Object, rev int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if rev <= r.loadedAt {
@@ -433,29 +428,34 @@ func (r *Resource) observe(typ watch.EventType, key string, obj, prev runtime.Ob
 	}
 	r.gen++
 	r.lastRev = rev
+	if prev == nil && old != nil && len(r.watchers) > 0 {
+		prev = r.mustObject(key, old) // a watcher came after current() looked
+	}
 	if typ == watch.Deleted {
-		if prev == nil {
-			prev = r.objs[key]
-		}
 		delete(r.objs, key)
-		if prev == nil {
+		if old == nil {
 			return
 		}
-		prev = prev.DeepCopyObject()
-		setRV(prev, rev)
+		if prev != nil {
+			prev = prev.DeepCopyObject() // it may be the hot copy others share
+			setRV(prev, rev)
+		}
 	} else {
-		r.objs[key] = obj
+		r.objs[key] = cur
+		r.heat(cur, obj)
 	}
-	ev := Event{Type: typ, Key: key, Obj: obj, Prev: prev, Rev: rev, encoded: &encodings{}}
-	kept := ev
-	kept.encoded = nil // resumed watches re-encode; the ring must not pin encodings
+	kept := change{typ: typ, key: key, obj: cur, prev: old, rev: rev}
 	if len(r.history) < historySize {
 		r.history = append(r.history, kept)
 	} else {
-		r.oldest = r.history[r.next].Rev
+		r.oldest = r.history[r.next].rev
 		r.history[r.next] = kept
 		r.next = (r.next + 1) % historySize
 	}
+	if len(r.watchers) == 0 || (typ == watch.Deleted && prev == nil) {
+		return
+	}
+	ev := Event{Type: typ, Key: key, Obj: obj, Prev: prev, Rev: rev, encoded: &encodings{}}
 	for w := range r.watchers {
 		if !w.send(ev) {
 			delete(r.watchers, w)
@@ -463,18 +463,30 @@ func (r *Resource) observe(typ watch.EventType, key string, obj, prev runtime.Ob
 	}
 }
 
-func (r *Resource) peekKey(key string) (runtime.Object, bool) {
+// current returns the cached version of key, with its decoded form when there is
+// a watcher to give it to (decoding costs; a write with nobody watching needs
+// only the bytes for the history).
+func (r *Resource) current(key string) (*cached, runtime.Object) {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
-	obj, ok := r.objs[key]
-	return obj, ok
+	c, ok := r.objs[key]
+	watched := len(r.watchers) > 0
+	r.mu.RUnlock()
+	if !ok || !watched {
+		return c, nil
+	}
+	return c, r.mustObject(key, c)
 }
 
 // Peek returns the cached object, which may lag etcd slightly; callers must not
 // modify it.
 func (r *Resource) Peek(namespace, name string) (runtime.Object, bool) {
+	key := r.Key(namespace, name)
 	r.mu.RLock()
-	defer r.mu.RUnlock()
-	obj, ok := r.objs[r.Key(namespace, name)]
-	return obj, ok
+	c, ok := r.objs[key]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	obj := r.mustObject(key, c)
+	return obj, obj != nil
 }

@@ -69,7 +69,7 @@ func (s *Store) Register(gr schema.GroupResource, gv schema.GroupVersion) *Resou
 	if r, ok := s.caches[seg]; ok {
 		return r
 	}
-	r := &Resource{store: s, gr: gr, gv: gv, prefix: root + seg + "/", objs: map[string]runtime.Object{},
+	r := &Resource{store: s, gr: gr, gv: gv, prefix: root + seg + "/", objs: map[string]*cached{},
 		transformer: s.transformerFor(gr)}
 	s.caches[seg] = r
 	return r
@@ -119,25 +119,9 @@ func (s *Store) load(ctx context.Context) (int64, error) {
 	}
 	rev := head.Header.Revision
 	for _, r := range s.resources() {
-		objs := map[string]runtime.Object{}
-		from := r.prefix
-		for {
-			resp, err := s.cli.Get(ctx, from, clientv3.WithRange(clientv3.GetPrefixRangeEnd(r.prefix)), clientv3.WithRev(rev), clientv3.WithLimit(1000))
-			if err != nil {
-				return 0, err
-			}
-			for _, kv := range resp.Kvs {
-				obj, err := r.decode(string(kv.Key), kv.Value, kv.ModRevision)
-				if err != nil {
-					slog.Error("store: undecodable object skipped", "key", string(kv.Key), "err", err)
-					continue
-				}
-				objs[string(kv.Key)] = obj
-			}
-			if !resp.More {
-				break
-			}
-			from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		objs, err := r.loadAt(ctx, rev, false)
+		if err != nil {
+			return 0, err
 		}
 		r.reset(objs, rev)
 	}
@@ -176,22 +160,29 @@ func (s *Store) apply(ev *clientv3.Event) {
 		return
 	}
 	// The cache already holds the previous version (events arrive in revision
-	// order, after a load at the revision the watch starts from): decoding etcd's
-	// copy of it again would double the decoding of every write.
-	var obj, prev runtime.Object
-	var err error
-	if old, ok := r.peekKey(key); ok {
-		prev = old
-	} else if ev.PrevKv != nil {
-		if prev, err = r.decode(key, ev.PrevKv.Value, ev.PrevKv.ModRevision); err != nil {
+	// order, after a load at the revision the watch starts from), decoded while
+	// it is hot: decoding etcd's copy of it again would double the decoding of
+	// every write.
+	old, prev := r.current(key)
+	if old == nil && ev.PrevKv != nil {
+		if plain, err := r.plain(key, ev.PrevKv.Value); err != nil {
 			slog.Error("store: undecodable previous object", "key", key, "err", err)
+		} else {
+			old = &cached{data: plain, rev: ev.PrevKv.ModRevision}
+			prev = r.mustObject(key, old)
 		}
 	}
 	if ev.Type == mvccpb.DELETE {
-		r.observe(watch.Deleted, key, nil, prev, ev.Kv.ModRevision)
+		r.observe(watch.Deleted, key, nil, nil, old, prev, ev.Kv.ModRevision)
 		return
 	}
-	if obj, err = r.decode(key, ev.Kv.Value, ev.Kv.ModRevision); err != nil {
+	plain, err := r.plain(key, ev.Kv.Value)
+	if err != nil {
+		slog.Error("store: undecodable object", "key", key, "err", err)
+		return
+	}
+	obj, err := r.decodePlain(plain, ev.Kv.ModRevision)
+	if err != nil {
 		slog.Error("store: undecodable object", "key", key, "err", err)
 		return
 	}
@@ -199,7 +190,7 @@ func (s *Store) apply(ev *clientv3.Event) {
 	if ev.IsCreate() {
 		typ = watch.Added
 	}
-	r.observe(typ, key, obj, prev, ev.Kv.ModRevision)
+	r.observe(typ, key, &cached{data: plain, rev: ev.Kv.ModRevision}, obj, old, prev, ev.Kv.ModRevision)
 }
 
 func (s *Store) resources() []*Resource {

@@ -20,7 +20,7 @@ type view struct {
 
 type entry struct {
 	key string
-	obj runtime.Object
+	obj *cached
 }
 
 const (
@@ -47,8 +47,8 @@ func (r *Resource) currentView() (*view, int64) {
 	var entries []entry
 	if last == nil || last.gen != gen {
 		entries = make([]entry, 0, len(r.objs))
-		for k, obj := range r.objs {
-			entries = append(entries, entry{k, obj})
+		for k, c := range r.objs {
+			entries = append(entries, entry{k, c})
 		}
 	}
 	r.mu.RUnlock()
@@ -109,17 +109,18 @@ func (r *Resource) dropViews() {
 	r.viewMu.Unlock()
 }
 
-// page cuts from v the objects under prefix from the key start on, as List
+// page cuts from v the objects, decoded, under prefix from the key start on, as List
 // answers them: at most o.Limit (0: all), with a continue token when more follow.
-func (v *view) page(rev int64, prefix, start string, o ListOptions) ([]runtime.Object, string) {
+func (r *Resource) page(v *view, rev int64, prefix, start string, o ListOptions) ([]runtime.Object, string) {
 	e := v.entries
 	i := sort.Search(len(e), func(i int) bool { return e[i].key >= max(start, prefix) })
 	var out []runtime.Object
 	for ; i < len(e) && strings.HasPrefix(e[i].key, prefix); i++ {
-		if o.Filter != nil && !o.Filter(e[i].obj) {
+		obj := r.mustObject(e[i].key, e[i].obj)
+		if obj == nil || (o.Filter != nil && !o.Filter(obj)) {
 			continue
 		}
-		out = append(out, e[i].obj)
+		out = append(out, obj)
 		if o.Limit > 0 && int64(len(out)) == o.Limit {
 			if i+1 == len(e) || !strings.HasPrefix(e[i+1].key, prefix) {
 				break

@@ -3,7 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -158,40 +159,48 @@ func (r *Resource) Watch(ctx context.Context, o WatchOptions) (*Watcher, error) 
 	return r.register(w, initial, from)
 }
 
-// register snapshots what the watcher must see first and subscribes it, under the
-// cache lock so that no event falls between the snapshot and the subscription.
+// register subscribes the watcher and snapshots, under the cache lock, what it
+// must see first, so that no event falls between the snapshot and the
+// subscription; the snapshot is decoded into its backlog after the lock is let go.
 func (r *Resource) register(w *Watcher, initial bool, from int64) (*Watcher, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	w.Rev = r.store.Revision()
+	var entries []entry
+	var changes []change
 	if initial {
-		keys := make([]string, 0, len(r.objs))
-		for k, obj := range r.objs {
-			if w.filter == nil || w.filter(obj) {
-				keys = append(keys, k)
-			}
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			w.Backlog = append(w.Backlog, Event{Type: watch.Added, Key: k, Obj: r.objs[k]})
+		entries = make([]entry, 0, len(r.objs))
+		for k, c := range r.objs {
+			entries = append(entries, entry{k, c})
 		}
 	} else {
 		if from < r.oldest {
+			r.mu.Unlock()
 			return nil, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", from, r.oldest))
 		}
-		for _, ev := range r.ordered() {
-			if ev.Rev <= from {
-				continue
-			}
-			if fev, ok := w.filtered(ev); ok {
-				w.Backlog = append(w.Backlog, fev)
-			}
-		}
+		changes = r.since(from)
 	}
 	if r.watchers == nil {
 		r.watchers = map[*Watcher]struct{}{}
 	}
 	r.watchers[w] = struct{}{}
+	r.mu.Unlock()
+
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	for _, e := range entries {
+		obj := r.mustObject(e.key, e.obj)
+		if obj != nil && (w.filter == nil || w.filter(obj)) {
+			w.Backlog = append(w.Backlog, Event{Type: watch.Added, Key: e.key, Obj: obj})
+		}
+	}
+	for _, ch := range changes {
+		ev, ok := r.event(ch)
+		if !ok {
+			continue
+		}
+		if fev, ok := w.filtered(ev); ok {
+			w.Backlog = append(w.Backlog, fev)
+		}
+	}
 	return w, nil
 }
 
@@ -202,10 +211,18 @@ func namespaceOf(obj runtime.Object) string {
 	return ""
 }
 
-// ordered returns the history oldest first.
-func (r *Resource) ordered() []Event {
-	if len(r.history) < historySize {
-		return r.history
+// since returns the remembered changes after revision from, oldest first.
+func (r *Resource) since(from int64) []change {
+	var out []change
+	n := len(r.history)
+	for i := range n {
+		ch := r.history[i]
+		if n == historySize {
+			ch = r.history[(r.next+i)%historySize]
+		}
+		if ch.rev > from {
+			out = append(out, ch)
+		}
 	}
-	return append(append([]Event{}, r.history[r.next:]...), r.history[:r.next]...)
+	return out
 }

@@ -15,9 +15,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	storagelisters "k8s.io/client-go/listers/storage/v1"
+	"k8s.io/client-go/tools/cache"
 
 	"skiff/internal/controllers/controller"
 	"skiff/internal/csi"
@@ -33,8 +35,10 @@ const managedBy = "skiff.io/attach-detach-controller"
 
 // Controller is the attach/detach controller.
 type Controller struct {
-	client      kubernetes.Interface
-	pods        corelisters.PodLister
+	client kubernetes.Interface
+	// pods indexes the pods that use claims, the only ones with attachments: a
+	// sync must not walk every pod of a large cluster.
+	pods        cache.Indexer
 	claims      corelisters.PersistentVolumeClaimLister
 	volumes     corelisters.PersistentVolumeLister
 	drivers     storagelisters.CSIDriverLister
@@ -47,11 +51,19 @@ func New(c *controller.Context) *Controller {
 	core, st := c.Informers.Core().V1(), c.Informers.Storage().V1()
 	pi, ci, vi := core.Pods(), core.PersistentVolumeClaims(), core.PersistentVolumes()
 	di, ai := st.CSIDrivers(), st.VolumeAttachments()
-	ad := &Controller{client: c.Client, pods: pi.Lister(), claims: ci.Lister(), volumes: vi.Lister(),
+	if err := pi.Informer().AddIndexers(cache.Indexers{claimIndex: podWithClaims}); err != nil {
+		utilruntime.HandleError(err)
+	}
+	ad := &Controller{client: c.Client, pods: pi.Informer().GetIndexer(), claims: ci.Lister(), volumes: vi.Lister(),
 		drivers: di.Lister(), attachments: ai.Lister()}
 	ad.queue = controller.New("attachdetach", ad.sync, 1)
 	all := controller.Each(func(any) { ad.queue.Queue.Add(key) })
-	ad.queue.Watch(pi.Informer(), all)
+	// A pod's volumes never change: one without claims never matters here.
+	ad.queue.Watch(pi.Informer(), controller.Each(func(obj any) {
+		if pod, ok := controller.Unwrap[*corev1.Pod](obj); ok && len(vb.PodClaims(pod)) > 0 {
+			ad.queue.Queue.Add(key)
+		}
+	}))
 	ad.queue.Watch(ci.Informer(), all)
 	ad.queue.Watch(vi.Informer(), all)
 	ad.queue.Watch(di.Informer(), all)
@@ -95,12 +107,13 @@ func (ad *Controller) sync(ctx context.Context, _ string) error {
 // desired are the attachments the pods on nodes need, by name. A pod keeps its
 // volumes attached until it is finished or gone: the kubelet unpublishes first.
 func (ad *Controller) desired() (map[string]*storagev1.VolumeAttachment, error) {
-	pods, err := ad.pods.List(labels.Everything())
+	pods, err := ad.pods.ByIndex(claimIndex, "yes")
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]*storagev1.VolumeAttachment{}
-	for _, pod := range pods {
+	for _, obj := range pods {
+		pod := obj.(*corev1.Pod)
 		if pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 			continue
 		}
@@ -112,6 +125,16 @@ func (ad *Controller) desired() (map[string]*storagev1.VolumeAttachment, error) 
 		}
 	}
 	return out, nil
+}
+
+// claimIndex files the pods that use persistent volume claims under "yes".
+const claimIndex = "attachdetach-claims"
+
+func podWithClaims(obj any) ([]string, error) {
+	if pod, ok := obj.(*corev1.Pod); ok && len(vb.PodClaims(pod)) > 0 {
+		return []string{"yes"}, nil
+	}
+	return nil, nil
 }
 
 // csiVolume is the CSI volume bound to a claim, or nil.

@@ -1,0 +1,106 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	clientscheme "k8s.io/client-go/kubernetes/scheme"
+)
+
+// TestEncodedCacheServesWatchesAndReads: the cache keeps objects encoded and
+// decodes them on demand, hot or cold. A watch resumed from an old revision gets
+// every change since, with the previous object where its filter needs it (a
+// ConfigMap leaving the selection arrives as Deleted), and reads see the newest
+// data of objects pushed out of the hot set.
+func TestEncodedCacheServesWatchesAndReads(t *testing.T) {
+	e := startTestEtcd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := New(e.Client, clientscheme.Scheme)
+	r := s.Register(schema.GroupResource{Resource: "configmaps"}, corev1.SchemeGroupVersion)
+	go s.Run(ctx)
+	<-s.Ready()
+	first, err := r.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", Labels: map[string]string{"keep": "yes"}}, Data: map[string]string{"v": "0"}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := resourceVersion(t, first)
+	// More writes than the hot set holds, so "a" is read back from its bytes.
+	for i := range hotSize + 10 {
+		if _, err := r.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("b%d", i), Namespace: "ns"}}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cur := first.DeepCopyObject().(*corev1.ConfigMap)
+	cur.Data["v"] = "1"
+	cur.Labels = nil // leaves the selection
+	updated, err := r.Update(ctx, cur, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Delete(ctx, "ns", "b0", 0); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := s.currentRevision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.waitFor(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+
+	keep := func(obj runtime.Object) bool { return obj.(*corev1.ConfigMap).Labels["keep"] == "yes" }
+	w, err := r.Watch(ctx, WatchOptions{ResourceVersion: fmt.Sprint(from), Filter: keep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if len(w.Backlog) != 1 || w.Backlog[0].Type != watch.Deleted || w.Backlog[0].Prev.(*corev1.ConfigMap).Name != "a" {
+		t.Fatalf("filtered resumed watch: %s, want a single Deleted for a", describe(w.Backlog))
+	}
+	all, err := r.Watch(ctx, WatchOptions{ResourceVersion: fmt.Sprint(from)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Stop()
+	n := len(all.Backlog)
+	if n != hotSize+12 || all.Backlog[n-2].Type != watch.Modified || all.Backlog[n-1].Type != watch.Deleted {
+		t.Fatalf("resumed watch got %d events ending %s, want %d ending Modified, Deleted", n, describe(all.Backlog[max(n-2, 0):]), hotSize+12)
+	}
+	if del := all.Backlog[n-1].Prev; resourceVersion(t, del) != rev {
+		t.Fatalf("the deleted object reads resourceVersion %d, want the deletion's %d", resourceVersion(t, del), rev)
+	}
+
+	got, ok := r.Peek("ns", "a")
+	if !ok || got.(*corev1.ConfigMap).Data["v"] != "1" || resourceVersion(t, got) != resourceVersion(t, updated) {
+		t.Fatalf("Peek(a) = %v, %v; want the update", got, ok)
+	}
+	objs, _, _, err := r.List(ctx, ListOptions{Namespace: "ns", ResourceVersion: "0"})
+	if err != nil || len(objs) != hotSize+10 {
+		t.Fatalf("list: %d objects, %v; want %d", len(objs), err, hotSize+10)
+	}
+}
+
+func resourceVersion(t *testing.T, obj runtime.Object) int64 {
+	t.Helper()
+	var rv int64
+	if _, err := fmt.Sscan(obj.(metav1.Object).GetResourceVersion(), &rv); err != nil {
+		t.Fatal(err)
+	}
+	return rv
+}
+
+func describe(evs []Event) string {
+	out := ""
+	for _, ev := range evs {
+		out += fmt.Sprintf("%s@%d ", ev.Type, ev.Rev)
+	}
+	return out
+}
