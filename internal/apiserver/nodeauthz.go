@@ -83,8 +83,8 @@ func (a *API) watchPods(ctx context.Context, pods *store.Resource) (*store.Watch
 	if err != nil {
 		return nil, err
 	}
-	initial := make([]*corev1.Pod, 0, len(w.Backlog))
-	for _, ev := range w.Backlog {
+	var initial []*corev1.Pod
+	for ev := range w.Backlog() {
 		if p, ok := ev.Obj.(*corev1.Pod); ok {
 			initial = append(initial, p)
 		}

@@ -211,7 +211,7 @@ func (a *API) watch(w http.ResponseWriter, r *http.Request, q request, ep *endpo
 	}
 	ws := &watchStream{api: a, r: r, ep: ep, out: out, w: w, headers: true}
 	ws.start()
-	for _, ev := range watcher.Backlog {
+	for ev := range watcher.Backlog() {
 		if ws.send(ev) != nil {
 			return
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -62,19 +63,20 @@ func TestEncodedCacheServesWatchesAndReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	if len(w.Backlog) != 1 || w.Backlog[0].Type != watch.Deleted || w.Backlog[0].Prev.(*corev1.ConfigMap).Name != "a" {
-		t.Fatalf("filtered resumed watch: %s, want a single Deleted for a", describe(w.Backlog))
+	if got := slices.Collect(w.Backlog()); len(got) != 1 || got[0].Type != watch.Deleted || got[0].Prev.(*corev1.ConfigMap).Name != "a" {
+		t.Fatalf("filtered resumed watch: %s, want a single Deleted for a", describe(got))
 	}
 	all, err := r.Watch(ctx, WatchOptions{ResourceVersion: fmt.Sprint(from)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer all.Stop()
-	n := len(all.Backlog)
-	if n != hotSize+12 || all.Backlog[n-2].Type != watch.Modified || all.Backlog[n-1].Type != watch.Deleted {
-		t.Fatalf("resumed watch got %d events ending %s, want %d ending Modified, Deleted", n, describe(all.Backlog[max(n-2, 0):]), hotSize+12)
+	backlog := slices.Collect(all.Backlog())
+	n := len(backlog)
+	if n != hotSize+12 || backlog[n-2].Type != watch.Modified || backlog[n-1].Type != watch.Deleted {
+		t.Fatalf("resumed watch got %d events ending %s, want %d ending Modified, Deleted", n, describe(backlog[max(n-2, 0):]), hotSize+12)
 	}
-	if del := all.Backlog[n-1].Prev; resourceVersion(t, del) != rev {
+	if del := backlog[n-1].Prev; resourceVersion(t, del) != rev {
 		t.Fatalf("the deleted object reads resourceVersion %d, want the deletion's %d", resourceVersion(t, del), rev)
 	}
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -20,12 +21,14 @@ const watchBuffer = 4096
 // Watcher receives the events of one watch request, already filtered: an object that
 // stops matching arrives as Deleted, one that starts matching as Added.
 type Watcher struct {
-	// Backlog holds the events to send before anything Take returns.
-	Backlog []Event
 	// Rev is the revision the backlog brings the client up to.
 	Rev    int64
 	filter func(runtime.Object) bool
 	res    *Resource
+	// The backlog as snapshotted: the objects a watch starts with, or the changes
+	// it resumes after; Backlog decodes them one at a time.
+	initial []entry
+	changes []change
 
 	// The queue grows only as far as the watcher falls behind: an idle watcher
 	// holds no buffer (there is one watcher per watch request, thousands with
@@ -161,7 +164,7 @@ func (r *Resource) Watch(ctx context.Context, o WatchOptions) (*Watcher, error) 
 
 // register subscribes the watcher and snapshots, under the cache lock, what it
 // must see first, so that no event falls between the snapshot and the
-// subscription; the snapshot is decoded into its backlog after the lock is let go.
+// subscription; Backlog decodes the snapshot.
 func (r *Resource) register(w *Watcher, initial bool, from int64) (*Watcher, error) {
 	r.mu.Lock()
 	w.Rev = r.store.Revision()
@@ -184,24 +187,36 @@ func (r *Resource) register(w *Watcher, initial bool, from int64) (*Watcher, err
 	}
 	r.watchers[w] = struct{}{}
 	r.mu.Unlock()
-
 	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-	for _, e := range entries {
-		obj := r.mustObject(e.key, e.obj)
-		if obj != nil && (w.filter == nil || w.filter(obj)) {
-			w.Backlog = append(w.Backlog, Event{Type: watch.Added, Key: e.key, Obj: obj})
-		}
-	}
-	for _, ch := range changes {
-		ev, ok := r.event(ch)
-		if !ok {
-			continue
-		}
-		if fev, ok := w.filtered(ev); ok {
-			w.Backlog = append(w.Backlog, fev)
-		}
-	}
+	w.initial, w.changes = entries, changes
 	return w, nil
+}
+
+// Backlog yields, decoded one at a time, the events to send before anything Take
+// returns: a watch of many objects never holds them all decoded. It can be
+// ranged over once.
+func (w *Watcher) Backlog() iter.Seq[Event] {
+	return func(yield func(Event) bool) {
+		initial, changes := w.initial, w.changes
+		w.initial, w.changes = nil, nil
+		for _, e := range initial {
+			obj := w.res.mustObject(e.key, e.obj)
+			if obj != nil && (w.filter == nil || w.filter(obj)) {
+				if !yield(Event{Type: watch.Added, Key: e.key, Obj: obj}) {
+					return
+				}
+			}
+		}
+		for _, ch := range changes {
+			ev, ok := w.res.event(ch)
+			if !ok {
+				continue
+			}
+			if fev, ok := w.filtered(ev); ok && !yield(fev) {
+				return
+			}
+		}
+	}
 }
 
 func namespaceOf(obj runtime.Object) string {
