@@ -34,7 +34,9 @@ func (s *Scheduler) addHandlers(inf informers.SharedInformerFactory) error {
 	}
 	for _, r := range regs {
 		if r.handler != nil {
-			if _, err := r.informer.AddEventHandler(r.handler); err != nil {
+			// No resyncs: the informers may be shared with controllers that want them,
+			// and replaying every pod would only churn the scheduler's cache.
+			if _, err := r.informer.AddEventHandlerWithResyncPeriod(r.handler, 0); err != nil {
 				return err
 			}
 		}

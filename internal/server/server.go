@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -64,6 +65,12 @@ func Run(ctx context.Context, cfg Config) error {
 	// 100 MB of garbage that the runtime would hand back to the system only
 	// slowly, or never on an idle server that rarely collects. Return it now.
 	debug.FreeOSMemory()
+	var shared informers.SharedInformerFactory
+	if !cfg.DisableControllers && !cfg.DisableScheduler {
+		if shared, err = sharedInformers(ctx, srv); err != nil {
+			return err
+		}
+	}
 	if !cfg.DisableControllers {
 		rc, err := srv.ClientConfig("controller-manager", "system:kube-controller-manager", []string{auth.Masters})
 		if err != nil {
@@ -77,7 +84,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cons["csrsigning"] = func(c *controller.Context) manager.Runner { return csrsigning.New(c, srv.CA, cfg.ServiceCIDR) }
 		g.Go(func() error {
 			return standAgain(ctx, "controller manager", func() error {
-				return manager.Run(ctx, rc, manager.Options{LeaderElect: true, Constructors: cons})
+				return manager.Run(ctx, rc, manager.Options{LeaderElect: true, Constructors: cons, Informers: shared})
 			})
 		})
 	}
@@ -87,13 +94,30 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		// Under the same Lease as `skiff scheduler`, so one of several servers schedules.
-		opts := SchedulerOptions{ConfigPath: cfg.SchedulerConfig, LeaderElect: true, Metrics: srv.API.MetricsRegistry()}
+		opts := SchedulerOptions{ConfigPath: cfg.SchedulerConfig, LeaderElect: true, Metrics: srv.API.MetricsRegistry(), Informers: shared}
 		g.Go(func() error { return standAgain(ctx, "scheduler", func() error { return RunScheduler(ctx, rc, opts) }) })
 	}
 	if !cfg.DisableAgent {
 		g.Go(func() error { return runLocalAgent(ctx, srv, cfg) })
 	}
 	return g.Wait()
+}
+
+// sharedInformers is the informer factory the scheduler and the controller
+// manager share inside the server; it reads as the controller manager, whose
+// rights cover the scheduler's.
+func sharedInformers(ctx context.Context, srv *apiserver.Server) (informers.SharedInformerFactory, error) {
+	rc, err := srv.ClientConfig("controller-manager", "system:kube-controller-manager", []string{auth.Masters})
+	if err != nil {
+		return nil, err
+	}
+	rc = manager.ClientConfig(rc)
+	rc.UserAgent = "skiff-shared-informers"
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	return controller.Shared(client, manager.DefaultResync, ctx.Done()), nil
 }
 
 // standAgain runs a leader-elected component again, from scratch, after it lost
@@ -150,8 +174,9 @@ type idle struct{}
 
 func (idle) Run(ctx context.Context) { <-ctx.Done() }
 
-// newScheduler builds a scheduler from its config file; start starts its informers.
-func newScheduler(rc *rest.Config, configPath string) (*scheduler.Scheduler, func(<-chan struct{}), error) {
+// newScheduler builds a scheduler from its config file; start starts its
+// informers: shared ones if given, else its own.
+func newScheduler(rc *rest.Config, configPath string, shared informers.SharedInformerFactory) (*scheduler.Scheduler, func(<-chan struct{}), error) {
 	cfg := scheduler.Config{}
 	if configPath != "" {
 		var err error
@@ -169,6 +194,9 @@ func newScheduler(rc *rest.Config, configPath string) (*scheduler.Scheduler, fun
 		return nil, nil, err
 	}
 	cc := controller.NewContext(client, 0)
+	if shared != nil {
+		cc.Informers = shared
+	}
 	s, err := scheduler.New(client, cc.Informers, cc.Recorder(scheduler.DefaultSchedulerName), cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("scheduler: %w", err)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -26,6 +27,9 @@ type SchedulerOptions struct {
 	Identity string
 	// Metrics, if set, publishes the scheduler's metrics (skiff server's /metrics).
 	Metrics prometheus.Registerer
+	// Informers, if set, are shared with the controller manager (see
+	// controller.Shared).
+	Informers informers.SharedInformerFactory
 }
 
 // RunScheduler runs the scheduler, in skiff server or as its own process. With LeaderElect it fills
@@ -33,7 +37,7 @@ type SchedulerOptions struct {
 // takes over warm; losing the Lease is an error, and the process should exit, as
 // kube-scheduler does, since its assumed pods are no longer trustworthy.
 func RunScheduler(ctx context.Context, rc *rest.Config, opts SchedulerOptions) error {
-	s, start, err := newScheduler(rc, opts.ConfigPath)
+	s, start, err := newScheduler(rc, opts.ConfigPath, opts.Informers)
 	if err != nil {
 		return err
 	}

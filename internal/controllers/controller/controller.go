@@ -157,3 +157,22 @@ func (c *Controller) safeSync(ctx context.Context, key string) (err error) {
 	}()
 	return c.Sync(ctx, key)
 }
+
+// Shared returns an informer factory for several components of one process (the
+// scheduler and the controller manager inside skiff server), so each cache is
+// held once rather than once per component: with 150,000 pods a copy is over a
+// gigabyte. Its informers run until stop closes, whichever component starts
+// them and whenever that component stops (a lost Lease): Start's and
+// Shutdown's arguments are ignored.
+func Shared(client kubernetes.Interface, resync time.Duration, stop <-chan struct{}) informers.SharedInformerFactory {
+	return sharedFactory{informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(StripManagedFields)), stop}
+}
+
+type sharedFactory struct {
+	informers.SharedInformerFactory
+	stop <-chan struct{}
+}
+
+func (f sharedFactory) Start(<-chan struct{}) { f.SharedInformerFactory.Start(f.stop) }
+
+func (f sharedFactory) Shutdown() {}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -43,9 +44,15 @@ type Options struct {
 	// Constructors are every controller the manager may run, by name. Platform returns
 	// this package's set; callers add the workload controllers to the same map.
 	Constructors map[string]Constructor
-	// Resync is the informers' resync period; 10 minutes if zero.
+	// Resync is the informers' resync period; DefaultResync if zero.
 	Resync time.Duration
+	// Informers, if set, are shared with other components of the process (see
+	// controller.Shared) instead of made afresh each time the manager leads.
+	Informers informers.SharedInformerFactory
 }
+
+// DefaultResync is the informers' resync period when Options leave it zero.
+const DefaultResync = 10 * time.Minute
 
 // ClientConfig returns cfg tuned for a controller manager: protobuf on the wire, and
 // a rate limit high enough for bursts of pod writes.
@@ -75,10 +82,14 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	resync := opts.Resync
 	if resync == 0 {
-		resync = 10 * time.Minute
+		resync = DefaultResync
 	}
 	start := func(ctx context.Context) {
-		runAll(ctx, controller.NewContext(client, resync), names, opts.Constructors)
+		cc := controller.NewContext(client, resync)
+		if opts.Informers != nil {
+			cc.Informers = opts.Informers
+		}
+		runAll(ctx, cc, names, opts.Constructors)
 	}
 	if !opts.LeaderElect {
 		start(ctx)
