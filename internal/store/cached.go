@@ -14,7 +14,8 @@ import (
 // hotSize is how many of a resource's most recently written objects the cache
 // also keeps decoded: the next write of an object (a pod's binding, then its
 // status) and the reads around it find it ready, while the rest of the cache
-// costs only its encoded bytes (a decoded pod takes about four times the room).
+// costs only its encoded bytes (a decoded pod takes about three times the room:
+// BenchmarkCachedPodSize).
 const hotSize = 1024
 
 // cached is one object version as the cache keeps it: the bytes etcd holds,
