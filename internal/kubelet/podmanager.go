@@ -44,6 +44,7 @@ func (k *Kubelet) wake(ctx context.Context, uid types.UID, ns, name string) {
 	}
 	w, ok := k.workers[string(uid)]
 	if !ok {
+		slog.Debug("pod worker starts", "pod", ns+"/"+name, "uid", uid)
 		w = newPodWorker(k, uid, ns, name)
 		k.workers[string(uid)] = w
 		k.wg.Add(1)

@@ -120,6 +120,7 @@ func (w *podWorker) createSandbox(ctx context.Context, pod *corev1.Pod, rt *podR
 		w.k.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 		return err
 	}
+	queued := time.Now()
 	if !w.k.runtime.acquire(ctx) {
 		return ctx.Err()
 	}
@@ -131,7 +132,7 @@ func (w *podWorker) createSandbox(ctx context.Context, pod *corev1.Pod, rt *podR
 		w.log().Warn("creating sandbox failed", "err", err)
 		return err
 	}
-	w.log().Debug("sandbox running", "sandbox", id, "took", time.Since(start))
+	w.log().Debug("sandbox running", "sandbox", id, "took", time.Since(start), "queued", start.Sub(queued))
 	return nil
 }
 
@@ -167,6 +168,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, sb *run
 		return w.startFailed(pod, c, reason, err)
 	}
 	sbCfg := w.k.sandboxConfig(pod, 0, parent)
+	start := time.Now()
 	created, err := w.k.runtime.runtime.CreateContainer(ctx, sb.ID, cfg, sbCfg)
 	if err != nil {
 		return w.startFailed(pod, c, "CreateContainerError", err)
@@ -177,6 +179,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, sb *run
 		return w.startFailed(pod, c, "RunContainerError", err)
 	}
 	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	w.log().Debug("container started", "container", c.Name, "took", time.Since(start))
 	if !w.postStart(ctx, pod, c, created) {
 		return time.Second
 	}

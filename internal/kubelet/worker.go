@@ -255,7 +255,9 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *corev1.Pod, rt *podRun
 }
 
 func (w *podWorker) putStatus(ctx context.Context, pod *corev1.Pod, st corev1.PodStatus) {
+	start := time.Now()
 	err := w.k.statuses.put(ctx, pod, st)
+	w.log().Debug("status put", "phase", st.Phase, "took", time.Since(start))
 	if err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) {
 		w.log().Warn("updating pod status failed", "err", err)
 	}
