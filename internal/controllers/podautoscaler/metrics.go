@@ -2,7 +2,7 @@ package podautoscaler
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"strings"
 	"time"
 
