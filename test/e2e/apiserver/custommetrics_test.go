@@ -24,7 +24,8 @@ import (
 // reads the HPA controller makes, from values the test sets.
 type metricsAdapter struct {
 	mu sync.Mutex
-	// objects holds custom metrics by "resource/name/metric".
+	// objects holds custom metrics by "resource/name/metric"; a read of name "*"
+	// answers every object of the resource with that metric.
 	objects map[string]string
 	// series holds external metrics' series, each with its labels.
 	series map[string][]externalSeries
@@ -63,7 +64,8 @@ func (a *metricsAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == customGV:
 		reply(map[string]any{"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": customGV, "resources": []any{
-			map[string]any{"name": "services/requests_per_second", "namespaced": true, "kind": "MetricValueList", "verbs": []string{"get"}}}})
+			map[string]any{"name": "services/requests_per_second", "namespaced": true, "kind": "MetricValueList", "verbs": []string{"get"}},
+			map[string]any{"name": "pods/packets_per_second", "namespaced": true, "kind": "MetricValueList", "verbs": []string{"get"}}}})
 	case path == externalGV:
 		reply(map[string]any{"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": externalGV, "resources": []any{
 			map[string]any{"name": "queue_messages_ready", "namespaced": true, "kind": "ExternalMetricValueList", "verbs": []string{"get"}}}})
@@ -74,15 +76,20 @@ func (a *metricsAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 			return
 		}
-		key := strings.Join(parts[2:], "/")
-		v, ok := a.objects[key]
-		if !ok {
+		items := []any{}
+		for key, v := range a.objects {
+			k := strings.Split(key, "/")
+			if k[0] == parts[2] && (k[1] == parts[3] || parts[3] == "*") && k[2] == parts[4] {
+				items = append(items, map[string]any{
+					"describedObject": map[string]any{"kind": parts[2], "namespace": parts[1], "name": k[1]},
+					"metric":          map[string]any{"name": parts[4]}, "timestamp": time.Now().UTC().Format(time.RFC3339), "value": v})
+			}
+		}
+		if len(items) == 0 {
 			http.NotFound(w, r)
 			return
 		}
-		reply(map[string]any{"kind": "MetricValueList", "apiVersion": customGV, "metadata": map[string]any{}, "items": []any{map[string]any{
-			"describedObject": map[string]any{"kind": parts[2], "namespace": parts[1], "name": parts[3]},
-			"metric":          map[string]any{"name": parts[4]}, "timestamp": time.Now().UTC().Format(time.RFC3339), "value": v}}})
+		reply(map[string]any{"kind": "MetricValueList", "apiVersion": customGV, "metadata": map[string]any{}, "items": items})
 	case strings.HasPrefix(path, externalGV+"/namespaces/"):
 		// namespaces/NS/METRIC?labelSelector=...
 		parts := strings.Split(strings.TrimPrefix(path, externalGV+"/"), "/")
@@ -184,6 +191,26 @@ spec:
 `, n, port, ip, caBundle))
 }
 
+// runningPods waits for count pods matching selector and marks them running and
+// ready (no kubelet does here), returning their names.
+func runningPods(t *testing.T, n, selector string, count int) []string {
+	t.Helper()
+	var names []string
+	framework.Eventually(t, 30*time.Second, func() error {
+		out, err := cluster.Kubectl("-n", n, "get", "pods", "-l", selector, "-o", "jsonpath={.items[*].metadata.name}")
+		names = strings.Fields(out)
+		if err != nil || len(names) != count {
+			return fmt.Errorf("pods %s: %q (%v), want %d", selector, out, err, count)
+		}
+		return nil
+	})
+	for _, pod := range names {
+		cluster.MustKubectl(t, "-n", n, "patch", "pod", pod, "--subresource=status", "--type=merge", "-p",
+			`{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}`)
+	}
+	return names
+}
+
 func apply(t *testing.T, manifest string) {
 	t.Helper()
 	if out, err := cluster.KubectlStdin(manifest, "apply", "-f", "-"); err != nil {
@@ -192,15 +219,18 @@ func apply(t *testing.T, manifest string) {
 }
 
 // TestHPAOnCustomAndExternalMetrics: HPAs on an External metric (a queue's length per
-// replica, its series picked by a selector) and an Object metric (a Service's
-// requests per second per replica) say which API is missing until a metrics adapter
-// registers through APIServices; then they scale their Deployments through the scale
-// subresource, kubectl shows the targets, and a shorter queue scales back in.
+// replica, its series picked by a selector), an Object metric (a Service's requests
+// per second per replica) and a Pods metric (packets per second of each pod) say
+// which API is missing until a metrics adapter registers through APIServices; then
+// they scale their Deployments through the scale subresource, kubectl shows the
+// targets, and a shorter queue scales back in. With no nodes here, the pods the
+// Pods metric averages are marked running by hand.
 func TestHPAOnCustomAndExternalMetrics(t *testing.T) {
 	n := ns(t, "hpa-custom")
 	for _, d := range []string{"worker", "front"} {
 		cluster.MustKubectl(t, "-n", n, "create", "deployment", d, "--image=skiff.local/toolbox:1", "--replicas=1")
 	}
+	cluster.MustKubectl(t, "-n", n, "create", "deployment", "web", "--image=skiff.local/toolbox:1", "--replicas=2")
 	apply(t, `apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: worker, namespace: `+n+`}
@@ -229,6 +259,19 @@ spec:
       describedObject: {apiVersion: v1, kind: Service, name: front}
       metric: {name: requests_per_second}
       target: {type: AverageValue, averageValue: "100"}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web, namespace: `+n+`}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 10
+  metrics:
+  - type: Pods
+    pods:
+      metric: {name: packets_per_second}
+      target: {type: AverageValue, averageValue: "1k"}
 `)
 	active := func(hpa, want string) func() error {
 		return func() error {
@@ -245,8 +288,14 @@ spec:
 	framework.Eventually(t, 30*time.Second, active("front", "False FailedGetObjectMetric: the HPA was unable to compute the replica count: "+
 		"failed to get object metric value: unable to get metric requests_per_second: Service "+n+"/front: unable to fetch metrics from custom metrics API: no custom metrics API (custom.metrics.k8s.io) registered"))
 
+	framework.Eventually(t, 30*time.Second, active("web", "False FailedGetPodsMetric: the HPA was unable to compute the replica count: "+
+		"failed to get pods metric value: unable to get metric packets_per_second: unable to fetch metrics from custom metrics API: no custom metrics API (custom.metrics.k8s.io) registered"))
+
 	adapter := &metricsAdapter{objects: map[string]string{"services/front/requests_per_second": "300"},
 		series: map[string][]externalSeries{}}
+	for _, pod := range runningPods(t, n, "app=web", 2) {
+		adapter.set("pods/"+pod+"/packets_per_second", "1500")
+	}
 	adapter.setSeries("queue_messages_ready", externalSeries{map[string]string{"queue": "jobs"}, "120"},
 		externalSeries{map[string]string{"queue": "other"}, "1000"})
 	startMetricsAdapter(t, n, adapter)
@@ -264,16 +313,22 @@ spec:
 	}
 	framework.Eventually(t, 60*time.Second, replicas("worker", "4"))
 	framework.Eventually(t, 60*time.Second, replicas("front", "3"))
+	// 1.5k packets per second on each of 2 pods against 1k asks for 3 web pods; the
+	// third (pending, without a value) then counts as idle, which holds the count.
+	framework.Eventually(t, 60*time.Second, replicas("web", "3"))
 	framework.Eventually(t, 30*time.Second, func() error {
 		out, err := cluster.Kubectl("-n", n, "get", "hpa")
-		for _, row := range [][]string{{"worker", "Deployment/worker", "30/30", "(avg)", "1", "10", "4"}, {"front", "Deployment/front", "100/100", "(avg)", "1", "10", "3"}} {
+		for _, row := range [][]string{{"worker", "Deployment/worker", "30/30", "(avg)", "1", "10", "4"},
+			{"front", "Deployment/front", "100/100", "(avg)", "1", "10", "3"}, {"web", "Deployment/web", "1500/1k", "1", "10", "3"}} {
 			if err != nil || !containsRow(out, row) {
 				return fmt.Errorf("kubectl get hpa lacks %v (%v):\n%s", row, err, out)
 			}
 		}
 		return nil
 	})
+	t.Logf("kubectl get hpa:\n%s", cluster.MustKubectl(t, "-n", n, "get", "hpa"))
 	out := cluster.MustKubectl(t, "-n", n, "describe", "hpa", "worker")
+	t.Logf("kubectl describe hpa worker:\n%s", out)
 	for _, want := range []string{
 		`"queue_messages_ready" (target average value):  30 / 30`,
 		"ScalingActive   True    ValidMetricFound",
