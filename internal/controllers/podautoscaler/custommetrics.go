@@ -105,6 +105,10 @@ func (s *syncer) objectMetric(ns string, src *autoscalingv2.ObjectMetricSource) 
 		return 0, err
 	}
 	gk := schema.GroupKind{Group: gv.Group, Kind: src.DescribedObject.Kind}
+	if _, err := s.Mapper.RESTMapping(gk, gv.Version); err != nil {
+		s.Mapper.Reset() // the kind may be new (a custom resource): ask discovery again next time
+		return 0, fmt.Errorf("unable to map kind %s to a resource: %v", gk, err)
+	}
 	metrics := s.Custom.NamespacedMetrics(ns)
 	name := src.DescribedObject.Name
 	if gk == (schema.GroupKind{Kind: "Namespace"}) {

@@ -163,6 +163,8 @@ func customSyncer(t *testing.T, custom *fakeCustom, external *fakeExternal) (*sy
 	}
 	mapper := meta.NewDefaultRESTMapper(nil)
 	mapper.Add(schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, meta.RESTScopeNamespace)
+	mapper.Add(schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"}, meta.RESTScopeNamespace)
+	mapper.Add(schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, meta.RESTScopeRoot)
 	rec := record.NewFakeRecorder(20)
 	s := &syncer{Clients: Clients{Scales: benchScales{replicas: 3}, Mapper: resettable{mapper}},
 		recorder: rec, pods: corelisters.NewPodLister(indexer), now: func() time.Time { return t0 },
@@ -330,6 +332,23 @@ func TestCustomMetricsUnavailable(t *testing.T) {
 				t.Errorf("event %q, want a %s warning", ev, tc.reason)
 			}
 		})
+	}
+}
+
+// An Object metric on a kind the API does not serve says so.
+func TestObjectMetricOnAnUnknownKind(t *testing.T) {
+	custom := &fakeCustom{values: map[string]string{"Widget/w/load": "4"}}
+	s, _ := customSyncer(t, custom, nil)
+	m := objectMetric("load", value("4"))
+	m.Object.DescribedObject = autoscalingv2.CrossVersionObjectReference{APIVersion: "example.com/v1", Kind: "Widget", Name: "w"}
+	hpa := hpaWith(m)
+	s.reconcile(context.Background(), "default/web", hpa)
+	c := condition(&hpa.Status, autoscalingv2.ScalingActive)
+	if want := "unable to map kind Widget.example.com to a resource"; c.Reason != "FailedGetObjectMetric" || !strings.Contains(c.Message, want) {
+		t.Errorf("ScalingActive = %s %q, want FailedGetObjectMetric with %q", c.Reason, c.Message, want)
+	}
+	if len(custom.asked) != 0 {
+		t.Errorf("asked the adapter %v for an unmapped kind", custom.asked)
 	}
 }
 
