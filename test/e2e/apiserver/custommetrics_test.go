@@ -154,7 +154,7 @@ func startMetricsAdapter(t *testing.T, n string, adapter *metricsAdapter) {
 	for _, name := range []string{"v1beta2.custom.metrics.k8s.io", "v1beta1.external.metrics.k8s.io"} {
 		t.Cleanup(func() { _, _ = cluster.Kubectl("delete", "apiservice", name, "--ignore-not-found") })
 	}
-	apply(t, fmt.Sprintf(`apiVersion: v1
+	kubectlApply(t, fmt.Sprintf(`apiVersion: v1
 kind: Service
 metadata: {name: metrics-adapter, namespace: %[1]s}
 spec:
@@ -211,7 +211,7 @@ func runningPods(t *testing.T, n, selector string, count int) []string {
 	return names
 }
 
-func apply(t *testing.T, manifest string) {
+func kubectlApply(t *testing.T, manifest string) {
 	t.Helper()
 	if out, err := cluster.KubectlStdin(manifest, "apply", "-f", "-"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -231,7 +231,7 @@ func TestHPAOnCustomAndExternalMetrics(t *testing.T) {
 		cluster.MustKubectl(t, "-n", n, "create", "deployment", d, "--image=skiff.local/toolbox:1", "--replicas=1")
 	}
 	cluster.MustKubectl(t, "-n", n, "create", "deployment", "web", "--image=skiff.local/toolbox:1", "--replicas=2")
-	apply(t, `apiVersion: autoscaling/v2
+	kubectlApply(t, `apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: worker, namespace: `+n+`}
 spec:

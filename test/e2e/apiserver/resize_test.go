@@ -15,7 +15,7 @@ import (
 func TestInPlaceResizeAgainstQuotaAndLimitRange(t *testing.T) {
 	n := ns(t, "resize-quota")
 	cluster.MustKubectl(t, "-n", n, "create", "quota", "q", "--hard=requests.cpu=1,limits.cpu=1")
-	apply(t, `apiVersion: v1
+	kubectlApply(t, `apiVersion: v1
 kind: Pod
 metadata: {name: p, namespace: `+n+`}
 spec:
@@ -43,7 +43,7 @@ spec:
 		}
 		return nil
 	})
-	apply(t, `apiVersion: v1
+	kubectlApply(t, `apiVersion: v1
 kind: LimitRange
 metadata: {name: lr, namespace: `+n+`}
 spec:
