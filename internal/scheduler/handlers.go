@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"log/slog"
+
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/client-go/informers"
@@ -37,13 +39,32 @@ func (s *Scheduler) addHandlers(inf informers.SharedInformerFactory) error {
 		if r.handler != nil {
 			// No resyncs: the informers may be shared with controllers that want them,
 			// and replaying every pod would only churn the scheduler's cache.
-			if _, err := r.informer.AddEventHandlerWithResyncPeriod(r.handler, 0); err != nil {
+			reg, err := r.informer.AddEventHandlerWithResyncPeriod(r.handler, 0)
+			if err != nil {
 				return err
 			}
+			s.handlers = append(s.handlers, registration{r.informer, reg})
 		}
 		s.synced = append(s.synced, r.informer.HasSynced)
 	}
 	return nil
+}
+
+type registration struct {
+	informer cache.SharedIndexInformer
+	handle   cache.ResourceEventHandlerRegistration
+}
+
+// Detach removes the scheduler's handlers from the informers: with informers
+// shared in a process, a scheduler that stopped (a lost Lease) must stop
+// receiving their events before its successor starts.
+func (s *Scheduler) Detach() {
+	for _, r := range s.handlers {
+		if err := r.informer.RemoveEventHandler(r.handle); err != nil {
+			slog.Warn("scheduler: removing an informer handler failed", "err", err)
+		}
+	}
+	s.handlers = nil
 }
 
 // retryOn retries pods that the named plugins rejected whenever the object changes.

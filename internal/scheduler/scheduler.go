@@ -40,6 +40,7 @@ type Scheduler struct {
 	podLister corelisters.PodLister
 	pdbLister policylisters.PodDisruptionBudgetLister
 	synced    []cache.InformerSynced
+	handlers  []registration // to detach from informers it shares
 	workers   int
 	rand      *rand.Rand
 	now       func() time.Time

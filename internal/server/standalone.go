@@ -48,6 +48,7 @@ func RunScheduler(ctx context.Context, rc *rest.Config, opts SchedulerOptions) e
 			}
 		}
 	}
+	defer s.Detach()
 	start(ctx.Done())
 	if !opts.LeaderElect {
 		s.Run(ctx)
