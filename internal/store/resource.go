@@ -46,6 +46,9 @@ type Resource struct {
 	watchers map[*Watcher]struct{}
 	hot      []*cached // ring of the objects kept decoded (see heat)
 	hotNext  int
+	// filtered counts the watchers with a filter: only they (and deletions)
+	// need an event's previous object, which may have to be decoded.
+	filtered int
 	// gen counts the cache's changes, and lastRev is the revision of the newest:
 	// the cache is exactly the state as of max(lastRev, the store's revision).
 	gen     uint64
@@ -415,7 +418,7 @@ func (r *Resource) reset(objs map[string]*cached, rev int64) {
 	for w := range r.watchers {
 		w.stop()
 	}
-	r.watchers = map[*Watcher]struct{}{}
+	r.watchers, r.filtered = map[*Watcher]struct{}{}, 0
 }
 
 // observe applies one etcd event to the cache and fans it out: obj and prev are
@@ -428,7 +431,7 @@ func (r *Resource) observe(typ watch.EventType, key string, cur *cached, obj run
 	}
 	r.gen++
 	r.lastRev = rev
-	if prev == nil && old != nil && len(r.watchers) > 0 {
+	if prev == nil && old != nil && (r.filtered > 0 || (typ == watch.Deleted && len(r.watchers) > 0)) {
 		prev = r.mustObject(key, old) // a watcher came after current() looked
 	}
 	if typ == watch.Deleted {
@@ -458,20 +461,21 @@ func (r *Resource) observe(typ watch.EventType, key string, cur *cached, obj run
 	ev := Event{Type: typ, Key: key, Obj: obj, Prev: prev, Rev: rev, encoded: &encodings{}}
 	for w := range r.watchers {
 		if !w.send(ev) {
-			delete(r.watchers, w)
+			r.unsubscribe(w)
 		}
 	}
 }
 
-// current returns the cached version of key, with its decoded form when there is
-// a watcher to give it to (decoding costs; a write with nobody watching needs
-// only the bytes for the history).
-func (r *Resource) current(key string) (*cached, runtime.Object) {
+// current returns the cached version of key, with its decoded form when a
+// watcher needs it for an event of type typ: a filtered watcher, to tell
+// whether the object leaves its selection, or any watcher of a deletion. A cold
+// object costs a decode; the history needs only its bytes.
+func (r *Resource) current(key string, typ watch.EventType) (*cached, runtime.Object) {
 	r.mu.RLock()
 	c, ok := r.objs[key]
-	watched := len(r.watchers) > 0
+	need := r.filtered > 0 || (typ == watch.Deleted && len(r.watchers) > 0)
 	r.mu.RUnlock()
-	if !ok || !watched {
+	if !ok || !need {
 		return c, nil
 	}
 	return c, r.mustObject(key, c)

@@ -163,7 +163,14 @@ func (s *Store) apply(ev *clientv3.Event) {
 	// order, after a load at the revision the watch starts from), decoded while
 	// it is hot: decoding etcd's copy of it again would double the decoding of
 	// every write.
-	old, prev := r.current(key)
+	typ := watch.Modified
+	switch {
+	case ev.Type == mvccpb.DELETE:
+		typ = watch.Deleted
+	case ev.IsCreate():
+		typ = watch.Added
+	}
+	old, prev := r.current(key, typ)
 	if old == nil && ev.PrevKv != nil {
 		if plain, err := r.plain(key, ev.PrevKv.Value); err != nil {
 			slog.Error("store: undecodable previous object", "key", key, "err", err)
@@ -185,10 +192,6 @@ func (s *Store) apply(ev *clientv3.Event) {
 	if err != nil {
 		slog.Error("store: undecodable object", "key", key, "err", err)
 		return
-	}
-	typ := watch.Modified
-	if ev.IsCreate() {
-		typ = watch.Added
 	}
 	r.observe(typ, key, &cached{data: plain, rev: ev.Kv.ModRevision}, obj, old, prev, ev.Kv.ModRevision)
 }

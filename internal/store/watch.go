@@ -59,7 +59,7 @@ func (w *Watcher) Take() ([]Event, bool) {
 // Stop unregisters the watcher.
 func (w *Watcher) Stop() {
 	w.res.mu.Lock()
-	delete(w.res.watchers, w)
+	w.res.unsubscribe(w)
 	w.res.mu.Unlock()
 	w.stop()
 }
@@ -186,6 +186,9 @@ func (r *Resource) register(w *Watcher, initial bool, from int64) (*Watcher, err
 		r.watchers = map[*Watcher]struct{}{}
 	}
 	r.watchers[w] = struct{}{}
+	if w.filter != nil {
+		r.filtered++
+	}
 	r.mu.Unlock()
 	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
 	w.initial, w.changes = entries, changes
@@ -216,6 +219,17 @@ func (w *Watcher) Backlog() iter.Seq[Event] {
 				return
 			}
 		}
+	}
+}
+
+// unsubscribe removes w from the watchers; called with r.mu held.
+func (r *Resource) unsubscribe(w *Watcher) {
+	if _, ok := r.watchers[w]; !ok {
+		return
+	}
+	delete(r.watchers, w)
+	if w.filter != nil {
+		r.filtered--
 	}
 }
 
