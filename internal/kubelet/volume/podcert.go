@@ -59,11 +59,13 @@ type podCred struct {
 
 	pending    string // the PodCertificateRequest asked for next
 	pendingKey []byte
-	failed     error // the signer denied or failed the first request
+	asked      time.Time // when it was filed, by this node's clock
+	failed     error     // the signer denied or failed the first request
 }
 
 // pendingAbandon is how long a request that never shows up in the watch is waited
-// for before asking again (it was deleted, or the watch lost it).
+// for before asking again (it was deleted, or the watch lost it). One that is there
+// but unanswered is waited for as long as the signer takes.
 const pendingAbandon = 10 * time.Minute
 
 func newPodCerts(ctx context.Context, client kubernetes.Interface, node string, wake func(types.UID, string, string)) *podCerts {
@@ -167,6 +169,9 @@ func (c *podCerts) follow(pod *corev1.Pod, src *corev1.PodCertificateProjection,
 	pcr, _ := obj.(*certificatesv1.PodCertificateRequest)
 	waiting := fmt.Errorf("waiting for signer %q to issue PodCertificateRequest %s", src.SignerName, key)
 	if !ok || pcr == nil {
+		if now.Sub(cred.asked) > pendingAbandon {
+			c.forgetPending(pod.Namespace, cred) // deleted, or lost: ask again on the next sync
+		}
 		return c.stillValid(cred, now, waiting)
 	}
 	for _, cond := range pcr.Status.Conditions {
@@ -188,9 +193,6 @@ func (c *podCerts) follow(pod *corev1.Pod, src *corev1.PodCertificateProjection,
 			}
 			return c.stillValid(cred, now, err)
 		}
-	}
-	if now.Sub(pcr.CreationTimestamp.Time) > pendingAbandon {
-		c.forgetPending(pod.Namespace, cred) // ask again on the next sync
 	}
 	return c.stillValid(cred, now, waiting)
 }
@@ -246,7 +248,7 @@ func (c *podCerts) request(ctx context.Context, pod *corev1.Pod, src *corev1.Pod
 	c.mu.Lock()
 	c.owners[pod.Namespace+"/"+pcr.Name] = podRef{pod.UID, pod.Namespace, pod.Name}
 	c.mu.Unlock()
-	cred.pending, cred.pendingKey = pcr.Name, keyPEM
+	cred.pending, cred.pendingKey, cred.asked = pcr.Name, keyPEM, time.Now()
 	return nil
 }
 

@@ -80,6 +80,11 @@ func TestPodCertificateProjection(t *testing.T) {
 			Sources: []corev1.VolumeProjection{{PodCertificate: src}}}}}},
 	}}
 
+	// The fake API loses what happens between a watcher's list and its watch; the real
+	// one resumes from the list's resourceVersion. Let the node's watch begin first.
+	m.certs.start()
+	waitForWatch(t, client, "podcertificaterequests")
+
 	vols := m.Setup(ctx, pod)
 	if err := vols.errs["tls"]; err == nil || !strings.Contains(err.Error(), "waiting for signer") {
 		t.Fatalf("first sync: err = %v, want waiting for the signer", err)
@@ -187,4 +192,18 @@ func keyMatches(t *testing.T, keyPEM, chainPEM []byte) bool {
 		t.Fatal(err)
 	}
 	return key.(*ecdsa.PrivateKey).PublicKey.Equal(cert.PublicKey)
+}
+
+func waitForWatch(t *testing.T, client *fake.Clientset, resource string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, a := range client.Actions() {
+			if a.GetVerb() == "watch" && a.GetResource().Resource == resource {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no watch of %s began", resource)
 }
