@@ -217,17 +217,21 @@ func BenchmarkWatchFanout(b *testing.B) {
 	}
 }
 
-func rssMB(b *testing.B, c *framework.Cluster) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.PID()))
+func rssMB(b *testing.B, c *framework.Cluster) float64 { return procStatusMB(b, c.PID(), "VmRSS") }
+
+// procStatusMB reads a kB field of /proc/PID/status (VmRSS, RssAnon, RssFile).
+func procStatusMB(b *testing.B, pid int, field string) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, l := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
+		if strings.HasPrefix(l, field+":") {
 			kb, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
 			return kb / 1024
 		}
 	}
+	b.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
 }
 

@@ -38,8 +38,13 @@ func BenchmarkIdleRSS(b *testing.B) {
 		time.Sleep(idle)
 		b.ReportMetric(ready, "ready-rss-MB")
 		b.ReportMetric(rssMB(b, cl), "idle-rss-MB")
+		// The binary's own pages (file-backed) apart from the memory the
+		// server allocated (anonymous).
+		b.ReportMetric(procStatusMB(b, cl.PID(), "RssFile"), "idle-rss-file-MB")
+		b.ReportMetric(procStatusMB(b, cl.PID(), "RssAnon"), "idle-rss-anon-MB")
 		stats := get(b, "http://"+pprofAddr+"/debug/pprof/heap?debug=1&gc=1")
 		b.ReportMetric(memStat(b, stats, "HeapInuse")/(1<<20), "idle-heap-inuse-MB")
+		b.ReportMetric(memStat(b, stats, "HeapAlloc")/(1<<20), "idle-heap-live-MB")
 		b.ReportMetric(memStat(b, stats, "Sys")/(1<<20), "go-sys-MB")
 		if path := os.Getenv("SKIFF_HEAP_PROFILE"); path != "" {
 			if err := os.WriteFile(path, get(b, "http://"+pprofAddr+"/debug/pprof/heap"), 0o644); err != nil {
