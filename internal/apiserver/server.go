@@ -159,8 +159,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Store = store.New(s.etcd.Client, resources.Scheme)
 	// Several API servers share one etcd: allocations are recorded there.
-	alloc.ClusterIPs.Share(s.Store.Claims("clusterips/"))
-	alloc.NodePorts.Share(s.Store.Claims("nodeports/"))
+	alloc.ClusterIPs.Share(s.Store.Claims(clusterIPClaims))
+	alloc.NodePorts.Share(s.Store.Claims(nodePortClaims))
 	if s.encrypt, err = loadEncryption(ctx, cfg); err != nil {
 		s.etcd.Close()
 		s.listener.Close()
@@ -300,6 +300,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("node authorizer: %w", err)
 	}
 	go s.encrypt.Run(ctx, s.Store.RewriteStale)
+	go s.repairAllocations(ctx, s.API.admit.alloc)
 	if s.cluster != nil {
 		go s.cluster.Promote(ctx, 2*time.Second)
 	}
