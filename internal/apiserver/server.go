@@ -86,6 +86,9 @@ type Server struct {
 	// admits further servers (nil with external etcd).
 	initialCluster string
 	cluster        *serverjoin.Cluster
+	// share keeps the encryption configuration alike on every server (nil with
+	// an external etcd).
+	share *encryption.Share
 }
 
 // Ready is closed once the server answers and the built-in objects exist.
@@ -104,6 +107,10 @@ func (s *Server) ClientConfig(name, user string, groups []string) (*rest.Config,
 		UserAgent:       name,
 	}, nil
 }
+
+// Members is the etcd membership of this server's embedded member (nil with an
+// external etcd, whose members are no servers).
+func (s *Server) Members() *serverjoin.Cluster { return s.cluster }
 
 // Kubeconfig returns the path of the admin kubeconfig written at start.
 func (s *Server) Kubeconfig() string { return filepath.Join(s.cfg.DataDir, "admin.kubeconfig") }
@@ -161,7 +168,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	// Several API servers share one etcd: allocations are recorded there.
 	alloc.ClusterIPs.Share(s.Store.Claims(clusterIPClaims))
 	alloc.NodePorts.Share(s.Store.Claims(nodePortClaims))
-	if s.encrypt, err = loadEncryption(ctx, cfg); err != nil {
+	if s.cluster != nil {
+		s.share = &encryption.Share{Etcd: s.etcd.Client, Member: memberName(cfg), Secret: serverSecret,
+			Path: encryptionConfigPath(cfg), DataDir: cfg.DataDir}
+	}
+	if s.encrypt, err = loadEncryption(ctx, cfg, s.share); err != nil {
 		s.etcd.Close()
 		s.listener.Close()
 		return nil, err
@@ -300,6 +311,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("node authorizer: %w", err)
 	}
 	go s.encrypt.Run(ctx, s.Store.RewriteStale)
+	if s.share != nil {
+		go s.share.Run(ctx)
+	}
 	go s.repairAllocations(ctx, s.API.admit.alloc)
 	if s.cluster != nil {
 		go s.cluster.Promote(ctx, 2*time.Second)
@@ -351,14 +365,26 @@ func (s *Server) Run(ctx context.Context) error {
 
 // loadEncryption reads the encryption configuration, first writing the default
 // one (Secrets under AES-GCM with a new key) when none is given or exists yet.
-func loadEncryption(ctx context.Context, cfg Config) (*encryption.Transformers, error) {
+// With share, the file is first made the cluster's configuration, and what this
+// server applies is recorded for the cluster.
+func loadEncryption(ctx context.Context, cfg Config, share *encryption.Share) (*encryption.Transformers, error) {
 	path := encryptionConfigPath(cfg)
 	if cfg.EncryptionProviderConfig == "" {
 		if err := encryption.EnsureDefault(path); err != nil {
 			return nil, fmt.Errorf("encryption at rest: %w", err)
 		}
 	}
-	return encryption.Load(ctx, path, cfg.DataDir)
+	if share != nil {
+		if err := share.Pull(ctx); err != nil {
+			slog.Warn("encryption: could not compare the configuration with the cluster's; using this server's until it can", "err", err)
+		}
+	}
+	t, err := encryption.Load(ctx, path, cfg.DataDir)
+	if err != nil || share == nil {
+		return t, err
+	}
+	t.Applied = share.MemberApplied
+	return t, nil
 }
 
 // encryptionConfigPath is the encryption configuration the server loads.
