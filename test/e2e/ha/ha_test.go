@@ -254,3 +254,34 @@ func s4bin(t *testing.T) string {
 	}
 	return bin
 }
+
+// TestRotateKeyReachesEveryServer: `skiff secrets rotate-key` run against one
+// server's data dir gives every server the new key (and only it) and returns
+// only once all of them have applied each step; Secrets written before the
+// rotation through one server read through the others after it.
+func TestRotateKeyReachesEveryServer(t *testing.T) {
+	servers[2].MustKubectl(t, "create", "secret", "generic", "before-rotation", "--from-literal=k=v1")
+	config := func(s *server) string {
+		b, err := os.ReadFile(filepath.Join(s.Dir, "encryption", "config.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	before := config(servers[0])
+	start := time.Now()
+	out := skiff(t, "secrets", "rotate-key", "--data-dir", servers[0].Dir, "--timeout", "60s")
+	t.Logf("rotate-key took %.1fs:\n%s", time.Since(start).Seconds(), out)
+	after := config(servers[0])
+	if after == before || strings.Count(after, "secret:") != 1 {
+		t.Fatalf("s1's configuration after the rotation:\n%s", after)
+	}
+	for _, s := range servers[1:] {
+		if got := config(s); got != after {
+			t.Errorf("%s's configuration differs from s1's after the rotation:\n%s", s.Name, got)
+		}
+		if got := s.MustKubectl(t, "get", "secret", "before-rotation", "-o", "jsonpath={.data.k}"); got != "djE=" {
+			t.Errorf("%s reads the Secret as %q", s.Name, got)
+		}
+	}
+}
