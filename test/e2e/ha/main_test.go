@@ -57,6 +57,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	stopAgents()
 	stopServers()
 	if code == 0 {
 		os.RemoveAll(dir)
