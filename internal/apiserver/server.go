@@ -89,6 +89,9 @@ type Server struct {
 	// share keeps the encryption configuration alike on every server (nil with
 	// an external etcd).
 	share *encryption.Share
+	// snapshots records this server's etcd snapshots for every server to list
+	// (nil with an external etcd).
+	snapshots *etcdsnapshot.Index
 }
 
 // Ready is closed once the server answers and the built-in objects exist.
@@ -236,7 +239,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if len(cfg.EtcdEndpoints) == 0 {
-		s.API.Extra[etcdsnapshot.Path] = etcdsnapshot.Handler(s.etcd, etcdsnapshot.Dir(cfg.DataDir))
+		s.snapshots = &etcdsnapshot.Index{KV: s.etcd.Client, Server: memberName(cfg), Dir: etcdsnapshot.Dir(cfg.DataDir)}
+		s.API.Extra[etcdsnapshot.Path] = etcdsnapshot.Handler(s.etcd, s.snapshots)
 		s.cluster.EncryptionConfig = encryptionConfigPath(cfg)
 		s.API.Extra[serverjoin.Path] = s.cluster.JoinHandler()
 		s.API.Extra[serverjoin.MembersPath] = s.cluster.MembersHandler()
@@ -318,8 +322,11 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.cluster != nil {
 		go s.cluster.Promote(ctx, 2*time.Second)
 	}
-	if len(s.cfg.EtcdEndpoints) == 0 && s.cfg.SnapshotInterval > 0 {
-		go etcdsnapshot.Schedule(ctx, s.etcd, etcdsnapshot.Dir(s.cfg.DataDir), s.cfg.SnapshotInterval, s.cfg.SnapshotRetention)
+	if s.snapshots != nil {
+		go s.snapshots.Run(ctx, time.Minute)
+		if s.cfg.SnapshotInterval > 0 {
+			go etcdsnapshot.Schedule(ctx, s.etcd, s.snapshots, s.cfg.SnapshotInterval, s.cfg.SnapshotRetention)
+		}
 	}
 	port := s.listener.Addr().(*net.TCPAddr)
 	if err := s.API.bootstrap(ctx, s.cfg, port); err != nil {

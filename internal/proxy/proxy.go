@@ -74,8 +74,8 @@ type Proxier struct {
 	applied *nfttable.Ruleset
 	// gone is set when the table was found missing (someone deleted it): the
 	// next sync rebuilds it rather than patching what is no longer there.
-	gone atomic.Bool
-	flows   map[Flow]bool
+	gone  atomic.Bool
+	flows map[Flow]bool
 }
 
 // New checks cfg and nft, and registers event handlers on the Service and

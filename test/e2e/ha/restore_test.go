@@ -35,6 +35,10 @@ func TestDisasterRestore(t *testing.T) {
 	if m == nil {
 		t.Fatalf("etcd-snapshot save: %s", out)
 	}
+	// Listed through another server, with the server that holds it.
+	if out := skiff(t, "etcd-snapshot", "list", "--data-dir", servers[2].Dir); !regexp.MustCompile(regexp.QuoteMeta(filepath.Base(m[1])) + `\s+s2\s`).MatchString(out) {
+		t.Errorf("etcd-snapshot list through s3 does not show s2's %s:\n%s", filepath.Base(m[1]), out)
+	}
 	snapshot := filepath.Join(t.TempDir(), "backup.db")
 	if data, err := os.ReadFile(m[1]); err != nil || os.WriteFile(snapshot, data, 0o600) != nil {
 		t.Fatalf("copy the snapshot: %v", err)
