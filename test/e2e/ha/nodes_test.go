@@ -155,8 +155,11 @@ func TestAgentsFailOverWhenTheirServerDies(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	// A read right away works, even while etcd elects a new leader (when s1 led it).
-	servers[1].MustKubectl(t, "-n", ns, "get", "pods")
+	// A read waits (up to 3 s) while etcd elects a new leader (when s1 led it).
+	framework.Eventually(t, 5*time.Second, func() error {
+		_, err := servers[1].Kubectl("-n", ns, "get", "pods")
+		return err
+	})
 	t.Logf("kubectl through s2 answered %.1fs after s1 was killed", time.Since(killed).Seconds())
 	took := map[string]time.Duration{}
 	framework.Eventually(t, 10*time.Second, func() error {
