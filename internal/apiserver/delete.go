@@ -104,7 +104,7 @@ func (a *API) deleteObject(ctx context.Context, ep *endpoint, namespace, name st
 			return nil, apierrors.NewConflict(ep.GroupResource(), name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, m.GetResourceVersion()))
 		}
 	}
-	if err := a.validate(ctx, attributesFor(ctx, ep, admissionapi.Delete, "", nil, cur, len(opts.DryRun) > 0)); err != nil {
+	if err := a.validate(ctx, ep, attributesFor(ctx, ep, admissionapi.Delete, "", nil, cur, len(opts.DryRun) > 0)); err != nil {
 		return nil, err
 	}
 	rv, _ := strconv.ParseInt(m.GetResourceVersion(), 10, 64)
