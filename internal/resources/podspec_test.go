@@ -111,6 +111,9 @@ spec:
   - name: tagged
     image: busybox:1.36
 `)
+	// No resizePolicy is defaulted: a container without one resizes in place
+	// (the kubelet reads a missing policy as NotRequired), and Kubernetes leaves it
+	// empty too, which clients compare against.
 	podStrategy{}.Default(pod)
 	podStrategy{}.PrepareForCreate(pod)
 	want := mustYAML[corev1.Pod](t, `
@@ -127,7 +130,6 @@ spec:
     ports: [{containerPort: 8080, hostPort: 8080, protocol: TCP}]
     env: [{name: NODE, valueFrom: {fieldRef: {apiVersion: v1, fieldPath: spec.nodeName}}}]
     resources: {limits: {cpu: 500m, memory: 128Mi}, requests: {cpu: 500m, memory: 128Mi}}
-    resizePolicy: [{resourceName: cpu, restartPolicy: NotRequired}, {resourceName: memory, restartPolicy: NotRequired}]
     livenessProbe: {httpGet: {port: 8080, path: /, scheme: HTTP}, timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3}
     terminationMessagePath: /dev/termination-log
     terminationMessagePolicy: File
