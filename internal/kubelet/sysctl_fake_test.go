@@ -58,3 +58,32 @@ func TestFakeRuntimeSysctls(t *testing.T) {
 		})
 	}
 }
+
+// A pod asking for a host port another pod on the node already holds is refused
+// (as when it names its node itself and skips the scheduler); its controller then
+// replaces it. A pod on another port runs.
+func TestFakeRuntimeHostPortConflict(t *testing.T) {
+	n := newFakeNode(t)
+	n.images.SetFakeImages([]string{"skiff.local/pause:1"})
+	withPort := func(name string, port int32) *corev1.Pod {
+		p := simplePod(name)
+		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: port, HostPort: port, Protocol: corev1.ProtocolTCP}}
+		return p
+	}
+	n.add(withPort("first", 21017))
+	n.sync("first")
+	n.add(withPort("second", 21017))
+	n.sync("second")
+	n.add(withPort("other", 21018))
+	n.sync("other")
+	if got := n.get("first"); got.Status.Phase != corev1.PodRunning {
+		t.Errorf("first pod %s, want Running", got.Status.Phase)
+	}
+	got := n.get("second")
+	if got.Status.Phase != corev1.PodFailed || got.Status.Reason != reasonNodePorts || !strings.Contains(got.Status.Message, "free ports") {
+		t.Errorf("second pod %s %s %q, want Failed NodePorts", got.Status.Phase, got.Status.Reason, got.Status.Message)
+	}
+	if got := n.get("other"); got.Status.Phase != corev1.PodRunning {
+		t.Errorf("pod on another port %s, want Running", got.Status.Phase)
+	}
+}
