@@ -2,12 +2,15 @@ package job
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"skiff/internal/controllers/controller"
@@ -21,6 +24,12 @@ func outcome(p *corev1.Pod) fakekubelet.Outcome {
 	name := p.Labels[batchv1.JobNameLabel]
 	idx, _ := podIndex(p)
 	switch {
+	case strings.HasPrefix(name, "evict"):
+		// The first pod of an index runs until evicted; its replacement succeeds.
+		if _, again := evictSeen.LoadOrStore(name+"/"+strconv.Itoa(idx), true); !again {
+			return fakekubelet.Outcome{Phase: corev1.PodRunning}
+		}
+		return fakekubelet.Outcome{Phase: corev1.PodSucceeded, Delay: 50 * time.Millisecond}
 	case strings.HasPrefix(name, "odd") && idx%2 == 1:
 		return fakekubelet.Outcome{Phase: corev1.PodFailed, ExitCode: 1, Delay: 50 * time.Millisecond}
 	case strings.HasPrefix(name, "bad"):
@@ -30,6 +39,8 @@ func outcome(p *corev1.Pod) fakekubelet.Outcome {
 	}
 	return fakekubelet.Outcome{Phase: corev1.PodSucceeded, Delay: 200 * time.Millisecond}
 }
+
+var evictSeen sync.Map
 
 func startJobs(t *testing.T) *wltest.Env {
 	fast := func(c *controller.Context) *controller.Controller {
@@ -232,4 +243,48 @@ func TestIndexedJobPerIndexLimitsAndSuccessPolicy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestJobIgnoresEvictionsByPolicy is the conformance suite's case: pods evicted
+// through the eviction API carry DisruptionTarget, and an Ignore rule on it keeps the
+// evictions from counting against backoffLimit 0; the replacements complete the Job.
+func TestJobIgnoresEvictionsByPolicy(t *testing.T) {
+	env := startJobs(t)
+	j := newJob("evict-ignore", 2, 2, 0)
+	j.Spec.CompletionMode = new(batchv1.IndexedCompletion)
+	j.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+		Action:          batchv1.PodFailurePolicyActionIgnore,
+		OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}},
+	}}}
+	if _, err := env.Client.BatchV1().Jobs(env.NS).Create(env.Ctx, j, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var running []corev1.Pod
+	wltest.Eventually(t, 30*time.Second, func() (bool, string) {
+		running = nil
+		for _, p := range jobPodsNow(t, env, "evict-ignore") {
+			if p.Status.Phase == corev1.PodRunning {
+				running = append(running, p)
+			}
+		}
+		return len(running) == 2, fmt.Sprintf("%d running", len(running))
+	})
+	for _, p := range running {
+		ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace}}
+		if err := env.Client.CoreV1().Pods(env.NS).EvictV1(env.Ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	job := waitCondition(t, env, "evict-ignore", batchv1.JobComplete)
+	if job.Status.Failed != 0 || job.Status.Succeeded != 2 {
+		t.Errorf("failed %d succeeded %d, want the evictions ignored and 2 successes", job.Status.Failed, job.Status.Succeeded)
+	}
+}
+
+func jobPodsNow(t *testing.T, env *wltest.Env, name string) []corev1.Pod {
+	l, err := env.Client.CoreV1().Pods(env.NS).List(env.Ctx, metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Items
 }
