@@ -158,6 +158,12 @@ func (s podStrategy) PrepareForUpdate(obj, old runtime.Object, subresource strin
 	}
 	// Ephemeral containers change only through their subresource.
 	pod.Spec.EphemeralContainers = oldPod.Spec.EphemeralContainers
+	if subresource == "" {
+		// As Kubernetes' DefaultTolerationSeconds admission does on update too: a
+		// client replacing the tolerations keeps the defaults it never sent, which
+		// the only-additions rule for tolerations would otherwise refuse.
+		pod.Spec.Tolerations = podDefaultTolerations(pod.Spec.Tolerations)
+	}
 	if pod.Status.QOSClass == "" {
 		pod.Status.QOSClass = oldPod.Status.QOSClass
 	}

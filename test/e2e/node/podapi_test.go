@@ -148,7 +148,7 @@ spec:
   securityContext: {sysctls: [{name: "foo-", value: "1"}]}
   containers: [{name: c, image: `+toolbox+`}]
 `, "-n", n, "apply", "-f", "-")
-	if err == nil || !strings.Contains(out, `Invalid value: "foo-"`) {
+	if err == nil || !strings.Contains(err.Error()+out, `Invalid value: "foo-"`) {
 		t.Errorf("malformed sysctl: %v %s", err, out)
 	}
 	cluster.MustKubectl(t, "-n", n, "run", "unsafe", "--image="+toolbox, "--restart=Never",
