@@ -144,6 +144,11 @@ func (a *API) deleteObject(ctx context.Context, ep *endpoint, namespace, name st
 	if om.GetDeletionTimestamp() == nil || grace < derefInt64(om.GetDeletionGracePeriodSeconds()) {
 		om.SetDeletionTimestamp(&now)
 		om.SetDeletionGracePeriodSeconds(&grace)
+		if grace > 0 && om.GetGeneration() > 0 {
+			// A graceful deletion changes what the kubelet must do (stop the pod
+			// within the grace period), so it counts as a new generation.
+			om.SetGeneration(om.GetGeneration() + 1)
+		}
 	}
 	if ns, ok := obj.(*corev1.Namespace); ok {
 		ns.Status.Phase = corev1.NamespaceTerminating
