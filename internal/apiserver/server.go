@@ -403,7 +403,8 @@ func encryptionConfigPath(cfg Config) string {
 }
 
 // addAdmission registers the webhook and policy plugins in Kubernetes' order:
-// MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook.
+// MutatingAdmissionPolicy, MutatingAdmissionWebhook, ValidatingAdmissionPolicy,
+// ValidatingAdmissionWebhook.
 // The server's own writes skip them.
 func (s *Server) addAdmission(ctx context.Context) error {
 	cfg, err := s.ClientConfig("skiff-admission", "system:apiserver", []string{auth.Masters})
@@ -413,6 +414,7 @@ func (s *Server) addAdmission(ctx context.Context) error {
 	if s.plugins, err = admissionplugins.New(ctx, cfg, admissionplugins.Authorizer(s.API.authz)); err != nil {
 		return err
 	}
+	s.API.AddAdmission(admissionplugins.ExemptServerWrites(s.plugins.MutatingPolicy))
 	// The VPA's admission step runs where upstream's webhook would.
 	s.API.AddAdmission(vpaAdmission{api: s.API})
 	s.API.AddAdmission(admissionplugins.ExemptServerWrites(s.plugins.Mutating))

@@ -102,7 +102,7 @@ func (c *Cluster) StartAgent(dir, name string, extraArgs ...string) (*Agent, err
 	a := &Agent{Name: name, Dir: filepath.Join(dir, name), LogPath: filepath.Join(dir, name+".log"), cluster: c, bin: bin}
 	a.args = append([]string{"agent", "--server", strings.TrimSpace(server), "--token", strings.TrimSpace(string(token)),
 		"--data-dir", a.Dir, "--node-name", name, "--kubelet-port", "0",
-		"--dns-port", "0", "--ingress-http-port", "0", "--ingress-https-port", "0"}, extraArgs...)
+		"--dns-port", "0", "--ingress-http-port", "0", "--ingress-https-port", "0", "--eviction-hard", EvictionHard}, extraArgs...)
 	return a, a.start()
 }
 

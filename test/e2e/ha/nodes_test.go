@@ -356,7 +356,9 @@ func TestProxyAndDNSHeal(t *testing.T) {
 	if strings.Contains(dnsSlices(), agent1) {
 		t.Errorf("%s's DNS endpoint still published after its agent stopped:\n%s", agent1, dnsSlices())
 	}
-	framework.Eventually(t, 10*time.Second, func() error { return reaches(agent2) })
+	// Clients resolve through the DNS Service, whose rules drop the stopped node's
+	// server only once its endpoint leaves: give that and the resolver's retries time.
+	framework.Eventually(t, 30*time.Second, func() error { return reaches(agent2) })
 	client := containers(ns, "client-"+agent1)
 	if err := ags[agent1].Restart(); err != nil {
 		t.Fatal(err)
