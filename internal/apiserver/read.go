@@ -133,18 +133,20 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, q request, ep *endpoi
 		return
 	}
 	remaining := int64(-1)
-	objs, rev, cont, err := ep.store.List(r.Context(), store.ListOptions{
+	opts := store.ListOptions{
 		Namespace: q.Namespace, ResourceVersion: qs.Get("resourceVersion"),
 		Limit: limit, Continue: qs.Get("continue"), Filter: filter, Remaining: &remaining,
-	})
+	}
+	if encodedListable(out, ep) {
+		a.listEncoded(w, r, ep, opts)
+		return
+	}
+	objs, rev, cont, err := ep.store.List(r.Context(), opts)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	listMeta := metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10), Continue: cont}
-	if remaining >= 0 {
-		listMeta.RemainingItemCount = &remaining
-	}
+	listMeta := listMetaOf(rev, cont, remaining)
 	switch out.as {
 	case "Table":
 		t, err := a.table(r, ep, objs, qs.Get("noHeaders") != "true")
@@ -182,6 +184,15 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, q request, ep *endpoi
 	lm.SetContinue(cont)
 	lm.SetRemainingItemCount(listMeta.RemainingItemCount)
 	writeObject(w, out, http.StatusOK, ep.GroupVersion(), list)
+}
+
+// listMetaOf is a list's metadata; remaining < 0 leaves its count unsaid.
+func listMetaOf(rev int64, cont string, remaining int64) metav1.ListMeta {
+	lm := metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10), Continue: cont}
+	if remaining >= 0 {
+		lm.RemainingItemCount = &remaining
+	}
+	return lm
 }
 
 func (a *API) watch(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {

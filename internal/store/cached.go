@@ -114,3 +114,31 @@ func (r *Resource) event(ch change) (Event, bool) {
 	}
 	return ev, true
 }
+
+// Encoded is an object in the encoding it is stored in, decrypted: for built-in
+// kinds Kubernetes' protobuf envelope (see Protobuf), with its resourceVersion
+// left empty; Rev is the resourceVersion.
+type Encoded struct {
+	Data []byte
+	Rev  int64
+}
+
+// Protobuf tells whether the resource's objects are stored as protobuf (the
+// built-in kinds) rather than JSON (custom resources).
+func (r *Resource) Protobuf() bool { return !r.unstructured }
+
+// ListEncoded is List for callers that write the objects out in their stored
+// encoding: an object is decoded only when a filter has to look at it, so a
+// list costs a copy of the cache's bytes rather than a decode and an encode of
+// every object.
+func (r *Resource) ListEncoded(ctx context.Context, o ListOptions) ([]Encoded, int64, string, error) {
+	items, rev, cont, err := r.list(ctx, o)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	out := make([]Encoded, len(items))
+	for i, it := range items {
+		out[i] = Encoded{Data: it.c.data, Rev: it.c.rev}
+	}
+	return out, rev, cont, nil
+}

@@ -281,6 +281,31 @@ type ListOptions struct {
 // continue token when Limit cut the list. Lists come from the cache; a continue
 // token whose snapshot the cache no longer keeps is served from etcd.
 func (r *Resource) List(ctx context.Context, o ListOptions) ([]runtime.Object, int64, string, error) {
+	items, rev, cont, err := r.list(ctx, o)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	out := make([]runtime.Object, 0, len(items))
+	for _, it := range items {
+		if it.obj == nil {
+			it.obj = r.mustObject(it.key, it.c)
+		}
+		if it.obj != nil {
+			out = append(out, it.obj)
+		}
+	}
+	return out, rev, cont, nil
+}
+
+// item is one object a list selected: its cached bytes, and its decoded form
+// when the filter needed it.
+type item struct {
+	key string
+	c   *cached
+	obj runtime.Object
+}
+
+func (r *Resource) list(ctx context.Context, o ListOptions) ([]item, int64, string, error) {
 	prefix := r.prefix
 	if o.Namespace != "" {
 		prefix = r.prefix + o.Namespace + "/"
@@ -342,9 +367,9 @@ func decodeContinue(token, prefix string) (continueToken, error) {
 
 // listPage reads the page a continue token asks for straight from etcd at the
 // token's revision, so every page of a list is one consistent snapshot.
-func (r *Resource) listPage(ctx context.Context, o ListOptions, prefix string, tok continueToken) ([]runtime.Object, int64, string, error) {
+func (r *Resource) listPage(ctx context.Context, o ListOptions, prefix string, tok continueToken) ([]item, int64, string, error) {
 	from, rev := tok.Start, max(tok.Rev, 0) // -1: at the latest revision
-	var out []runtime.Object
+	var out []item
 	end := clientv3.GetPrefixRangeEnd(prefix)
 	for {
 		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(max(o.Limit, 1))}
@@ -362,14 +387,21 @@ func (r *Resource) listPage(ctx context.Context, o ListOptions, prefix string, t
 			rev = resp.Header.Revision
 		}
 		for i, kv := range resp.Kvs {
-			obj, err := r.decode(string(kv.Key), kv.Value, kv.ModRevision)
+			it := item{key: string(kv.Key)}
+			plain, err := r.plain(it.key, kv.Value)
 			if err != nil {
 				return nil, 0, "", err
 			}
-			if o.Filter != nil && !o.Filter(obj) {
-				continue
+			it.c = &cached{data: plain, rev: kv.ModRevision}
+			if o.Filter != nil {
+				if it.obj, err = r.decodePlain(plain, kv.ModRevision); err != nil {
+					return nil, 0, "", fmt.Errorf("%s: %w", it.key, err)
+				}
+				if !o.Filter(it.obj) {
+					continue
+				}
 			}
-			out = append(out, obj)
+			out = append(out, it)
 			// A page never holds more than the limit: with a filter, the next
 			// page starts after the last object kept.
 			if o.Limit > 0 && int64(len(out)) == o.Limit && (resp.More || i < len(resp.Kvs)-1) {

@@ -5,8 +5,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // A view is a resource's cache at one revision, sorted by key. Lists are cut
@@ -109,18 +107,21 @@ func (r *Resource) dropViews() {
 	r.viewMu.Unlock()
 }
 
-// page cuts from v the objects, decoded, under prefix from the key start on, as List
+// page cuts from v the objects under prefix from the key start on, as List
 // answers them: at most o.Limit (0: all), with a continue token when more follow.
-func (r *Resource) page(v *view, rev int64, prefix, start string, o ListOptions) ([]runtime.Object, string) {
+// Only a filter makes it decode objects (those not kept decoded).
+func (r *Resource) page(v *view, rev int64, prefix, start string, o ListOptions) ([]item, string) {
 	e := v.entries
 	i := sort.Search(len(e), func(i int) bool { return e[i].key >= max(start, prefix) })
-	var out []runtime.Object
+	var out []item
 	for ; i < len(e) && strings.HasPrefix(e[i].key, prefix); i++ {
-		obj := r.mustObject(e[i].key, e[i].obj)
-		if obj == nil || (o.Filter != nil && !o.Filter(obj)) {
-			continue
+		it := item{key: e[i].key, c: e[i].obj}
+		if o.Filter != nil {
+			if it.obj = r.mustObject(it.key, it.c); it.obj == nil || !o.Filter(it.obj) {
+				continue
+			}
 		}
-		out = append(out, obj)
+		out = append(out, it)
 		if o.Limit > 0 && int64(len(out)) == o.Limit {
 			if i+1 == len(e) || !strings.HasPrefix(e[i+1].key, prefix) {
 				break
