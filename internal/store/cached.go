@@ -79,10 +79,13 @@ func (r *Resource) mustObject(key string, c *cached) runtime.Object {
 	return obj
 }
 
-// heat keeps c decoded as obj until hotSize newer writes push it out. Called
-// with r.mu held.
+// heat keeps c decoded as obj until hotSize newer writes push it out; a
+// custom object stays decoded (see keepDecoded). Called with r.mu held.
 func (r *Resource) heat(c *cached, obj runtime.Object) {
 	c.hot.Store(&decoded{obj})
+	if r.keepDecoded() {
+		return
+	}
 	if r.hot == nil {
 		r.hot = make([]*cached, hotSize)
 	}
@@ -92,6 +95,12 @@ func (r *Resource) heat(c *cached, obj runtime.Object) {
 	r.hot[r.hotNext] = c
 	r.hotNext = (r.hotNext + 1) % hotSize
 }
+
+// keepDecoded tells whether the cache keeps every object decoded: custom
+// objects are, since decoding JSON into unstructured costs several times what a
+// protobuf decode does and every list of them decodes each object anyway (to
+// convert and default it), while built-in kinds are listed from their bytes.
+func (r *Resource) keepDecoded() bool { return r.unstructured }
 
 // event turns a remembered change back into the event watchers get.
 func (r *Resource) event(ch change) (Event, bool) {

@@ -76,9 +76,10 @@ func (r *Resource) loadAt(ctx context.Context, rev int64, strict bool) (map[stri
 		}
 		for _, kv := range resp.Kvs {
 			key := string(kv.Key)
+			var obj runtime.Object
 			plain, err := r.plain(key, kv.Value)
 			if err == nil {
-				_, err = r.decodePlain(plain, kv.ModRevision)
+				obj, err = r.decodePlain(plain, kv.ModRevision)
 			}
 			if err != nil && strict {
 				return nil, fmt.Errorf("decode %s: %w", kv.Key, err)
@@ -87,7 +88,11 @@ func (r *Resource) loadAt(ctx context.Context, rev int64, strict bool) (map[stri
 				slog.Error("store: undecodable object skipped", "key", key, "err", err)
 				continue
 			}
-			objs[key] = &cached{data: plain, rev: kv.ModRevision}
+			c := &cached{data: plain, rev: kv.ModRevision}
+			if r.keepDecoded() {
+				c.hot.Store(&decoded{obj})
+			}
+			objs[key] = c
 		}
 		if !resp.More {
 			return objs, nil
