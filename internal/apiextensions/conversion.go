@@ -161,7 +161,7 @@ func (c *Converter) coerce(u *unstructured.Unstructured) error {
 	if s == nil {
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("conversion webhook returned unknown version %s", u.GetAPIVersion()))
 	}
-	if err, _ := objectmeta.CoerceWithOptions(nil, u.Object, s, true, objectmeta.CoerceOptions{DropInvalidFields: true}); err != nil {
+	if err, _ := coerceRoot(u.Object, s, objectmeta.CoerceOptions{DropInvalidFields: true}); err != nil {
 		return apierrors.NewServiceUnavailable("conversion webhook returned invalid metadata: " + err.Error())
 	}
 	c.PruneAndDefault(u)
