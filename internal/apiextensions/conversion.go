@@ -204,19 +204,5 @@ func (c *Converter) Default(obj runtime.Object) {
 // hasDefaults reports a default anywhere in s, where the library's defaulting
 // looks for them (properties, items, additionalProperties).
 func hasDefaults(s *structuralschema.Structural) bool {
-	if s == nil {
-		return false
-	}
-	if s.Default.Object != nil || hasDefaults(s.Items) {
-		return true
-	}
-	if s.AdditionalProperties != nil && hasDefaults(s.AdditionalProperties.Structural) {
-		return true
-	}
-	for _, p := range s.Properties {
-		if hasDefaults(&p) {
-			return true
-		}
-	}
-	return false
+	return anySchema(s, func(s *structuralschema.Structural) bool { return s.Default.Object != nil })
 }

@@ -33,6 +33,8 @@ type strategy struct {
 		GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error)
 	}
 	status libraryStrategy
+	// create checks new objects.
+	create *createChecks
 }
 
 // Default applies the defaults of the schema of obj's version (the request's
@@ -59,7 +61,7 @@ func (s *strategy) Validate(obj, old runtime.Object) field.ErrorList {
 		return field.ErrorList{field.InternalError(nil, err)}
 	}
 	if old == nil {
-		return s.main.Validate(context.Background(), obj)
+		return s.create.validate(context.Background(), obj)
 	}
 	if old, err = s.conv.Convert(old, s.version); err != nil {
 		return field.ErrorList{field.InternalError(nil, err)}

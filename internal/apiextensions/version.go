@@ -139,7 +139,10 @@ func newVersion(crd *apiextensionsv1.CustomResourceDefinition, v apiextensionsv1
 	}
 	lib := customresource.NewStrategy(nil, info.Namespaced, gv.WithKind(names.Kind), validator, statusValidator,
 		structural, status, scale, v.SelectableFields)
-	info.Strategy = &strategy{version: gv, conv: conv, main: lib, status: customresource.NewStatusStrategy(lib)}
+	bare := customresource.NewStrategy(nil, info.Namespaced, gv.WithKind(names.Kind), validator, statusValidator,
+		nil, status, scale, v.SelectableFields)
+	info.Strategy = &strategy{version: gv, conv: conv, main: lib, status: customresource.NewStatusStrategy(lib),
+		create: newCreateChecks(bare, structural)}
 	if out.Printer, err = printer(v.AdditionalPrinterColumns); err != nil {
 		return nil, err
 	}
