@@ -33,9 +33,8 @@ type newObjectValidator interface {
 	Validate(context.Context, runtime.Object) field.ErrorList
 }
 
-func newCreateChecks(bare newObjectValidator, s *structuralschema.Structural) *createChecks {
-	return &createChecks{bare: bare, structural: s,
-		embedded: anySchema(s, func(s *structuralschema.Structural) bool { return s.XEmbeddedResource }),
+func newCreateChecks(bare newObjectValidator, s *structuralschema.Structural, embedded bool) *createChecks {
+	return &createChecks{bare: bare, structural: s, embedded: embedded,
 		listTypes: anySchema(s, func(s *structuralschema.Structural) bool {
 			return s.XListType != nil && (*s.XListType == "set" || *s.XListType == "map")
 		}),

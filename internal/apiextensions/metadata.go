@@ -17,9 +17,13 @@ import (
 // a fifth of a custom object's decoding. That round trip changes nothing when
 // metadata holds only non-empty name, generateName, namespace, labels and
 // annotations of valid UTF-8 strings, as a new object's usually does, so then
-// the library coerces the rest of the object without it.
-func coerceRoot(obj map[string]interface{}, s *structuralschema.Structural, opts objectmeta.CoerceOptions) (*field.Error, []string) {
+// the library coerces the rest of the object without it; and when the schema
+// has no embedded resource (embedded is false) there is nothing else to coerce.
+func coerceRoot(obj map[string]interface{}, s *structuralschema.Structural, embedded bool, opts objectmeta.CoerceOptions) (*field.Error, []string) {
 	if (s == nil || !s.XEmbeddedResource) && plainTypeMeta(obj) && plainMeta(obj) {
+		if !embedded {
+			return nil, nil
+		}
 		return objectmeta.CoerceWithOptions(nil, obj, s, false, opts)
 	}
 	return objectmeta.CoerceWithOptions(nil, obj, s, true, opts)

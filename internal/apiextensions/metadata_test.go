@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	apiextensionsinternal "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	"k8s.io/apimachinery/pkg/runtime"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -21,10 +22,19 @@ func TestCoerceRootAgreesWithTheLibrary(t *testing.T) {
 			"size":     {Type: "string"},
 		}},
 	}}
-	s, err := structuralOf(internal)
+	withEmbedded, err := structuralOf(internal)
 	if err != nil {
 		t.Fatal(err)
 	}
+	delete(internal.Properties["spec"].Properties, "template")
+	without, err := structuralOf(internal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas := []struct {
+		s        *structuralschema.Structural
+		embedded bool
+	}{{withEmbedded, true}, {without, false}}
 	for _, tc := range []struct {
 		obj   string
 		plain bool
@@ -48,22 +58,24 @@ func TestCoerceRootAgreesWithTheLibrary(t *testing.T) {
 		{`{"apiVersion": 3, "metadata": {"name": "a"}}`, false},
 		{`{"kind": null, "metadata": {"name": "a"}}`, false},
 	} {
-		for _, strict := range []bool{true, false} {
-			opts := objectmeta.CoerceOptions{DropInvalidFields: !strict, ReturnUnknownFieldPaths: true}
-			lib, ours := decodeJSON(t, tc.obj), decodeJSON(t, tc.obj)
-			if got := plainTypeMeta(ours) && plainMeta(ours); got != tc.plain {
-				t.Errorf("%s: plain %v, want %v", tc.obj, got, tc.plain)
-			}
-			libErr, libUnknown := objectmeta.CoerceWithOptions(nil, lib, s, true, opts)
-			err, unknown := coerceRoot(ours, s, opts)
-			if fmt.Sprint(err) != fmt.Sprint(libErr) {
-				t.Errorf("%s strict=%v: error %v, library %v", tc.obj, strict, err, libErr)
-			}
-			if diff := cmp.Diff(libUnknown, unknown); diff != "" {
-				t.Errorf("%s strict=%v: unknown fields differ (-library +ours):\n%s", tc.obj, strict, diff)
-			}
-			if diff := cmp.Diff(lib, ours); diff != "" {
-				t.Errorf("%s strict=%v: objects differ (-library +ours):\n%s", tc.obj, strict, diff)
+		for _, sc := range schemas {
+			for _, strict := range []bool{true, false} {
+				opts := objectmeta.CoerceOptions{DropInvalidFields: !strict, ReturnUnknownFieldPaths: true}
+				lib, ours := decodeJSON(t, tc.obj), decodeJSON(t, tc.obj)
+				if got := plainTypeMeta(ours) && plainMeta(ours); got != tc.plain {
+					t.Errorf("%s: plain %v, want %v", tc.obj, got, tc.plain)
+				}
+				libErr, libUnknown := objectmeta.CoerceWithOptions(nil, lib, sc.s, true, opts)
+				err, unknown := coerceRoot(ours, sc.s, sc.embedded, opts)
+				if fmt.Sprint(err) != fmt.Sprint(libErr) {
+					t.Errorf("%s embedded=%v strict=%v: error %v, library %v", tc.obj, sc.embedded, strict, err, libErr)
+				}
+				if diff := cmp.Diff(libUnknown, unknown); diff != "" {
+					t.Errorf("%s embedded=%v strict=%v: unknown fields differ (-library +ours):\n%s", tc.obj, sc.embedded, strict, diff)
+				}
+				if diff := cmp.Diff(lib, ours); diff != "" {
+					t.Errorf("%s embedded=%v strict=%v: objects differ (-library +ours):\n%s", tc.obj, sc.embedded, strict, diff)
+				}
 			}
 		}
 	}
@@ -78,8 +90,8 @@ func TestCoerceRootAgreesWithTheLibrary(t *testing.T) {
 			t.Errorf("%q is plain metadata", meta)
 		}
 		lib := runtime.DeepCopyJSON(obj)
-		libErr, _ := objectmeta.CoerceWithOptions(nil, lib, s, true, objectmeta.CoerceOptions{ReturnUnknownFieldPaths: true})
-		err, _ := coerceRoot(obj, s, objectmeta.CoerceOptions{ReturnUnknownFieldPaths: true})
+		libErr, _ := objectmeta.CoerceWithOptions(nil, lib, without, true, objectmeta.CoerceOptions{ReturnUnknownFieldPaths: true})
+		err, _ := coerceRoot(obj, without, false, objectmeta.CoerceOptions{ReturnUnknownFieldPaths: true})
 		if fmt.Sprint(err) != fmt.Sprint(libErr) || !cmp.Equal(lib, obj) {
 			t.Errorf("%q: got %v %v, library %v %v", meta, obj, err, lib, libErr)
 		}

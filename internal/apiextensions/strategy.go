@@ -97,7 +97,7 @@ func ToVersion(obj runtime.Object, gv schema.GroupVersion) runtime.Object {
 // path ("spec.bogus"), for the Warning header or a strict refusal. Malformed
 // metadata fields are dropped unless strict.
 func (v *Version) Prune(u *unstructured.Unstructured, strict bool) ([]string, error) {
-	metaErr, unknown := coerceRoot(u.Object, v.structural,
+	metaErr, unknown := coerceRoot(u.Object, v.structural, v.embedded,
 		objectmeta.CoerceOptions{DropInvalidFields: !strict, ReturnUnknownFieldPaths: true})
 	if metaErr != nil {
 		return nil, metaErr
