@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Corrects the test images the shared harness's build-images.sh makes, where they differ
 # from the upstream images in ways specs notice, and adds the one it lacks:
-#   - busybox and nonroot: /bin/sh is bash, as Debian's busybox-static ash drops
-#     environment variables whose names are not shell identifiers (the ConfigMap and
-#     Secret env specs set data-1) and runs its own applets before PATH; every applet is
-#     also reachable under /bin, where specs call some of them.
+#   - busybox and nonroot: `sh` found on PATH is bash, while /bin/sh stays busybox's ash.
+#     Debian's busybox-static 1.35 ash drops environment variables whose names are not
+#     shell identifiers, which upstream's busybox keeps: the ConfigMap and Secret env
+#     specs run `sh -c env` with data-1 set and find bash first on PATH (/usr/bin/sh),
+#     while the read-only root filesystem spec runs /bin/sh and expects ash's wording
+#     of the error. Every applet is also reachable under /bin, where specs call some.
 #   - agnhost: getent, which the DNS querier specs run.
 #   - nonewprivs: the suite's nnp program (built from the e2e module), setuid root, which
 #     the AllowPrivilegeEscalation specs run.
@@ -37,10 +39,9 @@ with_libs() { # with_libs ROOT BINARY...: host binaries into ROOT at the same pa
 	done
 }
 
-bash_sh() { # bash_sh ROOT: bash as /bin/sh
+bash_on_path() { # bash_on_path ROOT: bash as the `sh` PATH finds (/usr/bin before /bin)
 	with_libs "$1" /usr/bin/bash
-	ln -sf /usr/bin/bash "$1/bin/sh"
-	ln -sf /usr/bin/bash "$1/bin/bash"
+	ln -sf /usr/bin/bash "$1/usr/bin/sh"
 }
 
 # applets_in_bin ROOT: /bin/APPLET for every busybox applet, unless ROOT has it there or
@@ -90,7 +91,7 @@ mapfile -t nonroot_flags < <(image_flags "$WORK/images/nonroot.tar")
 mapfile -t agnhost_flags < <(image_flags "$WORK/images/agnhost.tar")
 
 cp -a "$IMG/busybox" "$FIX/busybox"
-bash_sh "$FIX/busybox"
+bash_on_path "$FIX/busybox"
 applets_in_bin "$FIX/busybox"
 pack "$FIX/busybox" busybox.tar "${busybox_flags[@]}"
 pack "$FIX/busybox" nonroot.tar "${nonroot_flags[@]}"

@@ -10,6 +10,9 @@
 # GINKGO_EXTRA (e.g. --focus-file) E2E_EXTRA (flags for e2e.test) CONFORMANCE_WORK.
 # Results: $CONFORMANCE_WORK/results/NAME/ (ginkgo.log, report/, server.log,
 # agent-N.log, import.log, load.log).
+# The whole script is one block, read before it runs: editing the file during an hour-long
+# run must not change what the running shell executes next.
+{
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${CONFORMANCE_WORK:-$HOME/.cache/skiff-conformance}
@@ -120,3 +123,4 @@ wait "$ginkgo"
 rc=$?
 echo "ginkgo exited $rc"
 exit $rc
+}

@@ -17,6 +17,9 @@
 # The batch holds /tmp/skiff-e2e.lock, like every end-to-end test on this machine.
 # Results go to $CONFORMANCE_WORK/results/NAME (default ~/.cache/skiff-conformance); the
 # summary by sig and by cause is printed at the end.
+# The whole script is one block, read before it runs: editing the file during an hour-long
+# run must not change what the running shell executes next.
+{
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -68,3 +71,4 @@ if [ -f "$WORK/results/$NAME/report/report.json" ]; then
 fi
 echo "results: $WORK/results/$NAME (ginkgo.log, server.log, agent-N.log, load.log); exit $rc"
 exit $rc
+}
