@@ -2,7 +2,8 @@
 # Runs the upstream Kubernetes conformance suite (e2e.test v1.37.2) against a fresh
 # skiff cluster built from this tree, offline. The suite's Go module and test images come
 # from the shared harness in ../shared/conformance (README there; its build.sh runs once);
-# the suite binary is stamped with its version by hack/conformance-suite.sh, and
+# the suite binary is stamped with its version by hack/conformance-suite.sh, the images
+# are brought closer to upstream's by hack/conformance-images.sh, and
 # hack/conformance-run.sh starts the cluster, runs the batch and tears it down.
 #
 #   hack/conformance.sh                                   # every [Conformance] spec
