@@ -69,8 +69,14 @@ func (s *strategy) Validate(obj, old runtime.Object) field.ErrorList {
 	return s.main.ValidateUpdate(context.Background(), obj, old)
 }
 
-// Fields are metadata.name, metadata.namespace and the CRD's selectableFields.
+// Fields are metadata.name, metadata.namespace and the CRD's selectableFields of the
+// served version, read from obj converted to that version as a read would return it:
+// a field selector on another version than the storage one sees that version's fields.
 func (s *strategy) Fields(obj runtime.Object) fields.Set {
+	obj, err := s.conv.Convert(obj, s.version)
+	if err != nil {
+		return fields.Set{}
+	}
 	_, f, err := s.main.GetAttrs(obj)
 	if err != nil {
 		return fields.Set{}

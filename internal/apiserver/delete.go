@@ -74,10 +74,15 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request, q request, ep *endp
 		writeError(w, err)
 		return
 	}
+	// A write that lands between reading the object and deleting it is a conflict
+	// the caller did not ask for: read again and check the preconditions against the
+	// fresh object, as Kubernetes does. Only a resourceVersion precondition pins the
+	// delete to the version the caller saw.
+	pinned := opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil
 	var obj runtime.Object
 	for try := 0; ; try++ {
 		obj, err = a.deleteObject(r.Context(), ep, q.Namespace, q.Name, opts)
-		if !apierrors.IsConflict(err) || try == conflictRetries || opts.Preconditions != nil {
+		if !apierrors.IsConflict(err) || try == conflictRetries || pinned {
 			break
 		}
 	}
