@@ -114,10 +114,11 @@ func clusterInfo(server string, caPEM []byte) (*corev1.ConfigMap, error) {
 // claim's first pod, made by that node's agent (see internal/localpath).
 func localPathClass() *storagev1.StorageClass {
 	return &storagev1.StorageClass{
-		ObjectMeta:        metav1.ObjectMeta{Name: volumebinding.LocalPathClass, Annotations: map[string]string{defaultClassAnnotation: "true"}},
-		Provisioner:       volumebinding.LocalPathProvisioner,
-		ReclaimPolicy:     ptr.To(corev1.PersistentVolumeReclaimDelete),
-		VolumeBindingMode: ptr.To(storagev1.VolumeBindingWaitForFirstConsumer),
+		ObjectMeta:           metav1.ObjectMeta{Name: volumebinding.LocalPathClass, Annotations: map[string]string{defaultClassAnnotation: "true"}},
+		Provisioner:          volumebinding.LocalPathProvisioner,
+		ReclaimPolicy:        ptr.To(corev1.PersistentVolumeReclaimDelete),
+		VolumeBindingMode:    ptr.To(storagev1.VolumeBindingWaitForFirstConsumer),
+		AllowVolumeExpansion: ptr.To(true),
 	}
 }
 

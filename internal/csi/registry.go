@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,6 +33,8 @@ type Node struct {
 	failed  map[string]string  // registration socket -> last error logged
 	// published are the CSI volumes this agent published, by pod UID.
 	published map[string][]publication
+	// onPublish is told of each volume published (the resizer's node side).
+	onPublish func(*corev1.PersistentVolume)
 }
 
 // NewNode returns the CSI side of the agent whose kubelet directory is root.

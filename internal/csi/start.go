@@ -31,9 +31,12 @@ func (n *Node) Start(ctx context.Context) {
 	}
 	c := controller.NewContext(n.client, 10*time.Minute)
 	p, a := NewProvisioner(c, n), NewAttacher(c, n)
+	r := NewResizer(c, p)
+	n.onPublish = r.published
 	c.Informers.Start(ctx.Done())
 	go n.WatchRegistrations(ctx)
 	go a.Run(ctx)
+	go r.Run(ctx)
 	p.Run(ctx)
 }
 
