@@ -22,6 +22,7 @@ import (
 
 	"skiff/internal/auth"
 	"skiff/internal/volumebinding"
+	"skiff/internal/volumesnapshot"
 	"skiff/internal/vpa"
 )
 
@@ -83,11 +84,17 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 			return err
 		}
 	}
-	// The VPA's kinds are CRDs, as upstream serves them, installed like built-ins.
+	// The VPA's and the volume snapshots' kinds are CRDs, as upstream serves them,
+	// installed like built-ins.
 	crds, err := vpa.CRDs()
 	if err != nil {
 		return err
 	}
+	snapshotCRDs, err := volumesnapshot.CRDs()
+	if err != nil {
+		return err
+	}
+	crds = append(crds, snapshotCRDs...)
 	for _, crd := range crds {
 		if err := a.ensure(ctx, "customresourcedefinitions", crd); err != nil {
 			return err

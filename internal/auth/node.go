@@ -201,6 +201,11 @@ var NodeRules = []rbacv1.PolicyRule{
 	// The agent's CSI side: its own CSINode, and the attachments to itself that its
 	// attacher works (NodeRestriction checks both).
 	nodeRule([]string{"create", "update", "patch"}, "storage.k8s.io", "csinodes", "volumeattachments", "volumeattachments/status"),
+	// The agent's snapshotter: the contents it makes for the snapshots of its
+	// drivers' volumes, the snapshots' finalizers and status.
+	nodeRule(nodeRead, "snapshot.storage.k8s.io", "volumesnapshots", "volumesnapshotcontents", "volumesnapshotclasses"),
+	nodeRule([]string{"create", "update", "patch", "delete"}, "snapshot.storage.k8s.io", "volumesnapshotcontents", "volumesnapshotcontents/status"),
+	nodeRule([]string{"update", "patch"}, "snapshot.storage.k8s.io", "volumesnapshots", "volumesnapshots/status"),
 	nodeRule([]string{"create", "get", "list", "watch"}, "certificates.k8s.io", "certificatesigningrequests"),
 	nodeRule(nodeRead, "certificates.k8s.io", "clustertrustbundles"), // projected into pods
 }

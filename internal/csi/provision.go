@@ -160,11 +160,16 @@ func (p *Provisioner) provision(ctx context.Context, d *Driver, pvc *corev1.Pers
 		}
 	}
 	fsType := sc.Parameters[fsTypeParam]
+	source, err := p.contentSource(ctx, d, pvc)
+	if err != nil {
+		return nil, err
+	}
 	req := &csi.CreateVolumeRequest{
-		Name:               VolumeName(pvc),
-		CapacityRange:      &csi.CapacityRange{RequiredBytes: want.Value()},
-		VolumeCapabilities: []*csi.VolumeCapability{mountCapability(fsType, accessMode(pvc.Spec.AccessModes))},
-		Parameters:         params,
+		VolumeContentSource: source,
+		Name:                VolumeName(pvc),
+		CapacityRange:       &csi.CapacityRange{RequiredBytes: want.Value()},
+		VolumeCapabilities:  []*csi.VolumeCapability{mountCapability(fsType, accessMode(pvc.Spec.AccessModes))},
+		Parameters:          params,
 	}
 	if len(d.Topology) > 0 {
 		here := &csi.Topology{Segments: d.Topology}
