@@ -16,6 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 
@@ -52,7 +55,7 @@ type Snapshotter struct {
 func NewSnapshotter(c *controller.Context, f snapinformers.SharedInformerFactory, client snapclient.Interface, p *Provisioner) *Snapshotter {
 	si := f.Snapshot().V1()
 	s := &Snapshotter{p: p, client: client, snapshots: si.VolumeSnapshots().Lister(), contents: si.VolumeSnapshotContents().Lister(),
-		classes: si.VolumeSnapshotClasses().Lister(), rec: c.Recorder("csi-snapshotter/" + p.node.name)}
+		classes: si.VolumeSnapshotClasses().Lister(), rec: snapshotRecorder(c.Client, "csi-snapshotter/"+p.node.name)}
 	s.q = controller.New("csi-snapshot", s.sync, 1)
 	s.q.Watch(si.VolumeSnapshots().Informer(), s.q.Handler())
 	s.q.Watch(si.VolumeSnapshotContents().Informer(), controller.Each(func(obj any) {
@@ -81,6 +84,16 @@ func (s *Snapshotter) Run(ctx context.Context) {
 		}
 	}()
 	s.q.Run(ctx)
+}
+
+// snapshotRecorder records events about snapshot objects, whose kinds the
+// controllers' shared scheme does not know.
+func snapshotRecorder(client kubernetes.Interface, component string) record.EventRecorder {
+	scheme := runtime.NewScheme()
+	_ = snapv1.AddToScheme(scheme)
+	b := record.NewBroadcaster()
+	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	return b.NewRecorder(scheme, corev1.EventSource{Component: component})
 }
 
 // ContentName is the VolumeSnapshotContent made for a snapshot.

@@ -82,7 +82,9 @@ spec:
 func TestCSIHostpathDriver(t *testing.T) {
 	n := ns(t, "csi")
 	kubeletDir := filepath.Join(cluster.Dir, "agent", "kubelet")
-	stateDir := filepath.Join(cluster.Dir, "csi-hostpath-data")
+	// Under the kubelet directory, which the agent makes a shared mount: the driver
+	// mounts each volume's tmpfs there (Bidirectional), and the host sees it.
+	stateDir := filepath.Join(kubeletDir, "plugins", "csi-hostpath-data")
 	apply(t, n, csiHostpathManifest(kubeletDir, stateDir))
 	t.Cleanup(func() {
 		_, _ = cluster.Kubectl("-n", n, "delete", "daemonset", "csi-hostpathplugin", "--wait=true", "--timeout=60s")
