@@ -72,7 +72,7 @@ allowVolumeExpansion: true
 		return cluster.Kubectl("-n", n, "patch", "pvc", claim, "-p", `{"spec":{"resources":{"requests":{"storage":"`+size+`"}}}}`)
 	}
 	out, err := grow("fixed", "2Gi")
-	if err == nil || !strings.Contains(out, "spec.resources.requests.storage") || !strings.Contains(out, "allowVolumeExpansion") {
+	if msg := fmt.Sprint(err); err == nil || !strings.Contains(msg, "spec.resources.requests.storage") || !strings.Contains(msg, "allowVolumeExpansion") {
 		t.Errorf("growing a claim of a class without allowVolumeExpansion: %v\n%s", err, out)
 	}
 	if got := jsonpath(t, "{.spec.resources.requests.storage}", "-n", n, "get", "pvc", "fixed"); got != "1Gi" {
@@ -85,7 +85,7 @@ allowVolumeExpansion: true
 		t.Errorf("request after growth = %s", got)
 	}
 	out, err = grow("growable", "500Mi")
-	if err == nil || !strings.Contains(out, "spec.resources.requests.storage") || !strings.Contains(out, "less than status.capacity") {
+	if msg := fmt.Sprint(err); err == nil || !strings.Contains(msg, "spec.resources.requests.storage") || !strings.Contains(msg, "less than status.capacity") {
 		t.Errorf("shrinking below the capacity: %v\n%s", err, out)
 	}
 }
@@ -127,7 +127,7 @@ metadata: {name: two-sources, namespace: `+n+`}
 spec:
   source: {persistentVolumeClaimName: data, volumeSnapshotContentName: c}
 `, "apply", "-f", "-")
-	if err == nil || !strings.Contains(out, "exactly one of volumeSnapshotContentName and persistentVolumeClaimName") {
+	if err == nil || !strings.Contains(fmt.Sprint(err), "exactly one of volumeSnapshotContentName and persistentVolumeClaimName") {
 		t.Errorf("a snapshot with two sources: %v\n%s", err, out)
 	}
 }

@@ -53,7 +53,7 @@ func csiExpand(t *testing.T, n, pod, claim string) {
 		}
 	}
 	out, err := cluster.Kubectl("-n", n, "patch", "pvc", claim, "-p", `{"spec":{"resources":{"requests":{"storage":"1Gi"}}}}`)
-	if err == nil || !strings.Contains(out, "spec.resources.requests.storage") {
+	if err == nil || !strings.Contains(fmt.Sprint(err), "spec.resources.requests.storage") {
 		t.Errorf("shrinking the claim: %v\n%s", err, out)
 	}
 }
