@@ -75,14 +75,21 @@ func New(ctx context.Context, cfg *rest.Config, authz authorizer.Authorizer) (*P
 	if err != nil {
 		return nil, err
 	}
-	p := &Plugins{Mutating: mut, Policy: pol, Validating: val, client: client, informers: factory}
 	for _, pl := range []admission.Interface{mut, pol, val} {
 		init.Initialize(pl)
 		if err := admission.ValidateInitialization(pl); err != nil {
 			return nil, fmt.Errorf("admission plugin: %w", err)
 		}
 	}
-	return p, nil
+	// The informers the plugins read their configurations from (the factory
+	// shares one per kind).
+	reg := factory.Admissionregistration().V1()
+	return &Plugins{
+		Mutating:   whenConfigured(mut, reg.MutatingWebhookConfigurations().Informer()),
+		Policy:     whenConfigured(pol, reg.ValidatingAdmissionPolicyBindings().Informer()),
+		Validating: whenConfigured(val, reg.ValidatingWebhookConfigurations().Informer()),
+		client:     client, informers: factory,
+	}, nil
 }
 
 // Start runs the informers the plugins read, and the controller that writes each

@@ -65,18 +65,23 @@ type Converter struct {
 	webhook runtime.ObjectConvertor // nil for conversion None
 	// schemas are every version's structural schema, by apiVersion.
 	schemas map[string]*structuralschema.Structural
+	// defaulted holds the apiVersions whose schema has defaults: defaulting
+	// walks the whole object, for nothing when there are none.
+	defaulted map[string]bool
 }
 
 func (c *Conversions) converter(crd *apiextensionsv1.CustomResourceDefinition) (*Converter, error) {
-	out := &Converter{schemas: map[string]*structuralschema.Structural{}}
+	out := &Converter{schemas: map[string]*structuralschema.Structural{}, defaulted: map[string]bool{}}
 	for _, v := range crd.Spec.Versions {
 		internal, err := internalSchema(v.Schema)
 		if err != nil {
 			return nil, err
 		}
-		if out.schemas[crd.Spec.Group+"/"+v.Name], err = structuralOf(internal); err != nil {
+		gv := crd.Spec.Group + "/" + v.Name
+		if out.schemas[gv], err = structuralOf(internal); err != nil {
 			return nil, fmt.Errorf("version %s: %w", v.Name, err)
 		}
+		out.defaulted[gv] = hasDefaults(out.schemas[gv])
 	}
 	if crd.Spec.Conversion == nil || crd.Spec.Conversion.Strategy != apiextensionsv1.WebhookConverter {
 		return out, nil
@@ -160,15 +165,33 @@ func (c *Converter) coerce(u *unstructured.Unstructured) error {
 		return apierrors.NewServiceUnavailable("conversion webhook returned invalid metadata: " + err.Error())
 	}
 	pruning.Prune(u.Object, s, true)
-	structuraldefaulting.Default(u.Object, s)
+	c.Default(u)
 	return nil
 }
 
 // Default applies the defaults of obj's own version's schema.
 func (c *Converter) Default(obj runtime.Object) {
-	if u, ok := obj.(*unstructured.Unstructured); ok {
-		if s := c.schemas[u.GetAPIVersion()]; s != nil {
-			structuraldefaulting.Default(u.Object, s)
+	if u, ok := obj.(*unstructured.Unstructured); ok && c.defaulted[u.GetAPIVersion()] {
+		structuraldefaulting.Default(u.Object, c.schemas[u.GetAPIVersion()])
+	}
+}
+
+// hasDefaults reports a default anywhere in s, where the library's defaulting
+// looks for them (properties, items, additionalProperties).
+func hasDefaults(s *structuralschema.Structural) bool {
+	if s == nil {
+		return false
+	}
+	if s.Default.Object != nil || hasDefaults(s.Items) {
+		return true
+	}
+	if s.AdditionalProperties != nil && hasDefaults(s.AdditionalProperties.Structural) {
+		return true
+	}
+	for _, p := range s.Properties {
+		if hasDefaults(&p) {
+			return true
 		}
 	}
+	return false
 }

@@ -1,6 +1,8 @@
 package apiextensions
 
 import (
+	"sync"
+
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apiextensions-apiserver/pkg/controller/openapi/builder"
 	"k8s.io/apimachinery/pkg/util/managedfields"
@@ -15,8 +17,9 @@ import (
 const objectMeta = "k8s.io/apimachinery/pkg/apis/meta/v1.ObjectMeta"
 
 // metaModels are ObjectMeta's OpenAPI v3 definitions and what they refer to, named
-// as the CRD OpenAPI builder refers to them.
-var metaModels = func() map[string]*spec.Schema {
+// as the CRD OpenAPI builder refers to them. They are picked out of every
+// definition there is, so only when the first CRD is served.
+var metaModels = sync.OnceValue(func() map[string]*spec.Schema {
 	defs := openapi.GetOpenAPIDefinitions(func(path string) spec.Ref {
 		return spec.MustCreateRef("#/components/schemas/" + util.ToRESTFriendlyName(path))
 	})
@@ -39,12 +42,12 @@ var metaModels = func() map[string]*spec.Schema {
 	}
 	add(objectMeta)
 	return out
-}()
+})
 
 // typeConverter gives server-side apply the structure of the CRD's schemas (list
 // types and map keys, atomic structs), every version of them, with ObjectMeta's.
 func typeConverter(crd *apiextensionsv1.CustomResourceDefinition) (managedfields.TypeConverter, error) {
-	specs := []*spec3.OpenAPI{{Version: "3.0.0", Components: &spec3.Components{Schemas: metaModels}}}
+	specs := []*spec3.OpenAPI{{Version: "3.0.0", Components: &spec3.Components{Schemas: metaModels()}}}
 	for _, v := range crd.Spec.Versions {
 		s, err := builder.BuildOpenAPIV3(crd, v.Name, builder.Options{})
 		if err != nil {

@@ -108,7 +108,7 @@ func newVersion(crd *apiextensionsv1.CustomResourceDefinition, v apiextensionsv1
 		return nil, err
 	}
 	structural := conv.schemas[gv.String()]
-	validator, _, err := apiservervalidation.NewSchemaValidator(internal)
+	validator, err := newSchemaValidator(internal)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func newVersion(crd *apiextensionsv1.CustomResourceDefinition, v apiextensionsv1
 			status = &apiextensionsinternal.CustomResourceSubresourceStatus{}
 			if internal != nil {
 				if st, ok := internal.Properties["status"]; ok {
-					if statusValidator, _, err = apiservervalidation.NewSchemaValidator(&st); err != nil {
+					if statusValidator, err = newSchemaValidator(&st); err != nil {
 						return nil, err
 					}
 				}

@@ -98,31 +98,57 @@ func (p vpaAdmission) matching(ctx context.Context, pod *corev1.Pod) *vpa.Vertic
 	return found[0]
 }
 
-// targetSelector reads the selector of a VPA's built-in target (Deployment,
-// ReplicaSet, StatefulSet, ...) from the store, as its scale subresource has it.
+// targetSelector reads the selector of a VPA's target from the store, as the
+// target's scale subresource has it: any built-in kind with one (Deployment,
+// ReplicaSet, StatefulSet, ...) or a custom resource whose CRD declares one.
 func (p vpaAdmission) targetSelector(ctx context.Context, ns string, v *vpa.VerticalPodAutoscaler) labels.Selector {
 	ref := v.Spec.TargetRef
 	gv, err := schema.ParseGroupVersion(ref.APIVersion)
 	if err != nil {
 		return nil
 	}
-	for gvr, ep := range p.api.endpoints {
-		if gvr.Group != gv.Group || ep.StorageGVK().Kind != ref.Kind || ep.store == nil || !ep.HasSubresource("scale") {
-			continue
-		}
-		obj, err := ep.store.Get(ctx, ns, ref.Name)
-		if err != nil {
-			return nil
-		}
-		sc, err := ep.scaleOf(obj)
-		if err != nil || sc.Status.Selector == "" {
-			return nil
-		}
-		sel, err := labels.Parse(sc.Status.Selector)
-		if err != nil {
-			return nil
-		}
-		return sel
+	ep := p.api.scalable(gv, ref.Kind)
+	if ep == nil {
+		return nil
 	}
-	return nil
+	obj, err := ep.store.Get(ctx, ns, ref.Name)
+	if err != nil {
+		return nil
+	}
+	sc, err := ep.scaleOf(obj)
+	if err != nil || sc.Status.Selector == "" {
+		return nil
+	}
+	sel, err := labels.Parse(sc.Status.Selector)
+	if err != nil {
+		return nil
+	}
+	return sel
+}
+
+// scalable finds the stored endpoint serving kind in gv's group with a scale
+// subresource, preferring gv's version: among built-ins first, then custom
+// resources.
+func (a *API) scalable(gv schema.GroupVersion, kind string) *endpoint {
+	var found *endpoint
+	consider := func(gvr schema.GroupVersionResource, ep *endpoint) {
+		if gvr.Group != gv.Group || ep.StorageGVK().Kind != kind || ep.store == nil || !ep.HasSubresource("scale") {
+			return
+		}
+		if found == nil || gvr.Version == gv.Version {
+			found = ep
+		}
+	}
+	for gvr, ep := range a.endpoints {
+		consider(gvr, ep)
+	}
+	if found != nil {
+		return found
+	}
+	a.custom.mu.RLock()
+	defer a.custom.mu.RUnlock()
+	for gvr, ep := range a.custom.byGVR {
+		consider(gvr, ep)
+	}
+	return found
 }

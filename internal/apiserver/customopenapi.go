@@ -11,13 +11,18 @@ import (
 	"k8s.io/kube-openapi/pkg/validation/spec"
 )
 
-// publishOpenAPI puts the served CRDs' schemas into /openapi/v2 and /openapi/v3,
-// built by the apiextensions library as Kubernetes builds them, so that kubectl
-// explain and client-side validation know custom kinds.
+// publishOpenAPI puts the served CRDs' schemas into /openapi/v2 and /openapi/v3
+// (when next asked for), so that kubectl explain and client-side validation
+// know custom kinds.
 func (a *API) publishOpenAPI() {
-	if a.openapi == nil {
-		return
+	if a.openapi != nil {
+		a.openapi.CustomChanged()
 	}
+}
+
+// customOpenAPI is the served CRDs' documents, built by the apiextensions
+// library as Kubernetes builds them.
+func (a *API) customOpenAPI() ([]*spec.Swagger, map[string]*spec3.OpenAPI) {
 	var v2 []*spec.Swagger
 	perGV := map[string][]*spec3.OpenAPI{}
 	for _, crd := range a.custom.crds() {
@@ -49,9 +54,7 @@ func (a *API) publishOpenAPI() {
 		}
 		v3[name] = merged
 	}
-	if err := a.openapi.SetCustom(v2, v3); err != nil {
-		slog.Warn("apiextensions: openapi v2 merge", "err", err)
-	}
+	return v2, v3
 }
 
 // crds are the CRDs whose resources are served.

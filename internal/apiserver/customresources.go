@@ -144,6 +144,11 @@ func (k unstructuredKinds) ConvertToVersion(in runtime.Object, gv runtime.GroupV
 	if err != nil {
 		return nil, err
 	}
+	if out == in {
+		// Already in that version. The field manager changes only objects it
+		// made itself, so the stored object it reads needs no copy.
+		return in, nil
+	}
 	return out.DeepCopyObject(), nil
 }
 

@@ -5,8 +5,9 @@ import (
 	"skiff/internal/resources"
 )
 
-// serveOpenAPI mounts /openapi/v2 and /openapi/v3, built once from the resource table.
-func (a *API) serveOpenAPI() error {
+// serveOpenAPI mounts /openapi/v2 and /openapi/v3, built from the resource table
+// and the served CRDs when first asked for.
+func (a *API) serveOpenAPI() {
 	rs := make([]openapi.Resource, 0, len(a.infos))
 	for _, i := range a.infos {
 		if i.ReadOnly {
@@ -15,11 +16,7 @@ func (a *API) serveOpenAPI() error {
 		rs = append(rs, openapi.Resource{Group: i.Group, Version: i.Version, Resource: i.Resource,
 			Kind: i.Kind, Namespaced: i.Namespaced, Subresources: i.Subresources})
 	}
-	h, err := openapi.New(resources.Scheme, rs)
-	if err != nil {
-		return err
-	}
+	h := openapi.New(resources.Scheme, rs, a.customOpenAPI)
 	a.Extra["/openapi"] = h
 	a.openapi = h
-	return nil
 }

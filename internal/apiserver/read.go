@@ -3,10 +3,12 @@ package apiserver
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"reflect"
 	"strconv"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -263,7 +265,7 @@ type watchStream struct {
 	ep      *endpoint
 	out     output
 	w       http.ResponseWriter
-	buf     *bufio.Writer
+	buf     *burstWriter
 	enc     streaming.Encoder
 	headers bool // tables: column definitions go with the first event only
 }
@@ -274,6 +276,37 @@ type watchStream struct {
 // one write keeps a watch from falling behind when that goroutine is busy with
 // many other streams on the same connection.
 const watchBufferSize = 64 << 10
+
+// watchBuffers are lent to watches for a burst and given back at its flush: a
+// server has a hundred watches open before anyone uses it, and an idle watch
+// should not hold 64 KiB.
+var watchBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, watchBufferSize) }}
+
+// burstWriter buffers what is written between two flushes in a borrowed buffer.
+type burstWriter struct {
+	w   io.Writer
+	buf *bufio.Writer
+}
+
+func (b *burstWriter) Write(p []byte) (int, error) {
+	if b.buf == nil {
+		b.buf = watchBuffers.Get().(*bufio.Writer)
+		b.buf.Reset(b.w)
+	}
+	return b.buf.Write(p)
+}
+
+// Flush writes what is buffered and gives the buffer back.
+func (b *burstWriter) Flush() error {
+	if b.buf == nil {
+		return nil
+	}
+	err := b.buf.Flush()
+	b.buf.Reset(nil)
+	watchBuffers.Put(b.buf)
+	b.buf = nil
+	return err
+}
 
 func (s *watchStream) start() {
 	ss := s.out.info.StreamSerializer
@@ -287,7 +320,7 @@ func (s *watchStream) start() {
 	s.w.Header().Set("Content-Type", ct)
 	s.w.Header().Set("Transfer-Encoding", "chunked")
 	s.w.WriteHeader(http.StatusOK)
-	s.buf = bufio.NewWriterSize(s.w, watchBufferSize)
+	s.buf = &burstWriter{w: s.w}
 	s.enc = streaming.NewEncoder(ss.Framer.NewFrameWriter(s.buf), ss.Serializer)
 	s.flush()
 }

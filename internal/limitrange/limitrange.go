@@ -1,6 +1,7 @@
 // Package limitrange is the LimitRanger admission plugin: it fills in the default
-// requests and limits of a namespace's LimitRanges on new pods, and refuses pods and
-// claims outside their min, max and limit/request ratio, with Kubernetes' messages.
+// requests and limits of a namespace's LimitRanges on new and resized pods, and
+// refuses pods (new or resized in place) and claims outside their min, max and
+// limit/request ratio, with Kubernetes' messages.
 package limitrange
 
 import (
@@ -38,11 +39,11 @@ func New(list Lister) *Plugin {
 	return &Plugin{Handler: admission.NewHandler(admission.Create, admission.Update), list: list}
 }
 
-// Admit sets each new pod's containers' missing requests and limits from the
-// Container defaults.
+// Admit sets the missing requests and limits of each new or resized pod's containers
+// from the Container defaults.
 func (p *Plugin) Admit(_ context.Context, at admission.Attributes, _ admission.ObjectInterfaces) error {
 	pod, ok := at.GetObject().(*corev1.Pod)
-	if !ok || at.GetOperation() != admission.Create || at.GetSubresource() != "" {
+	if !ok || !podWrite(at) {
 		return nil
 	}
 	ranges, err := p.list(at.GetNamespace())
@@ -104,19 +105,27 @@ func fillMissing(dst *corev1.ResourceList, defaults corev1.ResourceList) []strin
 	return names
 }
 
-// Validate refuses a new pod, or a new or resized claim, outside the namespace's ranges.
+// podWrite reports the pod writes LimitRanges apply to: a new pod, and a resize in
+// place through pods/resize (the one way a pod's resources change), as in Kubernetes.
+func podWrite(at admission.Attributes) bool {
+	return (at.GetOperation() == admission.Create && at.GetSubresource() == "") ||
+		(at.GetOperation() == admission.Update && at.GetSubresource() == "resize")
+}
+
+// Validate refuses a new or resized pod, or a new or resized claim, outside the
+// namespace's ranges.
 func (p *Plugin) Validate(_ context.Context, at admission.Attributes, _ admission.ObjectInterfaces) error {
-	if at.GetSubresource() != "" {
-		return nil
-	}
 	var check func(*corev1.LimitRangeItem) []error
 	switch obj := at.GetObject().(type) {
 	case *corev1.Pod:
-		if at.GetOperation() != admission.Create {
+		if !podWrite(at) {
 			return nil
 		}
 		check = func(item *corev1.LimitRangeItem) []error { return checkPod(item, obj) }
 	case *corev1.PersistentVolumeClaim:
+		if at.GetSubresource() != "" {
+			return nil
+		}
 		check = func(item *corev1.LimitRangeItem) []error { return checkClaim(item, obj) }
 	default:
 		return nil

@@ -100,3 +100,27 @@ func claim(size string) *corev1.PersistentVolumeClaim {
 	return &corev1.PersistentVolumeClaim{Spec: corev1.PersistentVolumeClaimSpec{
 		Resources: corev1.VolumeResourceRequirements{Requests: rl("storage", size)}}}
 }
+
+// A resize in place through pods/resize is held to the ranges as a new pod is; other
+// pod updates and subresources are not.
+func TestValidateResize(t *testing.T) {
+	p := New(func(string) ([]*corev1.LimitRange, error) {
+		return []*corev1.LimitRange{{Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{
+			{Type: corev1.LimitTypeContainer, Max: rl("cpu", "1")}}}}}, nil
+	})
+	old := pod(container("a", rl("cpu", "500m"), rl("cpu", "500m")))
+	grown := pod(container("a", rl("cpu", "2"), rl("cpu", "2")))
+	update := func(sub string) admission.Attributes {
+		return admission.NewAttributesRecord(grown, old, corev1.SchemeGroupVersion.WithKind("Pod"), "ns", "x",
+			corev1.SchemeGroupVersion.WithResource("pods"), sub, admission.Update, nil, false, nil)
+	}
+	err := p.Validate(context.Background(), update("resize"), nil)
+	if want := "maximum cpu usage per Container is 1, but limit is 2"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("resize over max: got %v, want %q", err, want)
+	}
+	for _, sub := range []string{"", "status"} {
+		if err := p.Validate(context.Background(), update(sub), nil); err != nil {
+			t.Errorf("update of subresource %q: %v", sub, err)
+		}
+	}
+}

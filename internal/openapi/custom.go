@@ -6,12 +6,12 @@ import (
 	"k8s.io/kube-openapi/pkg/validation/spec"
 )
 
-// SetCustom replaces what the documents say about custom resources: their v2
+// setCustom replaces what the documents say about custom resources: their v2
 // definitions and paths are merged into the built-in document, and each of
-// their group/versions gets its own v3 document (named "apis/<group>/<version>").
-// Documents of group/versions no longer given are removed.
-func (h *Handler) SetCustom(v2 []*spec.Swagger, v3 map[string]*spec3.OpenAPI) error {
-	merged, err := crdbuilder.MergeSpecs(h.static, v2...)
+// their group/versions gets its own v3 document. Documents of group/versions no
+// longer given are removed. The caller holds the Handler's lock.
+func (d *documents) setCustom(v2 []*spec.Swagger, v3 map[string]*spec3.OpenAPI) error {
+	merged, err := crdbuilder.MergeSpecs(d.static, v2...)
 	if err != nil {
 		return err
 	}
@@ -19,21 +19,19 @@ func (h *Handler) SetCustom(v2 []*spec.Swagger, v3 map[string]*spec3.OpenAPI) er
 	if err != nil {
 		return err
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.v2 = doc
-	for name, builtin := range h.v3docs {
+	d.v2 = doc
+	for name, builtin := range d.v3docs {
 		if _, ok := v3[name]; !builtin && !ok {
-			h.v3.DeleteGroupVersion(name)
-			delete(h.v3docs, name)
+			d.v3.DeleteGroupVersion(name)
+			delete(d.v3docs, name)
 		}
 	}
-	for name, d := range v3 {
-		if h.v3docs[name] {
+	for name, doc := range v3 {
+		if d.v3docs[name] {
 			continue // a custom resource never replaces a built-in group/version
 		}
-		h.v3.UpdateGroupVersion(name, d)
-		h.v3docs[name] = false
+		d.v3.UpdateGroupVersion(name, doc)
+		d.v3docs[name] = false
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ package openapi
 
 import (
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"runtime/debug"
@@ -35,26 +36,78 @@ type Resource struct {
 	Subresources                   []string // "status", "scale", "log", "exec", "binding", "eviction", ...
 }
 
-// Handler serves /openapi/v2 and /openapi/v3[/...]. The documents are built
-// once, in New; their serialized forms are made on first use and cached with
+// Handler serves /openapi/v2 and /openapi/v3[/...]. The documents are built on
+// the first request for one and then kept: building them allocates over 100 MB,
+// and a server that nobody asks (no kubectl apply, explain or edit) should not
+// carry them. Their serialized forms are made on first use and cached with
 // their ETags.
 type Handler struct {
+	scheme    *runtime.Scheme
+	resources []Resource
+	custom    CustomSource
+
+	mu sync.Mutex
+	// built is nil until the first request.
+	built *documents
+	// customStale asks custom again before the next request is served.
+	customStale bool
+}
+
+// CustomSource gives what the documents say about custom resources: v2
+// definitions and paths to merge into the built-in document, and a v3 document
+// for each of their group/versions (named "apis/<group>/<version>").
+type CustomSource func() (v2 []*spec.Swagger, v3 map[string]*spec3.OpenAPI)
+
+type documents struct {
 	// static is the v2 document of the built-in resources, which custom
 	// resources' definitions are merged into.
 	static *spec.Swagger
 	v3     *handler3.OpenAPIService
-
-	mu sync.RWMutex
-	v2 *v2Document
+	v2     *v2Document
 	// v3docs are the names under /openapi/v3/ that have a document: true for
 	// built-in group/versions, false for those of custom resources.
 	v3docs map[string]bool
 }
 
-// New builds the documents for resources. scheme must have every type the
+// New returns the handler of the documents for resources; custom, which may be
+// nil, gives those of custom resources. scheme must have every type the
 // resources use registered; it gives each definition its
 // x-kubernetes-group-version-kind.
-func New(scheme *runtime.Scheme, resources []Resource) (*Handler, error) {
+func New(scheme *runtime.Scheme, resources []Resource, custom CustomSource) *Handler {
+	return &Handler{scheme: scheme, resources: resources, custom: custom, customStale: custom != nil}
+}
+
+// CustomChanged says that the custom resources changed: the next request
+// serves documents made with what custom gives then. Many changes in a row
+// (CRDs installed by a chart) cost one rebuild.
+func (h *Handler) CustomChanged() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.customStale = h.custom != nil
+}
+
+// current builds what is missing or stale.
+func (h *Handler) current() (*documents, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.built == nil {
+		d, err := build(h.scheme, h.resources)
+		if err != nil {
+			return nil, err
+		}
+		h.built = d
+	}
+	if h.customStale {
+		h.customStale = false
+		if err := h.built.setCustom(h.custom()); err != nil {
+			// The documents without the custom resources' changes still serve.
+			slog.Warn("openapi: custom resources' definitions not merged", "err", err)
+		}
+	}
+	return h.built, nil
+}
+
+func build(scheme *runtime.Scheme, resources []Resource) (*documents, error) {
 	cat := newCatalog(scheme)
 	p := newPaths(cat)
 	for _, r := range resources {
@@ -85,7 +138,7 @@ func New(scheme *runtime.Scheme, resources []Resource) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("openapi: building v2: %w", err)
 	}
-	h := &Handler{static: swagger, v3: handler3.NewOpenAPIService(), v3docs: map[string]bool{}}
+	h := &documents{static: swagger, v3: handler3.NewOpenAPIService(), v3docs: map[string]bool{}}
 	if h.v2, err = newV2Document(swagger); err != nil {
 		return nil, err
 	}
@@ -124,17 +177,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	h.mu.RLock()
-	v2 := h.v2
-	_, known := h.v3docs[strings.TrimPrefix(r.URL.Path, "/openapi/v3/")]
-	h.mu.RUnlock()
+	docs, err := h.current()
+	if err != nil {
+		slog.Error("openapi: building the documents", "err", err)
+		http.Error(w, "the OpenAPI documents could not be built", http.StatusInternalServerError)
+		return
+	}
+	h.mu.Lock()
+	v2 := docs.v2
+	_, known := docs.v3docs[strings.TrimPrefix(r.URL.Path, "/openapi/v3/")]
+	h.mu.Unlock()
 	switch path := r.URL.Path; {
 	case path == "/openapi/v2":
 		v2.serve(w, r)
 	case path == "/openapi/v3" || path == "/openapi/v3/":
-		h.v3.HandleDiscovery(w, r)
+		docs.v3.HandleDiscovery(w, r)
 	case strings.HasPrefix(path, "/openapi/v3/") && known:
-		h.v3.HandleGroupVersion(w, r)
+		docs.v3.HandleGroupVersion(w, r)
 	default:
 		// handler3 would answer an unknown document with an empty 200.
 		http.NotFound(w, r)

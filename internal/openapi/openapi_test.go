@@ -71,7 +71,7 @@ var (
 )
 
 func testHandler(t testing.TB) *Handler {
-	handlerOnce.Do(func() { handler, handlerErr = New(testScheme(t), testResources) })
+	handlerOnce.Do(func() { handler = New(testScheme(t), testResources, nil); _, handlerErr = handler.current() })
 	if handlerErr != nil {
 		t.Fatal(handlerErr)
 	}

@@ -36,6 +36,8 @@ type evaluator struct {
 	constraints func([]corev1.ResourceName, runtime.Object) error
 	// updates: whether an update can change usage (a service's type, a claim's size).
 	updates bool
+	// resizes: whether a write through the resize subresource can (a pod's resources).
+	resizes bool
 }
 
 var _ quota.Evaluator = (*evaluator)(nil)
@@ -50,10 +52,13 @@ func (e *evaluator) Constraints(required []corev1.ResourceName, obj runtime.Obje
 func (e *evaluator) GroupResource() schema.GroupResource { return e.gr }
 
 func (e *evaluator) Handles(a admission.Attributes) bool {
-	if a.GetSubresource() != "" {
-		return false
+	switch a.GetSubresource() {
+	case "":
+		return a.GetOperation() == admission.Create || (e.updates && a.GetOperation() == admission.Update)
+	case "resize":
+		return e.resizes && a.GetOperation() == admission.Update
 	}
-	return a.GetOperation() == admission.Create || (e.updates && a.GetOperation() == admission.Update)
+	return false
 }
 
 func (e *evaluator) Matches(q *corev1.ResourceQuota, obj runtime.Object) (bool, error) {

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/admission"
 	apiquota "k8s.io/apiserver/pkg/quota/v1"
 	"k8s.io/utils/ptr"
 )
@@ -103,5 +104,70 @@ func TestMeasureCountsAnyResource(t *testing.T) {
 	want := corev1.ResourceList{"count/deployments.apps": q("2"), "requests.cpu": q("1"), "count/widgets.example.com": q("0")}
 	if err != nil || !apiquota.Equals(got, want) {
 		t.Errorf("got %v (%v), want %v", got, err, want)
+	}
+}
+
+// resizedTo is p after a resize of its container's cpu to spec, with the kubelet
+// having allocated (and applied) allocated.
+func resizedTo(spec, allocated string) *corev1.Pod {
+	p := podWith(corev1.ResourceList{"cpu": q(spec)}, corev1.ResourceList{"cpu": q(spec)})
+	if allocated != "" {
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", AllocatedResources: corev1.ResourceList{"cpu": q(allocated)},
+			Resources: &corev1.ResourceRequirements{Requests: corev1.ResourceList{"cpu": q(allocated)}, Limits: corev1.ResourceList{"cpu": q(allocated)}}}}
+	}
+	return p
+}
+
+// A pod resized in place is charged the larger of its spec and its allocation: a
+// resize up at once, a resize down once the kubelet has applied it.
+func TestPodUsageDuringInPlaceResize(t *testing.T) {
+	tests := []struct {
+		name string
+		pod  *corev1.Pod
+		want string
+	}{
+		{"not started", resizedTo("500m", ""), "500m"},
+		{"resize up asked", resizedTo("2", "500m"), "2"},
+		{"resize down asked", resizedTo("200m", "500m"), "500m"},
+		{"resize down applied", resizedTo("200m", "200m"), "200m"},
+	}
+	for _, tt := range tests {
+		got, err := podUsage(tt.pod)
+		if err != nil || got.Name("requests.cpu", resource.DecimalSI).Cmp(q(tt.want)) != 0 || got.Name("limits.cpu", resource.DecimalSI).Cmp(q(tt.want)) != 0 {
+			t.Errorf("%s: got %v (%v), want requests.cpu and limits.cpu %s", tt.name, got, err, tt.want)
+		}
+	}
+	if !PodUsageChanged(resizedTo("200m", "500m"), resizedTo("200m", "200m")) {
+		t.Error("an applied resize down does not count as a change of usage")
+	}
+	if PodUsageChanged(resizedTo("500m", ""), resizedTo("500m", "500m")) {
+		t.Error("the kubelet allocating what the spec asks counts as a change of usage")
+	}
+}
+
+// Pods are charged on creation and on resizes; other updates and subresources of
+// pods, and resizes of anything else, are not quota's business.
+func TestHandlesResizes(t *testing.T) {
+	attrs := func(op admission.Operation, sub string) admission.Attributes {
+		return admission.NewAttributesRecord(&corev1.Pod{}, &corev1.Pod{}, corev1.SchemeGroupVersion.WithKind("Pod"), "ns", "p",
+			corev1.SchemeGroupVersion.WithResource("pods"), sub, op, nil, false, nil)
+	}
+	pods, services := podEvaluator(nil), serviceEvaluator(nil)
+	for _, tt := range []struct {
+		e    *evaluator
+		op   admission.Operation
+		sub  string
+		want bool
+	}{
+		{pods, admission.Create, "", true},
+		{pods, admission.Update, "resize", true},
+		{pods, admission.Update, "", false},
+		{pods, admission.Update, "status", false},
+		{services, admission.Update, "", true},
+		{services, admission.Update, "resize", false},
+	} {
+		if got := tt.e.Handles(attrs(tt.op, tt.sub)); got != tt.want {
+			t.Errorf("%s %s %q: Handles = %v, want %v", tt.e.gr, tt.op, tt.sub, got, tt.want)
+		}
 	}
 }

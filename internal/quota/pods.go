@@ -41,6 +41,7 @@ func podEvaluator(list Lister) *evaluator {
 		usage:       podUsage,
 		scope:       podMatchesScope,
 		constraints: podConstraints,
+		resizes:     true, // an in-place resize up takes more, charged when it is asked for
 	}
 }
 
@@ -52,7 +53,10 @@ func extendedPodName(n corev1.ResourceName) bool {
 }
 
 // podUsage counts every stored pod under count/pods, but only live pods under pods and
-// the compute resources: a finished pod no longer holds what it asked for.
+// the compute resources: a finished pod no longer holds what it asked for. A pod
+// resized in place is charged the larger of its spec and what the kubelet allocated
+// or applied (its status), as Kubernetes does: a resize up counts when it is asked
+// for, a resize down only once the kubelet has made it.
 func podUsage(obj runtime.Object) (corev1.ResourceList, error) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
@@ -62,9 +66,18 @@ func podUsage(obj runtime.Object) (corev1.ResourceList, error) {
 	if !Live(pod, time.Now()) {
 		return out, nil
 	}
-	requests := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
-	limits := resourcehelper.PodLimits(pod, resourcehelper.PodResourcesOptions{})
+	opts := resourcehelper.PodResourcesOptions{UseStatusResources: true}
+	requests := resourcehelper.PodRequests(pod, opts)
+	limits := resourcehelper.PodLimits(pod, opts)
 	return quota.Add(out, computeUsage(requests, limits)), nil
+}
+
+// PodUsageChanged reports a pod update that changes what the pod is charged (an
+// applied in-place resize, say), for the quota controller to recount.
+func PodUsageChanged(old, cur *corev1.Pod) bool {
+	a, errA := podUsage(old)
+	b, errB := podUsage(cur)
+	return errA != nil || errB != nil || !quota.Equals(a, b)
 }
 
 // Live reports whether a pod still holds its resources: not finished, and not past

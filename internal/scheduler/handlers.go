@@ -6,6 +6,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 
+	"skiff/internal/scheduler/framework"
 	"skiff/internal/scheduler/plugins"
 )
 
@@ -104,11 +105,21 @@ func (s *Scheduler) onPodUpdate(oldObj, newObj any) {
 	switch {
 	case pod.Spec.NodeName != "":
 		s.addAssigned(pod)
+		if shrank(old, pod) {
+			s.queue.MoveUnschedulable(rejectedBy(plugins.NodeResourcesFitName))
+		}
 	case !s.responsible(pod):
 		s.queue.Delete(pod)
 	case !s.cache.IsAssumed(pod.UID):
 		s.queue.Update(old, pod)
 	}
+}
+
+// shrank reports a bound pod that holds less of its node than before: an in-place
+// resize down the kubelet has applied, which may make room for parked pods.
+func shrank(old, pod *v1.Pod) bool {
+	before, after := framework.PodRequests(old, false), framework.PodRequests(pod, false)
+	return after.MilliCPU < before.MilliCPU || after.Memory < before.Memory
 }
 
 func (s *Scheduler) onPodDelete(obj any) {

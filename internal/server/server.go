@@ -60,9 +60,9 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 		return g.Wait()
 	}
-	// Starting built the OpenAPI documents and the built-in images: well over
-	// 100 MB of garbage that the runtime would hand back to the system only
-	// slowly, or never on an idle server that rarely collects. Return it now.
+	// Starting built the built-in images and loaded every resource: garbage
+	// that the runtime would hand back to the system only slowly, or never on
+	// an idle server that rarely collects. Return it now.
 	debug.FreeOSMemory()
 	if !cfg.DisableControllers {
 		rc, err := srv.ClientConfig("controller-manager", "system:kube-controller-manager", []string{auth.Masters})

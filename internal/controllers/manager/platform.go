@@ -13,6 +13,8 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/scale"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
+	custommetrics "k8s.io/metrics/pkg/client/custom_metrics"
+	externalmetrics "k8s.io/metrics/pkg/client/external_metrics"
 
 	"skiff/internal/controllers/attachdetach"
 	"skiff/internal/controllers/clusterautoscaler"
@@ -108,7 +110,8 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 }
 
 // autoscalerClients reach any kind's scale subresource (resolved through discovery, so
-// custom resources work too) and the resource metrics API.
+// custom resources work too), the resource metrics API, and the custom and external
+// metrics APIs (whichever version of custom.metrics.k8s.io discovery prefers).
 func autoscalerClients(cfg *rest.Config) (podautoscaler.Clients, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.UserAgent = "skiff-controller-manager"
@@ -126,7 +129,13 @@ func autoscalerClients(cfg *rest.Config) (podautoscaler.Clients, error) {
 	if err != nil {
 		return podautoscaler.Clients{}, err
 	}
-	return podautoscaler.Clients{Scales: scales, Mapper: mapper, Metrics: metrics.MetricsV1beta1()}, nil
+	external, err := externalmetrics.NewForConfig(cfg)
+	if err != nil {
+		return podautoscaler.Clients{}, err
+	}
+	versions := custommetrics.NewAvailableAPIsGetter(disc)
+	return podautoscaler.Clients{Scales: scales, Mapper: mapper, Metrics: metrics.MetricsV1beta1(),
+		Custom: custommetrics.NewForConfig(cfg, mapper, versions), External: external, CustomVersions: versions}, nil
 }
 
 // trustedCA is the CA bundle cfg verifies the API server with.

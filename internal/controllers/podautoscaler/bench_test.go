@@ -40,6 +40,11 @@ func (b benchScale) Get(_ context.Context, _ schema.GroupResource, name string, 
 		Spec: autoscalingv1.ScaleSpec{Replicas: b.replicas}, Status: autoscalingv1.ScaleStatus{Replicas: b.replicas, Selector: "app=" + name}}, nil
 }
 
+// Update accepts the new scale (the unit tests read the decision from the HPA's status).
+func (b benchScale) Update(_ context.Context, _ schema.GroupResource, sc *autoscalingv1.Scale, _ metav1.UpdateOptions) (*autoscalingv1.Scale, error) {
+	return sc, nil
+}
+
 type benchMetrics map[string][]metricsv1beta1api.PodMetrics
 
 func (b benchMetrics) PodMetricses(ns string) metricsv1beta1.PodMetricsInterface {

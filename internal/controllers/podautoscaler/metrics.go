@@ -2,7 +2,6 @@ package podautoscaler
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -14,13 +13,11 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 )
 
-// errNoCustomMetrics is why Pods, Object and External metrics do not act yet: no
-// custom or external metrics API is served.
-var errNoCustomMetrics = errors.New("no custom.metrics.k8s.io or external.metrics.k8s.io API is served in this cluster")
-
 // fromMetrics is the largest replica count any metric asks for, with the reason for
 // the event. When a metric cannot be read, the HPA only scales up on the others, and
-// when none can, ScalingActive turns False and nothing changes.
+// when none can, ScalingActive turns False and nothing changes. Each metric's status
+// keeps its spec's position (empty when it could not be read), which is how
+// kubectl matches them.
 func (s *syncer) fromMetrics(ctx context.Context, hpa *autoscalingv2.HorizontalPodAutoscaler, current int32,
 	selector string, now time.Time) (int32, string, bool) {
 	pods, sel, err := s.targetPods(hpa.Namespace, selector)
@@ -28,22 +25,24 @@ func (s *syncer) fromMetrics(ctx context.Context, hpa *autoscalingv2.HorizontalP
 		s.failMetrics(hpa, "InvalidSelector", err)
 		return 0, "", false
 	}
-	var statuses []autoscalingv2.MetricStatus
+	statuses := make([]autoscalingv2.MetricStatus, len(hpa.Spec.Metrics))
 	var best int32
 	var bestName string
 	var firstErr error
+	var firstType autoscalingv2.MetricSourceType
 	failed := 0
 	for i := range hpa.Spec.Metrics {
 		spec := &hpa.Spec.Metrics[i]
-		p, st, err := s.proposal(ctx, hpa.Namespace, spec, current, pods, sel, now)
+		p, st, err := s.proposal(ctx, hpa.Namespace, spec, current, hpa.Status.CurrentReplicas, pods, sel, now)
 		if err != nil {
+			s.recorder.Event(hpa, corev1.EventTypeWarning, failureReason(spec.Type), err.Error())
 			failed++
 			if firstErr == nil {
-				firstErr = err
+				firstErr, firstType = err, spec.Type
 			}
 			continue
 		}
-		statuses = append(statuses, st)
+		statuses[i] = st
 		if bestName == "" || p.replicas > best {
 			best, bestName = p.replicas, metricName(spec)
 		}
@@ -53,7 +52,7 @@ func (s *syncer) fromMetrics(ctx context.Context, hpa *autoscalingv2.HorizontalP
 		msg := fmt.Errorf("invalid metrics (%d invalid out of %d), first error is: %v", failed, len(hpa.Spec.Metrics), firstErr)
 		s.recorder.Event(hpa, corev1.EventTypeWarning, "FailedComputeMetricsReplicas", msg.Error())
 		if failed == len(hpa.Spec.Metrics) {
-			s.failMetrics(hpa, failureReason(hpa.Spec.Metrics[0].Type), firstErr)
+			setInactive(hpa, failureReason(firstType), firstErr)
 			return 0, "", false
 		}
 		best = max(best, current) // never scale down on partial information
@@ -69,6 +68,11 @@ func (s *syncer) fromMetrics(ctx context.Context, hpa *autoscalingv2.HorizontalP
 
 func (s *syncer) failMetrics(hpa *autoscalingv2.HorizontalPodAutoscaler, reason string, err error) {
 	s.recorder.Event(hpa, corev1.EventTypeWarning, reason, err.Error())
+	setInactive(hpa, reason, err)
+}
+
+// setInactive says in ScalingActive why no replica count could be computed.
+func setInactive(hpa *autoscalingv2.HorizontalPodAutoscaler, reason string, err error) {
 	setCondition(hpa, autoscalingv2.ScalingActive, corev1.ConditionFalse, reason, "the HPA was unable to compute the replica count: %v", err)
 }
 
@@ -77,7 +81,23 @@ func failureReason(t autoscalingv2.MetricSourceType) string {
 }
 
 // proposal computes one metric's replica count and its current value for the status.
-func (s *syncer) proposal(ctx context.Context, ns string, spec *autoscalingv2.MetricSpec, current int32,
+// current is the target's desired replica count, statusReplicas the count it has.
+func (s *syncer) proposal(ctx context.Context, ns string, spec *autoscalingv2.MetricSpec, current, statusReplicas int32,
+	pods []*corev1.Pod, sel labels.Selector, now time.Time) (replicaProposal, autoscalingv2.MetricStatus, error) {
+	switch {
+	case spec.Type == autoscalingv2.PodsMetricSourceType && spec.Pods != nil:
+		return s.podsProposal(ns, spec.Pods, current, pods, sel, now)
+	case spec.Type == autoscalingv2.ObjectMetricSourceType && spec.Object != nil:
+		return s.objectProposal(ns, spec.Object, current, statusReplicas, pods)
+	case spec.Type == autoscalingv2.ExternalMetricSourceType && spec.External != nil:
+		return s.externalProposal(ns, spec.External, current, statusReplicas, pods)
+	}
+	return s.resourceProposal(ctx, ns, spec, current, pods, sel, now)
+}
+
+// resourceProposal is proposal for Resource and ContainerResource metrics, read from
+// metrics.k8s.io.
+func (s *syncer) resourceProposal(ctx context.Context, ns string, spec *autoscalingv2.MetricSpec, current int32,
 	pods []*corev1.Pod, sel labels.Selector, now time.Time) (replicaProposal, autoscalingv2.MetricStatus, error) {
 	var name corev1.ResourceName
 	var container string
@@ -88,7 +108,7 @@ func (s *syncer) proposal(ctx context.Context, ns string, spec *autoscalingv2.Me
 	case autoscalingv2.ContainerResourceMetricSourceType:
 		name, container, target = spec.ContainerResource.Name, spec.ContainerResource.Container, spec.ContainerResource.Target
 	default:
-		return replicaProposal{}, autoscalingv2.MetricStatus{}, fmt.Errorf("%s metrics: %w", spec.Type, errNoCustomMetrics)
+		return replicaProposal{}, autoscalingv2.MetricStatus{}, fmt.Errorf("unknown metric source type %q", spec.Type)
 	}
 	metrics, err := s.podMetrics(ctx, ns, sel, name, container)
 	if err != nil {
@@ -159,6 +179,12 @@ func metricName(spec *autoscalingv2.MetricSpec) string {
 		return describeResource(string(spec.Resource.Name), "", spec.Resource.Target)
 	case autoscalingv2.ContainerResourceMetricSourceType:
 		return describeResource(string(spec.ContainerResource.Name), spec.ContainerResource.Container, spec.ContainerResource.Target)
+	case autoscalingv2.PodsMetricSourceType:
+		return "pods metric " + spec.Pods.Metric.Name
+	case autoscalingv2.ObjectMetricSourceType:
+		return spec.Object.DescribedObject.Kind + " metric " + spec.Object.Metric.Name
+	case autoscalingv2.ExternalMetricSourceType:
+		return fmt.Sprintf("external metric %s(%s)", spec.External.Metric.Name, metav1.FormatLabelSelector(spec.External.Metric.Selector))
 	}
 	return strings.ToLower(string(spec.Type)) + " metric"
 }

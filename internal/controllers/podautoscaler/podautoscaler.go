@@ -21,6 +21,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	metricsv1beta1 "k8s.io/metrics/pkg/client/clientset/versioned/typed/metrics/v1beta1"
+	custommetrics "k8s.io/metrics/pkg/client/custom_metrics"
+	externalmetrics "k8s.io/metrics/pkg/client/external_metrics"
 
 	"skiff/internal/controllers/controller"
 	"skiff/internal/resources"
@@ -31,11 +33,18 @@ import (
 const SyncPeriod = 15 * time.Second
 
 // Clients are what the autoscaler reaches beyond the shared informers: the targets'
-// scale subresources (any kind, found through discovery) and metrics.k8s.io.
+// scale subresources (any kind, found through discovery), metrics.k8s.io, and the
+// custom and external metrics APIs that an aggregated API server may serve.
 type Clients struct {
-	Scales  scale.ScalesGetter
-	Mapper  meta.ResettableRESTMapper
-	Metrics metricsv1beta1.PodMetricsesGetter
+	Scales   scale.ScalesGetter
+	Mapper   meta.ResettableRESTMapper
+	Metrics  metricsv1beta1.PodMetricsesGetter
+	Custom   custommetrics.CustomMetricsClient
+	External externalmetrics.ExternalMetricsClient
+	// CustomVersions is the custom metrics API version Custom asks for, found through
+	// discovery; it is forgotten every sync period, so that an adapter registered (or
+	// upgraded) later is found.
+	CustomVersions custommetrics.AvailableAPIsGetter
 }
 
 type syncer struct {
@@ -51,8 +60,22 @@ type syncer struct {
 	histories map[string]*history
 }
 
+// Runner is the controller together with the upkeep of its custom metrics client.
+type Runner struct {
+	*controller.Controller
+	versions custommetrics.AvailableAPIsGetter
+}
+
+// Run works the queue until ctx ends.
+func (r Runner) Run(ctx context.Context) {
+	if r.versions != nil {
+		go custommetrics.PeriodicallyInvalidate(r.versions, SyncPeriod, ctx.Done())
+	}
+	r.Controller.Run(ctx)
+}
+
 // New returns the horizontal pod autoscaler controller.
-func New(c *controller.Context, clients Clients) *controller.Controller {
+func New(c *controller.Context, clients Clients) Runner {
 	s := &syncer{Clients: clients, c: c, recorder: c.Recorder("horizontal-pod-autoscaler"), now: time.Now,
 		histories: map[string]*history{}}
 	s.ctl = controller.New("horizontalpodautoscaling", s.sync, 2)
@@ -61,7 +84,7 @@ func New(c *controller.Context, clients Clients) *controller.Controller {
 	s.hpas, s.pods = hpaInf.Lister(), podInf.Lister()
 	s.ctl.Watch(hpaInf.Informer(), s.ctl.Handler())
 	s.ctl.HasSynced = append(s.ctl.HasSynced, podInf.Informer().HasSynced)
-	return s.ctl
+	return Runner{Controller: s.ctl, versions: clients.CustomVersions}
 }
 
 func (s *syncer) sync(ctx context.Context, key string) error {

@@ -85,8 +85,9 @@ func New(c *controller.Context, md metadata.Interface, disc discovery.DiscoveryI
 }
 
 // watchReleases recounts a namespace's quotas when something there frees what it held:
-// a deleted object, a pod that finished or began its graceful deletion, a service or
-// claim that changed. Additions are charged by admission and need no recount.
+// a deleted object, a pod that finished or began its graceful deletion or whose
+// in-place resize down was applied, a service or claim that changed. Additions are
+// charged by admission and need no recount.
 func (s *syncer) watchReleases() {
 	inf := s.c.Informers.Core().V1()
 	pods := inf.Pods()
@@ -94,7 +95,7 @@ func (s *syncer) watchReleases() {
 		return asObjects(pods.Lister().Pods(ns).List(labels.Everything()))
 	}, func(old, cur any) bool {
 		o, n := old.(*corev1.Pod), cur.(*corev1.Pod)
-		return quota.Live(o, time.Now()) != quota.Live(n, time.Now()) || (o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil)
+		return (o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil) || quota.PodUsageChanged(o, n)
 	})
 	always := func(_, _ any) bool { return true }
 	never := func(_, _ any) bool { return false }

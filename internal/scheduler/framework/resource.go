@@ -2,6 +2,8 @@ package framework
 
 import (
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	resourcehelper "k8s.io/component-helpers/resource"
 )
 
 // Defaults used for scoring pods that request nothing, so that a node full of
@@ -99,70 +101,36 @@ func (r Resource) Clone() Resource {
 	return r
 }
 
-// max keeps, per resource, the larger of r and o.
-func (r *Resource) max(o *Resource) {
-	r.MilliCPU = max(r.MilliCPU, o.MilliCPU)
-	r.Memory = max(r.Memory, o.Memory)
-	r.EphemeralStorage = max(r.EphemeralStorage, o.EphemeralStorage)
-	for k, v := range o.Scalar {
-		if r.Scalar == nil {
-			r.Scalar = map[v1.ResourceName]int64{}
-		}
-		r.Scalar[k] = max(r.Scalar[k], v)
-	}
-}
-
-// PodRequests computes what a pod asks of a node the way Kubernetes counts it:
-// regular containers and restartable init containers (sidecars) run together and
-// add up; each classic init container runs alone, next to the sidecars started
-// before it, so the pod needs the larger of the two; pod overhead comes on top.
-// Pod-level resources (spec.resources) replace the container sum when set.
+// PodRequests computes what a pod asks of a node the way Kubernetes counts it (with
+// component-helpers' PodRequests): regular containers and restartable init
+// containers (sidecars) run together and add up; each classic init container runs
+// alone, next to the sidecars started before it, so the pod needs the larger of the
+// two; pod-level requests replace the container sum when set; overhead comes on top.
+// A pod being resized in place holds the larger of what its spec asks and what the
+// kubelet allocated or applied (status), so a node is not overcommitted while the
+// resize is in flight; an infeasible resize holds only what was allocated.
 // nonZero applies the scoring defaults to containers that request no cpu/memory.
 func PodRequests(pod *v1.Pod, nonZero bool) Resource {
-	var sum, sidecars, initPeak Resource
-	for i := range pod.Spec.Containers {
-		sum.AddResource(containerRequests(&pod.Spec.Containers[i], nonZero))
+	opts := resourcehelper.PodResourcesOptions{UseStatusResources: true}
+	reqs := resourcehelper.PodRequests(pod, opts)
+	if nonZero {
+		opts.NonMissingContainerRequests = nonMissingRequests(reqs, resourcehelper.IsPodLevelRequestsSet(pod))
+		reqs = resourcehelper.PodRequests(pod, opts)
 	}
-	for i := range pod.Spec.InitContainers {
-		c := &pod.Spec.InitContainers[i]
-		req := containerRequests(c, nonZero)
-		if c.RestartPolicy != nil && *c.RestartPolicy == v1.ContainerRestartPolicyAlways {
-			sum.AddResource(req)
-			sidecars.AddResource(req)
-			initPeak.max(&sidecars)
-			continue
-		}
-		peak := sidecars.Clone()
-		peak.AddResource(req)
-		initPeak.max(&peak)
-	}
-	sum.max(&initPeak)
-	if pr := pod.Spec.Resources; pr != nil && len(pr.Requests) > 0 {
-		podLevel := Resource{}
-		podLevel.Add(pr.Requests)
-		if _, ok := pr.Requests[v1.ResourceCPU]; ok {
-			sum.MilliCPU = podLevel.MilliCPU
-		}
-		if _, ok := pr.Requests[v1.ResourceMemory]; ok {
-			sum.Memory = podLevel.Memory
-		}
-	}
-	if pod.Spec.Overhead != nil {
-		sum.Add(pod.Spec.Overhead)
-	}
+	var sum Resource
+	sum.Add(reqs)
 	return sum
 }
 
-func containerRequests(c *v1.Container, nonZero bool) *Resource {
-	r := &Resource{}
-	r.Add(c.Resources.Requests)
-	if nonZero {
-		if _, ok := c.Resources.Requests[v1.ResourceCPU]; !ok || r.MilliCPU == 0 {
-			r.MilliCPU = DefaultMilliCPURequest
-		}
-		if _, ok := c.Resources.Requests[v1.ResourceMemory]; !ok || r.Memory == 0 {
-			r.Memory = DefaultMemoryRequest
-		}
+// nonMissingRequests are the scoring defaults for containers without a cpu or memory
+// request; with pod-level requests, only for what the pod level leaves unset.
+func nonMissingRequests(podRequests v1.ResourceList, podLevel bool) v1.ResourceList {
+	out := v1.ResourceList{}
+	if _, ok := podRequests[v1.ResourceCPU]; !podLevel || !ok {
+		out[v1.ResourceCPU] = *resource.NewMilliQuantity(DefaultMilliCPURequest, resource.DecimalSI)
 	}
-	return r
+	if _, ok := podRequests[v1.ResourceMemory]; !podLevel || !ok {
+		out[v1.ResourceMemory] = *resource.NewQuantity(DefaultMemoryRequest, resource.BinarySI)
+	}
+	return out
 }

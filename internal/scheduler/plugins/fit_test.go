@@ -78,6 +78,13 @@ func TestPodRequests(t *testing.T) {
 		{"init runs alone: max wins", withInit(pod("p", "100m", ""), "500m", false), 500},
 		{"init next to earlier sidecar", withInit(withInit(pod("p", "100m", ""), "200m", true), "500m", false), 700},
 		{"sidecar after init only adds", withInit(withInit(pod("p", "100m", ""), "500m", false), "200m", true), 500},
+		// In-place resizes: until the kubelet has applied a smaller size, the node
+		// still holds the larger one; a larger size holds at once.
+		{"resize down in flight holds the allocated size", resized(pod("p", "100m", ""), "500m", ""), 500},
+		{"resize down applied", resized(pod("p", "100m", ""), "100m", ""), 100},
+		{"resize up holds the new size", resized(pod("p", "800m", ""), "200m", ""), 800},
+		{"an infeasible resize holds only what was allocated", resized(pod("p", "8", ""), "200m", v1.PodReasonInfeasible), 200},
+		{"a deferred resize holds the larger size", resized(pod("p", "8", ""), "200m", v1.PodReasonDeferred), 8000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,6 +92,35 @@ func TestPodRequests(t *testing.T) {
 			diff(t, tt.wantCPU, r.MilliCPU)
 		})
 	}
+}
+
+// resized gives p's container the cpu the kubelet allocated and applied, and a
+// PodResizePending condition when pending is set.
+func resized(p *v1.Pod, allocated string, pending string) *v1.Pod {
+	q := resource.MustParse(allocated)
+	p.Status.ContainerStatuses = []v1.ContainerStatus{{Name: p.Spec.Containers[0].Name,
+		AllocatedResources: v1.ResourceList{v1.ResourceCPU: q},
+		Resources:          &v1.ResourceRequirements{Requests: v1.ResourceList{v1.ResourceCPU: q}}}}
+	if pending != "" {
+		p.Status.Conditions = append(p.Status.Conditions, v1.PodCondition{Type: v1.PodResizePending, Status: v1.ConditionTrue, Reason: pending})
+	}
+	return p
+}
+
+func TestNonZeroRequests(t *testing.T) {
+	r := fw.PodRequests(pod("p", "", ""), true)
+	diff(t, []int64{fw.DefaultMilliCPURequest, fw.DefaultMemoryRequest}, []int64{r.MilliCPU, r.Memory})
+	r = fw.PodRequests(pod("p", "300m", "1Gi"), true)
+	diff(t, []int64{300, 1 << 30}, []int64{r.MilliCPU, r.Memory})
+}
+
+// A pod resized down in place frees room on its node only once the kubelet has
+// applied the smaller size.
+func TestNodeResourcesFitSeesInPlaceResizes(t *testing.T) {
+	inFlight := nodeInfo(node("in-flight", "1", "1Gi"), resized(pod("x", "200m", ""), "800m", ""))
+	applied := nodeInfo(node("applied", "1", "1Gi"), resized(pod("y", "200m", ""), "200m", ""))
+	diff(t, map[string]verdict{"in-flight": reject(fw.Unschedulable, "Insufficient cpu"), "applied": fits},
+		runFilter(t, &NodeResourcesFit{}, pod("p", "500m", ""), snapshot{inFlight, applied}))
 }
 
 func TestNodeResourcesFitScore(t *testing.T) {

@@ -217,18 +217,35 @@ func BenchmarkWatchFanout(b *testing.B) {
 	}
 }
 
-func rssMB(b *testing.B, c *framework.Cluster) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.PID()))
+func rssMB(b *testing.B, c *framework.Cluster) float64 { return procStatusMB(b, c.PID(), "VmRSS") }
+
+// procStatusMB reads a kB field of /proc/PID/status (VmRSS, RssAnon, RssFile).
+func procStatusMB(b *testing.B, pid int, field string) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, l := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
+		if strings.HasPrefix(l, field+":") {
 			kb, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
 			return kb / 1024
 		}
 	}
+	b.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
+}
+
+// procCPU is the user and system CPU time a process has used (clock ticks of 10 ms).
+func procCPU(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 func mustQ(s string) resource.Quantity { return resource.MustParse(s) }

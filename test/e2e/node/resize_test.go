@@ -66,6 +66,21 @@ spec:
 		`{"spec":{"containers":[{"name":"app","resources":{"requests":{"cpu":"100000"}}}]}}`)
 	waitFor(t, n, "app", `{.status.conditions[?(@.type=="PodResizePending")].reason}`, 30*time.Second,
 		func(v string) bool { return v == "Infeasible" })
+	// The scheduler counts such a pod at what the kubelet allocated, not at what its
+	// spec asks, so the node still takes new pods.
+	apply(t, n, `
+apiVersion: v1
+kind: Pod
+metadata: {name: next}
+spec:
+  containers:
+  - name: app
+    image: `+toolbox+`
+    command: [sleep, "3600"]
+    resources:
+      requests: {cpu: 100m, memory: 32Mi}
+`)
+	waitFor(t, n, "next", "{.spec.nodeName}", 30*time.Second, func(v string) bool { return v != "" })
 	if _, err := cluster.Kubectl("-n", n, "patch", "pod", "app", "-p",
 		`{"spec":{"containers":[{"name":"app","resources":{"requests":{"cpu":"300m"}}}]}}`); err == nil || !strings.Contains(err.Error(), "may not change fields") {
 		t.Errorf("an ordinary pod update of resources: %v; only pods/resize may change them", err)
