@@ -137,7 +137,8 @@ func (p *Provisioner) syncClaim(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	p.rec.Eventf(pvc, corev1.EventTypeNormal, "ProvisioningSucceeded", "Successfully provisioned volume %s on node %s at %s", pv.Name, node, pv.Spec.Local.Path)
+	p.rec.Eventf(pvc, corev1.EventTypeNormal, "ProvisioningSucceeded",
+		"Successfully provisioned volume %s on node %s at %s (its size is recorded, not enforced: local-path sets no project quotas)", pv.Name, node, pv.Spec.Local.Path)
 	return nil
 }
 
