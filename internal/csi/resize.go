@@ -136,6 +136,10 @@ func (r *Resizer) nodeExpand(ctx context.Context, pvc *corev1.PersistentVolumeCl
 		return err
 	}
 	size := pv.Spec.Capacity[corev1.ResourceStorage]
+	if asked, ok := pvc.Status.AllocatedResources[corev1.ResourceStorage]; ok && size.Cmp(asked) < 0 {
+		// The volume's new size has not reached this node's cache yet.
+		return fmt.Errorf("volume %s is %s, not yet the %s the controller grew it to", pv.Name, size.String(), asked.String())
+	}
 	if d.nodeExpand {
 		if pvc, err = r.writeClaim(ctx, vr.StartNode(pvc)); err != nil {
 			return err
