@@ -8,6 +8,8 @@
 #   FOCUS='Container Lifecycle Hook' hack/conformance.sh  # a focus (a ginkgo regexp)
 #   NAME=node FOCUS='\[sig-node\].*\[Conformance\]' PROCS=4 TIMEOUT=30m hack/conformance.sh
 #   hack/conformance.sh summary node hooks                # merge earlier batches' results
+#   NODES=2 hack/conformance.sh                           # joins a second agent on this machine
+#                                                         # (sig-architecture wants two nodes)
 #
 # The cluster run holds /tmp/skiff-e2e.lock, like every end-to-end test on this
 # machine. Results go to $CONFORMANCE_WORK/results/NAME (default

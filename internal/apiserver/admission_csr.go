@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	admissionapi "k8s.io/apiserver/pkg/admission"
 
 	"skiff/internal/auth"
@@ -15,7 +16,8 @@ import (
 // new CertificateSigningRequest records who asked (spec.username, uid, groups: the
 // approver and signer decide on them, so the client may not choose them); approving
 // needs the approve verb on the signer, issuing the sign verb (resource "signers" in
-// certificates.k8s.io, named by signerName or its "domain/*").
+// certificates.k8s.io, named by signerName or its "domain/*"); the sign verb also
+// guards the status of PodCertificateRequests.
 type csrAdmission struct{ api *API }
 
 var (
@@ -48,6 +50,9 @@ func (csrAdmission) Admit(_ context.Context, at admissionapi.Attributes, _ admis
 
 // Validate checks approvers and signers.
 func (c csrAdmission) Validate(ctx context.Context, at admissionapi.Attributes, _ admissionapi.ObjectInterfaces) error {
+	if pcr, ok := at.GetObject().(*certificatesv1.PodCertificateRequest); ok {
+		return c.validatePodCertificate(ctx, at, pcr)
+	}
 	csr, ok := isCSR(at)
 	if !ok || at.GetOperation() != admissionapi.Update {
 		return nil
@@ -75,4 +80,15 @@ func (c csrAdmission) maySigner(ctx context.Context, verb, signer string) bool {
 		}
 	}
 	return false
+}
+
+// validatePodCertificate: only the signer (the sign verb on its name) may write a
+// PodCertificateRequest's status.
+func (c csrAdmission) validatePodCertificate(ctx context.Context, at admissionapi.Attributes, pcr *certificatesv1.PodCertificateRequest) error {
+	old, _ := at.GetOldObject().(*certificatesv1.PodCertificateRequest)
+	if at.GetSubresource() != "status" || old == nil || apiequality.Semantic.DeepEqual(old.Status, pcr.Status) ||
+		c.maySigner(ctx, "sign", old.Spec.SignerName) {
+		return nil
+	}
+	return admissionapi.NewForbidden(at, fmt.Errorf("user not permitted to \"sign\" for signer %q", old.Spec.SignerName))
 }

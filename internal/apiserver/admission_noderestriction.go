@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -76,6 +77,10 @@ func (nodeRestriction) Validate(_ context.Context, at admissionapi.Attributes, _
 	case gr.Group == "" && gr.Resource == "services":
 		if at.GetName() != auth.DNSService {
 			err = fmt.Errorf("node %q can only write the Service %q", node, auth.DNSService)
+		}
+	case gr.Group == "certificates.k8s.io" && gr.Resource == "podcertificaterequests":
+		if pcr, _ := at.GetObject().(*certificatesv1.PodCertificateRequest); at.GetOperation() != admissionapi.Create || pcr == nil || string(pcr.Spec.NodeName) != node {
+			err = fmt.Errorf("node %q can only create PodCertificateRequests for itself", node)
 		}
 	case gr.Group == "networking.k8s.io" && gr.Resource == "ingressclasses":
 		if at.GetName() != auth.IngressClassName {

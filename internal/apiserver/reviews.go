@@ -143,8 +143,9 @@ func (a *API) serveToken(w http.ResponseWriter, r *http.Request, q request, ep *
 	}
 	req := auth.TokenRequest{Namespace: sa.Namespace, ServiceAccount: sa.Name, ServiceAccountUID: string(sa.UID),
 		Audiences: tr.Spec.Audiences, Expiration: exp}
-	if b := tr.Spec.BoundObjectRef; b != nil && b.Kind == "Pod" {
-		req.PodName, req.PodUID = b.Name, string(b.UID)
+	if err := a.bindToken(r.Context(), &req, tr.Spec.BoundObjectRef); err != nil {
+		writeError(w, err)
+		return
 	}
 	token, expires, err := a.saTokens.Issue(req)
 	if err != nil {
@@ -154,6 +155,43 @@ func (a *API) serveToken(w http.ResponseWriter, r *http.Request, q request, ep *
 	tr.Status = authnv1.TokenRequestStatus{Token: token, ExpirationTimestamp: metav1.NewTime(expires)}
 	tr.Name, tr.Namespace, tr.CreationTimestamp = sa.Name, sa.Namespace, metav1.NewTime(a.now())
 	writeObject(w, c.out, http.StatusCreated, authnv1.SchemeGroupVersion, tr)
+}
+
+// bindToken binds a token to the pod (or node) it names, which must exist with that
+// UID; a pod's token also names the pod's node, as Kubernetes' do, so that whoever
+// reviews the token learns where it was used from.
+func (a *API) bindToken(ctx context.Context, req *auth.TokenRequest, b *authnv1.BoundObjectReference) error {
+	if b == nil || (b.Kind != "Pod" && b.Kind != "Node") {
+		return nil
+	}
+	node := b.Name
+	if b.Kind == "Pod" {
+		obj, err := a.endpoints[corev1.SchemeGroupVersion.WithResource("pods")].store.Get(ctx, req.Namespace, b.Name)
+		if err != nil {
+			return err
+		}
+		pod := obj.(*corev1.Pod)
+		if b.UID != "" && pod.UID != b.UID {
+			return apierrors.NewConflict(corev1.Resource("pods"), b.Name, fmt.Errorf("the UID in the bound object reference (%s) does not match the UID in record (%s); the object might have been deleted and then recreated", b.UID, pod.UID))
+		}
+		req.PodName, req.PodUID, node = pod.Name, string(pod.UID), pod.Spec.NodeName
+	}
+	if node == "" {
+		return nil
+	}
+	obj, err := a.endpoints[corev1.SchemeGroupVersion.WithResource("nodes")].store.Get(ctx, "", node)
+	if err != nil {
+		if b.Kind == "Pod" && apierrors.IsNotFound(err) {
+			return nil // the pod's node is gone; the token is still the pod's
+		}
+		return err
+	}
+	n := obj.(*corev1.Node)
+	if b.Kind == "Node" && b.UID != "" && n.UID != b.UID {
+		return apierrors.NewConflict(corev1.Resource("nodes"), node, fmt.Errorf("the UID in the bound object reference (%s) does not match the UID in record (%s)", b.UID, n.UID))
+	}
+	req.NodeName, req.NodeUID = n.Name, string(n.UID)
+	return nil
 }
 
 func extraValues(extra map[string][]string) map[string]authnv1.ExtraValue {

@@ -84,11 +84,20 @@ func (n NodeAuthorizer) Authorize(_ context.Context, a Attributes) (bool, string
 			return n.graph(node, a, func(p *corev1.Pod, sa string) bool {
 				return p.Namespace == a.Namespace && podServiceAccount(p) == sa
 			})
+		case a.Resource == "serviceaccounts" && a.Subresource == "" && a.Verb == "get":
+			// The kubelet names a pod's service account by UID in its PodCertificateRequests.
+			return n.graph(node, a, func(p *corev1.Pod, sa string) bool {
+				return p.Namespace == a.Namespace && podServiceAccount(p) == sa
+			})
 		case a.Resource == "pods" && (a.Subresource == "status" || a.Subresource == "eviction"):
 			if !n.Pods.PodOn(node, a.Namespace, a.Name) {
 				return false, noRelationship(node)
 			}
 		}
+	}
+	if a.APIGroup == "certificates.k8s.io" && a.Resource == "podcertificaterequests" && a.Subresource == "" &&
+		isListOrWatch(a.Verb) && a.Name == "" && podCertsOfNode(node, a.FieldSelector) {
+		return true, ""
 	}
 	for _, r := range NodeRules {
 		if RuleAllows(r, a) {
@@ -161,6 +170,17 @@ func noRelationship(node string) string {
 
 func isListOrWatch(verb string) bool { return verb == "list" || verb == "watch" }
 
+// podCertsOfNode: a node lists and watches the PodCertificateRequests of its own pods
+// (field selector spec.nodeName=NODE) and no others.
+func podCertsOfNode(node, selector string) bool {
+	s, err := fields.ParseSelector(selector)
+	if err != nil {
+		return false
+	}
+	v, ok := s.RequiresExactMatch("spec.nodeName")
+	return ok && v == node
+}
+
 func tlsSecretsOnly(selector string) bool {
 	s, err := fields.ParseSelector(selector)
 	if err != nil {
@@ -208,4 +228,7 @@ var NodeRules = []rbacv1.PolicyRule{
 	nodeRule([]string{"update", "patch"}, "snapshot.storage.k8s.io", "volumesnapshots", "volumesnapshots/status"),
 	nodeRule([]string{"create", "get", "list", "watch"}, "certificates.k8s.io", "certificatesigningrequests"),
 	nodeRule(nodeRead, "certificates.k8s.io", "clustertrustbundles"), // projected into pods
+	// podCertificate volumes: the kubelet asks for its pods' certificates (NodeRestriction
+	// checks spec.nodeName) and watches its own requests (see podCertsOfNode).
+	nodeRule([]string{"create"}, "certificates.k8s.io", "podcertificaterequests"),
 }

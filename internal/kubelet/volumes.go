@@ -15,7 +15,7 @@ import (
 // Secret wakes the workers of the pods that project it.
 func (k *Kubelet) newVolumeManager(ctx context.Context) *volume.Manager {
 	return volume.New(ctx, volume.Config{
-		Root: k.cfg.RootDir, Client: k.client, Recorder: k.recorder,
+		Root: k.cfg.RootDir, NodeName: k.cfg.NodeName, Client: k.client, Recorder: k.recorder,
 		Wake:     func(uid types.UID, ns, name string) { k.wake(ctx, uid, ns, name) },
 		Resource: k.volumeResource,
 		CSI:      k.cfg.CSI,

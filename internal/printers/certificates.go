@@ -10,7 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 )
 
-// addCertificates registers CertificateSigningRequests with kubectl's columns.
+// addCertificates registers CertificateSigningRequests and PodCertificateRequests
+// with kubectl's columns.
 func addCertificates(m map[schema.GroupKind]*Printer) {
 	spec := certificatesv1.CertificateSigningRequestSpec{}.SwaggerDoc()
 	register(m, printerOf([]metav1.TableColumnDefinition{
@@ -27,6 +28,33 @@ func addCertificates(m map[schema.GroupKind]*Printer) {
 		}
 		return []interface{}{c.Name, age(now, c.CreationTimestamp), c.Spec.SignerName, c.Spec.Username, requested, csrCondition(c)}
 	}), "certificates.k8s.io", "CertificateSigningRequest")
+	pcr := certificatesv1.PodCertificateRequestSpec{}.SwaggerDoc()
+	register(m, printerOf([]metav1.TableColumnDefinition{
+		nameColumn(),
+		col("PodName", typeString, pcr["podName"]),
+		col("ServiceAccountName", typeString, pcr["serviceAccountName"]),
+		col("NodeName", typeString, pcr["nodeName"]),
+		col("SignerName", typeString, pcr["signerName"]),
+		col("State", typeString, "Is the request Pending, Issued, Denied, or Failed?"),
+		ageColumn(),
+	}, func(r *certificatesv1.PodCertificateRequest, now time.Time) []interface{} {
+		return []interface{}{r.Name, r.Spec.PodName, r.Spec.ServiceAccountName, string(r.Spec.NodeName), r.Spec.SignerName,
+			pcrState(r), age(now, r.CreationTimestamp)}
+	}), "certificates.k8s.io", "PodCertificateRequest")
+}
+
+// pcrState is the request's terminal condition, or Pending.
+func pcrState(r *certificatesv1.PodCertificateRequest) string {
+	for _, c := range r.Status.Conditions {
+		switch c.Type {
+		case certificatesv1.PodCertificateRequestConditionTypeIssued, certificatesv1.PodCertificateRequestConditionTypeDenied,
+			certificatesv1.PodCertificateRequestConditionTypeFailed:
+			if c.Status == metav1.ConditionTrue {
+				return c.Type
+			}
+		}
+	}
+	return "Pending"
 }
 
 func csrCondition(c *certificatesv1.CertificateSigningRequest) string {

@@ -92,6 +92,9 @@ var zeroObjects = map[schema.GroupKind]func() runtime.Object{
 	{Group: "certificates.k8s.io", Kind: "CertificateSigningRequest"}: func() runtime.Object {
 		return &certificatesv1.CertificateSigningRequest{}
 	},
+	{Group: "certificates.k8s.io", Kind: "PodCertificateRequest"}: func() runtime.Object {
+		return &certificatesv1.PodCertificateRequest{}
+	},
 	{Group: "discovery.k8s.io", Kind: "EndpointSlice"}: func() runtime.Object { return &discoveryv1.EndpointSlice{} },
 	{Group: "events.k8s.io", Kind: "Event"}:            func() runtime.Object { return &corev1.Event{} },
 }

@@ -95,6 +95,7 @@ func All() []*Info {
 		{discovery, "endpointslices", "EndpointSlice", true, nil, nil, nil, endpointSliceStrategy{}},
 		{certificate, "clustertrustbundles", "ClusterTrustBundle", false, nil, nil, nil, clusterTrustBundleStrategy{}},
 		{certificate, "certificatesigningrequests", "CertificateSigningRequest", false, []string{"csr"}, nil, []string{"status", "approval"}, csrStrategy{}},
+		{certificate, "podcertificaterequests", "PodCertificateRequest", true, nil, nil, []string{"status"}, podCertificateRequestStrategy{}},
 		{apiextensionsGV, "customresourcedefinitions", "CustomResourceDefinition", false, []string{"crd", "crds"}, []string{"api-extensions"}, []string{"status"}, crdStrategy{}},
 		{admission, "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", false, nil, nil, nil, mutatingWebhookStrategy{}},
 		{admission, "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", false, nil, nil, nil, validatingWebhookStrategy{}},

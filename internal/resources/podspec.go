@@ -174,6 +174,7 @@ func validatePodVolumeSource(vs *corev1.VolumeSource, p *field.Path) field.Error
 	}
 	if s := vs.Projected; s != nil {
 		mode(s.DefaultMode, "projected", "defaultMode")
+		errs = append(errs, validateProjectedSources(s.Sources, p.Child("projected"))...)
 	}
 	if s := vs.CSI; s != nil {
 		required(s.Driver, "csi", "driver")

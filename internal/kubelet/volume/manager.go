@@ -18,6 +18,7 @@ import (
 // Config is what the kubelet gives the volume manager.
 type Config struct {
 	Root     string // the agent's kubelet directory
+	NodeName string // whose PodCertificateRequests the kubelet files and follows
 	Client   kubernetes.Interface
 	Recorder record.EventRecorder
 	// Wake asks the pod's worker to sync again (a projected object changed).
@@ -42,6 +43,7 @@ type CSI interface {
 type Manager struct {
 	cfg     Config
 	objects *objectCache
+	certs   *podCerts
 
 	mu     sync.Mutex
 	refs   map[types.UID]podRefs // what each pod projects, to wake it on change
@@ -60,6 +62,7 @@ func New(ctx context.Context, cfg Config) *Manager {
 	m := &Manager{cfg: cfg, refs: map[types.UID]podRefs{}, tokens: map[string]token{},
 		claims: map[string]string{}, failed: map[string]string{}}
 	m.objects = &objectCache{ctx: ctx, client: cfg.Client, onChange: m.objectChanged}
+	m.certs = newPodCerts(ctx, cfg.Client, cfg.NodeName, cfg.Wake)
 	return m
 }
 
@@ -213,7 +216,7 @@ func (m *Manager) secretFiles(ctx context.Context, ns, name string, items []core
 // projectedFiles merges the sources of a projected volume into one payload.
 func (m *Manager) projectedFiles(ctx context.Context, pod *corev1.Pod, volume string, p *corev1.ProjectedVolumeSource, refs map[string]bool) (map[string]File, error) {
 	out := map[string]File{}
-	for _, src := range p.Sources {
+	for i, src := range p.Sources {
 		var files map[string]File
 		var err error
 		switch {
@@ -229,6 +232,8 @@ func (m *Manager) projectedFiles(ctx context.Context, pod *corev1.Pod, volume st
 			var tok string
 			tok, err = m.token(ctx, pod, volume, src.ServiceAccountToken)
 			files = map[string]File{src.ServiceAccountToken.Path: {Data: []byte(tok), Mode: fileMode(nil, p.DefaultMode)}}
+		case src.PodCertificate != nil:
+			files, err = m.certs.files(ctx, pod, volume, i, src.PodCertificate, p.DefaultMode)
 		default:
 			err = fmt.Errorf("projected volume %q: source type not supported on this node", volume)
 		}
@@ -278,6 +283,7 @@ func (m *Manager) Teardown(uid types.UID) error {
 	if err := removePodVolumes(PodDir(m.cfg.Root, uid)); err != nil {
 		return err
 	}
+	m.certs.forget(uid)
 	m.mu.Lock()
 	delete(m.refs, uid)
 	prefix := string(uid) + "/"

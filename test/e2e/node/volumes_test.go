@@ -233,6 +233,13 @@ func TestServiceAccountTokenInPod(t *testing.T) {
 	if out, _ := execOut(n, "app", "", "env"); !strings.Contains(out, "KUBERNETES_SERVICE_HOST=") {
 		t.Errorf("env lacks KUBERNETES_SERVICE_HOST:\n%s", out)
 	}
+	// A review of the pod's token names the pod and its node, as Kubernetes' does.
+	tok, _ := execOut(n, "app", "", "cat", dir+"token")
+	review, err := cluster.KubectlStdin(`{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"`+tok+`"}}`,
+		"create", "-f", "-", "-o", `jsonpath={.status.user.extra.authentication\.kubernetes\.io/pod-name},{.status.user.extra.authentication\.kubernetes\.io/node-name}`)
+	if wantReview := "[\"app\"],[\"" + get(t, n, "app", "{.spec.nodeName}") + "\"]"; err != nil || review != wantReview {
+		t.Errorf("token review extra = %q, %v; want %s", review, err, wantReview)
+	}
 	want := "system:serviceaccount:" + n + ":default\n"
 	waitExec(t, 20*time.Second, n, "app", "", func(s string) bool { return s == want }, "/toolbox", "whoami")
 
