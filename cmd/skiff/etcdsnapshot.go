@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -39,13 +41,17 @@ func runEtcdSnapshot(ctx context.Context, out io.Writer, args []string) error {
 		}
 		fmt.Fprintf(out, "saved %s (%d bytes)\n", info.Path, info.Size)
 	case "list", "ls":
-		all, err := etcdsnapshot.List(etcdsnapshot.Dir(dir))
+		all, err := listSnapshots(ctx, dir)
 		if err != nil {
-			return err
+			// The server is down: this one's files are all there is to list.
+			fmt.Fprintf(out, "(the server does not answer (%v): listing %s only)\n", err, etcdsnapshot.Dir(dir))
+			if all, err = etcdsnapshot.List(etcdsnapshot.Dir(dir)); err != nil {
+				return err
+			}
 		}
-		fmt.Fprintf(out, "%-44s %12s  %s\n", "NAME", "SIZE", "CREATED")
+		fmt.Fprintf(out, "%-44s %-16s %12s  %s\n", "NAME", "SERVER", "SIZE", "CREATED")
 		for _, s := range all {
-			fmt.Fprintf(out, "%-44s %12d  %s\n", s.Name, s.Size, s.Created.Format("2006-01-02T15:04:05Z07:00"))
+			fmt.Fprintf(out, "%-44s %-16s %12d  %s\n", s.Name, s.Server, s.Size, s.Created.Format("2006-01-02T15:04:05Z07:00"))
 		}
 	case "prune":
 		gone, err := etcdsnapshot.Prune(etcdsnapshot.Dir(dir), *keep)
@@ -64,17 +70,29 @@ func runEtcdSnapshot(ctx context.Context, out io.Writer, args []string) error {
 // saveSnapshot asks the server running in dataDir for a snapshot, as its admin.
 func saveSnapshot(ctx context.Context, dataDir string) (etcdsnapshot.Info, error) {
 	var info etcdsnapshot.Info
+	return info, snapshotRequest(ctx, dataDir, http.MethodPost, &info)
+}
+
+// listSnapshots asks the server running in dataDir for every server's snapshots.
+func listSnapshots(ctx context.Context, dataDir string) ([]etcdsnapshot.Info, error) {
+	var all []etcdsnapshot.Info
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return all, snapshotRequest(ctx, dataDir, http.MethodGet, &all)
+}
+
+func snapshotRequest(ctx context.Context, dataDir, method string, into any) error {
 	rc, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dataDir, "admin.kubeconfig"))
 	if err != nil {
-		return info, fmt.Errorf("the server's admin kubeconfig: %w", err)
+		return fmt.Errorf("the server's admin kubeconfig: %w", err)
 	}
 	c, err := kubernetes.NewForConfig(rc)
 	if err != nil {
-		return info, err
+		return err
 	}
-	body, err := c.Discovery().RESTClient().Post().AbsPath(etcdsnapshot.Path).DoRaw(ctx)
+	body, err := c.Discovery().RESTClient().Verb(method).AbsPath(etcdsnapshot.Path).DoRaw(ctx)
 	if err != nil {
-		return info, fmt.Errorf("snapshot: %v: %s", err, body)
+		return fmt.Errorf("snapshot: %v: %s", err, body)
 	}
-	return info, json.Unmarshal(body, &info)
+	return json.Unmarshal(body, into)
 }

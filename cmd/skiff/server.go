@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"skiff/internal/agent"
+	"skiff/internal/kubelet"
 	"skiff/internal/server"
 	"skiff/internal/simulate"
 )
@@ -47,6 +48,7 @@ func runServer(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Agent.DNSPort, "dns-port", 53, "port of the local node's DNS server on the node address (0 picks one)")
 	fs.IntVar(&cfg.Agent.IngressHTTPPort, "ingress-http-port", 80, "ingress HTTP port on every node address (0 disables)")
 	fs.IntVar(&cfg.Agent.IngressHTTPSPort, "ingress-https-port", 443, "ingress HTTPS port on every node address (0 disables)")
+	fs.StringVar(&cfg.Agent.EvictionHard, "eviction-hard", kubelet.DefaultEvictionHard, "the local node's hard eviction thresholds, signal<quantity or signal<percent%, comma-separated (as skiff agent takes them)")
 	fs.StringVar(&cfg.Agent.ContainerRuntimeEndpoint, "container-runtime-endpoint", "", "existing CRI socket (default: skiff runs containerd)")
 	fs.Func("registry-mirror", "registry name to pull from the cluster registry (repeatable)", func(s string) error {
 		cfg.Agent.RegistryMirrors = append(cfg.Agent.RegistryMirrors, strings.Split(s, ",")...)
@@ -65,6 +67,9 @@ func runServer(ctx context.Context, args []string) error {
 	_ = fs.Parse(args)
 	if cfg.RestoreSnapshot != "" && (!*clusterReset || etcd != "") {
 		return fmt.Errorf("--restore replaces the embedded etcd's data: it needs --cluster-reset, and no --etcd-endpoints")
+	}
+	if _, err := kubelet.ParseEvictionHard(cfg.Agent.EvictionHard); err != nil {
+		return fmt.Errorf("--eviction-hard: %w", err)
 	}
 	setMemoryLimit()
 	stop, err := prof.start()

@@ -1,6 +1,6 @@
 // Package admission builds the admission plugins that act on the API's own
-// admissionregistration.k8s.io objects: mutating and validating webhooks and
-// ValidatingAdmissionPolicies. They are k8s.io/apiserver's plugins, fed as Kubernetes
+// admissionregistration.k8s.io objects: mutating and validating webhooks, and
+// Mutating and Validating AdmissionPolicies. They are k8s.io/apiserver's plugins, fed as Kubernetes
 // feeds them: informers over a loopback client, a REST mapper from discovery, the
 // server's authorizer, and a service resolver that reaches webhook pods directly.
 package admission
@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/version"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/initializer"
+	mutatingpolicy "k8s.io/apiserver/pkg/admission/plugin/policy/mutating"
 	"k8s.io/apiserver/pkg/admission/plugin/policy/validating"
 	"k8s.io/apiserver/pkg/admission/plugin/webhook/mutating"
 	webhookvalidating "k8s.io/apiserver/pkg/admission/plugin/webhook/validating"
@@ -28,6 +29,8 @@ import (
 
 // Plugins are the configured admission plugins, in the order they join the chain.
 type Plugins struct {
+	// MutatingPolicy is MutatingAdmissionPolicy.
+	MutatingPolicy admission.Interface
 	// Mutating is MutatingAdmissionWebhook.
 	Mutating admission.Interface
 	// Policy is ValidatingAdmissionPolicy.
@@ -75,7 +78,11 @@ func New(ctx context.Context, cfg *rest.Config, authz authorizer.Authorizer) (*P
 	if err != nil {
 		return nil, err
 	}
-	for _, pl := range []admission.Interface{mut, pol, val} {
+	mpol, err := mutatingpolicy.NewPlugin(nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, pl := range []admission.Interface{mpol, mut, pol, val} {
 		init.Initialize(pl)
 		if err := admission.ValidateInitialization(pl); err != nil {
 			return nil, fmt.Errorf("admission plugin: %w", err)
@@ -85,10 +92,11 @@ func New(ctx context.Context, cfg *rest.Config, authz authorizer.Authorizer) (*P
 	// shares one per kind).
 	reg := factory.Admissionregistration().V1()
 	return &Plugins{
-		Mutating:   whenConfigured(mut, reg.MutatingWebhookConfigurations().Informer()),
-		Policy:     whenConfigured(pol, reg.ValidatingAdmissionPolicyBindings().Informer()),
-		Validating: whenConfigured(val, reg.ValidatingWebhookConfigurations().Informer()),
-		client:     client, informers: factory,
+		MutatingPolicy: whenConfigured(mpol, reg.MutatingAdmissionPolicyBindings().Informer()),
+		Mutating:       whenConfigured(mut, reg.MutatingWebhookConfigurations().Informer()),
+		Policy:         whenConfigured(pol, reg.ValidatingAdmissionPolicyBindings().Informer()),
+		Validating:     whenConfigured(val, reg.ValidatingWebhookConfigurations().Informer()),
+		client:         client, informers: factory,
 	}, nil
 }
 

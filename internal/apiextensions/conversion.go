@@ -164,9 +164,34 @@ func (c *Converter) coerce(u *unstructured.Unstructured) error {
 	if err, _ := objectmeta.CoerceWithOptions(nil, u.Object, s, true, objectmeta.CoerceOptions{DropInvalidFields: true}); err != nil {
 		return apierrors.NewServiceUnavailable("conversion webhook returned invalid metadata: " + err.Error())
 	}
-	pruning.Prune(u.Object, s, true)
-	c.Default(u)
+	c.PruneAndDefault(u)
 	return nil
+}
+
+// Defaulted returns obj with its version's defaults applied, as Kubernetes
+// defaults what it reads from storage: an object stored before its schema got a
+// default reads with it. obj may be the watch cache's copy, so the result is a copy
+// when there are defaults to apply.
+func (c *Converter) Defaulted(obj runtime.Object) runtime.Object {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok || !c.defaulted[u.GetAPIVersion()] {
+		return obj
+	}
+	u = u.DeepCopy()
+	c.Default(u)
+	return u
+}
+
+// PruneAndDefault drops what obj's version's schema does not know and applies its
+// defaults, as Kubernetes does with what a conversion webhook or mutating admission
+// returns.
+func (c *Converter) PruneAndDefault(obj runtime.Object) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		if s := c.schemas[u.GetAPIVersion()]; s != nil {
+			pruning.Prune(u.Object, s, true)
+			c.Default(u)
+		}
+	}
 }
 
 // Default applies the defaults of obj's own version's schema.

@@ -9,7 +9,6 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	"skiff/internal/auth"
-	"skiff/internal/resources"
 )
 
 // The admission chain runs plugins in Kubernetes' order: mutating plugins after the
@@ -34,29 +33,27 @@ func (a *API) AddAdmission(p admissionapi.Interface) {
 	}
 }
 
-// objectInterfaces let plugins convert and default objects through skiff's scheme.
-var objectInterfaces = admissionapi.NewObjectInterfacesFromScheme(resources.Scheme)
-
 // mutate runs the mutating plugins that handle at's operation, and runs them once
 // more when a webhook with reinvocationPolicy IfNeeded asks for it (a later plugin
 // changed the object after it ran), as Kubernetes' chain does.
-func (a *API) mutate(ctx context.Context, at admissionapi.Attributes) error {
-	if err := a.mutateOnce(ctx, at); err != nil {
+func (a *API) mutate(ctx context.Context, ep *endpoint, at admissionapi.Attributes) error {
+	o := ep.admissionObjects()
+	if err := a.mutateOnce(ctx, at, o); err != nil {
 		return err
 	}
 	if rc := at.GetReinvocationContext(); rc.ShouldReinvoke() {
 		rc.SetIsReinvoke()
-		return a.mutateOnce(ctx, at)
+		return a.mutateOnce(ctx, at, o)
 	}
 	return nil
 }
 
-func (a *API) mutateOnce(ctx context.Context, at admissionapi.Attributes) error {
+func (a *API) mutateOnce(ctx context.Context, at admissionapi.Attributes, o admissionapi.ObjectInterfaces) error {
 	for _, p := range a.chain.mutating {
 		if !p.Handles(at.GetOperation()) {
 			continue
 		}
-		if err := p.Admit(ctx, at, objectInterfaces); err != nil {
+		if err := p.Admit(ctx, at, o); err != nil {
 			return err
 		}
 	}
@@ -64,12 +61,13 @@ func (a *API) mutateOnce(ctx context.Context, at admissionapi.Attributes) error 
 }
 
 // validate runs the validating plugins that handle at's operation.
-func (a *API) validate(ctx context.Context, at admissionapi.Attributes) error {
+func (a *API) validate(ctx context.Context, ep *endpoint, at admissionapi.Attributes) error {
+	o := ep.admissionObjects()
 	for _, p := range a.chain.validating {
 		if !p.Handles(at.GetOperation()) {
 			continue
 		}
-		if err := p.Validate(ctx, at, objectInterfaces); err != nil {
+		if err := p.Validate(ctx, at, o); err != nil {
 			return err
 		}
 	}

@@ -401,6 +401,10 @@ func (a *API) serveResource(w http.ResponseWriter, r *http.Request, q request, e
 		}
 		fallthrough
 	default:
+		if err := a.admitConnect(r.Context(), q, r.URL.Query(), ep); err != nil {
+			writeError(w, err)
+			return
+		}
 		if a.NodeProxy == nil {
 			writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("%s/%s is served by the node agent, which this server does not run", q.Resource, q.Subresource)))
 			return

@@ -74,11 +74,17 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 		if err := a.upsert(ctx, "configmaps", info); err != nil {
 			return err
 		}
+		if err := a.upsert(ctx, "configmaps", extensionAuthentication(a.caPEM)); err != nil {
+			return err
+		}
 	}
 	for _, o := range defaultPolicy() {
 		resource := "clusterroles"
-		if _, ok := o.(*rbacv1.ClusterRoleBinding); ok {
+		switch o.(type) {
+		case *rbacv1.ClusterRoleBinding:
 			resource = "clusterrolebindings"
+		case *rbacv1.Role:
+			resource = "roles"
 		}
 		if err := a.ensure(ctx, resource, o); err != nil {
 			return err
@@ -115,6 +121,26 @@ func clusterInfo(server string, caPEM []byte) (*corev1.ConfigMap, error) {
 	}
 	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: auth.ClusterInfoName, Namespace: auth.ClusterInfoNamespace},
 		Data: map[string]string{"kubeconfig": string(data)}}, nil
+}
+
+// extensionAuthName is the ConfigMap in kube-system that tells aggregated API servers
+// whom to trust, under the name Kubernetes gives it.
+const extensionAuthName = "extension-apiserver-authentication"
+
+// extensionAuthentication says whom an aggregated API server trusts: client
+// certificates from the cluster CA, and the aggregator's front-proxy-client
+// certificate (also from the cluster CA) for the X-Remote-* headers it sends.
+func extensionAuthentication(caPEM []byte) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: extensionAuthName, Namespace: "kube-system"},
+		Data: map[string]string{
+			"client-ca-file":                     string(caPEM),
+			"requestheader-client-ca-file":       string(caPEM),
+			"requestheader-allowed-names":        `["front-proxy-client"]`,
+			"requestheader-username-headers":     `["X-Remote-User"]`,
+			"requestheader-uid-headers":          `["X-Remote-Uid"]`,
+			"requestheader-group-headers":        `["X-Remote-Group"]`,
+			"requestheader-extra-headers-prefix": `["X-Remote-Extra-"]`,
+		}}
 }
 
 // localPathClass is the default StorageClass: a directory on the node of the

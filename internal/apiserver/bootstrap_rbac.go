@@ -110,6 +110,14 @@ func defaultPolicy() []runtime.Object {
 		// Kubernetes' role for bootstrapping kubelets, bound to no one: a join token's
 		// whole grant is auth.BootstrapAuthorizer (cluster-info, and its own requests).
 		clusterRole("system:node-bootstrapper", nil, rule([]string{"create", "get", "list", "watch"}, "certificates.k8s.io", "certificatesigningrequests")),
+		// What an aggregated API server needs to authenticate and authorize the
+		// requests the aggregator sends it: its service account is bound to these.
+		clusterRole("system:auth-delegator", nil, rule([]string{"create"}, "authentication.k8s.io", "tokenreviews"),
+			rule([]string{"create"}, "authorization.k8s.io", "subjectaccessreviews")),
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "extension-apiserver-authentication-reader", Namespace: "kube-system",
+			Labels: map[string]string{"kubernetes.io/bootstrapping": "rbac-defaults"}},
+			Rules: []rbacv1.PolicyRule{{Verbs: readVerbs, APIGroups: []string{""}, Resources: []string{"configmaps"},
+				ResourceNames: []string{extensionAuthName}}}},
 		clusterBinding("cluster-admin", "cluster-admin", auth.Masters),
 		clusterBinding("system:basic-user", "system:basic-user", auth.Authenticated),
 		clusterBinding("system:discovery", "system:discovery", auth.Authenticated),

@@ -19,11 +19,15 @@ func toStorage(ep *endpoint, obj runtime.Object) (runtime.Object, error) {
 
 // toServed converts a stored object to the version the request addressed. The result
 // shares memory with obj when no conversion was needed: callers copy before changing it.
-// Custom objects are converted from their own apiVersion: those written before
-// the CRD's storage version changed are still in the old one.
+// Custom objects are converted from their own apiVersion (those written before
+// the CRD's storage version changed are still in the old one), then defaulted.
 func toServed(ep *endpoint, obj runtime.Object) (runtime.Object, error) {
 	if ep.custom != nil {
-		return ep.custom.Convert.Convert(obj, ep.GroupVersion())
+		served, err := ep.custom.Convert.Convert(obj, ep.GroupVersion())
+		if err != nil {
+			return nil, err
+		}
+		return ep.custom.Convert.Defaulted(served), nil
 	}
 	if ep.GroupVersion() == ep.Storage {
 		return obj, nil
@@ -35,7 +39,11 @@ func toServed(ep *endpoint, obj runtime.Object) (runtime.Object, error) {
 // gets them in one review.
 func toServedList(ep *endpoint, objs []runtime.Object) ([]runtime.Object, error) {
 	if ep.custom != nil {
-		return ep.custom.Convert.ConvertList(objs, ep.GroupVersion())
+		served, err := ep.custom.Convert.ConvertList(objs, ep.GroupVersion())
+		for i := range served {
+			served[i] = ep.custom.Convert.Defaulted(served[i])
+		}
+		return served, err
 	}
 	out := make([]runtime.Object, len(objs))
 	for i, o := range objs {

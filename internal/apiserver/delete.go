@@ -104,7 +104,7 @@ func (a *API) deleteObject(ctx context.Context, ep *endpoint, namespace, name st
 			return nil, apierrors.NewConflict(ep.GroupResource(), name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, m.GetResourceVersion()))
 		}
 	}
-	if err := a.validate(ctx, attributesFor(ctx, ep, admissionapi.Delete, "", nil, cur, len(opts.DryRun) > 0)); err != nil {
+	if err := a.validate(ctx, ep, attributesFor(ctx, ep, admissionapi.Delete, "", nil, cur, len(opts.DryRun) > 0)); err != nil {
 		return nil, err
 	}
 	rv, _ := strconv.ParseInt(m.GetResourceVersion(), 10, 64)
@@ -144,6 +144,11 @@ func (a *API) deleteObject(ctx context.Context, ep *endpoint, namespace, name st
 	if om.GetDeletionTimestamp() == nil || grace < derefInt64(om.GetDeletionGracePeriodSeconds()) {
 		om.SetDeletionTimestamp(&now)
 		om.SetDeletionGracePeriodSeconds(&grace)
+		if grace > 0 && om.GetGeneration() > 0 {
+			// A graceful deletion changes what the kubelet must do (stop the pod
+			// within the grace period), so it counts as a new generation.
+			om.SetGeneration(om.GetGeneration() + 1)
+		}
 	}
 	if ns, ok := obj.(*corev1.Namespace); ok {
 		ns.Status.Phase = corev1.NamespaceTerminating

@@ -304,3 +304,73 @@ func TestTerminatingNamespaceSurvivesStatusUpdates(t *testing.T) {
 		t.Fatalf("after finalize: %v, want NotFound", err)
 	}
 }
+
+// metadata.generation of a pod counts its spec changes, as clients waiting on
+// status.observedGeneration expect: 1 on create whatever the client sent, +1 per spec
+// update, unchanged by metadata-only updates or a client-set value, +1 when a
+// graceful deletion starts.
+func TestPodGeneration(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx := context.Background()
+	pods := srv.Client.CoreV1().Pods("default")
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "gen", Generation: 100},
+		Spec: corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	pod, err := pods.Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pod.Generation != 1 {
+		t.Fatalf("generation on create = %d, want 1", pod.Generation)
+	}
+	steps := []struct {
+		name   string
+		change func(*corev1.Pod)
+		want   int64
+	}{
+		{"empty update", func(*corev1.Pod) {}, 1},
+		{"image", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "busybox:2" }, 2},
+		{"activeDeadlineSeconds", func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = new(int64(60)) }, 3},
+		{"annotation", func(p *corev1.Pod) { p.Annotations = map[string]string{"k": "v"} }, 3},
+		{"client-set generation", func(p *corev1.Pod) { p.Generation = 1 }, 3},
+	}
+	for _, s := range steps {
+		cur, err := pods.Get(ctx, "gen", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.change(cur)
+		got, err := pods.Update(ctx, cur, metav1.UpdateOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got.Generation != s.want {
+			t.Errorf("%s: generation %d, want %d", s.name, got.Generation, s.want)
+		}
+	}
+	// The kubelet's status write keeps observedGeneration and leaves generation alone.
+	cur, _ := pods.Get(ctx, "gen", metav1.GetOptions{})
+	cur.Status.ObservedGeneration = 3
+	cur.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, ObservedGeneration: 3}}
+	got, err := pods.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Generation != 3 || got.Status.ObservedGeneration != 3 || got.Status.Conditions[0].ObservedGeneration != 3 {
+		t.Errorf("after status write: generation %d, observedGeneration %d, condition %+v", got.Generation, got.Status.ObservedGeneration, got.Status.Conditions)
+	}
+	if err := pods.Delete(ctx, "gen", metav1.DeleteOptions{GracePeriodSeconds: new(int64(60))}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = pods.Get(ctx, "gen", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.DeletionTimestamp == nil || got.Generation != 4 {
+		t.Errorf("graceful delete: deletionTimestamp %v, generation %d, want set and 4", got.DeletionTimestamp, got.Generation)
+	}
+	// Asking again with the same grace period changes nothing.
+	_ = pods.Delete(ctx, "gen", metav1.DeleteOptions{GracePeriodSeconds: new(int64(60))})
+	if again, _ := pods.Get(ctx, "gen", metav1.GetOptions{}); again.Generation != 4 {
+		t.Errorf("repeated delete: generation %d, want 4", again.Generation)
+	}
+}

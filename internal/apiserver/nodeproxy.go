@@ -3,6 +3,8 @@ package apiserver
 import (
 	"crypto/tls"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -12,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/httpstream/wsstream"
 )
 
 // kubeletPaths maps pod subresources to the node agent's endpoints, which are those of
@@ -71,6 +74,10 @@ func (p *nodeProxy) serve(w http.ResponseWriter, r *http.Request, q request) {
 	}
 	target.Path = path
 	target.RawQuery = qs.Encode()
+	if q.Subresource == "log" && wsstream.IsWebSocketRequest(r) {
+		p.serveLogWebSocket(w, r, target, pod.Spec.NodeName)
+		return
+	}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL = target
@@ -87,6 +94,33 @@ func (p *nodeProxy) serve(w http.ResponseWriter, r *http.Request, q request) {
 }
 
 var podsGR = corev1.SchemeGroupVersion.WithResource("pods").GroupResource()
+
+// serveLogWebSocket answers a pods/log request made as a WebSocket (binary.k8s.io or
+// base64.binary.k8s.io, as browsers ask): the log is read from the agent over plain
+// HTTPS and sent on as WebSocket messages, as Kubernetes' API server does.
+func (p *nodeProxy) serveLogWebSocket(w http.ResponseWriter, r *http.Request, target *url.URL, node string) {
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, target.String(), nil)
+	if err != nil {
+		writeError(w, apierrors.NewBadRequest(err.Error()))
+		return
+	}
+	resp, err := (&http.Client{Transport: p.transport}).Do(req)
+	if err != nil {
+		writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("node %s's agent is unreachable: %v", node, err)))
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		// The agent's answer (a missing container, a bad parameter) as it is.
+		w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+		return
+	}
+	if err := wsstream.NewReader(resp.Body, true, wsstream.NewDefaultReaderProtocols()).Copy(w, r); err != nil {
+		slog.Debug("streaming a log over a WebSocket ended", "err", err)
+	}
+}
 
 // serveNode answers nodes/{name}/proxy/{path}: the path on the node's agent
 // (/metrics, /stats/summary, /healthz), as Kubernetes proxies to the kubelet.

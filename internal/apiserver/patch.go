@@ -78,8 +78,7 @@ func (a *API) patchOnce(r *http.Request, q request, ep *endpoint, pt types.Patch
 	ctx := r.Context()
 	cur, err := ep.store.Get(ctx, q.Namespace, q.Name)
 	if apierrors.IsNotFound(err) && pt == types.ApplyYAMLPatchType && q.Subresource == "" {
-		obj, err := a.applyCreate(r, q, ep, body, opts, force)
-		return obj, nil, err
+		return a.applyCreate(r, q, ep, body, opts, force)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -87,7 +86,7 @@ func (a *API) patchOnce(r *http.Request, q request, ep *endpoint, pt types.Patch
 	var obj runtime.Object
 	var warnings []string
 	if pt == types.ApplyYAMLPatchType {
-		obj, err = a.apply(ep, q.Subresource, cur, body, opts, force)
+		obj, warnings, err = a.apply(ep, q.Subresource, cur, body, opts, force)
 	} else {
 		obj, warnings, err = patchObject(ep, cur, pt, body, opts.strict)
 	}
@@ -195,15 +194,26 @@ func decodeJSON(data []byte, ep *endpoint, strict bool) (runtime.Object, []strin
 	return obj, nil, nil
 }
 
-// apply runs server-side apply through the field manager.
-func (a *API) apply(ep *endpoint, sub string, cur runtime.Object, body []byte, opts writeOptions, force bool) (runtime.Object, error) {
+// apply runs server-side apply through the field manager. A key given twice in the
+// applied YAML is refused with fieldValidation=Strict and a warning with Warn, in
+// Kubernetes' words.
+func (a *API) apply(ep *endpoint, sub string, cur runtime.Object, body []byte, opts writeOptions, force bool) (runtime.Object, []string, error) {
 	patchObj := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal(body, &patchObj.Object); err != nil {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("error decoding YAML: %v", err))
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("error decoding YAML: %v", err))
+	}
+	var warnings []string
+	if !opts.ignore {
+		if err := yaml.UnmarshalStrict(body, &map[string]interface{}{}); err != nil {
+			if opts.strict {
+				return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("error strict decoding YAML: %v", err))
+			}
+			warnings = append(warnings, err.Error())
+		}
 	}
 	if patchObj.GetAPIVersion() != ep.GroupVersion().String() || patchObj.GetKind() != ep.Kind {
 		if patchObj.GetKind() != ep.Kind {
-			return nil, apierrors.NewBadRequest(fmt.Sprintf("kind %q of the applied object does not match %q", patchObj.GetKind(), ep.Kind))
+			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("kind %q of the applied object does not match %q", patchObj.GetKind(), ep.Kind))
 		}
 	}
 	// Objects of an older alias version with the same fields are applied as the
@@ -222,20 +232,21 @@ func (a *API) apply(ep *endpoint, sub string, cur runtime.Object, body []byte, o
 	if _, isStatus := err.(apierrors.APIStatus); err != nil && !isStatus {
 		// The applied configuration does not fit the kind's schema (an unknown
 		// field, a wrong type): the client's to fix, as Kubernetes says.
-		return nil, apierrors.NewBadRequest(err.Error())
+		return nil, nil, apierrors.NewBadRequest(err.Error())
 	}
-	return obj, err
+	return obj, warnings, err
 }
 
 // applyCreate creates the object a server-side apply names when it does not exist yet.
-func (a *API) applyCreate(r *http.Request, q request, ep *endpoint, body []byte, opts writeOptions, force bool) (runtime.Object, error) {
+func (a *API) applyCreate(r *http.Request, q request, ep *endpoint, body []byte, opts writeOptions, force bool) (runtime.Object, []string, error) {
 	empty, _ := ep.newObject(ep.StorageGVK())
 	m, _ := meta.Accessor(empty)
 	m.SetName(q.Name)
 	m.SetNamespace(q.Namespace)
-	obj, err := a.apply(ep, "", empty, body, opts, force)
+	obj, warnings, err := a.apply(ep, "", empty, body, opts, force)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return a.createObject(r.Context(), ep, q.Namespace, obj, opts, false)
+	obj, err = a.createObject(r.Context(), ep, q.Namespace, obj, opts, false)
+	return obj, warnings, err
 }

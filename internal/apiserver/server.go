@@ -86,6 +86,12 @@ type Server struct {
 	// admits further servers (nil with external etcd).
 	initialCluster string
 	cluster        *serverjoin.Cluster
+	// share keeps the encryption configuration alike on every server (nil with
+	// an external etcd).
+	share *encryption.Share
+	// snapshots records this server's etcd snapshots for every server to list
+	// (nil with an external etcd).
+	snapshots *etcdsnapshot.Index
 }
 
 // Ready is closed once the server answers and the built-in objects exist.
@@ -104,6 +110,10 @@ func (s *Server) ClientConfig(name, user string, groups []string) (*rest.Config,
 		UserAgent:       name,
 	}, nil
 }
+
+// Members is the etcd membership of this server's embedded member (nil with an
+// external etcd, whose members are no servers).
+func (s *Server) Members() *serverjoin.Cluster { return s.cluster }
 
 // Kubeconfig returns the path of the admin kubeconfig written at start.
 func (s *Server) Kubeconfig() string { return filepath.Join(s.cfg.DataDir, "admin.kubeconfig") }
@@ -159,9 +169,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Store = store.New(s.etcd.Client, resources.Scheme)
 	// Several API servers share one etcd: allocations are recorded there.
-	alloc.ClusterIPs.Share(s.Store.Claims("clusterips/"))
-	alloc.NodePorts.Share(s.Store.Claims("nodeports/"))
-	if s.encrypt, err = loadEncryption(ctx, cfg); err != nil {
+	alloc.ClusterIPs.Share(s.Store.Claims(clusterIPClaims))
+	alloc.NodePorts.Share(s.Store.Claims(nodePortClaims))
+	if s.cluster != nil {
+		s.share = &encryption.Share{Etcd: s.etcd.Client, Member: memberName(cfg), Secret: serverSecret,
+			Path: encryptionConfigPath(cfg), DataDir: cfg.DataDir}
+	}
+	if s.encrypt, err = loadEncryption(ctx, cfg, s.share); err != nil {
 		s.etcd.Close()
 		s.listener.Close()
 		return nil, err
@@ -225,7 +239,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if len(cfg.EtcdEndpoints) == 0 {
-		s.API.Extra[etcdsnapshot.Path] = etcdsnapshot.Handler(s.etcd, etcdsnapshot.Dir(cfg.DataDir))
+		s.snapshots = &etcdsnapshot.Index{KV: s.etcd.Client, Server: memberName(cfg), Dir: etcdsnapshot.Dir(cfg.DataDir)}
+		s.API.Extra[etcdsnapshot.Path] = etcdsnapshot.Handler(s.etcd, s.snapshots)
 		s.cluster.EncryptionConfig = encryptionConfigPath(cfg)
 		s.API.Extra[serverjoin.Path] = s.cluster.JoinHandler()
 		s.API.Extra[serverjoin.MembersPath] = s.cluster.MembersHandler()
@@ -300,11 +315,18 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("node authorizer: %w", err)
 	}
 	go s.encrypt.Run(ctx, s.Store.RewriteStale)
+	if s.share != nil {
+		go s.share.Run(ctx)
+	}
+	go s.repairAllocations(ctx, s.API.admit.alloc)
 	if s.cluster != nil {
 		go s.cluster.Promote(ctx, 2*time.Second)
 	}
-	if len(s.cfg.EtcdEndpoints) == 0 && s.cfg.SnapshotInterval > 0 {
-		go etcdsnapshot.Schedule(ctx, s.etcd, etcdsnapshot.Dir(s.cfg.DataDir), s.cfg.SnapshotInterval, s.cfg.SnapshotRetention)
+	if s.snapshots != nil {
+		go s.snapshots.Run(ctx, time.Minute)
+		if s.cfg.SnapshotInterval > 0 {
+			go etcdsnapshot.Schedule(ctx, s.etcd, s.snapshots, s.cfg.SnapshotInterval, s.cfg.SnapshotRetention)
+		}
 	}
 	port := s.listener.Addr().(*net.TCPAddr)
 	if err := s.API.bootstrap(ctx, s.cfg, port); err != nil {
@@ -350,14 +372,26 @@ func (s *Server) Run(ctx context.Context) error {
 
 // loadEncryption reads the encryption configuration, first writing the default
 // one (Secrets under AES-GCM with a new key) when none is given or exists yet.
-func loadEncryption(ctx context.Context, cfg Config) (*encryption.Transformers, error) {
+// With share, the file is first made the cluster's configuration, and what this
+// server applies is recorded for the cluster.
+func loadEncryption(ctx context.Context, cfg Config, share *encryption.Share) (*encryption.Transformers, error) {
 	path := encryptionConfigPath(cfg)
 	if cfg.EncryptionProviderConfig == "" {
 		if err := encryption.EnsureDefault(path); err != nil {
 			return nil, fmt.Errorf("encryption at rest: %w", err)
 		}
 	}
-	return encryption.Load(ctx, path, cfg.DataDir)
+	if share != nil {
+		if err := share.Pull(ctx); err != nil {
+			slog.Warn("encryption: could not compare the configuration with the cluster's; using this server's until it can", "err", err)
+		}
+	}
+	t, err := encryption.Load(ctx, path, cfg.DataDir)
+	if err != nil || share == nil {
+		return t, err
+	}
+	t.Applied = share.MemberApplied
+	return t, nil
 }
 
 // encryptionConfigPath is the encryption configuration the server loads.
@@ -369,7 +403,8 @@ func encryptionConfigPath(cfg Config) string {
 }
 
 // addAdmission registers the webhook and policy plugins in Kubernetes' order:
-// MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook.
+// MutatingAdmissionPolicy, MutatingAdmissionWebhook, ValidatingAdmissionPolicy,
+// ValidatingAdmissionWebhook.
 // The server's own writes skip them.
 func (s *Server) addAdmission(ctx context.Context) error {
 	cfg, err := s.ClientConfig("skiff-admission", "system:apiserver", []string{auth.Masters})
@@ -379,6 +414,7 @@ func (s *Server) addAdmission(ctx context.Context) error {
 	if s.plugins, err = admissionplugins.New(ctx, cfg, admissionplugins.Authorizer(s.API.authz)); err != nil {
 		return err
 	}
+	s.API.AddAdmission(admissionplugins.ExemptServerWrites(s.plugins.MutatingPolicy))
 	// The VPA's admission step runs where upstream's webhook would.
 	s.API.AddAdmission(vpaAdmission{api: s.API})
 	s.API.AddAdmission(admissionplugins.ExemptServerWrites(s.plugins.Mutating))

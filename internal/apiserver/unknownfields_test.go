@@ -80,3 +80,33 @@ func TestUnknownFieldsFollowFieldValidation(t *testing.T) {
 		t.Errorf("apply with an unknown field: %d %s", code, body)
 	}
 }
+
+// TestApplyDuplicateKeys: a key given twice in an applied YAML is refused with
+// fieldValidation=Strict, a warning with Warn, and let through with Ignore.
+func TestApplyDuplicateKeys(t *testing.T) {
+	srv := testserver.Start(t)
+	const path = "/api/v1/namespaces/default/configmaps/"
+	body := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: NAME\ndata:\n  k: one\n  k: two\n"
+	for _, tc := range []struct {
+		mode     string
+		wantCode int
+		warned   bool
+	}{
+		{"Strict", 400, false},
+		{"Warn", 200, true},
+		{"Ignore", 200, false},
+	} {
+		name := "dup-" + strings.ToLower(tc.mode)
+		code, warnings, got := rawWrite(t, srv.Config, "PATCH", path+name+"?fieldManager=test&fieldValidation="+tc.mode,
+			"application/apply-patch+yaml", strings.Replace(body, "NAME", name, 1))
+		if code != tc.wantCode {
+			t.Errorf("apply %s: %d %s, want %d", tc.mode, code, got, tc.wantCode)
+		}
+		if tc.mode == "Strict" && !strings.Contains(got, `line 7: key \"k\" already set in map`) {
+			t.Errorf("apply Strict: %s does not name the duplicate key", got)
+		}
+		if gotWarned := strings.Contains(strings.Join(warnings, ","), "already set in map"); gotWarned != tc.warned {
+			t.Errorf("apply %s: warnings %q, want warned=%v", tc.mode, warnings, tc.warned)
+		}
+	}
+}

@@ -134,7 +134,7 @@ func (a *API) createObject(ctx context.Context, ep *endpoint, namespace string, 
 		return nil, err
 	}
 	at := attributesFor(ctx, ep, admissionapi.Create, "", obj, nil, opts.dryRun)
-	if err := a.mutate(ctx, at); err != nil {
+	if err := a.mutate(ctx, ep, at); err != nil {
 		release()
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (a *API) createObject(ctx context.Context, ep *endpoint, namespace string, 
 		release()
 		return nil, invalid(ep.StorageGVK().GroupKind(), m.GetName(), errs)
 	}
-	if err := a.validate(ctx, at); err != nil {
+	if err := a.validate(ctx, ep, at); err != nil {
 		release()
 		return nil, err
 	}
@@ -249,7 +249,7 @@ func (a *API) updateObject(ctx context.Context, ep *endpoint, q request, cur, ob
 		return nil, err
 	}
 	at := attributesFor(ctx, ep, admissionapi.Update, q.Subresource, obj, cur, opts.dryRun)
-	if err := a.mutate(ctx, at); err != nil {
+	if err := a.mutate(ctx, ep, at); err != nil {
 		release(false)
 		return nil, err
 	}
@@ -257,7 +257,7 @@ func (a *API) updateObject(ctx context.Context, ep *endpoint, q request, cur, ob
 		release(false)
 		return nil, invalid(ep.StorageGVK().GroupKind(), m.GetName(), errs)
 	}
-	if err := a.validate(ctx, at); err != nil {
+	if err := a.validate(ctx, ep, at); err != nil {
 		release(false)
 		return nil, err
 	}

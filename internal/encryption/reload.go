@@ -22,6 +22,10 @@ type Transformers struct {
 	dataDir string
 	hash    string // of the configuration in use
 	cancel  context.CancelFunc
+	// Applied records that this server applied the configuration with hash; nil
+	// writes the data dir's "applied" file (a server alone). Several servers
+	// record it in etcd (Share.MemberApplied).
+	Applied func(ctx context.Context, hash string) error
 }
 
 // Load builds the transformers from the configuration file at path.
@@ -51,10 +55,11 @@ func (t *Transformers) Run(ctx context.Context, rewrite func(context.Context) (i
 				if n > 0 {
 					slog.Info("encryption: stored values re-encrypted with the current key", "count", n)
 				}
-				if err := recordApplied(t.dataDir, t.hash); err != nil {
-					slog.Error("encryption: record the applied configuration", "err", err)
+				if err := t.recordApplied(ctx); err != nil {
+					slog.Error("encryption: record the applied configuration; retrying", "err", err)
+				} else {
+					applied = t.hash
 				}
-				applied = t.hash
 			}
 		}
 		select {
@@ -88,6 +93,13 @@ func (t *Transformers) reload(ctx context.Context) {
 	t.DynamicTransformers.Set(cfg.Transformers, cancel, cfg.HealthChecks[0], cfg.KMSCloseGracePeriod)
 	t.hash = cfg.EncryptionFileContentHash
 	slog.Info("encryption: configuration reloaded", "path", t.path, "hash", t.hash)
+}
+
+func (t *Transformers) recordApplied(ctx context.Context) error {
+	if t.Applied != nil {
+		return t.Applied(ctx, t.hash)
+	}
+	return recordApplied(t.dataDir, t.hash)
 }
 
 func recordApplied(dataDir, hash string) error {

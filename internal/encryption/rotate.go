@@ -13,11 +13,13 @@ import (
 	"k8s.io/apiserver/pkg/server/options/encryptionconfig"
 )
 
-// Rotate replaces the key that encrypts Secrets while the server runs: it makes a
-// new key the write key (the old ones still decrypt), waits until the server has
-// loaded that and rewritten every Secret with it, then drops the old keys and
-// waits for the server to load that too. The server must be running: it is the
-// one that reads etcd.
+// Rotate replaces the key that encrypts Secrets while the servers run, in three
+// steps, each applied by every server before the next is written: the new key
+// is added as a decrypting key; it becomes the key that encrypts, and every
+// Secret is rewritten with it; the old keys are dropped. (Were the new key made
+// the encrypting one at once, a server that had not loaded it yet could not read
+// what another had just written.) The servers must be running: they are the ones
+// that read etcd.
 func Rotate(ctx context.Context, out io.Writer, dataDir, path string, timeout time.Duration) error {
 	cfg, err := readConfig(path)
 	if err != nil {
@@ -32,6 +34,11 @@ func Rotate(ctx context.Context, out io.Writer, dataDir, path string, timeout ti
 		return err
 	}
 	old := aes.Keys
+	aes.Keys = append(slices.Clone(old), key)
+	if err := apply(ctx, out, dataDir, path, cfg, timeout); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "every server decrypts with %s\n", key.Name)
 	aes.Keys = append([]apiserverv1.Key{key}, old...)
 	if err := apply(ctx, out, dataDir, path, cfg, timeout); err != nil {
 		return err
@@ -78,7 +85,7 @@ func apply(ctx context.Context, out io.Writer, dataDir, path string, cfg *apiser
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "wrote %s; waiting for the server to load it and re-encrypt\n", path)
+	fmt.Fprintf(out, "wrote %s; waiting for every server to load it and re-encrypt\n", path)
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if got, err := os.ReadFile(appliedPath(dataDir)); err == nil && string(got) == hash {
@@ -90,5 +97,6 @@ func apply(ctx context.Context, out io.Writer, dataDir, path string, cfg *apiser
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("the server did not apply %s within %s: is `skiff server --data-dir %s` running? (its log says why it did not; the file keeps every key, so nothing is lost)", path, timeout, dataDir)
+	return fmt.Errorf("the servers did not all apply %s within %s: is `skiff server --data-dir %s` running, and every other server of the cluster? "+
+		"(their logs say why not; the file keeps every key, so nothing is lost)", path, timeout, dataDir)
 }

@@ -18,7 +18,8 @@ import (
 	"skiff/internal/store"
 )
 
-// Path is where the API server takes snapshots on demand (POST, cluster admins only).
+// Path is where the API server takes snapshots on demand (POST) and lists every
+// server's (GET); cluster admins only.
 const Path = "/skiff/v1/etcd-snapshots"
 
 const prefix, suffix = "skiff-snapshot-", ".db"
@@ -29,6 +30,7 @@ func Dir(dataDir string) string { return filepath.Join(dataDir, "snapshots") }
 // Info describes one snapshot file.
 type Info struct {
 	Name    string    `json:"name"`
+	Server  string    `json:"server,omitempty"` // the server that holds the file
 	Path    string    `json:"path"`
 	Size    int64     `json:"size"`
 	Created time.Time `json:"created"`
@@ -87,8 +89,10 @@ func Prune(dir string, keep int) ([]Info, error) {
 	return all[keep:], nil
 }
 
-// Schedule takes a snapshot every interval and keeps the newest keep, until ctx ends.
-func Schedule(ctx context.Context, e *store.Etcd, dir string, interval time.Duration, keep int) {
+// Schedule takes a snapshot every interval and keeps the newest keep, until ctx
+// ends; x records what is kept.
+func Schedule(ctx context.Context, e *store.Etcd, x *Index, interval time.Duration, keep int) {
+	dir := x.Dir
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -106,24 +110,43 @@ func Schedule(ctx context.Context, e *store.Etcd, dir string, interval time.Dura
 				slog.Warn("pruning etcd snapshots", "err", err)
 			}
 			slog.Info("etcd snapshot saved", "path", info.Path, "bytes", info.Size, "pruned", len(pruned))
+			if err := x.Sync(ctx); err != nil {
+				slog.Warn("recording etcd snapshots", "err", err)
+			}
 		}
 	}
 }
 
-// Handler takes a snapshot on POST and answers with its Info as JSON.
-func Handler(e *store.Etcd, dir string) http.Handler {
+// Handler takes a snapshot on POST and answers with its Info as JSON; GET
+// answers with every server's snapshots.
+func Handler(e *store.Etcd, x *Index) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "POST takes a snapshot", http.StatusMethodNotAllowed)
+		var out any
+		var err error
+		switch r.Method {
+		case http.MethodPost:
+			var info Info
+			if info, err = Save(r.Context(), e, x.Dir, time.Now()); err == nil {
+				info.Server = x.Server
+				out = info
+				if serr := x.Sync(r.Context()); serr != nil {
+					slog.Warn("recording etcd snapshots", "err", serr)
+				}
+			}
+		case http.MethodGet:
+			if err = x.Sync(r.Context()); err == nil {
+				out, err = x.All(r.Context())
+			}
+		default:
+			w.Header().Set("Allow", "GET, POST")
+			http.Error(w, "POST takes a snapshot, GET lists them", http.StatusMethodNotAllowed)
 			return
 		}
-		info, err := Save(r.Context(), e, dir, time.Now())
 		if err != nil {
-			http.Error(w, fmt.Sprintf("snapshot failed: %v", err), http.StatusInternalServerError)
+			http.Error(w, fmt.Sprintf("etcd snapshots: %v", err), http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(info)
+		json.NewEncoder(w).Encode(out)
 	})
 }

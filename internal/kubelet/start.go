@@ -60,16 +60,11 @@ func (k *Kubelet) sandboxConfig(pod *corev1.Pod, attempt uint32, parent string) 
 		Linux: &runtimeapi.LinuxPodSandboxConfig{
 			CgroupParent:    parent,
 			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: namespaceOptions(pod), Privileged: anyPrivileged(pod)},
-			Sysctls:         map[string]string{},
+			Sysctls:         podSysctls(pod),
 		},
 	}
 	if pod.Spec.HostNetwork {
 		cfg.Hostname = ""
-	}
-	if sc := pod.Spec.SecurityContext; sc != nil {
-		for _, s := range sc.Sysctls {
-			cfg.Linux.Sysctls[s.Name] = s.Value
-		}
 	}
 	if k.cfg.DNS != nil {
 		cfg.DnsConfig = k.cfg.DNS(pod)

@@ -175,6 +175,9 @@ func computeStatus(in statusInput) corev1.PodStatus {
 		Reason:   pod.Status.Reason, Message: pod.Status.Message,
 		NominatedNodeName: pod.Status.NominatedNodeName,
 		StartTime:         pod.Status.StartTime,
+		// The spec this status was computed from: clients wait for it to reach
+		// metadata.generation to know an update has been acted on.
+		ObservedGeneration: pod.Generation,
 	}
 	if st.StartTime == nil {
 		t := sec(in.Now)
@@ -278,6 +281,9 @@ func conditions(pod *corev1.Pod, st *corev1.PodStatus, rt *podRuntime, initDone 
 	}
 	if terminal && initDone {
 		own[1].Reason, own[1].Message = "PodCompleted", ""
+	}
+	for i := range own {
+		own[i].ObservedGeneration = pod.Generation
 	}
 	return mergeConditions(pod.Status.Conditions, own)
 }

@@ -103,6 +103,8 @@ func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) (bool, time.Durat
 		return false, 0
 	case w.k.eviction.requestedFor(w.uid) != "":
 		return false, w.evict(ctx, pod, rt, w.k.eviction.requestedFor(w.uid))
+	case rt.sandbox() == nil && len(pod.Status.ContainerStatuses) == 0 && w.refuse(ctx, pod, rt):
+		return false, 0 // admission turned it away before anything of it ran
 	case w.deadlineExceeded(pod):
 		w.failPod(ctx, pod, rt, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
 		return false, 0

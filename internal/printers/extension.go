@@ -29,30 +29,28 @@ func addExtension(m map[schema.GroupKind]*Printer) {
 		col("ParamKind", typeString, "ParamKind is the kind of the policy's parameters."),
 		ageColumn(),
 	}, func(p *admissionv1.ValidatingAdmissionPolicy, now time.Time) []interface{} {
-		kind := "<unset>"
-		if k := p.Spec.ParamKind; k != nil {
-			kind = k.APIVersion + "/" + k.Kind
-		}
-		return []interface{}{p.Name, int64(len(p.Spec.Validations)), kind, age(now, p.CreationTimestamp)}
+		return []interface{}{p.Name, int64(len(p.Spec.Validations)), paramKind(p.Spec.ParamKind), age(now, p.CreationTimestamp)}
 	}), group, "ValidatingAdmissionPolicy")
 	register(m, printerOf([]metav1.TableColumnDefinition{
+		nameColumn(),
+		col("Mutations", typeInteger, "Mutations is the number of mutations of the policy."),
+		col("ParamKind", typeString, "ParamKind is the kind of the policy's parameters."),
+		ageColumn(),
+	}, func(p *admissionv1.MutatingAdmissionPolicy, now time.Time) []interface{} {
+		return []interface{}{p.Name, int64(len(p.Spec.Mutations)), paramKind(p.Spec.ParamKind), age(now, p.CreationTimestamp)}
+	}), group, "MutatingAdmissionPolicy")
+	bindingColumns := []metav1.TableColumnDefinition{
 		nameColumn(),
 		col("PolicyName", typeString, "PolicyName is the policy the binding binds."),
 		col("ParamRef", typeString, "ParamRef names the parameters of the binding."),
 		ageColumn(),
-	}, func(b *admissionv1.ValidatingAdmissionPolicyBinding, now time.Time) []interface{} {
-		ref := "<unset>"
-		if r := b.Spec.ParamRef; r != nil && r.Name != "" {
-			ns := r.Namespace
-			if ns == "" {
-				ns = "*"
-			}
-			ref = ns + "/" + r.Name
-		} else if r != nil {
-			ref = "*/" + metav1.FormatLabelSelector(r.Selector)
-		}
-		return []interface{}{b.Name, b.Spec.PolicyName, ref, age(now, b.CreationTimestamp)}
+	}
+	register(m, printerOf(bindingColumns, func(b *admissionv1.ValidatingAdmissionPolicyBinding, now time.Time) []interface{} {
+		return []interface{}{b.Name, b.Spec.PolicyName, paramRef(b.Spec.ParamRef), age(now, b.CreationTimestamp)}
 	}), group, "ValidatingAdmissionPolicyBinding")
+	register(m, printerOf(bindingColumns, func(b *admissionv1.MutatingAdmissionPolicyBinding, now time.Time) []interface{} {
+		return []interface{}{b.Name, b.Spec.PolicyName, paramRef(b.Spec.ParamRef), age(now, b.CreationTimestamp)}
+	}), group, "MutatingAdmissionPolicyBinding")
 	register(m, printerOf([]metav1.TableColumnDefinition{
 		nameColumn(),
 		col("Service", typeString, "The reference to the service that hosts this API endpoint."),
@@ -79,4 +77,25 @@ func apiServiceRow(s *apiregistrationv1.APIService, now time.Time) []interface{}
 		}
 	}
 	return []interface{}{s.Name, service, available, age(now, s.CreationTimestamp)}
+}
+
+// paramKind prints a policy's paramKind as apiVersion/kind.
+func paramKind(k *admissionv1.ParamKind) string {
+	if k == nil {
+		return "<unset>"
+	}
+	return k.APIVersion + "/" + k.Kind
+}
+
+// paramRef prints a binding's paramRef as namespace/name, or */selector.
+func paramRef(r *admissionv1.ParamRef) string {
+	switch {
+	case r == nil:
+		return "<unset>"
+	case r.Name == "":
+		return "*/" + metav1.FormatLabelSelector(r.Selector)
+	case r.Namespace == "":
+		return "*/" + r.Name
+	}
+	return r.Namespace + "/" + r.Name
 }

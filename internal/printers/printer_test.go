@@ -45,6 +45,12 @@ var zeroObjects = map[schema.GroupKind]func() runtime.Object{
 	{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicyBinding"}: func() runtime.Object {
 		return &admissionv1.ValidatingAdmissionPolicyBinding{}
 	},
+	{Group: "admissionregistration.k8s.io", Kind: "MutatingAdmissionPolicy"}: func() runtime.Object {
+		return &admissionv1.MutatingAdmissionPolicy{}
+	},
+	{Group: "admissionregistration.k8s.io", Kind: "MutatingAdmissionPolicyBinding"}: func() runtime.Object {
+		return &admissionv1.MutatingAdmissionPolicyBinding{}
+	},
 	{Group: "apiregistration.k8s.io", Kind: "APIService"}: func() runtime.Object { return &apiregistrationv1.APIService{} },
 	{Kind: "Pod"}:                   func() runtime.Object { return &corev1.Pod{} },
 	{Kind: "PodTemplate"}:           func() runtime.Object { return &corev1.PodTemplate{} },

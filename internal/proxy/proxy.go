@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -71,7 +72,10 @@ type Proxier struct {
 
 	// applied is what the last successful sync wrote; nil forces a rebuild.
 	applied *nfttable.Ruleset
-	flows   map[Flow]bool
+	// gone is set when the table was found missing (someone deleted it): the
+	// next sync rebuilds it rather than patching what is no longer there.
+	gone  atomic.Bool
+	flows map[Flow]bool
 }
 
 // New checks cfg and nft, and registers event handlers on the Service and
@@ -166,7 +170,36 @@ func (p *Proxier) Run(ctx context.Context) {
 	}
 	log.Info("service proxy started", "node", p.cfg.NodeName, "nodeIPs", p.cfg.NodeIPs, "clusterCIDRs", p.clusterCIDRs)
 	p.trigger()
+	go p.watchTable(ctx, log)
 	nfttable.Loop(ctx, log, p.changed, p.cfg.MinSyncInterval, p.sync)
+}
+
+// tableCheckInterval is how often the proxy checks that its table still exists.
+const tableCheckInterval = 5 * time.Second
+
+// watchTable rebuilds the table when it disappears (`nft delete table`, a
+// firewall reload): without a change to Services nothing else would notice.
+func (p *Proxier) watchTable(ctx context.Context, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(tableCheckInterval):
+		}
+		if p.checkTable(ctx) {
+			log.Warn("service proxy table missing; rebuilding it")
+		}
+	}
+}
+
+// checkTable reports whether the table is missing, and then has it rebuilt.
+func (p *Proxier) checkTable(ctx context.Context) bool {
+	if _, err := p.nft.List(ctx, "chains"); !knftables.IsNotFound(err) {
+		return false
+	}
+	p.gone.Store(true)
+	p.trigger()
+	return true
 }
 
 // sync makes the table match the informers' current state.
@@ -177,6 +210,9 @@ func (p *Proxier) sync(ctx context.Context) error {
 		return err
 	}
 	want, flows := Build(st)
+	if p.gone.Swap(false) {
+		p.applied = nil
+	}
 	ops, full, err := nfttable.Apply(ctx, p.nft, p.applied, want)
 	if err != nil {
 		p.applied = nil

@@ -1,7 +1,6 @@
 package resources
 
 import (
-	"fmt"
 	"slices"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
@@ -25,14 +24,7 @@ func (policyStrategy) Validate(obj, old runtime.Object) field.ErrorList {
 	}
 	errs := validateMeta(obj, old, apivalidation.NameIsDNSSubdomain)
 	sp := field.NewPath("spec")
-	if k := p.Spec.ParamKind; k != nil {
-		if _, err := schema.ParseGroupVersion(k.APIVersion); err != nil || k.APIVersion == "" {
-			errs = append(errs, field.Invalid(sp.Child("paramKind", "apiVersion"), k.APIVersion, "must be a valid group/version"))
-		}
-		if k.Kind == "" {
-			errs = append(errs, field.Required(sp.Child("paramKind", "kind"), ""))
-		}
-	}
+	errs = append(errs, validateParamKind(sp.Child("paramKind"), p.Spec.ParamKind)...)
 	if p.Spec.MatchConstraints == nil {
 		errs = append(errs, field.Required(sp.Child("matchConstraints"), ""))
 	} else if len(p.Spec.MatchConstraints.ResourceRules) == 0 {
@@ -57,19 +49,7 @@ func compilePolicyExpressions(sp *field.Path, p *admissionv1.ValidatingAdmission
 		return field.ErrorList{field.InternalError(sp, err)}
 	}
 	opts := plugincel.OptionalVariableDeclarations{HasParams: p.Spec.ParamKind != nil, HasAuthorizer: true}
-	var errs field.ErrorList
-	names := sets.New[string]()
-	for i, v := range p.Spec.Variables {
-		vp := sp.Child("variables").Index(i)
-		if v.Name == "" {
-			errs = append(errs, field.Required(vp.Child("name"), ""))
-		} else if names.Has(v.Name) {
-			errs = append(errs, field.Duplicate(vp.Child("name"), v.Name))
-		}
-		names.Insert(v.Name)
-		r := c.CompileAndStoreVariable(&validating.Variable{Name: v.Name, Expression: v.Expression}, opts, environment.StoredExpressions)
-		errs = append(errs, compileError(vp.Child("expression"), v.Expression, r)...)
-	}
+	errs := compileVariables(c, sp.Child("variables"), p.Spec.Variables, opts)
 	errs = append(errs, compileMatchConditions(c, sp.Child("matchConditions"), p.Spec.MatchConditions, opts)...)
 	for i, v := range p.Spec.Validations {
 		vp := sp.Child("validations").Index(i)
@@ -92,6 +72,40 @@ func compilePolicyExpressions(sp *field.Path, p *admissionv1.ValidatingAdmission
 		}
 		r := c.CompileCELExpression(&validating.AuditAnnotationCondition{Key: a.Key, ValueExpression: a.ValueExpression}, opts, environment.StoredExpressions)
 		errs = append(errs, compileError(ap.Child("valueExpression"), a.ValueExpression, r)...)
+	}
+	return errs
+}
+
+// validateParamKind requires a group/version and a kind when a policy takes params.
+func validateParamKind(p *field.Path, k *admissionv1.ParamKind) field.ErrorList {
+	if k == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	if _, err := schema.ParseGroupVersion(k.APIVersion); err != nil || k.APIVersion == "" {
+		errs = append(errs, field.Invalid(p.Child("apiVersion"), k.APIVersion, "must be a valid group/version"))
+	}
+	if k.Kind == "" {
+		errs = append(errs, field.Required(p.Child("kind"), ""))
+	}
+	return errs
+}
+
+// compileVariables compiles a policy's variables in order, storing each so that later
+// expressions may use it as variables.NAME.
+func compileVariables(c *plugincel.CompositedCompiler, p *field.Path, vars []admissionv1.Variable, opts plugincel.OptionalVariableDeclarations) field.ErrorList {
+	var errs field.ErrorList
+	names := sets.New[string]()
+	for i, v := range vars {
+		vp := p.Index(i)
+		if v.Name == "" {
+			errs = append(errs, field.Required(vp.Child("name"), ""))
+		} else if names.Has(v.Name) {
+			errs = append(errs, field.Duplicate(vp.Child("name"), v.Name))
+		}
+		names.Insert(v.Name)
+		r := c.CompileAndStoreVariable(&validating.Variable{Name: v.Name, Expression: v.Expression}, opts, environment.StoredExpressions)
+		errs = append(errs, compileError(vp.Child("expression"), v.Expression, r)...)
 	}
 	return errs
 }
@@ -134,7 +148,8 @@ func compileError(p *field.Path, expr string, r plugincel.CompilationResult) fie
 	if r.Error == nil {
 		return nil
 	}
-	return field.ErrorList{field.Invalid(p, expr, fmt.Sprintf("compilation failed: %v", r.Error.Detail))}
+	// The library's detail already says "compilation failed: ..." where it did.
+	return field.ErrorList{field.Invalid(p, expr, r.Error.Detail)}
 }
 
 func (policyBindingStrategy) Validate(obj, old runtime.Object) field.ErrorList {
@@ -164,20 +179,29 @@ func (policyBindingStrategy) Validate(obj, old runtime.Object) field.ErrorList {
 	if seen.Has(admissionv1.Deny) && seen.Has(admissionv1.Warn) {
 		errs = append(errs, field.Invalid(sp.Child("validationActions"), b.Spec.ValidationActions, "must not contain both Deny and Warn (repeating the same validation failure information in the API response and headers serves no purpose)"))
 	}
-	if r := b.Spec.ParamRef; r != nil {
-		rp := sp.Child("paramRef")
-		if (r.Name == "") == (r.Selector == nil) {
-			errs = append(errs, field.Forbidden(rp, "one of name or selector must be specified"))
-		}
-		actions := []admissionv1.ParameterNotFoundActionType{admissionv1.AllowAction, admissionv1.DenyAction}
-		if r.ParameterNotFoundAction == nil {
-			errs = append(errs, field.Required(rp.Child("parameterNotFoundAction"), ""))
-		} else if !slices.Contains(actions, *r.ParameterNotFoundAction) {
-			errs = append(errs, field.NotSupported(rp.Child("parameterNotFoundAction"), *r.ParameterNotFoundAction, actions))
-		}
-	}
+	errs = append(errs, validateParamRef(sp.Child("paramRef"), b.Spec.ParamRef)...)
 	if m := b.Spec.MatchResources; m != nil {
 		errs = append(errs, validateMatchResources(sp.Child("matchResources"), m)...)
+	}
+	return errs
+}
+
+// validateParamRef checks a binding's reference to its params: a name or a selector,
+// and what to do when none is found.
+func validateParamRef(p *field.Path, r *admissionv1.ParamRef) field.ErrorList {
+	if r == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	if (r.Name == "") == (r.Selector == nil) {
+		errs = append(errs, field.Forbidden(p, "one of name or selector must be specified"))
+	}
+	errs = append(errs, validateSelector(p.Child("selector"), r.Selector)...)
+	actions := []admissionv1.ParameterNotFoundActionType{admissionv1.AllowAction, admissionv1.DenyAction}
+	if r.ParameterNotFoundAction == nil {
+		errs = append(errs, field.Required(p.Child("parameterNotFoundAction"), ""))
+	} else if !slices.Contains(actions, *r.ParameterNotFoundAction) {
+		errs = append(errs, field.NotSupported(p.Child("parameterNotFoundAction"), *r.ParameterNotFoundAction, actions))
 	}
 	return errs
 }

@@ -243,7 +243,8 @@ func validateClientConfig(p *field.Path, cc admissionv1.WebhookClientConfig) fie
 		if s.Port != nil && (*s.Port < 1 || *s.Port > 65535) {
 			errs = append(errs, field.Invalid(sp.Child("port"), *s.Port, "port is not valid: must be between 1 and 65535, inclusive"))
 		}
-		if s.Path != nil && !strings.HasPrefix(*s.Path, "/") {
+		// An empty path means the root, as in Kubernetes.
+		if s.Path != nil && *s.Path != "" && !strings.HasPrefix(*s.Path, "/") {
 			errs = append(errs, field.Invalid(sp.Child("path"), *s.Path, "must start with a '/'"))
 		}
 	}

@@ -49,6 +49,22 @@ func (crdStrategy) PrepareForCreate(obj runtime.Object) {
 	}
 }
 
+// PrepareForUpdate keeps the status as generic does, and records a new storage
+// version in status.storedVersions, as Kubernetes does: objects written from now on
+// are stored in it, and a migration reads that list to know what remains.
+func (s crdStrategy) PrepareForUpdate(obj, old runtime.Object, subresource string) {
+	s.generic.PrepareForUpdate(obj, old, subresource)
+	crd, ok := obj.(*apiextensionsv1.CustomResourceDefinition)
+	if !ok || subresource == "status" {
+		return
+	}
+	for _, v := range crd.Spec.Versions {
+		if v.Storage {
+			crd.Status.StoredVersions = withString(crd.Status.StoredVersions, v.Name)
+		}
+	}
+}
+
 func withString(list []string, s string) []string {
 	for _, x := range list {
 		if x == s {

@@ -101,6 +101,8 @@ func All() []*Info {
 		{admission, "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", false, nil, nil, nil, validatingWebhookStrategy{}},
 		{admission, "validatingadmissionpolicies", "ValidatingAdmissionPolicy", false, nil, nil, []string{"status"}, policyStrategy{}},
 		{admission, "validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding", false, nil, nil, nil, policyBindingStrategy{}},
+		{admission, "mutatingadmissionpolicies", "MutatingAdmissionPolicy", false, nil, nil, nil, mutatingPolicyStrategy{}},
+		{admission, "mutatingadmissionpolicybindings", "MutatingAdmissionPolicyBinding", false, nil, nil, nil, mutatingPolicyBindingStrategy{}},
 		{aggregation, "apiservices", "APIService", false, nil, nil, []string{"status"}, apiServiceStrategy{}},
 	}
 	infos := make([]*Info, 0, len(rows)+10)

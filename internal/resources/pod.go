@@ -41,22 +41,15 @@ func (podStrategy) Default(obj runtime.Object) {
 	if s.EnableServiceLinks == nil {
 		s.EnableServiceLinks = podPtr(true)
 	}
-	windows := s.OS != nil && s.OS.Name == corev1.Windows
 	for i := range s.InitContainers {
 		c := &s.InitContainers[i]
 		defaultPodRequests(c)
 		defaultPodHostPorts(c, s.HostNetwork)
-		if !windows && c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			defaultPodResizePolicy(c)
-		}
 	}
 	for i := range s.Containers {
 		c := &s.Containers[i]
 		defaultPodRequests(c)
 		defaultPodHostPorts(c, s.HostNetwork)
-		if !windows {
-			defaultPodResizePolicy(c)
-		}
 	}
 }
 
@@ -81,25 +74,6 @@ func defaultPodHostPorts(c *corev1.Container, hostNetwork bool) {
 	for i := range c.Ports {
 		if c.Ports[i].HostPort == 0 {
 			c.Ports[i].HostPort = c.Ports[i].ContainerPort
-		}
-	}
-}
-
-// defaultPodResizePolicy records that CPU and memory given to a container can be
-// resized in place without a restart, for each of them the container asks for.
-func defaultPodResizePolicy(c *corev1.Container) {
-	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-		_, req := c.Resources.Requests[name]
-		_, lim := c.Resources.Limits[name]
-		if !req && !lim {
-			continue
-		}
-		found := false
-		for _, p := range c.ResizePolicy {
-			found = found || p.ResourceName == name
-		}
-		if !found {
-			c.ResizePolicy = append(c.ResizePolicy, corev1.ContainerResizePolicy{ResourceName: name, RestartPolicy: corev1.NotRequired})
 		}
 	}
 }
@@ -184,6 +158,12 @@ func (s podStrategy) PrepareForUpdate(obj, old runtime.Object, subresource strin
 	}
 	// Ephemeral containers change only through their subresource.
 	pod.Spec.EphemeralContainers = oldPod.Spec.EphemeralContainers
+	if subresource == "" {
+		// As Kubernetes' DefaultTolerationSeconds admission does on update too: a
+		// client replacing the tolerations keeps the defaults it never sent, which
+		// the only-additions rule for tolerations would otherwise refuse.
+		pod.Spec.Tolerations = podDefaultTolerations(pod.Spec.Tolerations)
+	}
 	if pod.Status.QOSClass == "" {
 		pod.Status.QOSClass = oldPod.Status.QOSClass
 	}

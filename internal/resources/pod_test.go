@@ -41,7 +41,13 @@ func TestPodUpdate(t *testing.T) {
 			p.Spec.Tolerations = append(p.Spec.Tolerations, corev1.Toleration{Key: "k", Operator: "Exists"})
 		}, []string{}},
 		{"tolerationSeconds may change", func(p *corev1.Pod) { p.Spec.Tolerations[0].TolerationSeconds = podPtr(int64(10)) }, []string{}},
-		{"tolerations may not be removed", func(p *corev1.Pod) { p.Spec.Tolerations = p.Spec.Tolerations[:1] },
+		{"a default toleration left out comes back", func(p *corev1.Pod) { p.Spec.Tolerations = p.Spec.Tolerations[:1] }, []string{}},
+		{"tolerations replaced by a new one keep the defaults", func(p *corev1.Pod) {
+			p.Spec.Tolerations = []corev1.Toleration{{Key: "foo", Operator: "Equal", Value: "bar", Effect: corev1.TaintEffectNoSchedule}}
+		}, []string{}},
+		{"tolerations may not be modified", func(p *corev1.Pod) {
+			p.Spec.Tolerations[0].Operator, p.Spec.Tolerations[0].Value = corev1.TolerationOpEqual, "x"
+		},
 			[]string{"spec.tolerations: FieldValueForbidden"}},
 		{"deadline may shrink", func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = podPtr(int64(60)) }, []string{}},
 		{"deadline may not grow", func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = podPtr(int64(6000)) },

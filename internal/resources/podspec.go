@@ -50,6 +50,7 @@ func validatePodSpec(s *corev1.PodSpec, p *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(p.Child("activeDeadlineSeconds"), *d, validation.InclusiveRangeError(1, math.MaxInt32)))
 	}
 	errs = append(errs, validatePodTolerations(s.Tolerations, p.Child("tolerations"))...)
+	errs = append(errs, validatePodSysctls(s, p.Child("securityContext", "sysctls"))...)
 	for i, sec := range s.ImagePullSecrets {
 		if sec.Name == "" {
 			errs = append(errs, field.Required(p.Child("imagePullSecrets").Index(i).Child("name"), ""))

@@ -111,6 +111,9 @@ spec:
   - name: tagged
     image: busybox:1.36
 `)
+	// No resizePolicy is defaulted: a container without one resizes in place
+	// (the kubelet reads a missing policy as NotRequired), and Kubernetes leaves it
+	// empty too, which clients compare against.
 	podStrategy{}.Default(pod)
 	podStrategy{}.PrepareForCreate(pod)
 	want := mustYAML[corev1.Pod](t, `
@@ -127,7 +130,6 @@ spec:
     ports: [{containerPort: 8080, hostPort: 8080, protocol: TCP}]
     env: [{name: NODE, valueFrom: {fieldRef: {apiVersion: v1, fieldPath: spec.nodeName}}}]
     resources: {limits: {cpu: 500m, memory: 128Mi}, requests: {cpu: 500m, memory: 128Mi}}
-    resizePolicy: [{resourceName: cpu, restartPolicy: NotRequired}, {resourceName: memory, restartPolicy: NotRequired}]
     livenessProbe: {httpGet: {port: 8080, path: /, scheme: HTTP}, timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3}
     terminationMessagePath: /dev/termination-log
     terminationMessagePolicy: File
@@ -254,6 +256,19 @@ spec:
 			p.Spec.Tolerations = []corev1.Toleration{{Key: "k", Operator: "Exists", Value: "v"}, {Operator: "Equal"}}
 		}, []string{"spec.tolerations[0].operator: FieldValueInvalid", "spec.tolerations[1].operator: FieldValueInvalid"}},
 		{"image whitespace", func(p *corev1.Pod) { p.Spec.Containers[0].Image = " nginx" }, []string{"spec.containers[0].image: FieldValueInvalid"}},
+		{"sysctls", func(p *corev1.Pod) {
+			// The conformance suite's set: only the malformed names are errors;
+			// unsafe or unknown ones are for the kubelet to refuse.
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{
+				{Name: "foo-", Value: "bar"}, {Name: "kernel.shmmax", Value: "1"}, {Name: "safe-and-unsafe", Value: "1"},
+				{Name: "bar..", Value: "42"}, {Name: "kernel/shmmax", Value: "2"}}}
+		}, []string{"spec.securityContext.sysctls[0].name: FieldValueInvalid", "spec.securityContext.sysctls[3].name: FieldValueInvalid",
+			"spec.securityContext.sysctls[4].name: FieldValueDuplicate"}},
+		{"net sysctl with host network", func(p *corev1.Pod) {
+			p.Spec.HostNetwork = true
+			p.Spec.Containers[0].Ports[0].HostPort = 80
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "net.ipv4.ip_local_port_range", Value: "1024 65000"}, {Name: "kernel.shm_rmid_forced", Value: "1"}}}
+		}, []string{"spec.securityContext.sysctls[0].name: FieldValueInvalid"}},
 		{"configMap without name", func(p *corev1.Pod) {
 			p.Spec.Volumes[0].VolumeSource = corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{DefaultMode: podPtr(int32(01000))}}
 		}, []string{"spec.volumes[0].configMap.defaultMode: FieldValueInvalid", "spec.volumes[0].configMap.name: FieldValueRequired"}},

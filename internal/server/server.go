@@ -24,6 +24,7 @@ import (
 	"skiff/internal/controllers/csrsigning"
 	"skiff/internal/controllers/daemonset"
 	"skiff/internal/controllers/deployment"
+	"skiff/internal/controllers/etcdmember"
 	"skiff/internal/controllers/job"
 	"skiff/internal/controllers/manager"
 	"skiff/internal/controllers/nodeipam"
@@ -75,6 +76,10 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		// The signer needs the CA's key, which only the server holds.
 		cons["csrsigning"] = func(c *controller.Context) manager.Runner { return csrsigning.New(c, srv.CA, cfg.ServiceCIDR) }
+		// Deleting a server's Node removes its etcd member, which only a server can reach.
+		if m := srv.Members(); m != nil {
+			cons["etcdmember"] = func(c *controller.Context) manager.Runner { return etcdmember.New(c, m) }
+		}
 		g.Go(func() error {
 			return standAgain(ctx, "controller manager", func() error {
 				return manager.Run(ctx, rc, manager.Options{LeaderElect: true, Constructors: cons})

@@ -62,8 +62,33 @@ func (c *Cluster) members(ctx context.Context) ([]Member, error) {
 	return out, nil
 }
 
-// Remove takes the server called name out of the etcd cluster.
+// Remove takes the server called name out of the etcd cluster. It refuses this
+// server's own member: its etcd would stop under the request.
 func (c *Cluster) Remove(ctx context.Context, name string) error {
+	return c.remove(ctx, name, false)
+}
+
+// RemoveMember takes the server called name out of the etcd cluster, even this
+// one (which then stops): the etcd-member controller calls it when a server's
+// Node is deleted.
+func (c *Cluster) RemoveMember(ctx context.Context, name string) error {
+	return c.remove(ctx, name, true)
+}
+
+// MemberNames names every member, learners included.
+func (c *Cluster) MemberNames(ctx context.Context) ([]string, error) {
+	ms, err := c.members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = m.Name
+	}
+	return names, nil
+}
+
+func (c *Cluster) remove(ctx context.Context, name string, self bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	list, err := c.Etcd.MemberList(ctx)
@@ -74,7 +99,7 @@ func (c *Cluster) Remove(ctx context.Context, name string) error {
 		if m.Name != name {
 			continue
 		}
-		if m.ID == c.Self {
+		if m.ID == c.Self && !self {
 			return apierrors.NewBadRequest(fmt.Sprintf("server %q is the one answering this request; remove it through another server", name))
 		}
 		if _, err := c.Etcd.MemberRemove(ctx, m.ID); err != nil {

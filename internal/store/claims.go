@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"skiff/internal/resources"
 )
 
 // claimsRoot holds allocation records (a Service's cluster IP, its node ports)
@@ -55,4 +58,33 @@ func (c *Claims) Release(value string) error {
 	defer cancel()
 	_, err := c.cli.Delete(ctx, c.prefix+value)
 	return err
+}
+
+// List returns every record under the prefix with the revision it was created at.
+func (c *Claims) List(ctx context.Context) ([]resources.ClaimRecord, error) {
+	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	defer cancel()
+	resp, err := c.cli.Get(ctx, c.prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]resources.ClaimRecord, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		out = append(out, resources.ClaimRecord{Value: strings.TrimPrefix(string(kv.Key), c.prefix), Created: kv.CreateRevision})
+	}
+	return out, nil
+}
+
+// ReleaseRecord frees r's value unless its record is no longer r (released and
+// claimed again since it was listed); false when it was not r.
+func (c *Claims) ReleaseRecord(ctx context.Context, r resources.ClaimRecord) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	defer cancel()
+	key := c.prefix + r.Value
+	resp, err := c.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", r.Created)).
+		Then(clientv3.OpDelete(key)).Commit()
+	if err != nil {
+		return false, err
+	}
+	return resp.Succeeded, nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"net/netip"
 	"sync"
 	"testing"
@@ -50,5 +51,38 @@ func TestClaimsKeepTwoServersApart(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s handed out %d times", ip, n)
 		}
+	}
+}
+
+// TestReleaseRecordOnlyTheOneListed: a record listed, then released and claimed
+// again by someone else, is not released by the stale listing.
+func TestReleaseRecordOnlyTheOneListed(t *testing.T) {
+	e := startTestEtcd(t)
+	c := New(e.Client, runtime.NewScheme()).Claims("nodeports/")
+	ctx := context.Background()
+	for _, v := range []string{"30001", "30002"} {
+		if ok, err := c.Claim(v); !ok || err != nil {
+			t.Fatalf("claim %s: %v %v", v, ok, err)
+		}
+	}
+	listed, err := c.List(ctx)
+	if err != nil || len(listed) != 2 || listed[0].Value != "30001" || listed[1].Value != "30002" {
+		t.Fatalf("List: %v, %v", listed, err)
+	}
+	if err := c.Release("30002"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.Claim("30002"); !ok || err != nil {
+		t.Fatalf("claim again: %v %v", ok, err)
+	}
+	if ok, err := c.ReleaseRecord(ctx, listed[1]); ok || err != nil {
+		t.Fatalf("stale record released: %v %v", ok, err)
+	}
+	if ok, err := c.ReleaseRecord(ctx, listed[0]); !ok || err != nil {
+		t.Fatalf("listed record not released: %v %v", ok, err)
+	}
+	now, err := c.List(ctx)
+	if err != nil || len(now) != 1 || now[0].Value != "30002" || now[0].Created == listed[1].Created {
+		t.Fatalf("after the releases: %v, %v; want only the new 30002", now, err)
 	}
 }

@@ -244,13 +244,38 @@ func (s *Store) waitFor(ctx context.Context, rev int64) error {
 	}
 }
 
-// currentRevision asks etcd for its newest revision.
+// electionWait is how long a consistent read waits for etcd to elect a leader.
+const electionWait = 3 * time.Second
+
+// currentRevision asks etcd for its newest revision: a quorum read. While etcd
+// elects a new leader (the server that led it died) that read fails; it is
+// retried for a few seconds, so that reads ride through an election rather than
+// fail with a 503.
 func (s *Store) currentRevision(ctx context.Context) (int64, error) {
-	resp, err := s.cli.Get(ctx, root+"\x00", clientv3.WithCountOnly())
-	if err != nil {
-		return 0, err
+	deadline := time.Now().Add(electionWait)
+	for {
+		resp, err := s.cli.Get(ctx, root+"\x00", clientv3.WithCountOnly())
+		if err == nil {
+			return resp.Header.Revision, nil
+		}
+		if !electing(err) || time.Now().After(deadline) {
+			return 0, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	return resp.Header.Revision, nil
+}
+
+// electing reports an etcd error that means "no leader right now".
+func electing(err error) bool {
+	switch rpctypes.ErrorDesc(err) {
+	case rpctypes.ErrLeaderChanged.Error(), rpctypes.ErrNoLeader.Error(), rpctypes.ErrTimeoutDueToLeaderFail.Error():
+		return true
+	}
+	return false
 }
 
 // isCompacted reports an etcd "revision compacted" error.

@@ -183,3 +183,50 @@ func TestDeploymentRecreateAndScale(t *testing.T) {
 		return len(pods) == 5 && got.Status.AvailableReplicas == 5, fmt.Sprintf("%s %+v", wltest.Describe(pods), got.Status)
 	})
 }
+
+// TestDeploymentProportionalScaling is the conformance suite's case: a rollout stuck
+// on an image that never starts (new ReplicaSet 5, old 8 of 10, maxSurge 3,
+// maxUnavailable 2) is scaled to 30, and the 20 new pods are spread 12 to the old
+// ReplicaSet and 8 to the new one, in proportion to their sizes.
+func TestDeploymentProportionalScaling(t *testing.T) {
+	stuck := func(p *corev1.Pod) fakekubelet.Outcome {
+		if p.Spec.Containers[0].Image == "web:404" {
+			return fakekubelet.Outcome{Phase: corev1.PodPending}
+		}
+		return fakekubelet.Outcome{Phase: corev1.PodRunning}
+	}
+	env := wltest.Start(t, wltest.Options{Outcome: stuck}, New, replicaset.New)
+	d := seedDeployment("web:v1")
+	d.Spec.Replicas = new(int32(10))
+	surge, unavailable := intstr.FromInt32(3), intstr.FromInt32(2)
+	d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable}
+	dcl := env.Client.AppsV1().Deployments(env.NS)
+	if _, err := dcl.Create(env.Ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sizes := func() (old, cur int32, desc string) {
+		l, _ := env.Client.AppsV1().ReplicaSets(env.NS).List(env.Ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		for _, rs := range l.Items {
+			if rs.Spec.Template.Spec.Containers[0].Image == "web:404" {
+				cur = *rs.Spec.Replicas
+			} else {
+				old = *rs.Spec.Replicas
+			}
+		}
+		return old, cur, fmt.Sprintf("old %d new %d", old, cur)
+	}
+	wltest.Eventually(t, 30*time.Second, func() (bool, string) {
+		got, _ := dcl.Get(env.Ctx, "web", metav1.GetOptions{})
+		return got.Status.AvailableReplicas == 10, fmt.Sprintf("%+v", got.Status)
+	})
+	env.Kubectl(t, "set", "image", "deployment/web", "web=web:404")
+	wltest.Eventually(t, 30*time.Second, func() (bool, string) {
+		old, cur, desc := sizes()
+		return old == 8 && cur == 5, desc
+	})
+	env.Kubectl(t, "scale", "deployment/web", "--replicas=30")
+	wltest.Eventually(t, 30*time.Second, func() (bool, string) {
+		old, cur, desc := sizes()
+		return old == 20 && cur == 13, desc + ", want old 20 new 13"
+	})
+}

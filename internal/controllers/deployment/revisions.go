@@ -138,11 +138,9 @@ func setRSAnnotations(d *appsv1.Deployment, rs *appsv1.ReplicaSet, rev int64) bo
 
 func (dc *dController) updateNewRSAnnotations(ctx context.Context, d *appsv1.Deployment, rs *appsv1.ReplicaSet, rev int64) (*appsv1.ReplicaSet, error) {
 	rs = rs.DeepCopy()
-	changed := setRSAnnotations(d, rs, rev)
-	if setReplicasAnnotations(rs, d) {
-		changed = true
-	}
-	if !changed {
+	// The size annotations are left as they are: they record the Deployment size the
+	// ReplicaSet was last scaled for, which proportional scaling reads back.
+	if !setRSAnnotations(d, rs, rev) {
 		return rs, nil
 	}
 	return dc.client.AppsV1().ReplicaSets(rs.Namespace).Update(ctx, rs, metav1.UpdateOptions{})

@@ -106,6 +106,8 @@ func (jc *jobController) failureTarget(job *batchv1.Job, policyMsg string, now t
 	switch {
 	case policyMsg != "":
 		return reasonPolicy, policyMsg
+	case tooManyFailedIndexes(job):
+		return reasonMaxFailedIndexes, msgMaxFailedIndexes
 	case job.Spec.BackoffLimit != nil && job.Status.Failed > *job.Spec.BackoffLimit:
 		return reasonBackoffLimit, msgBackoffLimit
 	case pastDeadline(job, now):

@@ -37,9 +37,16 @@ func (jc *jobController) syncRunning(ctx context.Context, key string, job *batch
 	}
 	active, terminating := activePods(pods)
 	before := job.Status.DeepCopy()
+	if perIndexLimit(job) && job.Status.FailedIndexes == nil {
+		job.Status.FailedIndexes = new("")
+	}
 	if !hasTrue(job, batchv1.JobFailureTarget) && !hasTrue(job, batchv1.JobSuccessCriteriaMet) {
 		if reason, msg := jc.failureTarget(job, policyMsg, now); reason != "" {
 			setCondition(job, batchv1.JobFailureTarget, corev1.ConditionTrue, reason, msg, now)
+		} else if msg, ok := successPolicyMet(job); ok {
+			setCondition(job, batchv1.JobSuccessCriteriaMet, corev1.ConditionTrue, reasonSuccessPolicy, msg, now)
+		} else if endedWithFailedIndexes(job) {
+			setCondition(job, batchv1.JobFailureTarget, corev1.ConditionTrue, reasonFailedIndexes, msgFailedIndexes, now)
 		} else if successMet(job, len(active)) {
 			setCondition(job, batchv1.JobSuccessCriteriaMet, corev1.ConditionTrue, reasonCompletions, msgCompletions, now)
 		}
@@ -104,7 +111,8 @@ func (jc *jobController) finish(ctx context.Context, job *batchv1.Job, pods, act
 		}
 		return nil
 	}
-	if setCondition(job, batchv1.JobComplete, corev1.ConditionTrue, reasonCompletions, msgCompletions, now) {
+	met := getCondition(job, batchv1.JobSuccessCriteriaMet)
+	if setCondition(job, batchv1.JobComplete, corev1.ConditionTrue, met.Reason, met.Message, now) {
 		t := metav1.NewTime(now)
 		job.Status.CompletionTime = &t
 		jc.rec.Event(job, corev1.EventTypeNormal, "Completed", "Job completed")
@@ -163,7 +171,7 @@ func (jc *jobController) manage(ctx context.Context, job *batchv1.Job, pods, act
 	if live.ResourceVersion != job.ResourceVersion {
 		return 0, nil // the informer will bring the newer Job and another sync
 	}
-	return 0, jc.createPods(ctx, job.Namespace+"/"+job.Name, job, create)
+	return 0, jc.createPods(ctx, job.Namespace+"/"+job.Name, job, create, indexFailures(job, pods))
 }
 
 func parallelism(job *batchv1.Job) int {
@@ -190,12 +198,12 @@ func planNonIndexed(job *batchv1.Job, active, busy []*corev1.Pod) ([]*int, []*co
 	return make([]*int, max(want-len(busy), 0)), nil
 }
 
-// planIndexed creates the lowest indexes that are neither done nor running, and
+// planIndexed creates the lowest indexes that are neither done, failed nor running, and
 // deletes duplicates and pods beyond parallelism.
 func planIndexed(job *batchv1.Job, active, busy []*corev1.Pod) ([]*int, []*corev1.Pod) {
 	n := completions(job)
-	done := map[int]bool{}
-	for _, i := range parseIndexes(job.Status.CompletedIndexes, n) {
+	done := map[int]bool{} // succeeded or failed for good: never run again
+	for _, i := range append(parseIndexes(job.Status.CompletedIndexes, n), failedIndexes(job)...) {
 		done[i] = true
 	}
 	running := map[int]bool{}
@@ -237,12 +245,14 @@ func (jc *jobController) backoffLeft(job *batchv1.Job, pods []*corev1.Pod, now t
 	return last.Add(backoffDelay(job.Status.Failed, jc.opts.BackoffBase, jc.opts.BackoffMax)).Sub(now)
 }
 
-func (jc *jobController) createPods(ctx context.Context, key string, job *batchv1.Job, indexes []*int) error {
+// createPods creates a pod per entry of indexes (nil: not Indexed); failures are the
+// counted failures of each index so far.
+func (jc *jobController) createPods(ctx context.Context, key string, job *batchv1.Job, indexes []*int, failures map[int]int) error {
 	jc.exp.ExpectCreations(key, len(indexes))
 	var attempted atomic.Int32
 	_, err := workloads.SlowStartBatch(len(indexes), 1, func(i int) error {
 		attempted.Add(1)
-		pod, err := jc.client.CoreV1().Pods(job.Namespace).Create(ctx, newPod(job, indexes[i]), metav1.CreateOptions{})
+		pod, err := jc.client.CoreV1().Pods(job.Namespace).Create(ctx, newPod(job, indexes[i], failures), metav1.CreateOptions{})
 		if err != nil {
 			jc.exp.CreationObserved(key)
 			jc.rec.Eventf(job, corev1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)
@@ -274,8 +284,9 @@ func (jc *jobController) deletePods(ctx context.Context, job *batchv1.Job, pods 
 }
 
 // newPod is a pod of job; an Indexed Job's pod carries its index in its name,
-// hostname, annotation, label and JOB_COMPLETION_INDEX.
-func newPod(job *batchv1.Job, index *int) *corev1.Pod {
+// hostname, annotation, label and JOB_COMPLETION_INDEX, and with a per-index limit,
+// the failures of its index so far.
+func newPod(job *batchv1.Job, index *int, failures map[int]int) *corev1.Pod {
 	pod := workloads.PodFromTemplate(job.Spec.Template.DeepCopy(), job, kindJob)
 	pod.Finalizers = append(pod.Finalizers, TrackingFinalizer)
 	if index == nil {
@@ -291,6 +302,9 @@ func newPod(job *batchv1.Job, index *int) *corev1.Pod {
 	}
 	pod.Annotations[batchv1.JobCompletionIndexAnnotation] = idx
 	pod.Labels[batchv1.JobCompletionIndexAnnotation] = idx
+	if perIndexLimit(job) {
+		pod.Annotations[batchv1.JobIndexFailureCountAnnotation] = strconv.Itoa(failures[*index])
+	}
 	if pod.Spec.Hostname == "" {
 		pod.Spec.Hostname = fmt.Sprintf("%s-%s", job.Name, idx)
 	}

@@ -98,3 +98,61 @@ func TestMatchFailurePolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestPodFailedWaitsForPhaseWithAFailurePolicy(t *testing.T) {
+	deleted := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &metav1.Time{Time: time.Unix(1, 0)}}}
+	deleted.Status.Phase = corev1.PodRunning
+	plain := &batchv1.Job{Spec: batchv1.JobSpec{PodReplacementPolicy: new(batchv1.TerminatingOrFailed)}}
+	withPolicy := &batchv1.Job{Spec: batchv1.JobSpec{PodReplacementPolicy: new(batchv1.Failed)}}
+	if !podFailed(plain, deleted) {
+		t.Error("a deleted running pod should count as failed at once")
+	}
+	if podFailed(withPolicy, deleted) {
+		t.Error("with replacement on Failed only, a deleted pod is not failed until its phase says so")
+	}
+	deleted.Status.Phase = corev1.PodFailed
+	if !podFailed(withPolicy, deleted) {
+		t.Error("a Failed pod failed")
+	}
+}
+
+func TestSuccessPolicy(t *testing.T) {
+	tests := []struct {
+		name      string
+		completed string
+		rules     []batchv1.SuccessPolicyRule
+		want      string
+	}{
+		{"count met", "3", []batchv1.SuccessPolicyRule{{SucceededCount: new(int32(1))}}, "Matched rules at index 0"},
+		{"count not met", "", []batchv1.SuccessPolicyRule{{SucceededCount: new(int32(1))}}, ""},
+		{"all of the set", "0,2", []batchv1.SuccessPolicyRule{{SucceededIndexes: new("0,2")}}, "Matched rules at index 0"},
+		{"part of the set", "0", []batchv1.SuccessPolicyRule{{SucceededIndexes: new("0,2")}}, ""},
+		{"count within the set, second rule", "1,2", []batchv1.SuccessPolicyRule{{SucceededIndexes: new("0")},
+			{SucceededIndexes: new("1-3"), SucceededCount: new(int32(2))}}, "Matched rules at index 1"},
+	}
+	for _, tt := range tests {
+		job := &batchv1.Job{Spec: batchv1.JobSpec{Completions: new(int32(5)), CompletionMode: new(batchv1.IndexedCompletion),
+			SuccessPolicy: &batchv1.SuccessPolicy{Rules: tt.rules}}, Status: batchv1.JobStatus{CompletedIndexes: tt.completed}}
+		if got, _ := successPolicyMet(job); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestIndexFails(t *testing.T) {
+	job := &batchv1.Job{Spec: batchv1.JobSpec{Completions: new(int32(2)), CompletionMode: new(batchv1.IndexedCompletion),
+		BackoffLimitPerIndex: new(int32(1))}}
+	pod := func(count string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{batchv1.JobIndexFailureCountAnnotation: count}}}
+	}
+	failIndex := batchv1.PodFailurePolicyActionFailIndex
+	if indexFails(job, pod("0"), nil) {
+		t.Error("the first failure of an index with backoffLimitPerIndex 1 is retried")
+	}
+	if !indexFails(job, pod("1"), nil) {
+		t.Error("the second failure fails the index")
+	}
+	if !indexFails(job, pod("0"), &failIndex) {
+		t.Error("FailIndex fails the index at once")
+	}
+}

@@ -20,13 +20,16 @@ import (
 // failed, and the ones to let go uncounted (ignored by the failure policy, or a
 // second success of an index). policyMsg is set when a FailJob rule matched.
 type finishedPods struct {
-	succeeded, failed, ignored []*corev1.Pod
-	completedIndexes           string
-	policyMsg                  string
+	succeeded, failed, ignored      []*corev1.Pod
+	completedIndexes, failedIndexes string
+	policyMsg                       string
 }
 
 func (jc *jobController) classify(key string, job *batchv1.Job, pods []*corev1.Pod) finishedPods {
 	f := finishedPods{completedIndexes: job.Status.CompletedIndexes}
+	if job.Status.FailedIndexes != nil {
+		f.failedIndexes = *job.Status.FailedIndexes
+	}
 	seen := map[types.UID]bool{}
 	if u := job.Status.UncountedTerminatedPods; u != nil {
 		for _, uid := range append(append([]types.UID(nil), u.Succeeded...), u.Failed...) {
@@ -40,7 +43,8 @@ func (jc *jobController) classify(key string, job *batchv1.Job, pods []*corev1.P
 		switch {
 		case p.Status.Phase == corev1.PodSucceeded:
 			f.addSucceeded(job, p)
-		case p.Status.Phase == corev1.PodFailed:
+		case podFailed(job, p):
+			// (A pod deleted before it finished will never succeed: it failed.)
 			action, msg := matchFailurePolicy(job.Spec.PodFailurePolicy, p)
 			switch {
 			case action != nil && *action == batchv1.PodFailurePolicyActionIgnore:
@@ -49,9 +53,9 @@ func (jc *jobController) classify(key string, job *batchv1.Job, pods []*corev1.P
 			case action != nil && *action == batchv1.PodFailurePolicyActionFailJob && f.policyMsg == "":
 				f.policyMsg = msg
 			}
-			f.failed = append(f.failed, p)
-		case p.DeletionTimestamp != nil:
-			// Deleted before it finished: it will never succeed, so it failed.
+			if idx, ok := podIndex(p); ok && idx < completions(job) && indexFails(job, p, action) {
+				f.failedIndexes = addIndex(f.failedIndexes, idx, completions(job))
+			}
 			f.failed = append(f.failed, p)
 		}
 	}
@@ -98,6 +102,9 @@ func (jc *jobController) track(ctx context.Context, key string, job *batchv1.Job
 			u.Failed = append(u.Failed, p.UID)
 		}
 		job.Status.CompletedIndexes = f.completedIndexes
+		if perIndexLimit(job) {
+			job.Status.FailedIndexes = &f.failedIndexes
+		}
 		if err := jc.writeStatus(ctx, job); err != nil {
 			return "", err
 		}

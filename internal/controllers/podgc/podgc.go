@@ -175,6 +175,9 @@ func (g *GC) collectStuckTerminating(ctx context.Context, pods []*corev1.Pod) {
 			continue
 		}
 		if p.Spec.NodeName == "" {
+			// No kubelet will report how it ended: it failed (a Job with a pod
+			// failure policy counts a deleted pod only once it has a phase).
+			markFailed(ctx, g.c, p)
 			g.delete(ctx, p, true, "")
 			continue
 		}
@@ -213,6 +216,18 @@ func (g *GC) delete(ctx context.Context, p *corev1.Pod, force bool, why string) 
 	err := g.c.Client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, opts)
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		slog.Warn("pod GC could not delete pod", "pod", p.Namespace+"/"+p.Name, "err", err)
+	}
+}
+
+// markFailed gives a pod that never finished the Failed phase.
+func markFailed(ctx context.Context, c *controller.Context, p *corev1.Pod) {
+	if terminated(p) {
+		return
+	}
+	upd := p.DeepCopy()
+	upd.Status.Phase = corev1.PodFailed
+	if _, err := c.Client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, upd, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		slog.Debug("pod GC could not mark pod failed", "pod", p.Namespace+"/"+p.Name, "err", err)
 	}
 }
 

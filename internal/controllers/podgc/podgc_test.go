@@ -99,4 +99,14 @@ func TestCollectUnscheduledTerminating(t *testing.T) {
 	if diff := cmp.Diff(map[string]bool{"pending": true}, deleted(client)); diff != "" {
 		t.Errorf("deleted (-want +got):\n%s", diff)
 	}
+	// It is marked Failed first: a finalizer may keep it, and its owner must see how it ended.
+	failed := false
+	for _, a := range client.Actions() {
+		if u, ok := a.(k8stesting.UpdateAction); ok && a.GetSubresource() == "status" {
+			failed = failed || u.GetObject().(*corev1.Pod).Status.Phase == corev1.PodFailed
+		}
+	}
+	if !failed {
+		t.Error("the unscheduled pod was not marked Failed before its deletion")
+	}
 }

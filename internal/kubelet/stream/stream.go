@@ -47,17 +47,18 @@ func (h *handlers) exec(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := h.rt.Exec(r.Context(), r.PathValue("ns"), r.PathValue("pod"), r.PathValue("container"), cmd, o)
-	h.relay(w, r, u, o, err)
+	h.relay(w, r, u, o, cmd, err)
 }
 
 func (h *handlers) attach(w http.ResponseWriter, r *http.Request) {
 	o := options(r)
 	u, err := h.rt.Attach(r.Context(), r.PathValue("ns"), r.PathValue("pod"), r.PathValue("container"), o)
-	h.relay(w, r, u, o, err)
+	h.relay(w, r, u, o, nil, err)
 }
 
-// relay connects the client to the runtime's streaming session at rawURL.
-func (h *handlers) relay(w http.ResponseWriter, r *http.Request, rawURL string, o Options, err error) {
+// relay connects the client to the runtime's streaming session at rawURL: an exec
+// of cmd, or an attach when cmd is nil.
+func (h *handlers) relay(w http.ResponseWriter, r *http.Request, rawURL string, o Options, cmd []string, err error) {
 	if err != nil {
 		httpError(w, err)
 		return
@@ -67,8 +68,12 @@ func (h *handlers) relay(w http.ResponseWriter, r *http.Request, rawURL string, 
 		http.Error(w, fmt.Sprintf("runtime returned a bad streaming URL: %v", err), http.StatusInternalServerError)
 		return
 	}
+	if wsstream.IsWebSocketRequestWithStreamCloseProtocol(r) {
+		serveWebSocketExec(w, r, target, o) // v5.channel.k8s.io
+		return
+	}
 	if wsstream.IsWebSocketRequest(r) {
-		serveWebSocketExec(w, r, target, o)
+		serveLegacyWebSocket(w, r, target, o, cmd)
 		return
 	}
 	// SPDY: the runtime's streaming server speaks it; pass the upgrade through.

@@ -21,8 +21,8 @@ import (
 	utilexec "k8s.io/client-go/util/exec"
 )
 
-// Channels of the channel.k8s.io WebSocket protocols: each binary message starts
-// with the channel's number. v5 adds a close message: 255 followed by the channel.
+// Channels of the v5.channel.k8s.io WebSocket protocol: each binary message starts
+// with the channel's number; a close message is 255 followed by the channel.
 const (
 	chanStdin  = 0
 	chanStdout = 1
@@ -33,7 +33,7 @@ const (
 )
 
 var execUpgrader = websocket.Upgrader{
-	Subprotocols:    []string{remotecommand.StreamProtocolV5Name, remotecommand.StreamProtocolV4Name},
+	Subprotocols:    []string{remotecommand.StreamProtocolV5Name},
 	ReadBufferSize:  32 << 10,
 	WriteBufferSize: 32 << 10,
 	// The API server authenticated and authorized the user; the browser origin
@@ -83,7 +83,7 @@ func (q *sizeQueue) Next() *clientremote.TerminalSize {
 	}
 }
 
-// serveWebSocketExec speaks kubectl's WebSocket exec protocol (v4/v5) to the client
+// serveWebSocketExec speaks kubectl's WebSocket exec protocol (v5) to the client
 // and SPDY to the runtime, and reports the command's exit status on the error channel.
 func serveWebSocketExec(w http.ResponseWriter, r *http.Request, target *url.URL, o Options) {
 	conn, err := execUpgrader.Upgrade(w, r, nil)
@@ -92,13 +92,12 @@ func serveWebSocketExec(w http.ResponseWriter, r *http.Request, target *url.URL,
 	}
 	defer conn.Close()
 	ws := &wsConn{c: conn}
-	v5 := conn.Subprotocol() == remotecommand.StreamProtocolV5Name
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 
 	stdinR, stdinW := io.Pipe()
 	sizes := &sizeQueue{ch: make(chan clientremote.TerminalSize, 4), done: ctx.Done()}
-	go readClient(ctx, cancel, conn, stdinW, sizes, v5)
+	go readClient(ctx, cancel, conn, stdinW, sizes)
 
 	opts := clientremote.StreamOptions{Tty: o.TTY}
 	if o.Stdin {
@@ -127,9 +126,9 @@ func serveWebSocketExec(w http.ResponseWriter, r *http.Request, target *url.URL,
 	ws.mu.Unlock()
 }
 
-// readClient demultiplexes what the client sends: stdin, resizes and (v5) the
-// closing of stdin. It ends the session when the client goes away.
-func readClient(ctx context.Context, cancel context.CancelFunc, conn *websocket.Conn, stdin *io.PipeWriter, sizes *sizeQueue, v5 bool) {
+// readClient demultiplexes what the client sends: stdin, resizes and the closing
+// of stdin. It ends the session when the client goes away.
+func readClient(ctx context.Context, cancel context.CancelFunc, conn *websocket.Conn, stdin *io.PipeWriter, sizes *sizeQueue) {
 	defer stdin.Close()
 	for {
 		_, msg, err := conn.ReadMessage()
@@ -157,14 +156,14 @@ func readClient(ctx context.Context, cancel context.CancelFunc, conn *websocket.
 				}
 			}
 		case chanClose:
-			if v5 && len(msg) > 1 && msg[1] == chanStdin {
+			if len(msg) > 1 && msg[1] == chanStdin {
 				_ = stdin.Close()
 			}
 		}
 	}
 }
 
-// exitStatus is the metav1.Status the v4/v5 protocols send on the error channel.
+// exitStatus is the metav1.Status the v5 protocol sends on the error channel.
 func exitStatus(err error) metav1.Status {
 	st := metav1.Status{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}}
 	var exitErr utilexec.ExitError

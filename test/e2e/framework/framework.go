@@ -69,6 +69,13 @@ type Cluster struct {
 	args       []string
 }
 
+// EvictionHard are the kubelet thresholds of every node a test starts (a test's own
+// --eviction-hard comes later and wins). The memory threshold is Kubernetes' default;
+// the disk ones are absolute because test machines share one large disk that is often
+// more than 90% used, where the default nodefs.available<10% would taint the node with
+// DiskPressure and evict every pod, whatever the tests themselves need.
+const EvictionHard = "memory.available<100Mi,nodefs.available<512Mi,nodefs.inodesFree<1%"
+
 // StartServer runs `skiff server` with a fresh data dir under dir and waits until
 // kubectl can reach it.
 func StartServer(dir string, extraArgs ...string) (*Cluster, error) {
@@ -90,7 +97,8 @@ func (c *Cluster) start(bin string, extraArgs []string) error {
 		return err
 	}
 	c.args = extraArgs
-	args := append([]string{"server", "--data-dir", c.Dir, "--https-port", "0", "--bind-address", "0.0.0.0"}, extraArgs...)
+	args := append([]string{"server", "--data-dir", c.Dir, "--https-port", "0", "--bind-address", "0.0.0.0",
+		"--eviction-hard", EvictionHard}, extraArgs...)
 	c.cmd = exec.Command(bin, args...)
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -78,6 +78,9 @@ func resetNode(dataDir, name string) {
 // Agent is a running `skiff agent` process: another node of the cluster.
 type Agent struct {
 	Name, Dir, LogPath string
+	cluster            *Cluster
+	bin                string
+	args               []string
 	cmd                *exec.Cmd
 	done               chan error
 }
@@ -96,29 +99,46 @@ func (c *Cluster) StartAgent(dir, name string, extraArgs ...string) (*Agent, err
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{Name: name, Dir: filepath.Join(dir, name), LogPath: filepath.Join(dir, name+".log"), done: make(chan error, 1)}
-	logf, err := os.Create(a.LogPath)
-	if err != nil {
-		return nil, err
-	}
-	args := append([]string{"agent", "--server", strings.TrimSpace(server), "--token", strings.TrimSpace(string(token)),
+	a := &Agent{Name: name, Dir: filepath.Join(dir, name), LogPath: filepath.Join(dir, name+".log"), cluster: c, bin: bin}
+	a.args = append([]string{"agent", "--server", strings.TrimSpace(server), "--token", strings.TrimSpace(string(token)),
 		"--data-dir", a.Dir, "--node-name", name, "--kubelet-port", "0",
-		"--dns-port", "0", "--ingress-http-port", "0", "--ingress-https-port", "0"}, extraArgs...)
-	a.cmd = exec.Command(bin, args...)
+		"--dns-port", "0", "--ingress-http-port", "0", "--ingress-https-port", "0", "--eviction-hard", EvictionHard}, extraArgs...)
+	return a, a.start()
+}
+
+// start runs the agent process (its log appended to) and waits for its node to
+// be Ready.
+func (a *Agent) start() error {
+	logf, err := os.OpenFile(a.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	a.done = make(chan error, 1)
+	a.cmd = exec.Command(a.bin, a.args...)
 	a.cmd.Stdout, a.cmd.Stderr = logf, logf
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := a.cmd.Start(); err != nil {
 		logf.Close()
-		return nil, err
+		return err
 	}
 	go func() { a.done <- a.cmd.Wait(); logf.Close() }()
-	if err := c.WaitNodeReady(name); err != nil {
+	if err := a.cluster.WaitNodeReady(a.Name); err != nil {
 		a.Stop()
 		data, _ := os.ReadFile(a.LogPath)
-		return nil, fmt.Errorf("%w\nagent log:\n%s", err, data)
+		return fmt.Errorf("%w\nagent log:\n%s", err, data)
 	}
-	return a, nil
+	return nil
 }
+
+// Kill ends the agent at once (SIGKILL to its process group), as a crash would;
+// its containers keep running.
+func (a *Agent) Kill() {
+	_ = syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL)
+	a.done <- <-a.done // put the exit back, so a later Stop returns at once
+}
+
+// Restart starts a stopped or killed agent again on its data dir.
+func (a *Agent) Restart() error { return a.start() }
 
 // Stop ends the agent (its pods keep running) and Reset removes them.
 func (a *Agent) Stop() {

@@ -174,32 +174,76 @@ func lastLine(s string) string {
 // TestRemoveServer: a fourth server joins and votes; `skiff server remove` takes
 // it out of the etcd cluster again, and it stops.
 func TestRemoveServer(t *testing.T) {
-	s4 := &server{Name: "s4", Port: freePort(), PeerPort: freePort()}
+	s4 := joinFourth(t, "s4")
+	out := skiff(t, "server", "remove", "s4", "--data-dir", servers[1].Dir)
+	t.Log(strings.TrimSpace(out))
+	waitRemoved(t, s4)
+}
+
+// TestDeleteServerNodeRemovesItsMember: `kubectl delete node` of a server's node
+// takes the server out of the etcd cluster. The servers here run no agents, so
+// the test registers the node the fifth server's own agent would (named after
+// it, labelled control-plane); the node is held by a finalizer until the member
+// is gone.
+func TestDeleteServerNodeRemovesItsMember(t *testing.T) {
+	s5 := joinFourth(t, "s5")
+	if _, err := servers[0].KubectlStdin("apiVersion: v1\nkind: Node\nmetadata:\n  name: s5\n  labels:\n    node-role.kubernetes.io/control-plane: \"\"\n", "create", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, 30*time.Second, func() error {
+		out, err := servers[0].Kubectl("get", "node", "s5", "-o", "jsonpath={.metadata.finalizers}")
+		if err != nil || !strings.Contains(out, "skiff.io/etcd-member") {
+			return fmt.Errorf("node s5 has finalizers %q (%v), want skiff.io/etcd-member", out, err)
+		}
+		return nil
+	})
+	servers[0].MustKubectl(t, "delete", "node", "s5", "--timeout=60s")
+	waitRemoved(t, s5)
+	framework.Eventually(t, 10*time.Second, func() error {
+		out, err := servers[0].Kubectl("get", "events", "--field-selector", "involvedObject.name=s5,reason=EtcdMemberRemoved", "-o", "name")
+		if err != nil || strings.TrimSpace(out) == "" {
+			return fmt.Errorf("no EtcdMemberRemoved event for node s5 (%v)", err)
+		}
+		return nil
+	})
+}
+
+// joinFourth starts one more server joining s1 and waits until it votes; it is
+// removed again (if the test did not) and stopped when the test ends.
+func joinFourth(t *testing.T, name string) *server {
+	s := &server{Name: name, Port: freePort(), PeerPort: freePort()}
 	token, err := os.ReadFile(filepath.Join(servers[0].Dir, "server-join-token"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s4.joinFlags = []string{"--server", servers[0].URL(), "--token", strings.TrimSpace(string(token))}
-	if s4.Cluster, err = framework.StartServer(t.TempDir(), s4.args()...); err != nil {
+	s.joinFlags = []string{"--server", servers[0].URL(), "--token", strings.TrimSpace(string(token))}
+	if s.Cluster, err = framework.StartServer(t.TempDir(), s.args()...); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		// A fourth voter left behind would change the quorum the later tests count on.
-		if out, _ := exec.Command(s4bin(t), "server", "list", "--data-dir", servers[0].Dir).CombinedOutput(); strings.Contains(string(out), "s4") {
-			_, _ = exec.Command(s4bin(t), "server", "remove", "s4", "--data-dir", servers[1].Dir).CombinedOutput()
+		if out, _ := exec.Command(s4bin(t), "server", "list", "--data-dir", servers[0].Dir).CombinedOutput(); strings.Contains(string(out), name) {
+			_, _ = exec.Command(s4bin(t), "server", "remove", name, "--data-dir", servers[1].Dir).CombinedOutput()
 		}
-		s4.Stop()
+		s.Stop()
 	})
-	if out := skiff(t, "server", "list", "--data-dir", servers[0].Dir); !strings.Contains(out, "s4 ") || strings.Contains(out, "learner") {
-		t.Fatalf("s4 is not a voting member:\n%s", out)
+	if out := skiff(t, "server", "list", "--data-dir", servers[0].Dir); !strings.Contains(out, name+" ") || strings.Contains(out, "learner") {
+		t.Fatalf("%s is not a voting member:\n%s", name, out)
 	}
-	out := skiff(t, "server", "remove", "s4", "--data-dir", servers[1].Dir)
-	t.Log(strings.TrimSpace(out))
-	if out := skiff(t, "server", "list", "--data-dir", servers[0].Dir); strings.Contains(out, "s4") {
-		t.Fatalf("s4 is still a member:\n%s", out)
-	}
-	if _, ok := s4.Exited(30 * time.Second); !ok {
-		t.Fatal("s4 still runs 30s after its removal from the etcd cluster")
+	return s
+}
+
+// waitRemoved checks that the server called name left the etcd cluster and stopped.
+func waitRemoved(t *testing.T, s *server) {
+	t.Helper()
+	framework.Eventually(t, 10*time.Second, func() error {
+		if out := skiff(t, "server", "list", "--data-dir", servers[0].Dir); strings.Contains(out, s.Name) {
+			return fmt.Errorf("%s is still a member:\n%s", s.Name, out)
+		}
+		return nil
+	})
+	if _, ok := s.Exited(30 * time.Second); !ok {
+		t.Fatalf("%s still runs 30s after its removal from the etcd cluster", s.Name)
 	}
 }
 
@@ -209,4 +253,35 @@ func s4bin(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return bin
+}
+
+// TestRotateKeyReachesEveryServer: `skiff secrets rotate-key` run against one
+// server's data dir gives every server the new key (and only it) and returns
+// only once all of them have applied each step; Secrets written before the
+// rotation through one server read through the others after it.
+func TestRotateKeyReachesEveryServer(t *testing.T) {
+	servers[2].MustKubectl(t, "create", "secret", "generic", "before-rotation", "--from-literal=k=v1")
+	config := func(s *server) string {
+		b, err := os.ReadFile(filepath.Join(s.Dir, "encryption", "config.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	before := config(servers[0])
+	start := time.Now()
+	out := skiff(t, "secrets", "rotate-key", "--data-dir", servers[0].Dir, "--timeout", "60s")
+	t.Logf("rotate-key took %.1fs:\n%s", time.Since(start).Seconds(), out)
+	after := config(servers[0])
+	if after == before || strings.Count(after, "secret:") != 1 {
+		t.Fatalf("s1's configuration after the rotation:\n%s", after)
+	}
+	for _, s := range servers[1:] {
+		if got := config(s); got != after {
+			t.Errorf("%s's configuration differs from s1's after the rotation:\n%s", s.Name, got)
+		}
+		if got := s.MustKubectl(t, "get", "secret", "before-rotation", "-o", "jsonpath={.data.k}"); got != "djE=" {
+			t.Errorf("%s reads the Secret as %q", s.Name, got)
+		}
+	}
 }

@@ -33,6 +33,9 @@ type server struct {
 
 var servers []*server
 
+// baseDir holds the servers' data dirs and logs.
+var baseDir string
+
 // serviceCIDR is small on purpose: three servers racing for 30 addresses collide
 // unless allocations are shared.
 const serviceCIDR = "10.96.0.0/27"
@@ -47,6 +50,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	dir, err := os.MkdirTemp("", "skiff-e2e-ha-")
+	baseDir = dir
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -57,6 +61,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	stopAgents()
 	stopServers()
 	if code == 0 {
 		os.RemoveAll(dir)

@@ -100,6 +100,14 @@ func (k *Kubelet) sync(ctx context.Context, key string) error {
 	pod := obj.(*corev1.Pod)
 	switch {
 	case pod.DeletionTimestamp != nil:
+		// As the real kubelet, report how the pod ended before removing it.
+		if pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed && pod.Spec.NodeName != "" {
+			upd := pod.DeepCopy()
+			upd.Status.Phase = corev1.PodFailed
+			if _, err := k.Client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, upd, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+		}
 		zero := int64(0)
 		err := k.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 			GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &pod.UID}})
