@@ -69,7 +69,9 @@ func TestResizer(t *testing.T) {
 		csi.RegisterNodeServer(s, f)
 		csi.RegisterControllerServer(s, f)
 	})
-	size := func(s string) corev1.ResourceList { return corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(s)} }
+	size := func(s string) corev1.ResourceList {
+		return corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(s)}
+	}
 	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pv1"}, Spec: corev1.PersistentVolumeSpec{
 		Capacity:               size("1Gi"),
 		PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: "fake.csi", VolumeHandle: "vol1"}},

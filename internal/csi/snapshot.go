@@ -303,10 +303,7 @@ func (s *Snapshotter) release(ctx context.Context, content *snapv1.VolumeSnapsho
 	if content.Spec.DeletionPolicy != snapv1.VolumeSnapshotContentDelete {
 		return nil
 	}
-	// Without a body: the typed client sends DeleteOptions as snapshot.storage.k8s.io/v1,
-	// which skiff's API server does not decode for custom resources.
-	err := s.p.node.client.Discovery().RESTClient().Delete().
-		AbsPath("/apis", snapv1.GroupName, "v1", "volumesnapshotcontents", content.Name).Do(ctx).Error()
+	err := s.client.SnapshotV1().VolumeSnapshotContents().Delete(ctx, content.Name, metav1.DeleteOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
