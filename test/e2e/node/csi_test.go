@@ -77,8 +77,9 @@ spec:
 // provisioned by CreateVolume, attached through a VolumeAttachment, staged and
 // published into the pod, which writes to it; an inline CSI volume works too; the
 // claim grows while in use (csiExpand), is snapshotted, restored and cloned
-// (csiSnapshotRestore); deleting pods, snapshot and claims unpublishes, detaches and
-// deletes the volumes and the snapshot.
+// (csiSnapshotRestore); a CreateVolume error shows on its claim (csiProvisionFails);
+// deleting pods, snapshot and claims unpublishes, detaches and deletes the volumes
+// and the snapshot.
 func TestCSIHostpathDriver(t *testing.T) {
 	n := ns(t, "csi")
 	kubeletDir := filepath.Join(cluster.Dir, "agent", "kubelet")
@@ -167,6 +168,7 @@ spec:
 
 	csiExpand(t, n, "csi-app", "csi-pvc")
 	csiSnapshotRestore(t, n, "csi-pvc")
+	csiProvisionFails(t, n)
 
 	cluster.MustKubectl(t, "-n", n, "delete", "pod", "csi-app", "csi-restored-app")
 	cluster.MustKubectl(t, "-n", n, "delete", "volumesnapshot", "csi-snap")
