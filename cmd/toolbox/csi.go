@@ -102,9 +102,15 @@ func (d *hostpathDriver) topology() []*csi.Topology {
 	return []*csi.Topology{{Segments: map[string]string{topologyKey: d.node}}}
 }
 
-func (d *hostpathDriver) CreateVolume(_ context.Context, req *csi.CreateVolumeRequest) (*csi.CreateVolumeResponse, error) {
+// CreateVolume makes a volume; the class parameters "fail" and "hang" make it fail
+// or never answer (until the caller gives up), as a broken backend would, for tests.
+func (d *hostpathDriver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest) (*csi.CreateVolumeResponse, error) {
 	if req.GetParameters()["fail"] != "" {
 		return nil, status.Errorf(codes.ResourceExhausted, "asked to fail: %s", req.GetParameters()["fail"])
+	}
+	if req.GetParameters()["hang"] != "" {
+		<-ctx.Done()
+		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	dir, err := d.volumeDir(req.GetName())
 	if err != nil {

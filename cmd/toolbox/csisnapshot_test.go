@@ -5,9 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"golang.org/x/sys/unix"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // TestHostpathSizedVolumes: a volume with a size is a tmpfs of that size; it grows
@@ -75,5 +78,25 @@ func TestHostpathSizedVolumes(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(d.state, "snap-s1.tar")); !os.IsNotExist(err) {
 		t.Errorf("snapshot file left: %v", err)
+	}
+}
+
+// TestHostpathBrokenBackend: the class parameters that stand in for a broken
+// backend make CreateVolume fail, or hang until its caller's deadline, and make no
+// volume either way.
+func TestHostpathBrokenBackend(t *testing.T) {
+	d := &hostpathDriver{name: "test", node: "n1", state: t.TempDir()}
+	_, err := d.CreateVolume(context.Background(), &csi.CreateVolumeRequest{Name: "v", Parameters: map[string]string{"fail": "full"}})
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("fail: %v, want ResourceExhausted", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "v", Parameters: map[string]string{"hang": "yes"}})
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("hang: %v, want DeadlineExceeded", err)
+	}
+	if entries, _ := os.ReadDir(d.state); len(entries) != 0 {
+		t.Errorf("volumes made: %v", entries)
 	}
 }

@@ -29,6 +29,11 @@ import (
 // is retried, instead of blocking a pod worker or a queue forever.
 const callTimeout = 2 * time.Minute
 
+// provisionTimeout bounds CreateVolume and DeleteVolume, as external-provisioner's
+// --timeout does (10 s by default): both are idempotent, so a slow driver is asked
+// again, and a hung one shows on the claim soon.
+const provisionTimeout = 10 * time.Second
+
 // Driver is a registered CSI driver and what it said it can do.
 type Driver struct {
 	Name     string

@@ -175,7 +175,7 @@ func (p *Provisioner) provision(ctx context.Context, d *Driver, pvc *corev1.Pers
 		here := &csi.Topology{Segments: d.Topology}
 		req.AccessibilityRequirements = &csi.TopologyRequirement{Requisite: []*csi.Topology{here}, Preferred: []*csi.Topology{here}}
 	}
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := context.WithTimeout(ctx, provisionTimeout)
 	defer cancel()
 	resp, err := d.controller.CreateVolume(cctx, req)
 	if err != nil {
@@ -245,7 +245,7 @@ func (p *Provisioner) syncVolume(ctx context.Context, key string) error {
 	if err != nil || !d.provision || !p.reaches(d, pv) {
 		return nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := context.WithTimeout(ctx, provisionTimeout)
 	defer cancel()
 	if _, err := d.controller.DeleteVolume(cctx, &csi.DeleteVolumeRequest{VolumeId: pv.Spec.CSI.VolumeHandle}); err != nil {
 		p.rec.Eventf(pv, corev1.EventTypeWarning, "VolumeFailedDelete", "DeleteVolume: %v", err)

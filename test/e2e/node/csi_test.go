@@ -77,9 +77,9 @@ spec:
 // provisioned by CreateVolume, attached through a VolumeAttachment, staged and
 // published into the pod, which writes to it; an inline CSI volume works too; the
 // claim grows while in use (csiExpand), is snapshotted, restored and cloned
-// (csiSnapshotRestore); a CreateVolume error shows on its claim (csiProvisionFails);
-// deleting pods, snapshot and claims unpublishes, detaches and deletes the volumes
-// and the snapshot.
+// (csiSnapshotRestore); a CreateVolume that fails or hangs shows on its claim
+// (csiProvisionFails); deleting pods, snapshot and claims unpublishes, detaches and
+// deletes the volumes and the snapshot.
 func TestCSIHostpathDriver(t *testing.T) {
 	n := ns(t, "csi")
 	kubeletDir := filepath.Join(cluster.Dir, "agent", "kubelet")

@@ -104,29 +104,37 @@ spec:
 	deletesCleanly(t, n, "pod/huge-app", "pvc/huge", "pvc/external")
 }
 
-// csiProvisionFails: a CSI driver's CreateVolume error (the hostpath driver fails on
-// request, as a full backend would) is a ProvisioningFailed event on the claim with
-// the driver's words, the claim stays Pending, and it is deleted at once.
+// csiProvisionFails: a CSI driver whose CreateVolume fails (the hostpath driver does
+// on request, as a full backend would) or hangs shows it on the claim: a
+// ProvisioningFailed event with the driver's words, or the deadline the provisioner
+// gave up at; the claims stay Pending and are deleted at once.
 func csiProvisionFails(t *testing.T, n string) {
-	t.Cleanup(func() { _, _ = cluster.Kubectl("delete", "storageclass", "csi-hostpath-full", "--ignore-not-found") })
-	apply(t, n, `
+	t.Cleanup(func() {
+		_, _ = cluster.Kubectl("delete", "storageclass", "csi-hostpath-full", "csi-hostpath-hung", "--ignore-not-found")
+	})
+	for _, c := range []struct{ class, param string }{{"csi-hostpath-full", "fail"}, {"csi-hostpath-hung", "hang"}} {
+		apply(t, n, `
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
-metadata: {name: csi-hostpath-full}
+metadata: {name: `+c.class+`}
 provisioner: `+csiDriver+`
-parameters: {fail: backend is full}
+parameters: {`+c.param+`: backend is broken}
 ---
 apiVersion: v1
 kind: PersistentVolumeClaim
-metadata: {name: csi-full}
+metadata: {name: `+c.class+`}
 spec:
-  storageClassName: csi-hostpath-full
+  storageClassName: `+c.class+`
   accessModes: [ReadWriteOnce]
   resources: {requests: {storage: 1Gi}}
 `)
-	waitClaimEvent(t, n, "csi-full", "ProvisioningFailed", "CreateVolume: rpc error: code = ResourceExhausted desc = asked to fail: backend is full")
-	if phase := cluster.MustKubectl(t, "-n", n, "get", "pvc", "csi-full", "-o", "jsonpath={.status.phase}"); phase != "Pending" {
-		t.Errorf("claim csi-full is %s, want Pending", phase)
 	}
-	deletesCleanly(t, n, "pvc/csi-full")
+	waitClaimEvent(t, n, "csi-hostpath-full", "ProvisioningFailed", "CreateVolume: rpc error: code = ResourceExhausted desc = asked to fail: backend is broken")
+	waitClaimEvent(t, n, "csi-hostpath-hung", "ProvisioningFailed", "CreateVolume: rpc error: code = DeadlineExceeded")
+	for _, c := range []string{"csi-hostpath-full", "csi-hostpath-hung"} {
+		if phase := cluster.MustKubectl(t, "-n", n, "get", "pvc", c, "-o", "jsonpath={.status.phase}"); phase != "Pending" {
+			t.Errorf("claim %s is %s, want Pending", c, phase)
+		}
+	}
+	deletesCleanly(t, n, "pvc/csi-hostpath-full", "pvc/csi-hostpath-hung")
 }
