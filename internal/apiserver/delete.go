@@ -12,10 +12,22 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	admissionapi "k8s.io/apiserver/pkg/admission"
 
 	"skiff/internal/store"
 )
+
+// optionsCodecs decode a DeleteOptions body whatever group version it names. Typed
+// clients send it in their own group version (snapshot.storage.k8s.io/v1 from the
+// snapshot client), which the resource scheme knows only for built-in groups; as an
+// unversioned kind, as in Kubernetes' parameter scheme, it decodes for custom
+// resources' groups too, while a body of any other kind is still refused.
+var optionsCodecs = func() serializer.CodecFactory {
+	s := runtime.NewScheme()
+	s.AddUnversionedTypes(metav1.SchemeGroupVersion, &metav1.DeleteOptions{})
+	return serializer.NewCodecFactory(s)
+}()
 
 // deleteOptions reads DeleteOptions from the body (if any) and the query.
 func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
@@ -26,13 +38,16 @@ func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 	}
 	if len(body) > 0 {
 		// Typed clients send DeleteOptions in their content type: JSON or protobuf.
-		info, ok := serializerFor(contentType(r))
+		info, ok := runtime.SerializerInfoForMediaType(optionsCodecs.SupportedMediaTypes(), contentType(r))
 		if !ok {
-			info, _ = serializerFor("application/json")
+			info, _ = runtime.SerializerInfoForMediaType(optionsCodecs.SupportedMediaTypes(), runtime.ContentTypeJSON)
 		}
-		if _, _, err := info.Serializer.Decode(body, nil, o); err != nil {
+		// A group version other than meta.k8s.io/v1 decodes into a new object.
+		obj, _, err := info.Serializer.Decode(body, nil, o)
+		if err != nil {
 			return nil, apierrors.NewBadRequest("invalid DeleteOptions: " + err.Error())
 		}
+		o = obj.(*metav1.DeleteOptions)
 	}
 	qs := r.URL.Query()
 	if s := qs.Get("gracePeriodSeconds"); s != "" {
