@@ -3,9 +3,13 @@ package main
 // csi-hostpath is a small CSI driver for the e2e tests, in the spirit of the
 // Kubernetes CSI hostpath driver (whose module the proxy does not serve here): every
 // volume is a directory under --state-dir on the node; staging and publishing are
-// bind mounts. It offers the controller service (create, delete, publish) and the
-// node service (stage, publish), and reports the node as its topology, so volumes
-// stay on the node that made them.
+// bind mounts. A volume with a size is a tmpfs of that size mounted on its
+// directory, so that df in a pod shows the size and expansion (a remount with the
+// new size) shows as a bigger filesystem; the data is in memory and lasts as long as
+// the node's mounts. It offers the controller service (create from nothing, a
+// snapshot or another volume; delete; publish; expand; snapshots as tar files) and
+// the node service (stage, publish, expand), and reports the node as its topology,
+// so volumes stay on the node that made them.
 
 import (
 	"context"
@@ -98,27 +102,86 @@ func (d *hostpathDriver) topology() []*csi.Topology {
 	return []*csi.Topology{{Segments: map[string]string{topologyKey: d.node}}}
 }
 
-func (d *hostpathDriver) CreateVolume(_ context.Context, req *csi.CreateVolumeRequest) (*csi.CreateVolumeResponse, error) {
+// CreateVolume makes a volume; the class parameters "fail" and "hang" make it fail
+// or never answer (until the caller gives up), as a broken backend would, for tests.
+func (d *hostpathDriver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest) (*csi.CreateVolumeResponse, error) {
 	if req.GetParameters()["fail"] != "" {
 		return nil, status.Errorf(codes.ResourceExhausted, "asked to fail: %s", req.GetParameters()["fail"])
+	}
+	if req.GetParameters()["hang"] != "" {
+		<-ctx.Done()
+		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	dir, err := d.volumeDir(req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return nil, status.Error(codes.Internal, err.Error())
+	size := req.GetCapacityRange().GetRequiredBytes()
+	if err := makeVolume(dir, size); err != nil {
+		return nil, err
+	}
+	if err := d.populate(dir, req.GetVolumeContentSource()); err != nil {
+		return nil, err
 	}
 	return &csi.CreateVolumeResponse{Volume: &csi.Volume{
-		VolumeId: req.GetName(), CapacityBytes: req.GetCapacityRange().GetRequiredBytes(),
+		VolumeId: req.GetName(), CapacityBytes: size, ContentSource: req.GetVolumeContentSource(),
 		AccessibleTopology: d.topology(),
 	}}, nil
+}
+
+// makeVolume makes a volume's directory, a tmpfs of size bytes when size is set.
+func makeVolume(dir string, size int64) error {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return status.Error(codes.Internal, err.Error())
+	}
+	if size <= 0 || mounted(dir) {
+		return nil
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0777", size)); err != nil {
+		return status.Errorf(codes.Internal, "mount a tmpfs of %d bytes at %s: %v", size, dir, err)
+	}
+	return nil
+}
+
+// ControllerExpandVolume has nothing to do on the controller side: the node grows
+// the tmpfs, which is the volume's filesystem.
+func (d *hostpathDriver) ControllerExpandVolume(_ context.Context, req *csi.ControllerExpandVolumeRequest) (*csi.ControllerExpandVolumeResponse, error) {
+	dir, err := d.volumeDir(req.GetVolumeId())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, status.Errorf(codes.NotFound, "volume %s: %v", req.GetVolumeId(), err)
+	}
+	return &csi.ControllerExpandVolumeResponse{CapacityBytes: req.GetCapacityRange().GetRequiredBytes(), NodeExpansionRequired: true}, nil
+}
+
+// NodeExpandVolume remounts the volume's tmpfs with the new size; every bind mount
+// of it (staging, the pods' targets) sees the bigger filesystem at once.
+func (d *hostpathDriver) NodeExpandVolume(_ context.Context, req *csi.NodeExpandVolumeRequest) (*csi.NodeExpandVolumeResponse, error) {
+	dir, err := d.volumeDir(req.GetVolumeId())
+	if err != nil {
+		return nil, err
+	}
+	size := req.GetCapacityRange().GetRequiredBytes()
+	if !mounted(dir) {
+		return nil, status.Errorf(codes.FailedPrecondition, "volume %s has no filesystem of its own to grow", req.GetVolumeId())
+	}
+	if err := unix.Mount("", dir, "", unix.MS_REMOUNT, fmt.Sprintf("size=%d", size)); err != nil {
+		return nil, status.Errorf(codes.Internal, "grow %s to %d bytes: %v", dir, size, err)
+	}
+	return &csi.NodeExpandVolumeResponse{CapacityBytes: size}, nil
 }
 
 func (d *hostpathDriver) DeleteVolume(_ context.Context, req *csi.DeleteVolumeRequest) (*csi.DeleteVolumeResponse, error) {
 	dir, err := d.volumeDir(req.GetVolumeId())
 	if err != nil {
 		return nil, err
+	}
+	if mounted(dir) {
+		if err := unix.Unmount(dir, 0); err != nil {
+			return nil, status.Errorf(codes.Internal, "unmount %s: %v", dir, err)
+		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
@@ -154,6 +217,9 @@ func (d *hostpathDriver) ControllerGetCapabilities(context.Context, *csi.Control
 	for _, t := range []csi.ControllerServiceCapability_RPC_Type{
 		csi.ControllerServiceCapability_RPC_CREATE_DELETE_VOLUME,
 		csi.ControllerServiceCapability_RPC_PUBLISH_UNPUBLISH_VOLUME,
+		csi.ControllerServiceCapability_RPC_EXPAND_VOLUME,
+		csi.ControllerServiceCapability_RPC_CREATE_DELETE_SNAPSHOT,
+		csi.ControllerServiceCapability_RPC_CLONE_VOLUME,
 	} {
 		caps = append(caps, &csi.ControllerServiceCapability{Type: &csi.ControllerServiceCapability_Rpc{
 			Rpc: &csi.ControllerServiceCapability_RPC{Type: t}}})
@@ -167,9 +233,15 @@ func (d *hostpathDriver) NodeGetInfo(context.Context, *csi.NodeGetInfoRequest) (
 }
 
 func (d *hostpathDriver) NodeGetCapabilities(context.Context, *csi.NodeGetCapabilitiesRequest) (*csi.NodeGetCapabilitiesResponse, error) {
-	return &csi.NodeGetCapabilitiesResponse{Capabilities: []*csi.NodeServiceCapability{{
-		Type: &csi.NodeServiceCapability_Rpc{Rpc: &csi.NodeServiceCapability_RPC{
-			Type: csi.NodeServiceCapability_RPC_STAGE_UNSTAGE_VOLUME}}}}}, nil
+	var caps []*csi.NodeServiceCapability
+	for _, t := range []csi.NodeServiceCapability_RPC_Type{
+		csi.NodeServiceCapability_RPC_STAGE_UNSTAGE_VOLUME,
+		csi.NodeServiceCapability_RPC_EXPAND_VOLUME,
+	} {
+		caps = append(caps, &csi.NodeServiceCapability{Type: &csi.NodeServiceCapability_Rpc{
+			Rpc: &csi.NodeServiceCapability_RPC{Type: t}}})
+	}
+	return &csi.NodeGetCapabilitiesResponse{Capabilities: caps}, nil
 }
 
 func (d *hostpathDriver) NodeStageVolume(_ context.Context, req *csi.NodeStageVolumeRequest) (*csi.NodeStageVolumeResponse, error) {

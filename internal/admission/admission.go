@@ -61,8 +61,13 @@ func New(ctx context.Context, cfg *rest.Config, authz authorizer.Authorizer) (*P
 		return nil, err
 	}
 	v := version.MajorMinor(1, 37)
-	init := initializer.New(client, dyn, factory, authz, utilfeature.DefaultFeatureGate,
-		compatibility.NewEffectiveVersion(v, false, v, v), ctx.Done(), rediscovering{mapper})
+	newInit := func(client kubernetes.Interface) admission.PluginInitializer {
+		return initializer.New(client, dyn, factory, authz, utilfeature.DefaultFeatureGate,
+			compatibility.NewEffectiveVersion(v, false, v, v), ctx.Done(), rediscovering{mapper})
+	}
+	init := newInit(client)
+	reg := factory.Admissionregistration().V1()
+	policyInit := newInit(newPolicyClient(client, reg.MutatingAdmissionPolicies().Lister()))
 
 	mut, err := mutating.NewMutatingWebhook(nil)
 	if err != nil {
@@ -82,15 +87,17 @@ func New(ctx context.Context, cfg *rest.Config, authz authorizer.Authorizer) (*P
 	if err != nil {
 		return nil, err
 	}
+	policyInit.Initialize(mpol)
 	for _, pl := range []admission.Interface{mpol, mut, pol, val} {
-		init.Initialize(pl)
+		if pl != mpol {
+			init.Initialize(pl)
+		}
 		if err := admission.ValidateInitialization(pl); err != nil {
 			return nil, fmt.Errorf("admission plugin: %w", err)
 		}
 	}
 	// The informers the plugins read their configurations from (the factory
 	// shares one per kind).
-	reg := factory.Admissionregistration().V1()
 	return &Plugins{
 		MutatingPolicy: whenConfigured(mpol, reg.MutatingAdmissionPolicyBindings().Informer()),
 		Mutating:       whenConfigured(mut, reg.MutatingWebhookConfigurations().Informer()),

@@ -99,6 +99,9 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	}
 	rootDir := filepath.Join(cfg.DataDir, "kubelet")
 	csiNode := csi.NewNode(rootDir, cfg.NodeName, client)
+	if err := csiNode.UseSnapshots(rc); err != nil {
+		return err
+	}
 	k, err := kubelet.New(kubelet.Config{
 		EvictionHard: thresholds, EvictionPressureTransition: cfg.EvictionPressureTransition,
 		DNS: podDNS, ClusterDomain: cfg.ClusterDomain,

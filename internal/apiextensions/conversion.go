@@ -68,10 +68,13 @@ type Converter struct {
 	// defaulted holds the apiVersions whose schema has defaults: defaulting
 	// walks the whole object, for nothing when there are none.
 	defaulted map[string]bool
+	// embedded holds the apiVersions whose schema has embedded resources,
+	// which are coerced and checked as the object's root is.
+	embedded map[string]bool
 }
 
 func (c *Conversions) converter(crd *apiextensionsv1.CustomResourceDefinition) (*Converter, error) {
-	out := &Converter{schemas: map[string]*structuralschema.Structural{}, defaulted: map[string]bool{}}
+	out := &Converter{schemas: map[string]*structuralschema.Structural{}, defaulted: map[string]bool{}, embedded: map[string]bool{}}
 	for _, v := range crd.Spec.Versions {
 		internal, err := internalSchema(v.Schema)
 		if err != nil {
@@ -82,6 +85,7 @@ func (c *Conversions) converter(crd *apiextensionsv1.CustomResourceDefinition) (
 			return nil, fmt.Errorf("version %s: %w", v.Name, err)
 		}
 		out.defaulted[gv] = hasDefaults(out.schemas[gv])
+		out.embedded[gv] = anySchema(out.schemas[gv], func(s *structuralschema.Structural) bool { return s.XEmbeddedResource })
 	}
 	if crd.Spec.Conversion == nil || crd.Spec.Conversion.Strategy != apiextensionsv1.WebhookConverter {
 		return out, nil
@@ -161,7 +165,7 @@ func (c *Converter) coerce(u *unstructured.Unstructured) error {
 	if s == nil {
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("conversion webhook returned unknown version %s", u.GetAPIVersion()))
 	}
-	if err, _ := objectmeta.CoerceWithOptions(nil, u.Object, s, true, objectmeta.CoerceOptions{DropInvalidFields: true}); err != nil {
+	if err, _ := coerceRoot(u.Object, s, c.embedded[u.GetAPIVersion()], objectmeta.CoerceOptions{DropInvalidFields: true}); err != nil {
 		return apierrors.NewServiceUnavailable("conversion webhook returned invalid metadata: " + err.Error())
 	}
 	c.PruneAndDefault(u)
@@ -204,19 +208,5 @@ func (c *Converter) Default(obj runtime.Object) {
 // hasDefaults reports a default anywhere in s, where the library's defaulting
 // looks for them (properties, items, additionalProperties).
 func hasDefaults(s *structuralschema.Structural) bool {
-	if s == nil {
-		return false
-	}
-	if s.Default.Object != nil || hasDefaults(s.Items) {
-		return true
-	}
-	if s.AdditionalProperties != nil && hasDefaults(s.AdditionalProperties.Structural) {
-		return true
-	}
-	for _, p := range s.Properties {
-		if hasDefaults(&p) {
-			return true
-		}
-	}
-	return false
+	return anySchema(s, func(s *structuralschema.Structural) bool { return s.Default.Object != nil })
 }

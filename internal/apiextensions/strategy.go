@@ -33,6 +33,8 @@ type strategy struct {
 		GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error)
 	}
 	status libraryStrategy
+	// create checks new objects.
+	create *createChecks
 }
 
 // Default applies the defaults of the schema of obj's version (the request's
@@ -59,7 +61,7 @@ func (s *strategy) Validate(obj, old runtime.Object) field.ErrorList {
 		return field.ErrorList{field.InternalError(nil, err)}
 	}
 	if old == nil {
-		return s.main.Validate(context.Background(), obj)
+		return s.create.validate(context.Background(), obj)
 	}
 	if old, err = s.conv.Convert(old, s.version); err != nil {
 		return field.ErrorList{field.InternalError(nil, err)}
@@ -67,8 +69,14 @@ func (s *strategy) Validate(obj, old runtime.Object) field.ErrorList {
 	return s.main.ValidateUpdate(context.Background(), obj, old)
 }
 
-// Fields are metadata.name, metadata.namespace and the CRD's selectableFields.
+// Fields are metadata.name, metadata.namespace and the CRD's selectableFields of the
+// served version, read from obj converted to that version as a read would return it:
+// a field selector on another version than the storage one sees that version's fields.
 func (s *strategy) Fields(obj runtime.Object) fields.Set {
+	obj, err := s.conv.Convert(obj, s.version)
+	if err != nil {
+		return fields.Set{}
+	}
 	_, f, err := s.main.GetAttrs(obj)
 	if err != nil {
 		return fields.Set{}
@@ -95,7 +103,7 @@ func ToVersion(obj runtime.Object, gv schema.GroupVersion) runtime.Object {
 // path ("spec.bogus"), for the Warning header or a strict refusal. Malformed
 // metadata fields are dropped unless strict.
 func (v *Version) Prune(u *unstructured.Unstructured, strict bool) ([]string, error) {
-	metaErr, unknown := objectmeta.CoerceWithOptions(nil, u.Object, v.structural, true,
+	metaErr, unknown := coerceRoot(u.Object, v.structural, v.embedded,
 		objectmeta.CoerceOptions{DropInvalidFields: !strict, ReturnUnknownFieldPaths: true})
 	if metaErr != nil {
 		return nil, metaErr

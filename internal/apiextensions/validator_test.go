@@ -35,7 +35,15 @@ func TestKeptValidatorAgreesWithTheLibrary(t *testing.T) {
 	status := internal.Properties["status"]
 	status.Properties["conditions"] = apiextensionsinternal.JSONSchemaProps{Type: "object",
 		AdditionalProperties: &apiextensionsinternal.JSONSchemaPropsOrBool{Allows: true, Schema: &apiextensionsinternal.JSONSchemaProps{Type: "integer", Minimum: ptr(0.0)}}}
+	// A nested object with required properties, and an object whose anyOf
+	// branches name properties of their own.
+	status.Properties["limits"] = apiextensionsinternal.JSONSchemaProps{Type: "object", Required: []string{"cpu"}, MaxProperties: ptr(int64(2)),
+		Properties: map[string]apiextensionsinternal.JSONSchemaProps{"cpu": {Type: "integer"}, "memory": {Type: "string", MinLength: ptr(int64(2))}}}
 	internal.Properties["status"] = status
+	spec := internal.Properties["spec"]
+	spec.AnyOf = []apiextensionsinternal.JSONSchemaProps{{Properties: map[string]apiextensionsinternal.JSONSchemaProps{"size": {MinLength: ptr(int64(6))}}}, {Required: []string{"color"}}}
+	internal.Properties["spec"] = spec
+	internal.Required = []string{"spec"}
 	kept, err := newSchemaValidator(internal)
 	if err != nil {
 		t.Fatal(err)
@@ -50,8 +58,13 @@ func TestKeptValidatorAgreesWithTheLibrary(t *testing.T) {
 		"{replicas: -1, tags: [{value: b}, {name: 3}], port: [1]}",
 		"{size: small, extra: {x: {y: 1}}}",
 		"{size: 7, color: 8}",
+		"{size: medium}",
+		"{size: medium, color: blue}",
+		"null",
+		"5",
 	}
-	statuses := []string{"{}", "{ready: yes, replicas: x}", "{conditions: {a: 1, b: -2, c: z}}"}
+	statuses := []string{"{}", "{ready: yes, replicas: x}", "{conditions: {a: 1, b: -2, c: z}}",
+		"{limits: {memory: x}}", "{limits: {cpu: 1, memory: xy, gpu: 1}}", "{limits: 3}", "{limits: null}", "null", "[1]"}
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
@@ -75,6 +88,10 @@ func TestKeptValidatorAgreesWithTheLibrary(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	u := object(t, "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: x}\n")
+	if diff := cmp.Diff(messages(lib.Validate(u.Object)), messages(kept.Validate(u.Object))); diff != "" {
+		t.Errorf("no spec: errors differ (-library +kept):\n%s", diff)
+	}
 }
 
 func TestHasDefaults(t *testing.T) {

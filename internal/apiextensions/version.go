@@ -39,6 +39,8 @@ type Version struct {
 	Convert *Converter
 
 	structural *structuralschema.Structural
+	// embedded: the schema has embedded resources.
+	embedded bool
 	// terminating is set once the CRD is being deleted: no new objects then.
 	terminating atomic.Bool
 }
@@ -115,7 +117,7 @@ func newVersion(crd *apiextensionsv1.CustomResourceDefinition, v apiextensionsv1
 	var status *apiextensionsinternal.CustomResourceSubresourceStatus
 	var statusValidator apiservervalidation.SchemaValidator
 	var scale *apiextensionsinternal.CustomResourceSubresourceScale
-	out := &Version{Info: info, structural: structural, Convert: conv}
+	out := &Version{Info: info, structural: structural, embedded: conv.embedded[gv.String()], Convert: conv}
 	if s := v.Subresources; s != nil {
 		if s.Status != nil {
 			info.Subresources = append(info.Subresources, "status")
@@ -139,7 +141,10 @@ func newVersion(crd *apiextensionsv1.CustomResourceDefinition, v apiextensionsv1
 	}
 	lib := customresource.NewStrategy(nil, info.Namespaced, gv.WithKind(names.Kind), validator, statusValidator,
 		structural, status, scale, v.SelectableFields)
-	info.Strategy = &strategy{version: gv, conv: conv, main: lib, status: customresource.NewStatusStrategy(lib)}
+	bare := customresource.NewStrategy(nil, info.Namespaced, gv.WithKind(names.Kind), validator, statusValidator,
+		nil, status, scale, v.SelectableFields)
+	info.Strategy = &strategy{version: gv, conv: conv, main: lib, status: customresource.NewStatusStrategy(lib),
+		create: newCreateChecks(bare, structural, out.embedded)}
 	if out.Printer, err = printer(v.AdditionalPrinterColumns); err != nil {
 		return nil, err
 	}

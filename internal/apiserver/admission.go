@@ -64,6 +64,9 @@ func (ad *admission) create(ctx context.Context, ep *endpoint, obj runtime.Objec
 // update admits a change. release(committed) frees what the losing side holds: the
 // new allocations if the write failed, the old ones no longer used if it succeeded.
 func (ad *admission) update(ctx context.Context, ep *endpoint, obj, old runtime.Object) (func(bool), error) {
+	if pvc, ok := obj.(*corev1.PersistentVolumeClaim); ok {
+		return noReleaseOn, ad.claimResize(pvc, old.(*corev1.PersistentVolumeClaim))
+	}
 	svc, ok := obj.(*corev1.Service)
 	if !ok {
 		return noReleaseOn, nil

@@ -54,13 +54,9 @@ func (nodeRestriction) Validate(_ context.Context, at admissionapi.Attributes, _
 	case gr.Group == "" && gr.Resource == "nodes":
 		err = admitNode(node, slices.Contains(u.GetGroups(), auth.ControlPlaneNodes), at)
 	case gr.Group == "" && gr.Resource == "persistentvolumes":
-		pv, _ := at.GetObject().(*corev1.PersistentVolume)
-		if at.GetOperation() == admissionapi.Delete {
-			pv, _ = at.GetOldObject().(*corev1.PersistentVolume)
-		}
-		if at.GetOperation() == admissionapi.Update || pv == nil || !pinnedTo(pv, node) {
-			err = fmt.Errorf("node %q can only create and delete local and CSI volumes bound to itself", node)
-		}
+		err = admitVolume(node, at)
+	case gr.Group == "" && gr.Resource == "persistentvolumeclaims":
+		err = admitClaimStatus(node, at)
 	case gr.Group == "storage.k8s.io" && gr.Resource == "csinodes":
 		if at.GetName() != node {
 			err = fmt.Errorf("node %q can only write its own CSINode", node)
@@ -93,6 +89,48 @@ func (nodeRestriction) Validate(_ context.Context, at admissionapi.Attributes, _
 	}
 	if err != nil {
 		return admissionapi.NewForbidden(at, err)
+	}
+	return nil
+}
+
+// admitVolume lets a node create and delete its own volumes, and grow them: an
+// update may change nothing but a larger spec.capacity.
+func admitVolume(node string, at admissionapi.Attributes) error {
+	pv, _ := at.GetObject().(*corev1.PersistentVolume)
+	old, _ := at.GetOldObject().(*corev1.PersistentVolume)
+	if at.GetOperation() == admissionapi.Delete {
+		pv = old
+	}
+	if pv == nil || !pinnedTo(pv, node) {
+		return fmt.Errorf("node %q can only create, delete and grow local and CSI volumes bound to itself", node)
+	}
+	if at.GetOperation() != admissionapi.Update {
+		return nil
+	}
+	size, oldSize := pv.Spec.Capacity[corev1.ResourceStorage], old.Spec.Capacity[corev1.ResourceStorage]
+	grown := pv.DeepCopy()
+	grown.Spec.Capacity = old.Spec.Capacity
+	if at.GetSubresource() != "" || size.Cmp(oldSize) < 0 || !apiequality.Semantic.DeepEqual(grown.Spec, old.Spec) ||
+		!maps.Equal(pv.Labels, old.Labels) || !maps.Equal(pv.Annotations, old.Annotations) {
+		return fmt.Errorf("node %q can only grow spec.capacity of its volumes", node)
+	}
+	return nil
+}
+
+// admitClaimStatus lets a node record an expansion in a claim's status (the node
+// authorizer checked the claim is its own or its pods'): capacity, allocated
+// resources, their statuses and conditions.
+func admitClaimStatus(node string, at admissionapi.Attributes) error {
+	pvc, _ := at.GetObject().(*corev1.PersistentVolumeClaim)
+	old, _ := at.GetOldObject().(*corev1.PersistentVolumeClaim)
+	if at.GetOperation() != admissionapi.Update || at.GetSubresource() != "status" || pvc == nil || old == nil {
+		return fmt.Errorf("node %q can only update the status of claims", node)
+	}
+	st := pvc.Status.DeepCopy()
+	st.Capacity, st.AllocatedResources, st.AllocatedResourceStatuses, st.Conditions =
+		old.Status.Capacity, old.Status.AllocatedResources, old.Status.AllocatedResourceStatuses, old.Status.Conditions
+	if !apiequality.Semantic.DeepEqual(*st, old.Status) {
+		return fmt.Errorf("node %q can only update status.capacity, allocatedResources, allocatedResourceStatuses and conditions of claims", node)
 	}
 	return nil
 }

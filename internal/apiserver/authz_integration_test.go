@@ -168,12 +168,12 @@ func TestNodeWritesOnlyItsOwnLocalVolumes(t *testing.T) {
 		t.Fatalf("own local volume: %v", err)
 	}
 	_, err := n1.CoreV1().PersistentVolumes().Create(ctx, pv("theirs", "n2"), metav1.CreateOptions{})
-	wantForbidden(t, "another node's volume", err, `node "n1" can only create and delete local and CSI volumes bound to itself`)
+	wantForbidden(t, "another node's volume", err, `node "n1" can only create, delete and grow local and CSI volumes bound to itself`)
 	if _, err := srv.Client.CoreV1().PersistentVolumes().Create(ctx, pv("theirs", "n2"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	err = n1.CoreV1().PersistentVolumes().Delete(ctx, "theirs", metav1.DeleteOptions{})
-	wantForbidden(t, "delete another node's volume", err, "can only create and delete local and CSI volumes bound to itself")
+	wantForbidden(t, "delete another node's volume", err, "can only create, delete and grow local and CSI volumes bound to itself")
 	if _, err := n1.CoreV1().PersistentVolumeClaims("").List(ctx, metav1.ListOptions{}); err != nil {
 		t.Fatalf("list claims: %v", err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"skiff/internal/auth"
 	"skiff/internal/volumebinding"
+	"skiff/internal/volumesnapshot"
 	"skiff/internal/vpa"
 )
 
@@ -89,11 +90,17 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 			return err
 		}
 	}
-	// The VPA's kinds are CRDs, as upstream serves them, installed like built-ins.
+	// The VPA's and the volume snapshots' kinds are CRDs, as upstream serves them,
+	// installed like built-ins.
 	crds, err := vpa.CRDs()
 	if err != nil {
 		return err
 	}
+	snapshotCRDs, err := volumesnapshot.CRDs()
+	if err != nil {
+		return err
+	}
+	crds = append(crds, snapshotCRDs...)
 	for _, crd := range crds {
 		if err := a.ensure(ctx, "customresourcedefinitions", crd); err != nil {
 			return err
@@ -140,10 +147,11 @@ func extensionAuthentication(caPEM []byte) *corev1.ConfigMap {
 // claim's first pod, made by that node's agent (see internal/localpath).
 func localPathClass() *storagev1.StorageClass {
 	return &storagev1.StorageClass{
-		ObjectMeta:        metav1.ObjectMeta{Name: volumebinding.LocalPathClass, Annotations: map[string]string{defaultClassAnnotation: "true"}},
-		Provisioner:       volumebinding.LocalPathProvisioner,
-		ReclaimPolicy:     ptr.To(corev1.PersistentVolumeReclaimDelete),
-		VolumeBindingMode: ptr.To(storagev1.VolumeBindingWaitForFirstConsumer),
+		ObjectMeta:           metav1.ObjectMeta{Name: volumebinding.LocalPathClass, Annotations: map[string]string{defaultClassAnnotation: "true"}},
+		Provisioner:          volumebinding.LocalPathProvisioner,
+		ReclaimPolicy:        ptr.To(corev1.PersistentVolumeReclaimDelete),
+		VolumeBindingMode:    ptr.To(storagev1.VolumeBindingWaitForFirstConsumer),
+		AllowVolumeExpansion: ptr.To(true),
 	}
 }
 

@@ -41,11 +41,13 @@ spec:
     served: true
     storage: true
     schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object, properties: {size: {type: string}}}}}}
+    selectableFields: [{jsonPath: .spec.size}]
   - name: v2
     served: true
     storage: false
     additionalPrinterColumns: [{name: Replicas, type: integer, jsonPath: .spec.replicas}]
     schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object, properties: {replicas: {type: integer, maximum: 9}}}}}}
+    selectableFields: [{jsonPath: .spec.replicas}]
   conversion:
     strategy: Webhook
     webhook:
@@ -152,6 +154,16 @@ func TestCustomResourceWebhookConversion(t *testing.T) {
 	list, err = v2.List(ctx, metav1.ListOptions{})
 	if err != nil || len(list.Items) != 2 || list.Items[1].GetAPIVersion() != "example.com/v2" {
 		t.Fatalf("list as v2: %v %v", err, list)
+	}
+	// A field selector sees the fields of the version asked for, not the stored ones.
+	for _, c := range []struct {
+		client         dynamic.ResourceInterface
+		selector, want string
+	}{{v2, "spec.replicas=5", "g1"}, {v1, "spec.size=6", "g2"}, {v2, "spec.replicas!=5", "g2"}} {
+		sel, err := c.client.List(ctx, metav1.ListOptions{FieldSelector: c.selector})
+		if err != nil || len(sel.Items) != 1 || sel.Items[0].GetName() != c.want {
+			t.Errorf("list with %s: %v %v, want only %s", c.selector, err, sel, c.want)
+		}
 	}
 	w, err := v2.Watch(ctx, metav1.ListOptions{ResourceVersion: list.GetResourceVersion()})
 	if err != nil {

@@ -12,10 +12,22 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	admissionapi "k8s.io/apiserver/pkg/admission"
 
 	"skiff/internal/store"
 )
+
+// optionsCodecs decode a DeleteOptions body whatever group version it names. Typed
+// clients send it in their own group version (snapshot.storage.k8s.io/v1 from the
+// snapshot client), which the resource scheme knows only for built-in groups; as an
+// unversioned kind, as in Kubernetes' parameter scheme, it decodes for custom
+// resources' groups too, while a body of any other kind is still refused.
+var optionsCodecs = func() serializer.CodecFactory {
+	s := runtime.NewScheme()
+	s.AddUnversionedTypes(metav1.SchemeGroupVersion, &metav1.DeleteOptions{})
+	return serializer.NewCodecFactory(s)
+}()
 
 // deleteOptions reads DeleteOptions from the body (if any) and the query.
 func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
@@ -26,13 +38,16 @@ func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 	}
 	if len(body) > 0 {
 		// Typed clients send DeleteOptions in their content type: JSON or protobuf.
-		info, ok := serializerFor(contentType(r))
+		info, ok := runtime.SerializerInfoForMediaType(optionsCodecs.SupportedMediaTypes(), contentType(r))
 		if !ok {
-			info, _ = serializerFor("application/json")
+			info, _ = runtime.SerializerInfoForMediaType(optionsCodecs.SupportedMediaTypes(), runtime.ContentTypeJSON)
 		}
-		if _, _, err := info.Serializer.Decode(body, nil, o); err != nil {
+		// A group version other than meta.k8s.io/v1 decodes into a new object.
+		obj, _, err := info.Serializer.Decode(body, nil, o)
+		if err != nil {
 			return nil, apierrors.NewBadRequest("invalid DeleteOptions: " + err.Error())
 		}
+		o = obj.(*metav1.DeleteOptions)
 	}
 	qs := r.URL.Query()
 	if s := qs.Get("gracePeriodSeconds"); s != "" {
@@ -74,10 +89,15 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request, q request, ep *endp
 		writeError(w, err)
 		return
 	}
+	// A write that lands between reading the object and deleting it is a conflict
+	// the caller did not ask for: read again and check the preconditions against the
+	// fresh object, as Kubernetes does. Only a resourceVersion precondition pins the
+	// delete to the version the caller saw.
+	pinned := opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil
 	var obj runtime.Object
 	for try := 0; ; try++ {
 		obj, err = a.deleteObject(r.Context(), ep, q.Namespace, q.Name, opts)
-		if !apierrors.IsConflict(err) || try == conflictRetries || opts.Preconditions != nil {
+		if !apierrors.IsConflict(err) || try == conflictRetries || pinned {
 			break
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -157,7 +158,13 @@ func unsupportedMediaType(ct string) error {
 func encode(out output, gv schema.GroupVersion, obj runtime.Object) ([]byte, error) {
 	out = encodable(out, obj)
 	var buf bytes.Buffer
-	enc := runtime.WithVersionEncoder{Version: gv, Encoder: out.info.Serializer, ObjectTyper: resources.Scheme}
+	serializer := out.info.Serializer
+	if _, ok := obj.(*unstructured.Unstructured); ok && out.info.MediaType == runtime.ContentTypeJSON {
+		// The same bytes, encoded once: the JSON serializer would call the
+		// object's MarshalJSON, which encodes it, then check and copy the result.
+		serializer = unstructured.UnstructuredJSONScheme
+	}
+	enc := runtime.WithVersionEncoder{Version: gv, Encoder: serializer, ObjectTyper: resources.Scheme}
 	if err := enc.Encode(obj, &buf); err != nil {
 		return nil, err
 	}

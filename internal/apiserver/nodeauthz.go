@@ -19,6 +19,7 @@ import (
 // by node (kept by runPodIndex) and claims by name.
 func (a *API) nodeAuthorizer() auth.NodeAuthorizer {
 	claims := a.endpoints[corev1.SchemeGroupVersion.WithResource("persistentvolumeclaims")].store
+	volumes := a.endpoints[corev1.SchemeGroupVersion.WithResource("persistentvolumes")].store
 	return auth.NodeAuthorizer{Pods: a.pods, Claim: func(ns, name string) (*corev1.PersistentVolumeClaim, bool) {
 		obj, ok := claims.Peek(ns, name)
 		if !ok {
@@ -26,6 +27,10 @@ func (a *API) nodeAuthorizer() auth.NodeAuthorizer {
 		}
 		pvc, ok := obj.(*corev1.PersistentVolumeClaim)
 		return pvc, ok
+	}, Pinned: func(volume, node string) bool {
+		obj, ok := volumes.Peek("", volume)
+		pv, isPV := obj.(*corev1.PersistentVolume)
+		return ok && isPV && pinnedTo(pv, node)
 	}}
 }
 

@@ -93,7 +93,11 @@ func selection(r *http.Request, ep *endpoint) (func(runtime.Object) bool, error)
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))
 	}
 	if !fs.Empty() {
-		empty, _ := ep.newObject(ep.StorageGVK())
+		gvk := ep.StorageGVK()
+		if ep.custom != nil {
+			gvk = ep.GVK() // the served version's fields, with nothing to convert
+		}
+		empty, _ := ep.newObject(gvk)
 		known := ep.Strategy.Fields(empty)
 		for _, req := range fs.Requirements() {
 			if _, ok := known[req.Field]; !ok {

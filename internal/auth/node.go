@@ -34,6 +34,9 @@ type NodeAuthorizer struct {
 	Pods *PodIndex
 	// Claim reads a PersistentVolumeClaim (to follow claim -> volume).
 	Claim func(namespace, name string) (*corev1.PersistentVolumeClaim, bool)
+	// Pinned says whether the PersistentVolume is one the node provisioned for
+	// itself (a local or node-local CSI volume), whose claims' expansion it records.
+	Pinned func(volume, node string) bool
 }
 
 // TLSSecretType is the field selector under which nodes may list and watch Secrets:
@@ -61,8 +64,16 @@ func (n NodeAuthorizer) Authorize(_ context.Context, a Attributes) (bool, string
 			return true, ""
 		case a.Resource == "persistentvolumeclaims" && a.Subresource == "":
 			return n.graph(node, a, podClaims)
-		case a.Resource == "persistentvolumes" && a.Subresource == "" && (a.Verb == "create" || a.Verb == "delete"):
-			// The provisioner's own local volumes: NodeRestriction checks they are on this node.
+		case a.Resource == "persistentvolumeclaims" && a.Subresource == "status" && (a.Verb == "update" || a.Verb == "patch"):
+			// Expansion: the claims of its pods (the kubelet's NodeExpandVolume) and of its
+			// own volumes (the resizer); NodeRestriction limits the fields.
+			if pvc, ok := n.Claim(a.Namespace, a.Name); ok && n.Pinned != nil && n.Pinned(pvc.Spec.VolumeName, node) {
+				return true, ""
+			}
+			return n.graph(node, a, podClaims)
+		case a.Resource == "persistentvolumes" && a.Subresource == "" && (a.Verb == "create" || a.Verb == "delete" || a.Verb == "update" || a.Verb == "patch"):
+			// The provisioner's own local volumes (made, deleted, grown): NodeRestriction
+			// checks they are on this node.
 			return true, ""
 		case a.Resource == "persistentvolumes" && a.Subresource == "":
 			return n.graph(node, a, n.podVolume(a.Name))
@@ -210,6 +221,11 @@ var NodeRules = []rbacv1.PolicyRule{
 	// The agent's CSI side: its own CSINode, and the attachments to itself that its
 	// attacher works (NodeRestriction checks both).
 	nodeRule([]string{"create", "update", "patch"}, "storage.k8s.io", "csinodes", "volumeattachments", "volumeattachments/status"),
+	// The agent's snapshotter: the contents it makes for the snapshots of its
+	// drivers' volumes, the snapshots' finalizers and status.
+	nodeRule(nodeRead, "snapshot.storage.k8s.io", "volumesnapshots", "volumesnapshotcontents", "volumesnapshotclasses"),
+	nodeRule([]string{"create", "update", "patch", "delete"}, "snapshot.storage.k8s.io", "volumesnapshotcontents", "volumesnapshotcontents/status"),
+	nodeRule([]string{"update", "patch"}, "snapshot.storage.k8s.io", "volumesnapshots", "volumesnapshots/status"),
 	nodeRule([]string{"create", "get", "list", "watch"}, "certificates.k8s.io", "certificatesigningrequests"),
 	nodeRule(nodeRead, "certificates.k8s.io", "clustertrustbundles"), // projected into pods
 	// podCertificate volumes: the kubelet asks for its pods' certificates (NodeRestriction

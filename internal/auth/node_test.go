@@ -33,7 +33,7 @@ func TestNodeAuthorizer(t *testing.T) {
 	pods.Set(podOn("app", "db", "n2", secretVolume("dbpass")))
 	z := NodeAuthorizer{Pods: pods, Claim: func(ns, name string) (*corev1.PersistentVolumeClaim, bool) {
 		return &corev1.PersistentVolumeClaim{Spec: corev1.PersistentVolumeClaimSpec{VolumeName: "pv-" + name}}, ns == "app"
-	}}
+	}, Pinned: func(volume, node string) bool { return volume == "pv-made-here" && node == "n1" }}
 	for _, tc := range []struct {
 		name string
 		a    Attributes
@@ -52,6 +52,12 @@ func TestNodeAuthorizer(t *testing.T) {
 		{"list all claims (local-path provisioner)", Attributes{User: nodeUser("n1"), Verb: "list", Resource: "persistentvolumeclaims"}, true},
 		{"update another claim", Attributes{User: nodeUser("n1"), Verb: "update", Resource: "persistentvolumeclaims", Namespace: "app", Name: "x"}, false},
 		{"other volume", Attributes{User: nodeUser("n1"), Verb: "get", Resource: "persistentvolumes", Name: "pv-x"}, false},
+		{"status of own pod's claim (node expansion)", Attributes{User: nodeUser("n1"), Verb: "update", Resource: "persistentvolumeclaims", Subresource: "status", Namespace: "app", Name: "data"}, true},
+		{"status of a claim of its own volume (resizer)", Attributes{User: nodeUser("n1"), Verb: "patch", Resource: "persistentvolumeclaims", Subresource: "status", Namespace: "app", Name: "made-here"}, true},
+		{"status of another claim", Attributes{User: nodeUser("n1"), Verb: "update", Resource: "persistentvolumeclaims", Subresource: "status", Namespace: "app", Name: "x"}, false},
+		{"status of another node's volume's claim", Attributes{User: nodeUser("n2"), Verb: "update", Resource: "persistentvolumeclaims", Subresource: "status", Namespace: "app", Name: "made-here"}, false},
+		{"snapshot contents (snapshotter)", Attributes{User: nodeUser("n1"), Verb: "create", APIGroup: "snapshot.storage.k8s.io", Resource: "volumesnapshotcontents"}, true},
+		{"delete a snapshot", Attributes{User: nodeUser("n1"), Verb: "delete", APIGroup: "snapshot.storage.k8s.io", Resource: "volumesnapshots", Namespace: "app", Name: "s"}, false},
 		{"token for pod's SA", Attributes{User: nodeUser("n1"), Verb: "create", Resource: "serviceaccounts", Subresource: "token", Namespace: "app", Name: "runner"}, true},
 		{"token for another SA", Attributes{User: nodeUser("n1"), Verb: "create", Resource: "serviceaccounts", Subresource: "token", Namespace: "kube-system", Name: "runner"}, false},
 		{"own pod's service account", Attributes{User: nodeUser("n1"), Verb: "get", Resource: "serviceaccounts", Namespace: "app", Name: "runner"}, true},

@@ -29,6 +29,11 @@ import (
 // is retried, instead of blocking a pod worker or a queue forever.
 const callTimeout = 2 * time.Minute
 
+// provisionTimeout bounds CreateVolume and DeleteVolume, as external-provisioner's
+// --timeout does (10 s by default): both are idempotent, so a slow driver is asked
+// again, and a hung one shows on the claim soon.
+const provisionTimeout = 10 * time.Second
+
 // Driver is a registered CSI driver and what it said it can do.
 type Driver struct {
 	Name     string
@@ -43,6 +48,9 @@ type Driver struct {
 	stage      bool // NodeStage/NodeUnstage are needed
 	publish    bool // ControllerPublish is supported
 	provision  bool // CreateVolume/DeleteVolume are supported
+	expand     bool // ControllerExpandVolume is supported
+	nodeExpand bool // NodeExpandVolume is supported
+	snapshot   bool // CreateSnapshot/DeleteSnapshot are supported
 }
 
 // dial connects to a driver's socket and learns its name, node ID and capabilities.
@@ -79,8 +87,11 @@ func (d *Driver) learn(ctx context.Context) error {
 		return fmt.Errorf("NodeGetCapabilities: %w", err)
 	}
 	for _, c := range nc.GetCapabilities() {
-		if c.GetRpc().GetType() == csi.NodeServiceCapability_RPC_STAGE_UNSTAGE_VOLUME {
+		switch c.GetRpc().GetType() {
+		case csi.NodeServiceCapability_RPC_STAGE_UNSTAGE_VOLUME:
 			d.stage = true
+		case csi.NodeServiceCapability_RPC_EXPAND_VOLUME:
+			d.nodeExpand = true
 		}
 	}
 	pc, err := id.GetPluginCapabilities(ctx, &csi.GetPluginCapabilitiesRequest{})
@@ -102,6 +113,10 @@ func (d *Driver) learn(ctx context.Context) error {
 			d.provision = true
 		case csi.ControllerServiceCapability_RPC_PUBLISH_UNPUBLISH_VOLUME:
 			d.publish = true
+		case csi.ControllerServiceCapability_RPC_EXPAND_VOLUME:
+			d.expand = true
+		case csi.ControllerServiceCapability_RPC_CREATE_DELETE_SNAPSHOT:
+			d.snapshot = true
 		}
 	}
 	return nil

@@ -96,6 +96,9 @@ func (n *Node) PublishVolume(ctx context.Context, pod *corev1.Pod, volume string
 		return fmt.Errorf("NodePublishVolume of %s: %w", pv.Name, err)
 	}
 	n.remember(pod.UID, p)
+	if n.onPublish != nil {
+		n.onPublish(pv)
+	}
 	return nil
 }
 
@@ -196,6 +199,20 @@ func (n *Node) stagedElsewhere(uid types.UID, p publication) bool {
 		}
 	}
 	return false
+}
+
+// publicationOf finds a publication of the driver's volume on this node.
+func (n *Node) publicationOf(driver, handle string) (publication, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, pubs := range n.published {
+		for _, p := range pubs {
+			if p.driver == driver && p.handle == handle {
+				return p, true
+			}
+		}
+	}
+	return publication{}, false
 }
 
 func (n *Node) isPublished(uid types.UID, volume string) bool {

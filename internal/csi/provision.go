@@ -160,17 +160,22 @@ func (p *Provisioner) provision(ctx context.Context, d *Driver, pvc *corev1.Pers
 		}
 	}
 	fsType := sc.Parameters[fsTypeParam]
+	source, err := p.contentSource(ctx, d, pvc)
+	if err != nil {
+		return nil, err
+	}
 	req := &csi.CreateVolumeRequest{
-		Name:               VolumeName(pvc),
-		CapacityRange:      &csi.CapacityRange{RequiredBytes: want.Value()},
-		VolumeCapabilities: []*csi.VolumeCapability{mountCapability(fsType, accessMode(pvc.Spec.AccessModes))},
-		Parameters:         params,
+		VolumeContentSource: source,
+		Name:                VolumeName(pvc),
+		CapacityRange:       &csi.CapacityRange{RequiredBytes: want.Value()},
+		VolumeCapabilities:  []*csi.VolumeCapability{mountCapability(fsType, accessMode(pvc.Spec.AccessModes))},
+		Parameters:          params,
 	}
 	if len(d.Topology) > 0 {
 		here := &csi.Topology{Segments: d.Topology}
 		req.AccessibilityRequirements = &csi.TopologyRequirement{Requisite: []*csi.Topology{here}, Preferred: []*csi.Topology{here}}
 	}
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := context.WithTimeout(ctx, provisionTimeout)
 	defer cancel()
 	resp, err := d.controller.CreateVolume(cctx, req)
 	if err != nil {
@@ -240,7 +245,7 @@ func (p *Provisioner) syncVolume(ctx context.Context, key string) error {
 	if err != nil || !d.provision || !p.reaches(d, pv) {
 		return nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := context.WithTimeout(ctx, provisionTimeout)
 	defer cancel()
 	if _, err := d.controller.DeleteVolume(cctx, &csi.DeleteVolumeRequest{VolumeId: pv.Spec.CSI.VolumeHandle}); err != nil {
 		p.rec.Eventf(pv, corev1.EventTypeWarning, "VolumeFailedDelete", "DeleteVolume: %v", err)

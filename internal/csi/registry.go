@@ -10,12 +10,15 @@ import (
 	"sync"
 	"time"
 
+	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	registerapi "k8s.io/kubelet/pkg/apis/pluginregistration/v1"
 )
@@ -32,6 +35,23 @@ type Node struct {
 	failed  map[string]string  // registration socket -> last error logged
 	// published are the CSI volumes this agent published, by pod UID.
 	published map[string][]publication
+	// onPublish is told of each volume published (the resizer's node side).
+	onPublish func(*corev1.PersistentVolume)
+	// snapshots is the snapshot.storage.k8s.io client; nil: no snapshots.
+	snapshots snapclient.Interface
+}
+
+// UseSnapshots lets the node take and restore VolumeSnapshots, with a client from
+// rc (as JSON: the snapshot kinds are CRDs, which do not speak protobuf).
+func (n *Node) UseSnapshots(rc *rest.Config) error {
+	rc = rest.CopyConfig(rc)
+	rc.ContentType, rc.AcceptContentTypes = "application/json", "application/json"
+	c, err := snapclient.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	n.snapshots = c
+	return nil
 }
 
 // NewNode returns the CSI side of the agent whose kubelet directory is root.

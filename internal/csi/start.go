@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	snapinformers "github.com/kubernetes-csi/external-snapshotter/client/v8/informers/externalversions"
 	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -19,7 +20,8 @@ import (
 
 // Start runs the agent's CSI work until ctx ends: the kubelet directory made a shared
 // mount (so mounts a driver container makes below it reach the host), plugin
-// registration, and the provisioner and attacher for the drivers found.
+// registration, and the provisioner, attacher, resizer and snapshotter for the
+// drivers found.
 func (n *Node) Start(ctx context.Context) {
 	if err := makeShared(n.root); err != nil {
 		slog.Warn("csi: the kubelet directory is not a shared mount; drivers in containers cannot publish volumes", "dir", n.root, "err", err)
@@ -31,9 +33,18 @@ func (n *Node) Start(ctx context.Context) {
 	}
 	c := controller.NewContext(n.client, 10*time.Minute)
 	p, a := NewProvisioner(c, n), NewAttacher(c, n)
+	r := NewResizer(c, p)
+	n.onPublish = r.published
+	if n.snapshots != nil {
+		f := snapinformers.NewSharedInformerFactory(n.snapshots, 10*time.Minute)
+		snap := NewSnapshotter(c, f, n.snapshots, p)
+		f.Start(ctx.Done())
+		go snap.Run(ctx)
+	}
 	c.Informers.Start(ctx.Done())
 	go n.WatchRegistrations(ctx)
 	go a.Run(ctx)
+	go r.Run(ctx)
 	p.Run(ctx)
 }
 

@@ -8,6 +8,8 @@
 //
 // Sizes are recorded, and a claim larger than the free space of the node's data
 // dir is refused, but a volume is not limited to its size (no project quotas).
+// Claims grow (allowVolumeExpansion) by recording the new size, after the same
+// free-space check.
 package localpath
 
 import (
@@ -99,9 +101,12 @@ func (p *Provisioner) syncClaim(ctx context.Context, key string) error {
 	if !found || err != nil {
 		return err
 	}
+	if pvc.Spec.VolumeName != "" {
+		return p.resize(ctx, pvc)
+	}
 	node := pvc.Annotations[vb.AnnSelectedNode]
 	dir, serves := p.dirs(node)
-	if pvc.DeletionTimestamp != nil || pvc.Spec.VolumeName != "" || !serves {
+	if pvc.DeletionTimestamp != nil || !serves {
 		return nil
 	}
 	sc, err := p.classes.Get(vb.ClaimClass(pvc))
@@ -132,7 +137,8 @@ func (p *Provisioner) syncClaim(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	p.rec.Eventf(pvc, corev1.EventTypeNormal, "ProvisioningSucceeded", "Successfully provisioned volume %s on node %s at %s", pv.Name, node, pv.Spec.Local.Path)
+	p.rec.Eventf(pvc, corev1.EventTypeNormal, "ProvisioningSucceeded",
+		"Successfully provisioned volume %s on node %s at %s (its size is recorded, not enforced: local-path sets no project quotas)", pv.Name, node, pv.Spec.Local.Path)
 	return nil
 }
 

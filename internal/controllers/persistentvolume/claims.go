@@ -167,8 +167,13 @@ func (pc *Controller) bind(ctx context.Context, pvc *corev1.PersistentVolumeClai
 		}
 	}
 	want := next.DeepCopy()
+	if want.Status.Phase != corev1.ClaimBound {
+		// The volume's size becomes the claim's only as it binds: later, a volume
+		// grown by a resizer reaches the claim when the resizer says the expansion is
+		// done (filesystem included), as in Kubernetes.
+		want.Status.Capacity = pv.Spec.Capacity
+	}
 	want.Status.Phase = corev1.ClaimBound
-	want.Status.Capacity = pv.Spec.Capacity
 	want.Status.AccessModes = pv.Spec.AccessModes
 	if equality.Semantic.DeepEqual(want.Status, next.Status) {
 		return nil

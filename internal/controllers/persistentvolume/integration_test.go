@@ -205,6 +205,19 @@ func (s *storageCluster) testStatic(t *testing.T) {
 		t.Errorf("volume claimRef %+v, want the claim %s", pv.Spec.ClaimRef, c.UID)
 	}
 	s.waitVolumePhase(t, "static-5gi", corev1.VolumeAvailable)
+
+	// A resizer grows the bound volume: the claim's capacity is the resizer's to
+	// change once the filesystem grew too, not the binder's.
+	pv.Spec.Capacity[corev1.ResourceStorage] = resource.MustParse("3Gi")
+	if _, err := s.c.CoreV1().PersistentVolumes().Update(ctx, pv, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		time.Sleep(50 * time.Millisecond)
+		if got := s.claim(t, "static", "data").Status.Capacity[corev1.ResourceStorage]; got.String() != "2Gi" {
+			t.Fatalf("claim capacity %s after its bound volume grew, want 2Gi until a resizer finishes", got.String())
+		}
+	}
 }
 
 // testStaticLocal: with a WaitForFirstConsumer class that makes no volumes, the

@@ -3,6 +3,7 @@ package plugins
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	v1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -21,7 +22,9 @@ const (
 	ReasonUnboundImmediate   = "pod has unbound immediate PersistentVolumeClaims"
 	ReasonVolumeNodeAffinity = "node(s) had volume node affinity conflict"
 	ReasonNoVolumeToBind     = "node(s) didn't find available persistent volumes to bind"
-	volumeBindingState       = VolumeBindingName
+	// ReasonNoCSIDriver is followed by the driver's name.
+	ReasonNoCSIDriver  = "node(s) did not have the CSI driver registered: "
+	volumeBindingState = VolumeBindingName
 )
 
 // VolumeBinding keeps pods whose claims cannot be used off nodes: an unbound claim
@@ -35,6 +38,9 @@ type VolumeBinding struct {
 	Claims  corelisters.PersistentVolumeClaimLister
 	Volumes corelisters.PersistentVolumeLister
 	Classes storagelisters.StorageClassLister
+	// CSINodes, when set, keeps pods whose CSI volumes (bound, to be provisioned by
+	// a CSI driver, or inline) need a driver off nodes whose CSINode lacks it.
+	CSINodes storagelisters.CSINodeLister
 }
 
 // Name implements fw.Plugin.
@@ -45,6 +51,8 @@ type volumeState struct {
 	// static are unbound WaitForFirstConsumer claims of a class that makes no
 	// volumes, with the free volumes that could serve them on some node.
 	static []staticClaim
+	// drivers are the CSI drivers the pod's volumes need on the node.
+	drivers []string
 }
 
 type staticClaim struct {
@@ -57,10 +65,19 @@ func (s *volumeState) Clone() fw.StateData { return s }
 // PreFilter implements fw.PreFilterPlugin.
 func (b *VolumeBinding) PreFilter(_ context.Context, state *fw.CycleState, pod *fw.PodInfo, _ fw.Snapshot) *fw.Status {
 	names := vb.PodClaims(pod.Pod)
+	s := &volumeState{}
+	for _, v := range pod.Pod.Spec.Volumes {
+		if v.CSI != nil {
+			s.needDriver(v.CSI.Driver)
+		}
+	}
 	if len(names) == 0 || b.Claims == nil {
+		if b.CSINodes != nil && len(s.drivers) > 0 {
+			state.Write(volumeBindingState, s)
+			return nil
+		}
 		return fw.NewStatus(fw.Skip)
 	}
-	s := &volumeState{}
 	for _, name := range names {
 		if st := b.preFilterClaim(s, pod.Pod.Namespace, name); st != nil {
 			return st
@@ -69,7 +86,10 @@ func (b *VolumeBinding) PreFilter(_ context.Context, state *fw.CycleState, pod *
 	if st := b.ephemeralOwned(pod.Pod); st != nil {
 		return st
 	}
-	if len(s.terms) == 0 && len(s.static) == 0 {
+	if b.CSINodes == nil {
+		s.drivers = nil
+	}
+	if len(s.terms) == 0 && len(s.static) == 0 && len(s.drivers) == 0 {
 		return fw.NewStatus(fw.Skip)
 	}
 	state.Write(volumeBindingState, s)
@@ -105,7 +125,7 @@ func (b *VolumeBinding) preFilterClaim(s *volumeState, ns, name string) *fw.Stat
 		return unresolvable(fmt.Sprintf("persistentvolumeclaim %q is being deleted", name))
 	}
 	if pvc.Spec.VolumeName != "" {
-		terms, st := b.boundTerms(pvc)
+		terms, st := b.boundTerms(s, pvc)
 		if terms != nil {
 			s.terms = append(s.terms, terms)
 		}
@@ -114,6 +134,9 @@ func (b *VolumeBinding) preFilterClaim(s *volumeState, ns, name string) *fw.Stat
 	sc := b.waitingClass(pvc)
 	if sc == nil {
 		return unresolvable(ReasonUnboundImmediate)
+	}
+	if sc.Provisioner != vb.NoProvisioner && sc.Provisioner != vb.LocalPathProvisioner {
+		s.needDriver(sc.Provisioner) // every other provisioner is a CSI driver here
 	}
 	if sc.Provisioner == vb.NoProvisioner {
 		pvs, err := b.Volumes.List(labels.Everything())
@@ -127,10 +150,13 @@ func (b *VolumeBinding) preFilterClaim(s *volumeState, ns, name string) *fw.Stat
 
 // boundTerms returns the node selector terms of the PV bound to a claim (nil when
 // it does not restrict nodes).
-func (b *VolumeBinding) boundTerms(pvc *v1.PersistentVolumeClaim) ([]v1.NodeSelectorTerm, *fw.Status) {
+func (b *VolumeBinding) boundTerms(s *volumeState, pvc *v1.PersistentVolumeClaim) ([]v1.NodeSelectorTerm, *fw.Status) {
 	pv, err := b.Volumes.Get(pvc.Spec.VolumeName)
 	if err != nil {
 		return nil, unresolvable(fmt.Sprintf("persistentvolume %q not found", pvc.Spec.VolumeName))
+	}
+	if pv.Spec.CSI != nil {
+		s.needDriver(pv.Spec.CSI.Driver)
 	}
 	if pv.Spec.NodeAffinity == nil || pv.Spec.NodeAffinity.Required == nil {
 		return nil, nil
@@ -168,7 +194,28 @@ func (b *VolumeBinding) Filter(state *fw.CycleState, _ *fw.PodInfo, n *fw.NodeIn
 			return unresolvable(ReasonNoVolumeToBind)
 		}
 	}
+	for _, d := range s.drivers {
+		if !b.hasDriver(n.Node.Name, d) {
+			// Not unresolvable: the driver's DaemonSet may register it soon.
+			return unschedulable(ReasonNoCSIDriver + d)
+		}
+	}
 	return nil
+}
+
+func (s *volumeState) needDriver(name string) {
+	if !slices.Contains(s.drivers, name) {
+		s.drivers = append(s.drivers, name)
+	}
+}
+
+// hasDriver says whether the node's CSINode lists the driver.
+func (b *VolumeBinding) hasDriver(node, driver string) bool {
+	cn, err := b.CSINodes.Get(node)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(cn.Spec.Drivers, func(d storagev1.CSINodeDriver) bool { return d.Name == driver })
 }
 
 // SelectNode records node on the pod's unbound WaitForFirstConsumer claims, as

@@ -111,3 +111,42 @@ func TestSelectNode(t *testing.T) {
 	}
 	diff(t, map[string]string{"wffc": "a", "wffc-elsewhere": "a"}, got)
 }
+
+// TestVolumeBindingCSIDriver: a pod whose volume needs a CSI driver (a claim its
+// class will provision, a claim bound to a CSI volume, an inline CSI volume) fits
+// only nodes whose CSINode lists the driver, and waits (not unresolvable) elsewhere.
+func TestVolumeBindingCSIDriver(t *testing.T) {
+	const driver = "csi.example.com"
+	claims := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	volumes := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	classes := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	csiNodes := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	_ = claims.Add(&v1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "to-provision", Namespace: "default"},
+		Spec: v1.PersistentVolumeClaimSpec{StorageClassName: ptr.To("csi")}})
+	_ = claims.Add(&v1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "bound", Namespace: "default"},
+		Spec: v1.PersistentVolumeClaimSpec{VolumeName: "vol", StorageClassName: ptr.To("csi")}})
+	_ = volumes.Add(&v1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "vol"}, Spec: v1.PersistentVolumeSpec{
+		PersistentVolumeSource: v1.PersistentVolumeSource{CSI: &v1.CSIPersistentVolumeSource{Driver: driver, VolumeHandle: "h"}}}})
+	_ = classes.Add(&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "csi"}, Provisioner: driver,
+		VolumeBindingMode: ptr.To(storagev1.VolumeBindingWaitForFirstConsumer)})
+	_ = csiNodes.Add(&storagev1.CSINode{ObjectMeta: metav1.ObjectMeta{Name: "a"},
+		Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{{Name: driver, NodeID: "a"}}}})
+	_ = csiNodes.Add(&storagev1.CSINode{ObjectMeta: metav1.ObjectMeta{Name: "b"}})
+	pl := &VolumeBinding{Claims: corelisters.NewPersistentVolumeClaimLister(claims),
+		Volumes: corelisters.NewPersistentVolumeLister(volumes), Classes: storagelisters.NewStorageClassLister(classes),
+		CSINodes: storagelisters.NewCSINodeLister(csiNodes)}
+	snap := snapshot{nodeInfo(node("a", "1", "1Gi")), nodeInfo(node("b", "1", "1Gi")), nodeInfo(node("c", "1", "1Gi"))}
+	missing := reject(fw.Unschedulable, ReasonNoCSIDriver+driver)
+	want := map[string]verdict{"a": fits, "b": missing, "c": missing}
+	for name, vs := range map[string]v1.VolumeSource{
+		"claim to provision": {PersistentVolumeClaim: &v1.PersistentVolumeClaimVolumeSource{ClaimName: "to-provision"}},
+		"bound claim":        {PersistentVolumeClaim: &v1.PersistentVolumeClaimVolumeSource{ClaimName: "bound"}},
+		"inline":             {CSI: &v1.CSIVolumeSource{Driver: driver}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := pod("p", "", "")
+			p.Spec.Volumes = []v1.Volume{{Name: "data", VolumeSource: vs}}
+			diff(t, want, runFilter(t, pl, p, snap))
+		})
+	}
+}

@@ -50,7 +50,7 @@ spec:
         - {name: socket-dir, mountPath: /csi}
         - {name: mountpoint-dir, mountPath: ` + kubeletDir + `/pods, mountPropagation: Bidirectional}
         - {name: plugins-dir, mountPath: ` + kubeletDir + `/plugins, mountPropagation: Bidirectional}
-        - {name: csi-data-dir, mountPath: /csi-data-dir}
+        - {name: csi-data-dir, mountPath: /csi-data-dir, mountPropagation: Bidirectional}
       - name: node-driver-registrar
         image: ` + toolbox + `
         command: [/toolbox, csi-registrar, --csi-address, /csi/csi.sock,
@@ -75,17 +75,23 @@ spec:
 // TestCSIHostpathDriver: the CSI hostpath driver, deployed as a DaemonSet with its
 // registrar, registers with the node (CSINode lists it); a claim of its class is
 // provisioned by CreateVolume, attached through a VolumeAttachment, staged and
-// published into the pod, which writes to it; an inline CSI volume works too; deleting
-// pod and claim unpublishes, detaches and deletes the volume.
+// published into the pod, which writes to it; an inline CSI volume works too; the
+// claim grows while in use (csiExpand), is snapshotted, restored and cloned
+// (csiSnapshotRestore); a CreateVolume that fails or hangs shows on its claim
+// (csiProvisionFails); deleting pods, snapshot and claims unpublishes, detaches and
+// deletes the volumes and the snapshot.
 func TestCSIHostpathDriver(t *testing.T) {
 	n := ns(t, "csi")
 	kubeletDir := filepath.Join(cluster.Dir, "agent", "kubelet")
-	stateDir := filepath.Join(cluster.Dir, "csi-hostpath-data")
+	// Under the kubelet directory, which the agent makes a shared mount: the driver
+	// mounts each volume's tmpfs there (Bidirectional), and the host sees it.
+	stateDir := filepath.Join(kubeletDir, "plugins", "csi-hostpath-data")
 	apply(t, n, csiHostpathManifest(kubeletDir, stateDir))
 	t.Cleanup(func() {
 		_, _ = cluster.Kubectl("-n", n, "delete", "daemonset", "csi-hostpathplugin", "--wait=true", "--timeout=60s")
 		_, _ = cluster.Kubectl("delete", "csidriver", csiDriver, "--ignore-not-found")
 		_, _ = cluster.Kubectl("delete", "storageclass", "csi-hostpath-sc", "--ignore-not-found")
+		_, _ = cluster.Kubectl("delete", "volumesnapshotclass", "csi-hostpath-snapclass", "--ignore-not-found")
 	})
 	framework.Eventually(t, 2*time.Minute, func() error {
 		got, _ := cluster.Kubectl("get", "csinode", "e2e-main", "-o", "jsonpath={.spec.drivers[*].name}/{.spec.drivers[*].nodeID}")
@@ -103,6 +109,7 @@ metadata: {name: csi-hostpath-sc}
 provisioner: `+csiDriver+`
 reclaimPolicy: Delete
 volumeBindingMode: WaitForFirstConsumer
+allowVolumeExpansion: true
 ---
 apiVersion: v1
 kind: PersistentVolumeClaim
@@ -159,8 +166,13 @@ spec:
 	t.Logf("kubectl get csinode,csidriver,volumeattachment,pv\n%s",
 		cluster.MustKubectl(t, "get", "csinode,csidriver,volumeattachment,pv"))
 
-	cluster.MustKubectl(t, "-n", n, "delete", "pod", "csi-app")
-	cluster.MustKubectl(t, "-n", n, "delete", "pvc", "csi-pvc")
+	csiExpand(t, n, "csi-app", "csi-pvc")
+	csiSnapshotRestore(t, n, "csi-pvc")
+	csiProvisionFails(t, n)
+
+	cluster.MustKubectl(t, "-n", n, "delete", "pod", "csi-app", "csi-restored-app")
+	cluster.MustKubectl(t, "-n", n, "delete", "volumesnapshot", "csi-snap")
+	cluster.MustKubectl(t, "-n", n, "delete", "pvc", "csi-pvc", "csi-restored", "csi-clone")
 	gone(t, time.Minute, "volume "+pv, "get", "pv", pv)
 	framework.Eventually(t, 30*time.Second, func() error {
 		if _, err := os.Stat(filepath.Join(stateDir, pv)); !os.IsNotExist(err) {
