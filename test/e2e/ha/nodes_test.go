@@ -1,7 +1,9 @@
 package ha_test
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -358,7 +360,14 @@ func TestProxyAndDNSHeal(t *testing.T) {
 	}
 	// Clients resolve through the DNS Service, whose rules drop the stopped node's
 	// server only once its endpoint leaves: give that and the resolver's retries time.
-	framework.Eventually(t, 30*time.Second, func() error { return reaches(agent2) })
+	framework.Eventually(t, 30*time.Second, func() error {
+		err := reaches(agent2)
+		if err != nil && strings.Contains(err.Error(), "no such host") {
+			// Which DNS server forgot the name: ask each published one directly.
+			err = fmt.Errorf("%w\n%s", err, askDNSServers("web."+ns+".svc.cluster.local."))
+		}
+		return err
+	})
 	client := containers(ns, "client-"+agent1)
 	if err := ags[agent1].Restart(); err != nil {
 		t.Fatal(err)
@@ -374,4 +383,27 @@ func TestProxyAndDNSHeal(t *testing.T) {
 	if got := containers(ns, "client-"+agent1); got != client {
 		t.Errorf("client on %s: containers %s before the agent restart, %s after", agent1, client, got)
 	}
+}
+
+// askDNSServers resolves name at every node DNS server published in kube-system's
+// EndpointSlices, and says what each answered.
+func askDNSServers(name string) string {
+	out, _ := servers[1].Kubectl("-n", "kube-system", "get", "endpointslices", "-o",
+		`jsonpath={range .items[*]}{.metadata.name} {.endpoints[0].addresses[0]} {.ports[?(@.protocol=="UDP")].port}{"\n"}{end}`)
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		addr := net.JoinHostPort(f[1], f[2])
+		r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "udp", addr)
+		}}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ips, err := r.LookupHost(ctx, name)
+		cancel()
+		fmt.Fprintf(&b, "%s at %s: %v %v\n", f[0], addr, ips, err)
+	}
+	return b.String()
 }
