@@ -163,15 +163,19 @@ func TestWebhooks(t *testing.T) {
 	if _, err := hooks.ValidatingWebhookConfigurations().Create(ctx, validatingHook("deny", hook.URL+"/validate", ca, regv1.Fail, 10), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// A new name each try: a try before the webhook is active stores its object.
+	denied := ""
 	err = eventually(t, func() error {
-		_, err := cms.Create(ctx, cm("denied", map[string]string{"hooked": "yes", "deny": "yes"}), metav1.CreateOptions{})
+		n++
+		denied = fmt.Sprintf("denied-%d", n)
+		_, err := cms.Create(ctx, cm(denied, map[string]string{"hooked": "yes", "deny": "yes"}), metav1.CreateOptions{})
 		return err
 	}, apierrors.IsForbidden)
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "the test webhook refuses deny=yes") {
 		t.Fatalf("validating webhook: %v", err)
 	}
-	if _, err := cms.Get(ctx, "denied", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("refused object stored: %v", err)
+	if _, err := cms.Get(ctx, denied, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("refused object %s stored: %v", denied, err)
 	}
 
 	for _, tc := range []struct{ path, want string }{
