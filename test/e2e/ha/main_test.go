@@ -37,8 +37,10 @@ var servers []*server
 var baseDir string
 
 // serviceCIDR is small on purpose: three servers racing for 30 addresses collide
-// unless allocations are shared.
-const serviceCIDR = "10.96.0.0/27"
+// unless allocations are shared. It must not overlap the node package's range
+// (10.96.0.0/16): packages run at once in the host's network namespace, and the
+// other cluster's rules for its DNS address (10.96.0.10) would answer this one's pods.
+const serviceCIDR = "10.97.0.0/27"
 
 func TestMain(m *testing.M) {
 	if _, err := os.Stat(framework.Kubectl); err != nil {
