@@ -70,6 +70,8 @@ func run(m *testing.M) int {
 	if tracing() {
 		os.Setenv("SKIFF_DEBUG", "1") // the server inherits it: its debug lines feed the breakdown
 	}
+	joinCPUGroup()
+	defer leaveCPUGroup()
 	cluster, err = framework.StartServer(dir, args...)
 	if err == nil {
 		err = cluster.WaitNodeReady(nodeName)
@@ -127,6 +129,7 @@ func density(b *testing.B, n int) {
 	}
 	defer w.Stop()
 	load0, cpu0 := loadAvg(), serverCPU()
+	node0, _ := nodeCPU()
 	created := make([]time.Time, n)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -146,6 +149,12 @@ func density(b *testing.B, n int) {
 	cpu := serverCPU() - cpu0
 	b.ReportMetric(cpu.Seconds(), "server-cpu-s")
 	b.Logf("CPU used by skiff server and containerd meanwhile: %v", cpu.Round(10*time.Millisecond))
+	if node1, ok := nodeCPU(); ok {
+		perPod := (node1 - node0) / time.Duration(n)
+		b.ReportMetric(float64(perPod.Milliseconds()), "node-cpu-ms/pod")
+		b.Logf("CPU used by the whole node (server, containerd, shims, runc, CNI plugins, pods) meanwhile: %v, %v per pod",
+			(node1 - node0).Round(10*time.Millisecond), perPod.Round(time.Millisecond))
+	}
 	report(b, n, since(created, runningAt), since(created, readyAt), total, load0)
 	if tracing() {
 		reportPhases(b, ns, created, runningAt)
@@ -159,34 +168,6 @@ func since(created, at []time.Time) []time.Duration {
 		d[i] = at[i].Sub(created[i])
 	}
 	return d
-}
-
-// serverCPU is the CPU time of the server process and of its children that still
-// run (containerd; the shims are containerd's and not counted).
-func serverCPU() time.Duration {
-	pid := cluster.PID()
-	total := procCPU(pid)
-	children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	for _, c := range strings.Fields(string(children)) {
-		var child int
-		fmt.Sscan(c, &child)
-		total += procCPU(child)
-	}
-	return total
-}
-
-// procCPU reads utime+stime of a process, in clock ticks of 10 ms.
-func procCPU(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	var utime, stime int64
-	fmt.Sscan(fields[11], &utime)
-	fmt.Sscan(fields[12], &stime)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // collect reads the watch until every pod was seen Running and Ready, and returns
