@@ -24,10 +24,7 @@ import (
 //
 //	go test -run '^$' -bench IdleRSS -benchtime 1x -count 3 ./test/bench/apiserver
 func BenchmarkIdleRSS(b *testing.B) {
-	idle := time.Minute
-	if s, err := strconv.Atoi(os.Getenv("SKIFF_IDLE_SECONDS")); err == nil {
-		idle = time.Duration(s) * time.Second
-	}
+	idle := idleTime()
 	for i := 0; i < b.N; i++ {
 		pprofAddr := freeAddress(b)
 		cl, err := framework.StartServer(b.TempDir(), "--disable-agent", "--profiling-address="+pprofAddr)
@@ -91,5 +88,75 @@ func memStat(b *testing.B, profile []byte, name string) float64 {
 		}
 	}
 	b.Fatalf("no %s in the heap profile", name)
+	return 0
+}
+
+// BenchmarkIdleNodeRSS: the same with the server's own node (kubelet, proxy, DNS,
+// CNI and the containerd it starts), idle for a minute once the node is Ready:
+// the server's and containerd's resident memory apart, each as anonymous
+// (allocated) and file-backed (the binary's pages). It needs root, containerd,
+// runc, nft and the CNI plugins, and must hold the machine-wide e2e lock:
+//
+//	make build
+//	flock /tmp/skiff-e2e.lock go test -run '^$' -bench IdleNodeRSS -benchtime 1x -count 3 ./test/bench/apiserver
+func BenchmarkIdleNodeRSS(b *testing.B) {
+	if missing := framework.NodePrerequisites(); missing != "" {
+		if framework.InCI() {
+			b.Fatal("prerequisite missing:", missing)
+		}
+		b.Skip("prerequisite missing:", missing)
+	}
+	idle := idleTime()
+	for i := 0; i < b.N; i++ {
+		pprofAddr := freeAddress(b)
+		cl, err := framework.StartServer(b.TempDir(), "--node-name", "bench-idle", "--kubelet-port", "0",
+			"--dns-port", "0", "--ingress-http-port", "0", "--ingress-https-port", "0",
+			"--cluster-cidr", "10.247.0.0/16", "--service-cidr", "10.99.0.0/16", "--profiling-address="+pprofAddr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cl.WaitNodeReady("bench-idle"); err != nil {
+			cl.Stop()
+			cl.Cleanup()
+			b.Fatal(err)
+		}
+		time.Sleep(idle)
+		containerd := childNamed(b, cl.PID(), "containerd")
+		skiff := procStatusMB(b, cl.PID(), "VmRSS")
+		b.ReportMetric(skiff, "skiff-rss-MB")
+		b.ReportMetric(procStatusMB(b, cl.PID(), "RssAnon"), "skiff-rss-anon-MB")
+		b.ReportMetric(procStatusMB(b, cl.PID(), "RssFile"), "skiff-rss-file-MB")
+		ctrd := procStatusMB(b, containerd, "VmRSS")
+		b.ReportMetric(ctrd, "containerd-rss-MB")
+		b.ReportMetric(procStatusMB(b, containerd, "RssAnon"), "containerd-rss-anon-MB")
+		b.ReportMetric(procStatusMB(b, containerd, "RssFile"), "containerd-rss-file-MB")
+		b.ReportMetric(skiff+ctrd, "node-rss-MB")
+		stats := get(b, "http://"+pprofAddr+"/debug/pprof/heap?debug=1&gc=1")
+		b.ReportMetric(memStat(b, stats, "HeapAlloc")/(1<<20), "skiff-heap-live-MB")
+		cl.Stop()
+		cl.Cleanup()
+	}
+}
+
+func idleTime() time.Duration {
+	if s, err := strconv.Atoi(os.Getenv("SKIFF_IDLE_SECONDS")); err == nil {
+		return time.Duration(s) * time.Second
+	}
+	return time.Minute
+}
+
+// childNamed is the pid of the child of pid whose command is name.
+func childNamed(b *testing.B, pid int, name string) int {
+	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range strings.Fields(string(children)) {
+		child, _ := strconv.Atoi(c)
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", child)); strings.TrimSpace(string(comm)) == name {
+			return child
+		}
+	}
+	b.Fatalf("no %s among the children of %d", name, pid)
 	return 0
 }
