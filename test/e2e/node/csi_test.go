@@ -78,7 +78,8 @@ spec:
 // published into the pod, which writes to it; an inline CSI volume works too; the
 // claim grows while in use (csiExpand), is snapshotted, restored and cloned
 // (csiSnapshotRestore); a CreateVolume that fails or hangs shows on its claim
-// (csiProvisionFails); deleting pods, snapshot and claims unpublishes, detaches and
+// (csiProvisionFails), and so do failed expansion, attach and snapshot
+// (csiDriverErrors); deleting pods, snapshot and claims unpublishes, detaches and
 // deletes the volumes and the snapshot.
 func TestCSIHostpathDriver(t *testing.T) {
 	n := ns(t, "csi")
@@ -169,6 +170,7 @@ spec:
 	csiExpand(t, n, "csi-app", "csi-pvc")
 	csiSnapshotRestore(t, n, "csi-pvc")
 	csiProvisionFails(t, n)
+	csiDriverErrors(t, n)
 
 	cluster.MustKubectl(t, "-n", n, "delete", "pod", "csi-app", "csi-restored-app")
 	cluster.MustKubectl(t, "-n", n, "delete", "volumesnapshot", "csi-snap")
