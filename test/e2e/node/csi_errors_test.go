@@ -2,10 +2,13 @@ package node_test
 
 import (
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"skiff/internal/csi"
 	"skiff/test/e2e/framework"
 )
 
@@ -93,6 +96,8 @@ spec:
 	if phase := get(t, n, "broken", "{.status.phase}"); phase != "Pending" {
 		t.Errorf("pod broken is %s, want Pending", phase)
 	}
+	t.Logf("kubectl get events --field-selector involvedObject.name=broken\n%s", cluster.MustKubectl(t, "-n", n, "get", "events",
+		"--field-selector", "involvedObject.name=broken", "-o", `custom-columns=KIND:.involvedObject.kind,TYPE:.type,REASON:.reason,MESSAGE:.message`))
 
 	deletesCleanly(t, n, "pod/broken", "volumesnapshot/broken", "pvc/broken")
 	gone(t, 30*time.Second, "volume "+pv, "get", "pv", pv)
@@ -100,4 +105,51 @@ spec:
 		`jsonpath={range .items[*]}{.metadata.name} {.spec.source}{"\n"}{end}`); strings.Contains(left, pv) {
 		t.Errorf("left after deletion:\n%s", left)
 	}
+}
+
+// csiStagingSurvivesRestart: the agent remembers across a restart what it staged
+// and published. The server restarts without its agent, the pod is deleted
+// meanwhile (forced: no node confirms it), and the server restarts as it was: the
+// agent unpublishes the pod's volumes and unstages them through the driver
+// (nothing is left mounted at their staging paths), while the other pod, still
+// running, keeps its volume.
+func csiStagingSurvivesRestart(t *testing.T, n, kubeletDir, pod string, claims ...string) {
+	var staging []string
+	for _, c := range claims {
+		pv := cluster.MustKubectl(t, "-n", n, "get", "pvc", c, "-o", "jsonpath={.spec.volumeName}")
+		handle := cluster.MustKubectl(t, "get", "pv", pv, "-o", "jsonpath={.spec.csi.volumeHandle}")
+		staging = append(staging, csi.StagingPath(kubeletDir, csiDriver, handle))
+	}
+	if m := mountedOf(staging); len(m) != len(staging) {
+		t.Fatalf("staged before the restart: %v of %v", m, staging)
+	}
+	args := cluster.Args()
+	if err := cluster.Restart(false, append(slices.Clone(args), "--disable-agent")...); err != nil {
+		t.Fatal(err)
+	}
+	cluster.MustKubectl(t, "-n", n, "delete", "pod", pod, "--force", "--grace-period=0")
+	if err := cluster.Restart(false, args...); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.WaitNodeReady("e2e-main"); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, time.Minute, func() error {
+		if m := mountedOf(staging); len(m) != 0 {
+			return fmt.Errorf("still staged after pod %s was deleted: %v", pod, m)
+		}
+		return nil
+	})
+}
+
+// mountedOf are those of paths that are mount points on this machine.
+func mountedOf(paths []string) []string {
+	data, _ := os.ReadFile("/proc/self/mountinfo")
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && slices.Contains(paths, f[4]) {
+			out = append(out, f[4])
+		}
+	}
+	return out
 }
