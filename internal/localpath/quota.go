@@ -1,6 +1,7 @@
 package localpath
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -67,11 +68,18 @@ type ProjectQuotas struct{}
 // only when project quotas are turned on (accounting and enforcement).
 func (ProjectQuotas) Unsupported(dir string) string {
 	var info dqinfo
-	if err := quotactl(dir, qcmd(qGetInfo, prjQuota), 0, unsafe.Pointer(&info)); err != nil {
-		return fmt.Sprintf("the filesystem of %s enforces no project quotas (%v); ext4 with the project feature or xfs, mounted with prjquota, would", dir, err)
+	err := quotactl(dir, qcmd(qGetInfo, prjQuota), 0, unsafe.Pointer(&info))
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, unix.ESRCH):
+		return fmt.Sprintf("project quotas are not turned on for the filesystem of %s (%s)", dir, quotaHint)
+	default:
+		return fmt.Sprintf("the filesystem of %s has no project quotas: %v (%s)", dir, err, quotaHint)
 	}
-	return ""
 }
+
+const quotaHint = "ext4 with the project feature, or xfs, mounted with prjquota, would enforce sizes"
 
 // Limit sets path's project ID, inherited by what is made below it, and the
 // project's block hard limit, rounded up to whole KiB.
