@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -108,34 +109,52 @@ func BenchmarkIdleNodeRSS(b *testing.B) {
 	}
 	idle := idleTime()
 	for i := 0; i < b.N; i++ {
-		pprofAddr := freeAddress(b)
-		cl, err := framework.StartServer(b.TempDir(), "--node-name", "bench-idle", "--kubelet-port", "0",
-			"--dns-port", "0", "--ingress-http-port", "0", "--ingress-https-port", "0",
-			"--cluster-cidr", "10.247.0.0/16", "--service-cidr", "10.99.0.0/16", "--profiling-address="+pprofAddr)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := cl.WaitNodeReady("bench-idle"); err != nil {
-			cl.Stop()
-			cl.Cleanup()
-			b.Fatal(err)
-		}
-		time.Sleep(idle)
-		containerd := childNamed(b, cl.PID(), "containerd")
-		skiff := procStatusMB(b, cl.PID(), "VmRSS")
-		b.ReportMetric(skiff, "skiff-rss-MB")
-		b.ReportMetric(procStatusMB(b, cl.PID(), "RssAnon"), "skiff-rss-anon-MB")
-		b.ReportMetric(procStatusMB(b, cl.PID(), "RssFile"), "skiff-rss-file-MB")
-		ctrd := procStatusMB(b, containerd, "VmRSS")
-		b.ReportMetric(ctrd, "containerd-rss-MB")
-		b.ReportMetric(procStatusMB(b, containerd, "RssAnon"), "containerd-rss-anon-MB")
-		b.ReportMetric(procStatusMB(b, containerd, "RssFile"), "containerd-rss-file-MB")
-		b.ReportMetric(skiff+ctrd, "node-rss-MB")
-		stats := get(b, "http://"+pprofAddr+"/debug/pprof/heap?debug=1&gc=1")
-		b.ReportMetric(memStat(b, stats, "HeapAlloc")/(1<<20), "skiff-heap-live-MB")
-		cl.Stop()
-		cl.Cleanup()
+		idleNode(b, idle)
 	}
+}
+
+// idleNode starts a server with its node, lets it idle and reports its memory
+// and its containerd's; the node is reset and its data removed whatever happens.
+func idleNode(b *testing.B, idle time.Duration) {
+	dir, err := os.MkdirTemp("", "skiff-bench-idle-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Removed by hand: a node's data dir may hold mounts until the reset is done.
+	defer os.RemoveAll(dir)
+	pprofAddr := freeAddress(b)
+	cl, err := framework.StartServer(dir, "--node-name", "bench-idle", "--kubelet-port", "0",
+		"--dns-port", "0", "--ingress-http-port", "0", "--ingress-https-port", "0",
+		"--cluster-cidr", "10.247.0.0/16", "--service-cidr", "10.99.0.0/16", "--profiling-address="+pprofAddr)
+	if cl != nil {
+		defer cl.Cleanup()
+		defer cl.Stop()
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cl.WaitNodeReady("bench-idle"); err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(idle)
+	pidFile, err := os.ReadFile(filepath.Join(cl.Dir, "agent", "containerd", "containerd.pid"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	containerd, err := strconv.Atoi(strings.TrimSpace(string(pidFile)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	skiff, ctrd := procStatusMB(b, cl.PID(), "VmRSS"), procStatusMB(b, containerd, "VmRSS")
+	b.ReportMetric(skiff, "skiff-rss-MB")
+	b.ReportMetric(procStatusMB(b, cl.PID(), "RssAnon"), "skiff-rss-anon-MB")
+	b.ReportMetric(procStatusMB(b, cl.PID(), "RssFile"), "skiff-rss-file-MB")
+	b.ReportMetric(ctrd, "containerd-rss-MB")
+	b.ReportMetric(procStatusMB(b, containerd, "RssAnon"), "containerd-rss-anon-MB")
+	b.ReportMetric(procStatusMB(b, containerd, "RssFile"), "containerd-rss-file-MB")
+	b.ReportMetric(skiff+ctrd, "node-rss-MB")
+	stats := get(b, "http://"+pprofAddr+"/debug/pprof/heap?debug=1&gc=1")
+	b.ReportMetric(memStat(b, stats, "HeapAlloc")/(1<<20), "skiff-heap-live-MB")
 }
 
 func idleTime() time.Duration {
@@ -143,20 +162,4 @@ func idleTime() time.Duration {
 		return time.Duration(s) * time.Second
 	}
 	return time.Minute
-}
-
-// childNamed is the pid of the child of pid whose command is name.
-func childNamed(b *testing.B, pid int, name string) int {
-	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, c := range strings.Fields(string(children)) {
-		child, _ := strconv.Atoi(c)
-		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", child)); strings.TrimSpace(string(comm)) == name {
-			return child
-		}
-	}
-	b.Fatalf("no %s among the children of %d", name, pid)
-	return 0
 }
