@@ -19,7 +19,8 @@ import (
 
 // BenchmarkIdleRSS: the resident memory (VmRSS) of `skiff server --disable-agent`
 // once it has been idle for a minute (SKIFF_IDLE_SECONDS changes that), and its
-// live Go heap then (after a GC, from the pprof endpoint). Each iteration starts a
+// live Go heap then (after a GC, from the pprof endpoint), and the CPU it used
+// meanwhile (ms per second, in 10 ms clock ticks). Each iteration starts a
 // fresh server; -count gives several samples. SKIFF_HEAP_PROFILE=file keeps the
 // last idle server's heap profile for `go tool pprof`.
 //
@@ -32,8 +33,10 @@ func BenchmarkIdleRSS(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ready := rssMB(b, cl)
+		ready, cpu := rssMB(b, cl), procCPU(b, cl.PID())
 		time.Sleep(idle)
+		// The CPU an idle server spends (leases, resyncs, trimming its heap).
+		b.ReportMetric(float64((procCPU(b, cl.PID())-cpu).Milliseconds())/idle.Seconds(), "idle-cpu-ms/s")
 		b.ReportMetric(ready, "ready-rss-MB")
 		b.ReportMetric(rssMB(b, cl), "idle-rss-MB")
 		// The binary's own pages (file-backed) apart from the memory the
