@@ -75,6 +75,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if cfg.QPS == 0 {
 		cfg.QPS, cfg.Burst = 1000, 2000
 	}
+	if cfg.ContentType == "" {
+		// As a kubelet does: protobuf for every request, not only those of the
+		// generated clients that prefer it.
+		cfg.ContentType = "application/vnd.kubernetes.protobuf"
+		cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
