@@ -53,8 +53,9 @@ func (s quotaStore) resource() *store.Resource {
 	return s.api.endpoints[corev1.SchemeGroupVersion.WithResource("resourcequotas")].store
 }
 
+// List reads the cache: quota admission asks it on every write to a namespace.
 func (s quotaStore) List(namespace string) ([]*corev1.ResourceQuota, error) {
-	objs, err := s.api.cachedList(corev1.Resource("resourcequotas"), namespace)
+	objs, _, _, err := s.resource().List(context.Background(), store.ListOptions{Namespace: namespace, ResourceVersion: "0"})
 	return typed[*corev1.ResourceQuota](objs), err
 }
 

@@ -122,7 +122,7 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 }
 
 func newManagers(tc managedfields.TypeConverter, info *resources.Info) (map[string]*managedfields.FieldManager, error) {
-	return newManagersWith(managedfields.NewDefaultFieldManager, tc, info, info.StorageGVK(), resources.Scheme, resources.Scheme, info.Strategy)
+	return newManagersWith(managedfields.NewDefaultFieldManager, tc, info, info.StorageGVK(), sameVersion{resources.Scheme}, resources.Scheme, info.Strategy)
 }
 
 // fieldManagerFactory is managedfields.NewDefaultFieldManager or, for custom

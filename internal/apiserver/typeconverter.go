@@ -75,3 +75,23 @@ func (c *typeConverter) parsed(gvk schema.GroupVersionKind) (parsedType, error) 
 func onlyAllowDuplicates(opts []smdtyped.ValidationOptions) bool {
 	return len(opts) == 1 && opts[0] == smdtyped.AllowDuplicates
 }
+
+// sameVersion hands the field manager a typed object already in the version it
+// asks for as it is, where the scheme returns a deep copy. The field manager
+// only reads the objects it converts (to make typed values of them) or changes
+// ones it has just made, and built-in kinds record managed fields in their
+// storage version, so each built-in write paid for two copies (the new object's
+// and the stored one's) that nothing needed. Unstructured objects (server-side
+// apply makes them) still go to the scheme, which turns them into typed ones.
+type sameVersion struct{ runtime.ObjectConvertor }
+
+func (c sameVersion) ConvertToVersion(in runtime.Object, gv runtime.GroupVersioner) (runtime.Object, error) {
+	gvk := in.GetObjectKind().GroupVersionKind()
+	if _, generic := in.(runtime.Unstructured); generic || gvk.Empty() {
+		return c.ObjectConvertor.ConvertToVersion(in, gv)
+	}
+	if target, ok := gv.KindForGroupVersionKinds([]schema.GroupVersionKind{gvk}); ok && target == gvk {
+		return in, nil
+	}
+	return c.ObjectConvertor.ConvertToVersion(in, gv)
+}

@@ -148,6 +148,7 @@ func (a *API) createObject(ctx context.Context, ep *endpoint, namespace string, 
 	}
 	if track {
 		empty, _ := ep.newObject(ep.StorageGVK())
+		empty.GetObjectKind().SetGroupVersionKind(ep.StorageGVK()) // as converting it would
 		obj = ep.managers[""].UpdateNoErrors(empty, obj, opts.manager)
 	}
 	if opts.dryRun {

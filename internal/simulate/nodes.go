@@ -150,10 +150,20 @@ func (s *simulator) register(ctx context.Context, want *v1.Node) error {
 }
 
 // renewLease creates or renews a node's lease, the heartbeat the node lifecycle
-// controller watches.
+// controller watches. As the kubelet's lease controller does, it renews the copy
+// its last write returned and reads the lease only when it has none or that
+// write failed (someone else changed or removed it): a renewal is one request.
 func (s *simulator) renewLease(ctx context.Context, name string) error {
 	leases := s.client.CoordinationV1().Leases(leaseNamespace)
 	now := metav1.NewMicroTime(time.Now())
+	if l := s.lastLease(name); l != nil {
+		l.Spec.RenewTime = &now
+		got, err := leases.Update(ctx, l, metav1.UpdateOptions{})
+		s.keepLease(name, got, err)
+		if err == nil {
+			return nil
+		}
+	}
 	l, err := leases.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		l = &coordinationv1.Lease{
@@ -161,15 +171,42 @@ func (s *simulator) renewLease(ctx context.Context, name string) error {
 			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(name),
 				LeaseDurationSeconds: ptr.To[int32](leaseDuration), RenewTime: &now},
 		}
-		_, err = leases.Create(ctx, l, metav1.CreateOptions{})
+		got, err := leases.Create(ctx, l, metav1.CreateOptions{})
+		s.keepLease(name, got, err)
 		return err
 	}
 	if err != nil {
 		return err
 	}
 	l.Spec.RenewTime = &now
-	_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+	got, err := leases.Update(ctx, l, metav1.UpdateOptions{})
+	s.keepLease(name, got, err)
 	return err
+}
+
+// lastLease is a copy of the lease the node's last renewal wrote, nil if none.
+func (s *simulator) lastLease(name string) *coordinationv1.Lease {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	if l := s.leases[name]; l != nil {
+		return l.DeepCopy()
+	}
+	return nil
+}
+
+// keepLease remembers what a write of the node's lease returned; after a failed
+// write the next renewal reads the lease first.
+func (s *simulator) keepLease(name string, l *coordinationv1.Lease, err error) {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	if err != nil || l == nil {
+		delete(s.leases, name)
+		return
+	}
+	if s.leases == nil {
+		s.leases = map[string]*coordinationv1.Lease{}
+	}
+	s.leases[name] = l
 }
 
 // heartbeat renews the leases of the healthy nodes every interval. Renewals are

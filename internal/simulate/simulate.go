@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
@@ -42,6 +43,9 @@ type simulator struct {
 	queue     workqueue.TypedRateLimitingInterface[string]
 	ipMu      sync.Mutex
 	nextIP    map[string]int
+	// leases holds each node's lease as its last renewal wrote it.
+	leaseMu sync.Mutex
+	leases  map[string]*coordinationv1.Lease
 }
 
 // Main is `skiff simulate <args>`: it parses the flags, reads the kubeconfig and
@@ -70,6 +74,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	cfg = rest.CopyConfig(cfg)
 	if cfg.QPS == 0 {
 		cfg.QPS, cfg.Burst = 1000, 2000
+	}
+	if cfg.ContentType == "" {
+		// As a kubelet does: protobuf for every request, not only those of the
+		// generated clients that prefer it.
+		cfg.ContentType = "application/vnd.kubernetes.protobuf"
+		cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
