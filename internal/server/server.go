@@ -66,7 +66,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// that the runtime would hand back to the system only slowly, or never on
 	// an idle server that rarely collects. Return it now.
 	debug.FreeOSMemory()
-	g.Go(func() error { trimWhenIdle(ctx); return nil })
+	g.Go(func() error { trimWhenSmall(ctx); return nil })
 	var shared informers.SharedInformerFactory
 	if !cfg.DisableControllers && !cfg.DisableScheduler {
 		if shared, err = sharedInformers(ctx, srv); err != nil {
