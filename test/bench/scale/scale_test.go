@@ -5,7 +5,9 @@
 //	flock /tmp/skiff-e2e.lock go test -run '^$' -bench . -benchtime 1x -timeout 2h ./test/bench/scale
 //
 // SKIFF_SCALE_NODES and SKIFF_SCALE_PODS change the size (default 5,000 and
-// 150,000); SKIFF_BENCH_ARGS adds server flags (--profiling-address=...).
+// 150,000); SKIFF_BENCH_ARGS adds server flags. SKIFF_SCALE_PROFILE=DIR writes
+// into DIR the server's CPU profile of the idle window, its heap profile after
+// it, and CPU profiles of server and kubectl for a second `kubectl get pods -A`.
 package scale
 
 import (
@@ -43,7 +45,12 @@ func BenchmarkScale(b *testing.B) {
 	// The collector's trace (one line a cycle, in the server's log) is how the
 	// GC's CPU and the live heap are read.
 	b.Setenv("GODEBUG", "gctrace=1")
-	srv, err := framework.StartServer(b.TempDir(), append([]string{"--disable-agent"}, strings.Fields(os.Getenv("SKIFF_BENCH_ARGS"))...)...)
+	args := append([]string{"--disable-agent"}, strings.Fields(os.Getenv("SKIFF_BENCH_ARGS"))...)
+	prof := newProfiler(b)
+	if prof != nil {
+		args = append(args, "--profiling-address", prof.addr)
+	}
+	srv, err := framework.StartServer(b.TempDir(), args...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,7 +87,12 @@ func BenchmarkScale(b *testing.B) {
 	time.Sleep(10 * time.Second) // the last status writes settle
 	logAt := fileSize(b, srv.LogPath)
 	cpu0, w0 := cpuTime(b, srv.PID()), time.Now()
-	time.Sleep(idleWindow)
+	if prof != nil {
+		prof.cpu("server-idle", idleWindow)
+		prof.heap("server-heap")
+	} else {
+		time.Sleep(idleWindow)
+	}
 	cpu, window := cpuTime(b, srv.PID())-cpu0, time.Since(w0)
 	gcCPU, heapMB := gcTrace(b, srv.LogPath, logAt)
 	b.ReportMetric(rssMB(b, srv.PID()), "server-rss-MB")
@@ -101,6 +113,9 @@ func BenchmarkScale(b *testing.B) {
 		b.Fatalf("kubectl get pods -A printed %d pods, want %d", n, pods)
 	}
 	b.ReportMetric(rssMB(b, srv.PID()), "server-rss-after-get-MB")
+	if prof != nil {
+		prof.getPods(srv.Kubeconfig, time.Since(t1)+2*time.Second)
+	}
 }
 
 func createPods(b *testing.B, c kubernetes.Interface, n int) {
