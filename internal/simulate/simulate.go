@@ -24,7 +24,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/workqueue"
 
-	"skiff/internal/controllers/controller"
 	"skiff/internal/localpath"
 )
 
@@ -99,9 +98,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 
 func (s *simulator) serve(ctx context.Context) error {
 	defer s.queue.ShutDown()
-	// Only bound pods concern the nodes, and nothing here reads managedFields: with
-	// 150,000 pods what the cache keeps is most of the process's memory.
-	podFactory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithTransform(controller.StripManagedFields),
+	// Only bound pods concern the nodes, and of them only what slimPod keeps.
+	podFactory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithTransform(slimPod),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "spec.nodeName!=" }))
 	podInf := podFactory.Core().V1().Pods()
 	s.pods = podInf.Lister()
