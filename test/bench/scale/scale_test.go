@@ -83,6 +83,13 @@ func BenchmarkScale(b *testing.B) {
 		return err == nil && len(l.Items) == 0, "some pods unbound"
 	})
 	b.Logf("%d pods bound after %v", pods, time.Since(t0).Round(time.Second))
+	// The idle window starts once the simulated kubelets have written every
+	// pod's status, not while they still are.
+	waitFor(b, "pods running", func() (bool, string) {
+		l, err := c.CoreV1().Pods("").List(ctx, metav1.ListOptions{ResourceVersion: "0", FieldSelector: "status.phase!=Running", Limit: 1})
+		return err == nil && len(l.Items) == 0, "some pods not running"
+	})
+	b.Logf("%d pods running after %v", pods, time.Since(t0).Round(time.Second))
 
 	time.Sleep(10 * time.Second) // the last status writes settle
 	logAt := fileSize(b, srv.LogPath)
