@@ -64,13 +64,55 @@ func (x *PodIndex) Reset(pods []*corev1.Pod) {
 func references(pod *corev1.Pod) *corev1.Pod {
 	out := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace}, Spec: corev1.PodSpec{
 		NodeName: pod.Spec.NodeName, ServiceAccountName: pod.Spec.ServiceAccountName,
-		ImagePullSecrets: pod.Spec.ImagePullSecrets, Volumes: pod.Spec.Volumes,
+		ImagePullSecrets: pod.Spec.ImagePullSecrets, Volumes: volumeRefs(pod.Spec.Volumes),
 		InitContainers: envOnly(pod.Spec.InitContainers), Containers: envOnly(pod.Spec.Containers),
 	}}
 	for _, c := range pod.Spec.EphemeralContainers {
 		if env := envOnly([]corev1.Container{corev1.Container(c.EphemeralContainerCommon)}); env != nil {
 			out.Spec.EphemeralContainers = append(out.Spec.EphemeralContainers, corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon(env[0])})
 		}
+	}
+	return out
+}
+
+// volumeRefs keeps the volumes that name other objects (see podrefs.go), copied
+// so the index does not hold on to the decoded pod's: a projected volume keeps
+// only its Secret and ConfigMap sources (every pod has one, of which the
+// service account token and downward API parts are most), an Ephemeral volume
+// only its name (its claim is named after the pod and it).
+func volumeRefs(vs []corev1.Volume) []corev1.Volume {
+	var out []corev1.Volume
+	for _, v := range vs {
+		src := v.VolumeSource
+		var kept corev1.VolumeSource
+		switch {
+		case src.Projected != nil:
+			var sources []corev1.VolumeProjection
+			for _, p := range src.Projected.Sources {
+				switch { // the reference, without its items
+				case p.Secret != nil:
+					sources = append(sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{LocalObjectReference: p.Secret.LocalObjectReference}})
+				case p.ConfigMap != nil:
+					sources = append(sources, corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: p.ConfigMap.LocalObjectReference}})
+				}
+			}
+			if sources == nil {
+				continue
+			}
+			kept.Projected = &corev1.ProjectedVolumeSource{Sources: sources}
+		case src.Ephemeral != nil:
+			kept.Ephemeral = &corev1.EphemeralVolumeSource{}
+		case src.Secret != nil:
+			kept.Secret = &corev1.SecretVolumeSource{SecretName: src.Secret.SecretName}
+		case src.ConfigMap != nil:
+			kept.ConfigMap = &corev1.ConfigMapVolumeSource{LocalObjectReference: src.ConfigMap.LocalObjectReference}
+		case src.PersistentVolumeClaim != nil, src.CSI != nil, src.ISCSI != nil, src.RBD != nil, src.CephFS != nil,
+			src.FlexVolume != nil, src.AzureFile != nil:
+			kept = src // rare, and small beside a pod
+		default:
+			continue
+		}
+		out = append(out, corev1.Volume{Name: v.Name, VolumeSource: kept})
 	}
 	return out
 }
