@@ -41,6 +41,8 @@ type simulator struct {
 	queue     workqueue.TypedRateLimitingInterface[string]
 	ipMu      sync.Mutex
 	nextIP    map[string]int
+	// leases are the nodes' leases as last written, by node name.
+	leases sync.Map
 }
 
 // Main is `skiff simulate <args>`: it parses the flags, reads the kubeconfig and
