@@ -40,7 +40,7 @@ func NewContext(client kubernetes.Interface, resync time.Duration) *Context {
 	recorders := map[string]record.EventRecorder{}
 	return &Context{
 		Client:    client,
-		Informers: informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(StripManagedFields)),
+		Informers: informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(SlimPods)),
 		Recorder: func(component string) record.EventRecorder {
 			mu.Lock()
 			defer mu.Unlock()
