@@ -103,6 +103,8 @@ func BenchmarkScale(b *testing.B) {
 	cpu, window := cpuTime(b, srv.PID())-cpu0, time.Since(w0)
 	gcCPU, heapMB := gcTrace(b, srv.LogPath, logAt)
 	b.ReportMetric(rssMB(b, srv.PID()), "server-rss-MB")
+	// The part of it that is files mapped in: etcd's database, mostly.
+	b.ReportMetric(statusMB(b, srv.PID(), "RssFile:"), "server-rss-file-MB")
 	b.ReportMetric(heapMB, "live-heap-MB")
 	b.ReportMetric(cpu.Seconds()/window.Seconds(), "idle-cores")
 	if cpu > 0 {
@@ -242,13 +244,16 @@ func cpuTime(b *testing.B, pid int) time.Duration {
 	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
 }
 
-func rssMB(b *testing.B, pid int) float64 {
+func rssMB(b *testing.B, pid int) float64 { return statusMB(b, pid, "VmRSS:") }
+
+// statusMB reads a size field (in kB) of /proc/PID/status, in MB.
+func statusMB(b *testing.B, pid int, field string) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, l := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(l, field); ok {
 			kb, _ := strconv.ParseFloat(strings.Fields(rest)[0], 64)
 			return kb / 1024
 		}
