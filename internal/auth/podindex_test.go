@@ -1,16 +1,16 @@
 package auth
 
 import (
+	"reflect"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// TestReferencesKeepEdges: the index's slim copy of a pod names exactly the
-// objects the whole pod does, and keeps no service account token or downward
-// API projection.
-func TestReferencesKeepEdges(t *testing.T) {
+// TestRefsOf: the index keeps of a pod the names of the objects it uses, each
+// once, and nothing of the rest (tokens, downward API, plain volumes).
+func TestRefsOf(t *testing.T) {
 	ref := func(n string) corev1.LocalObjectReference { return corev1.LocalObjectReference{Name: n} }
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"}, Spec: corev1.PodSpec{
 		NodeName: "n1", ServiceAccountName: "sa", ImagePullSecrets: []corev1.LocalObjectReference{ref("pull")},
@@ -31,32 +31,17 @@ func TestReferencesKeepEdges(t *testing.T) {
 			{Name: "empty", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		},
 		Containers: []corev1.Container{{Name: "c", Env: []corev1.EnvVar{{Name: "E", ValueFrom: &corev1.EnvVarSource{
-			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: ref("env-secret"), Key: "k"}}}}}},
+			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: ref("env-secret"), Key: "k"}}}}, EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: ref("vol-secret")}}}}},
 	}}
-	slim := references(pod)
-	names := []string{"pull", "vol-secret", "vol-cm", "kube-root-ca.crt", "proj-secret", "data", "p-scratch", "csi-secret", "env-secret", "token", "other"}
-	for _, n := range names {
-		for kind, uses := range map[string]func(*corev1.Pod, string) bool{"secret": podSecrets, "configmap": podConfigMaps, "claim": podClaims} {
-			if got, want := uses(slim, n), uses(pod, n); got != want {
-				t.Errorf("%s %q: slim copy says %v, the pod %v", kind, n, got, want)
-			}
-		}
+	got := refsOf(pod)
+	want := &podRefs{namespace: "ns", serviceAccount: "sa",
+		secrets:    []string{"csi-secret", "env-secret", "proj-secret", "pull", "vol-secret"},
+		configMaps: []string{"kube-root-ca.crt", "vol-cm"},
+		claims:     []string{"data", "p-scratch"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("refsOf =\n%+v\nwant\n%+v", got, want)
 	}
-	if podServiceAccount(slim) != "sa" || slim.Spec.NodeName != "n1" {
-		t.Errorf("slim copy lost the service account or node: %+v", slim.Spec)
-	}
-	var kept []string
-	for _, v := range slim.Spec.Volumes {
-		kept = append(kept, v.Name)
-		if v.Projected != nil {
-			for _, src := range v.Projected.Sources {
-				if src.ServiceAccountToken != nil || src.DownwardAPI != nil || (src.ConfigMap != nil && src.ConfigMap.Items != nil) {
-					t.Errorf("volume %s keeps %+v", v.Name, src)
-				}
-			}
-		}
-	}
-	if len(kept) != 6 {
-		t.Errorf("slim copy keeps volumes %v, want the six that name objects", kept)
+	if r := refsOf(&corev1.Pod{}); r.serviceAccount != "default" || r.secrets != nil {
+		t.Errorf("a bare pod refers to %+v", r)
 	}
 }
