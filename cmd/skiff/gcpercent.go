@@ -50,10 +50,13 @@ func tuneGC(ctx context.Context) {
 		if sample[0].Value.Kind() != metrics.KindUint64 {
 			return
 		}
-		if p := gcPercentFor(sample[0].Value.Uint64()); p != current {
+		// Steps of less than 5 are not worth a change (nor a log line) each.
+		if p := gcPercentFor(sample[0].Value.Uint64()); p != current && (p == 100 || p == minGCPercent || abs(p-current) >= 5) {
 			debug.SetGCPercent(p)
 			slog.Info("GOGC set for the live heap (the GOGC variable overrides)", "GOGC", p, "live-MiB", sample[0].Value.Uint64()>>20)
 			current = p
 		}
 	}
 }
+
+func abs(n int) int { return max(n, -n) }
