@@ -72,6 +72,7 @@ func runServer(ctx context.Context, args []string) error {
 		return fmt.Errorf("--eviction-hard: %w", err)
 	}
 	setMemoryLimit()
+	go tuneGC(ctx)
 	stop, err := prof.start()
 	if err != nil {
 		return err

@@ -145,6 +145,10 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, q request, ep *endpoi
 		a.listEncoded(w, r, ep, opts)
 		return
 	}
+	if out.as == "Table" && ep.custom == nil && ep.store.Protobuf() {
+		a.listTable(w, r, out, ep, opts)
+		return
+	}
 	objs, rev, cont, err := ep.store.List(r.Context(), opts)
 	if err != nil {
 		writeError(w, err)

@@ -8,8 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/fields"
-
-	"skiff/internal/volumebinding"
 )
 
 // NodeUserPrefix starts the user name of a node's client certificate.
@@ -81,13 +79,13 @@ func (n NodeAuthorizer) Authorize(_ context.Context, a Attributes) (bool, string
 			if a.Verb != "create" {
 				return false, "can only create tokens for individual service accounts"
 			}
-			return n.graph(node, a, func(p *corev1.Pod, sa string) bool {
-				return p.Namespace == a.Namespace && podServiceAccount(p) == sa
+			return n.graph(node, a, func(p *podRefs, sa string) bool {
+				return p.namespace == a.Namespace && p.serviceAccount == sa
 			})
 		case a.Resource == "serviceaccounts" && a.Subresource == "" && a.Verb == "get":
 			// The kubelet names a pod's service account by UID in its PodCertificateRequests.
-			return n.graph(node, a, func(p *corev1.Pod, sa string) bool {
-				return p.Namespace == a.Namespace && podServiceAccount(p) == sa
+			return n.graph(node, a, func(p *podRefs, sa string) bool {
+				return p.namespace == a.Namespace && p.serviceAccount == sa
 			})
 		case a.Resource == "pods" && (a.Subresource == "status" || a.Subresource == "eviction"):
 			if !n.Pods.PodOn(node, a.Namespace, a.Name) {
@@ -138,7 +136,7 @@ func nodeServicesWrite(node string, a Attributes) bool {
 
 // graph allows reading one named object that a pod on the node uses (get, or a
 // list/watch narrowed to it by metadata.name, as the kubelet's watches are).
-func (n NodeAuthorizer) graph(node string, a Attributes, uses func(*corev1.Pod, string) bool) (bool, string) {
+func (n NodeAuthorizer) graph(node string, a Attributes, uses func(*podRefs, string) bool) (bool, string) {
 	if a.Subresource == "" && a.Verb != "get" && !isListOrWatch(a.Verb) {
 		return false, fmt.Sprintf("can only read resources of this type, not %s them", a.Verb)
 	}
@@ -146,17 +144,17 @@ func (n NodeAuthorizer) graph(node string, a Attributes, uses func(*corev1.Pod, 
 		return false, "can only read individual resources of this type"
 	}
 	ns := a.Namespace
-	if n.Pods.AnyPodOn(node, func(p *corev1.Pod) bool { return (ns == "" || p.Namespace == ns) && uses(p, a.Name) }) {
+	if n.Pods.anyPodOn(node, func(p *podRefs) bool { return (ns == "" || p.namespace == ns) && uses(p, a.Name) }) {
 		return true, ""
 	}
 	return false, noRelationship(node)
 }
 
 // podVolume follows pod -> claim -> volume for the PersistentVolume name.
-func (n NodeAuthorizer) podVolume(volume string) func(*corev1.Pod, string) bool {
-	return func(p *corev1.Pod, _ string) bool {
-		for _, c := range volumebinding.PodClaims(p) {
-			if pvc, ok := n.Claim(p.Namespace, c); ok && pvc.Spec.VolumeName == volume {
+func (n NodeAuthorizer) podVolume(volume string) func(*podRefs, string) bool {
+	return func(p *podRefs, _ string) bool {
+		for _, c := range p.claims {
+			if pvc, ok := n.Claim(p.namespace, c); ok && pvc.Spec.VolumeName == volume {
 				return true
 			}
 		}

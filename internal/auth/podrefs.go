@@ -1,128 +1,107 @@
 package auth
 
-import corev1 "k8s.io/api/core/v1"
+import (
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"skiff/internal/volumebinding"
+)
 
 // The node authorizer lets a node read an object only when one of its pods needs it:
-// these functions list what a pod references, the edges of Kubernetes' node graph.
+// a pod's references are the edges of Kubernetes' node graph. The index keeps
+// only these names for every bound pod, a small part of a decoded pod.
+type podRefs struct {
+	namespace      string
+	serviceAccount string
+	secrets        []string // volumes, projected volumes, environment, image pull secrets, volume plugins' secret references
+	configMaps     []string // volumes, projected volumes, environment
+	claims         []string // PersistentVolumeClaims, generic ephemeral volumes' included (named <pod>-<volume>)
+}
 
-// podSecrets reports whether pod references the Secret name (volumes, projected
-// volumes, environment, image pull secrets, volume plugins' secret references).
-func podSecrets(pod *corev1.Pod, name string) bool {
+func refsOf(pod *corev1.Pod) *podRefs {
+	r := &podRefs{namespace: pod.Namespace, serviceAccount: pod.Spec.ServiceAccountName, claims: volumebinding.PodClaims(pod)}
+	if r.serviceAccount == "" {
+		r.serviceAccount = "default"
+	}
 	for _, s := range pod.Spec.ImagePullSecrets {
-		if s.Name == name {
-			return true
-		}
+		r.secrets = append(r.secrets, s.Name)
 	}
 	for _, v := range pod.Spec.Volumes {
-		if volumeSecret(v.VolumeSource, name) {
-			return true
-		}
-	}
-	return envReferences(pod, func(e corev1.EnvVar) bool {
-		return e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && e.ValueFrom.SecretKeyRef.Name == name
-	}, func(e corev1.EnvFromSource) bool {
-		return e.SecretRef != nil && e.SecretRef.Name == name
-	})
-}
-
-func volumeSecret(v corev1.VolumeSource, name string) bool {
-	switch {
-	case v.Secret != nil:
-		return v.Secret.SecretName == name
-	case v.Projected != nil:
-		for _, src := range v.Projected.Sources {
-			if src.Secret != nil && src.Secret.Name == name {
-				return true
-			}
-		}
-	case v.CSI != nil:
-		return v.CSI.NodePublishSecretRef != nil && v.CSI.NodePublishSecretRef.Name == name
-	case v.ISCSI != nil:
-		return v.ISCSI.SecretRef != nil && v.ISCSI.SecretRef.Name == name
-	case v.RBD != nil:
-		return v.RBD.SecretRef != nil && v.RBD.SecretRef.Name == name
-	case v.CephFS != nil:
-		return v.CephFS.SecretRef != nil && v.CephFS.SecretRef.Name == name
-	case v.FlexVolume != nil:
-		return v.FlexVolume.SecretRef != nil && v.FlexVolume.SecretRef.Name == name
-	case v.AzureFile != nil:
-		return v.AzureFile.SecretName == name
-	}
-	return false
-}
-
-// podConfigMaps reports whether pod references the ConfigMap name.
-func podConfigMaps(pod *corev1.Pod, name string) bool {
-	for _, v := range pod.Spec.Volumes {
-		switch {
-		case v.ConfigMap != nil && v.ConfigMap.Name == name:
-			return true
-		case v.Projected != nil:
-			for _, src := range v.Projected.Sources {
-				if src.ConfigMap != nil && src.ConfigMap.Name == name {
-					return true
-				}
-			}
-		}
-	}
-	return envReferences(pod, func(e corev1.EnvVar) bool {
-		return e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil && e.ValueFrom.ConfigMapKeyRef.Name == name
-	}, func(e corev1.EnvFromSource) bool {
-		return e.ConfigMapRef != nil && e.ConfigMapRef.Name == name
-	})
-}
-
-// podClaims reports whether pod uses the PersistentVolumeClaim name, directly or
-// as a generic ephemeral volume (whose claim is named <pod>-<volume>).
-func podClaims(pod *corev1.Pod, name string) bool {
-	for _, v := range pod.Spec.Volumes {
-		switch {
-		case v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == name:
-			return true
-		case v.Ephemeral != nil && pod.Name+"-"+v.Name == name:
-			return true
-		}
-	}
-	return false
-}
-
-// envReferences applies the two tests to every container's environment.
-func envReferences(pod *corev1.Pod, env func(corev1.EnvVar) bool, envFrom func(corev1.EnvFromSource) bool) bool {
-	check := func(c []corev1.EnvVar, f []corev1.EnvFromSource) bool {
-		for _, e := range c {
-			if env(e) {
-				return true
-			}
-		}
-		for _, e := range f {
-			if envFrom(e) {
-				return true
-			}
-		}
-		return false
+		r.volume(v.VolumeSource)
 	}
 	for _, c := range pod.Spec.InitContainers {
-		if check(c.Env, c.EnvFrom) {
-			return true
-		}
+		r.env(c.Env, c.EnvFrom)
 	}
 	for _, c := range pod.Spec.Containers {
-		if check(c.Env, c.EnvFrom) {
-			return true
-		}
+		r.env(c.Env, c.EnvFrom)
 	}
 	for _, c := range pod.Spec.EphemeralContainers {
-		if check(c.Env, c.EnvFrom) {
-			return true
-		}
+		r.env(c.Env, c.EnvFrom)
 	}
-	return false
+	r.secrets, r.configMaps = compactNames(r.secrets), compactNames(r.configMaps)
+	return r
 }
 
-// podServiceAccount is the service account pod runs as.
-func podServiceAccount(pod *corev1.Pod) string {
-	if pod.Spec.ServiceAccountName == "" {
-		return "default"
+func (r *podRefs) volume(v corev1.VolumeSource) {
+	switch {
+	case v.Secret != nil:
+		r.secrets = append(r.secrets, v.Secret.SecretName)
+	case v.ConfigMap != nil:
+		r.configMaps = append(r.configMaps, v.ConfigMap.Name)
+	case v.Projected != nil:
+		for _, src := range v.Projected.Sources {
+			if src.Secret != nil {
+				r.secrets = append(r.secrets, src.Secret.Name)
+			}
+			if src.ConfigMap != nil {
+				r.configMaps = append(r.configMaps, src.ConfigMap.Name)
+			}
+		}
+	case v.CSI != nil && v.CSI.NodePublishSecretRef != nil:
+		r.secrets = append(r.secrets, v.CSI.NodePublishSecretRef.Name)
+	case v.ISCSI != nil && v.ISCSI.SecretRef != nil:
+		r.secrets = append(r.secrets, v.ISCSI.SecretRef.Name)
+	case v.RBD != nil && v.RBD.SecretRef != nil:
+		r.secrets = append(r.secrets, v.RBD.SecretRef.Name)
+	case v.CephFS != nil && v.CephFS.SecretRef != nil:
+		r.secrets = append(r.secrets, v.CephFS.SecretRef.Name)
+	case v.FlexVolume != nil && v.FlexVolume.SecretRef != nil:
+		r.secrets = append(r.secrets, v.FlexVolume.SecretRef.Name)
+	case v.AzureFile != nil:
+		r.secrets = append(r.secrets, v.AzureFile.SecretName)
 	}
-	return pod.Spec.ServiceAccountName
 }
+
+func (r *podRefs) env(env []corev1.EnvVar, from []corev1.EnvFromSource) {
+	for _, e := range env {
+		switch {
+		case e.ValueFrom == nil:
+		case e.ValueFrom.SecretKeyRef != nil:
+			r.secrets = append(r.secrets, e.ValueFrom.SecretKeyRef.Name)
+		case e.ValueFrom.ConfigMapKeyRef != nil:
+			r.configMaps = append(r.configMaps, e.ValueFrom.ConfigMapKeyRef.Name)
+		}
+	}
+	for _, e := range from {
+		if e.SecretRef != nil {
+			r.secrets = append(r.secrets, e.SecretRef.Name)
+		}
+		if e.ConfigMapRef != nil {
+			r.configMaps = append(r.configMaps, e.ConfigMapRef.Name)
+		}
+	}
+}
+
+// compactNames sorts and dedupes names in a slice of their own size.
+func compactNames(names []string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	return slices.Clip(slices.Compact(names))
+}
+
+func podSecrets(r *podRefs, name string) bool    { return slices.Contains(r.secrets, name) }
+func podConfigMaps(r *podRefs, name string) bool { return slices.Contains(r.configMaps, name) }
+func podClaims(r *podRefs, name string) bool     { return slices.Contains(r.claims, name) }

@@ -150,69 +150,52 @@ func (s *simulator) register(ctx context.Context, want *v1.Node) error {
 }
 
 // renewLease creates or renews a node's lease, the heartbeat the node lifecycle
-// controller watches. As the kubelet's lease controller does, it renews the copy
-// its last write returned and reads the lease only when it has none or that
-// write failed (someone else changed or removed it): a renewal is one request.
+// controller watches. As a kubelet does, it renews the lease it last wrote, so a
+// heartbeat is one write; it reads the lease again only when that write
+// conflicts (someone else changed it) or it has none yet.
 func (s *simulator) renewLease(ctx context.Context, name string) error {
 	leases := s.client.CoordinationV1().Leases(leaseNamespace)
 	now := metav1.NewMicroTime(time.Now())
-	if l := s.lastLease(name); l != nil {
-		l.Spec.RenewTime = &now
-		got, err := leases.Update(ctx, l, metav1.UpdateOptions{})
-		s.keepLease(name, got, err)
-		if err == nil {
-			return nil
+	l, ok := s.leases.Load(name)
+	if !ok {
+		got, err := leases.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			got = &coordinationv1.Lease{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: leaseNamespace},
+				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(name),
+					LeaseDurationSeconds: ptr.To[int32](leaseDuration), RenewTime: &now},
+			}
+			if got, err = leases.Create(ctx, got, metav1.CreateOptions{}); err == nil {
+				s.leases.Store(name, got)
+			}
+			return err
 		}
-	}
-	l, err := leases.Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		l = &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: leaseNamespace},
-			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(name),
-				LeaseDurationSeconds: ptr.To[int32](leaseDuration), RenewTime: &now},
+		if err != nil {
+			return err
 		}
-		got, err := leases.Create(ctx, l, metav1.CreateOptions{})
-		s.keepLease(name, got, err)
-		return err
+		l = got
 	}
+	next := l.(*coordinationv1.Lease).DeepCopy()
+	next.Spec.RenewTime = &now
+	done, err := leases.Update(ctx, next, metav1.UpdateOptions{})
 	if err != nil {
+		s.leases.Delete(name)
 		return err
 	}
-	l.Spec.RenewTime = &now
-	got, err := leases.Update(ctx, l, metav1.UpdateOptions{})
-	s.keepLease(name, got, err)
-	return err
-}
-
-// lastLease is a copy of the lease the node's last renewal wrote, nil if none.
-func (s *simulator) lastLease(name string) *coordinationv1.Lease {
-	s.leaseMu.Lock()
-	defer s.leaseMu.Unlock()
-	if l := s.leases[name]; l != nil {
-		return l.DeepCopy()
-	}
+	s.leases.Store(name, done)
 	return nil
 }
 
-// keepLease remembers what a write of the node's lease returned; after a failed
-// write the next renewal reads the lease first.
-func (s *simulator) keepLease(name string, l *coordinationv1.Lease, err error) {
-	s.leaseMu.Lock()
-	defer s.leaseMu.Unlock()
-	if err != nil || l == nil {
-		delete(s.leases, name)
-		return
-	}
-	if s.leases == nil {
-		s.leases = map[string]*coordinationv1.Lease{}
-	}
-	s.leases[name] = l
-}
-
 // heartbeat renews the leases of the healthy nodes every interval. Renewals are
-// spread over the interval so thousands of nodes do not all write at once; the list
-// is read again every round, as pool nodes come and go.
+// spread over the interval so thousands of nodes do not all write at once, and
+// run concurrently (at most Workers at a time), so a slow API server delays a
+// renewal rather than every one after it: one at a time, 5,000 nodes' renewals
+// took longer than the grace period and nodes were marked NotReady. The list is
+// read again every round, as pool nodes come and go.
 func (s *simulator) heartbeat(ctx context.Context) {
+	sem := make(chan struct{}, max(s.opts.Workers, 1))
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for ctx.Err() == nil {
 		var names []string
 		for _, n := range s.names() {
@@ -231,9 +214,18 @@ func (s *simulator) heartbeat(ctx context.Context) {
 			if i >= len(names) || ctx.Err() != nil {
 				continue
 			}
-			if err := s.renewLease(ctx, names[i]); err != nil && ctx.Err() == nil {
-				slog.Warn("renewing lease", "node", names[i], "err", err)
+			select {
+			case <-ctx.Done():
+				continue
+			case sem <- struct{}{}:
 			}
+			wg.Add(1)
+			go func(name string) {
+				defer func() { <-sem; wg.Done() }()
+				if err := s.renewLease(ctx, name); err != nil && ctx.Err() == nil {
+					slog.Warn("renewing lease", "node", name, "err", err)
+				}
+			}(names[i])
 		}
 		t.Stop()
 	}

@@ -161,3 +161,34 @@ func splitKey(key string) (ns, name string) {
 	}
 	return "", key
 }
+
+// slimPod is the informer's transform: it keeps of a pod only what a simulated
+// kubelet reads (its identity, node, deletion, containers' names and images and
+// its whole status, which a status update sends back), since with 150,000 pods
+// the informer's copies are most of the process's memory. A status update
+// takes only the status from the pod it sends; the API server keeps the rest.
+func slimPod(obj any) (any, error) {
+	pod, ok := obj.(*v1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	out := &v1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID,
+			ResourceVersion: pod.ResourceVersion, DeletionTimestamp: pod.DeletionTimestamp},
+		Spec: v1.PodSpec{NodeName: pod.Spec.NodeName,
+			InitContainers: slimContainers(pod.Spec.InitContainers), Containers: slimContainers(pod.Spec.Containers)},
+		Status: pod.Status,
+	}
+	return out, nil
+}
+
+func slimContainers(cs []v1.Container) []v1.Container {
+	if cs == nil {
+		return nil
+	}
+	out := make([]v1.Container, len(cs))
+	for i, c := range cs {
+		out[i] = v1.Container{Name: c.Name, Image: c.Image, RestartPolicy: c.RestartPolicy}
+	}
+	return out
+}

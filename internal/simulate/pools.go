@@ -185,7 +185,7 @@ func (s *simulator) shrinkPool(ctx context.Context, nodes corelisters.NodeLister
 			return err
 		}
 		_ = s.client.CoordinationV1().Leases(leaseNamespace).Delete(ctx, name, metav1.DeleteOptions{})
-		s.keepLease(name, nil, nil)
+		s.leases.Delete(name)
 		s.oursMu.Lock()
 		delete(s.ours, name)
 		s.oursMu.Unlock()

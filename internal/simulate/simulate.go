@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
@@ -25,7 +24,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/workqueue"
 
-	"skiff/internal/controllers/controller"
 	"skiff/internal/localpath"
 )
 
@@ -43,9 +41,8 @@ type simulator struct {
 	queue     workqueue.TypedRateLimitingInterface[string]
 	ipMu      sync.Mutex
 	nextIP    map[string]int
-	// leases holds each node's lease as its last renewal wrote it.
-	leaseMu sync.Mutex
-	leases  map[string]*coordinationv1.Lease
+	// leases are the nodes' leases as last written, by node name.
+	leases sync.Map
 }
 
 // Main is `skiff simulate <args>`: it parses the flags, reads the kubeconfig and
@@ -109,9 +106,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 
 func (s *simulator) serve(ctx context.Context) error {
 	defer s.queue.ShutDown()
-	// Only bound pods concern the nodes, and nothing here reads managedFields: with
-	// 150,000 pods what the cache keeps is most of the process's memory.
-	podFactory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithTransform(controller.StripManagedFields),
+	// Only bound pods concern the nodes, and of them only what slimPod keeps.
+	podFactory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithTransform(slimPod),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "spec.nodeName!=" }))
 	podInf := podFactory.Core().V1().Pods()
 	s.pods = podInf.Lister()

@@ -130,6 +130,19 @@ func (r *Resource) event(ch change) (Event, bool) {
 type Encoded struct {
 	Data []byte
 	Rev  int64
+	// obj is the decoded form when the cache had it at hand (hot, or decoded
+	// for a filter); shared, so read-only.
+	obj runtime.Object
+}
+
+// Decode returns e's object: the one the cache already had decoded (shared:
+// callers must not modify it), else a fresh decode, so a caller that walks a
+// long list one object at a time holds one decoded object, not all of them.
+func (r *Resource) Decode(e Encoded) (runtime.Object, error) {
+	if e.obj != nil {
+		return e.obj, nil
+	}
+	return r.decodePlain(e.Data, e.Rev)
 }
 
 // Protobuf tells whether the resource's objects are stored as protobuf (the
@@ -147,7 +160,10 @@ func (r *Resource) ListEncoded(ctx context.Context, o ListOptions) ([]Encoded, i
 	}
 	out := make([]Encoded, len(items))
 	for i, it := range items {
-		out[i] = Encoded{Data: it.c.data, Rev: it.c.rev}
+		out[i] = Encoded{Data: it.c.data, Rev: it.c.rev, obj: it.obj}
+		if d := it.c.hot.Load(); d != nil && it.obj == nil {
+			out[i].obj = d.obj
+		}
 	}
 	return out, rev, cont, nil
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,7 +40,7 @@ func NewContext(client kubernetes.Interface, resync time.Duration) *Context {
 	recorders := map[string]record.EventRecorder{}
 	return &Context{
 		Client:    client,
-		Informers: informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(StripManagedFields)),
+		Informers: informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(SlimPods)),
 		Recorder: func(component string) record.EventRecorder {
 			mu.Lock()
 			defer mu.Unlock()
@@ -61,6 +62,43 @@ func StripManagedFields(obj any) (any, error) {
 		m.SetManagedFields(nil)
 	}
 	return obj, nil
+}
+
+// SlimPods is StripManagedFields that also drops from pods what neither the
+// scheduler nor any controller reads: containers' commands, environment,
+// mounts, probes and lifecycle hooks, and projected volumes (every pod's
+// service account token volume). With 150,000 pods that is a fifth of the
+// informer's memory. A pod from such an informer must never be written back
+// whole (its spec, which is immutable, is no longer whole): status updates
+// send only the status, and other changes are patches.
+func SlimPods(obj any) (any, error) {
+	obj, _ = StripManagedFields(obj)
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	for i := range pod.Spec.InitContainers {
+		slimContainer(&pod.Spec.InitContainers[i])
+	}
+	for i := range pod.Spec.Containers {
+		slimContainer(&pod.Spec.Containers[i])
+	}
+	for i := range pod.Spec.EphemeralContainers {
+		c := corev1.Container(pod.Spec.EphemeralContainers[i].EphemeralContainerCommon)
+		slimContainer(&c)
+		pod.Spec.EphemeralContainers[i].EphemeralContainerCommon = corev1.EphemeralContainerCommon(c)
+	}
+	if pod.Spec.Volumes = slices.DeleteFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Projected != nil }); len(pod.Spec.Volumes) == 0 {
+		pod.Spec.Volumes = nil
+	}
+	return pod, nil
+}
+
+// slimContainer keeps what scheduling and the controllers read: name, image,
+// ports, resources and restart policy (sidecars).
+func slimContainer(c *corev1.Container) {
+	*c = corev1.Container{Name: c.Name, Image: c.Image, Ports: c.Ports, Resources: c.Resources, ResizePolicy: c.ResizePolicy,
+		RestartPolicy: c.RestartPolicy, RestartPolicyRules: c.RestartPolicyRules}
 }
 
 // Controller runs sync for every key put on its queue, retrying failures with backoff.
@@ -165,7 +203,7 @@ func (c *Controller) safeSync(ctx context.Context, key string) (err error) {
 // them and whenever that component stops (a lost Lease): Start's and
 // Shutdown's arguments are ignored.
 func Shared(client kubernetes.Interface, resync time.Duration, stop <-chan struct{}) informers.SharedInformerFactory {
-	return sharedFactory{informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(StripManagedFields)), stop}
+	return sharedFactory{informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(SlimPods)), stop}
 }
 
 type sharedFactory struct {

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"skiff/internal/controllers/workloads"
@@ -158,4 +159,27 @@ func TestStatefulSetOrderedCreateScaleDownAndUpdate(t *testing.T) {
 			t.Errorf("after undo pod %s runs %s", p.Name, p.Spec.Containers[0].Image)
 		}
 	}
+}
+
+// TestStatefulSetRestoresIdentity: a pod that lost its identity labels gets them
+// back, though the controller's informer holds pods without their whole spec
+// (controller.SlimPods), which it must not write back.
+func TestStatefulSetRestoresIdentity(t *testing.T) {
+	env := wltest.Start(t, wltest.Options{}, New)
+	sts := env.Client.AppsV1().StatefulSets(env.NS)
+	if _, err := sts.Create(env.Ctx, mongo(1), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wltest.Eventually(t, 20*time.Second, func() (bool, string) {
+		s, _ := sts.Get(env.Ctx, "mongodb", metav1.GetOptions{})
+		return s.Status.ReadyReplicas == 1, fmt.Sprintf("%+v", s.Status)
+	})
+	patch := []byte(`[{"op":"remove","path":"/metadata/labels/statefulset.kubernetes.io~1pod-name"}]`)
+	if _, err := env.Client.CoreV1().Pods(env.NS).Patch(env.Ctx, "mongodb-0", types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wltest.Eventually(t, 20*time.Second, func() (bool, string) {
+		p, err := env.Client.CoreV1().Pods(env.NS).Get(env.Ctx, "mongodb-0", metav1.GetOptions{})
+		return err == nil && p.Labels[podNameLabel] == "mongodb-0" && p.Spec.Containers[0].VolumeMounts != nil, fmt.Sprintf("%v", p)
+	})
 }

@@ -195,14 +195,15 @@ func (sc *ssController) followRetention(ctx context.Context, set *appsv1.Statefu
 	return err
 }
 
+// fixIdentity puts back the pod's identity labels with a patch (conditional on
+// the version read): the informer's pods are not whole (controller.SlimPods).
 func (sc *ssController) fixIdentity(ctx context.Context, set *appsv1.StatefulSet, pod *corev1.Pod, ordinal int) error {
-	pod = pod.DeepCopy()
-	if pod.Labels == nil {
-		pod.Labels = map[string]string{}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": pod.ResourceVersion,
+		"labels": map[string]string{podNameLabel: pod.Name, podIndexLabel: strconv.Itoa(ordinal)}}})
+	if err != nil {
+		return err
 	}
-	pod.Labels[podNameLabel] = pod.Name
-	pod.Labels[podIndexLabel] = strconv.Itoa(ordinal)
-	_, err := sc.client.CoreV1().Pods(set.Namespace).Update(ctx, pod, metav1.UpdateOptions{})
+	_, err = sc.client.CoreV1().Pods(set.Namespace).Patch(ctx, pod.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 	if err == nil {
 		sc.rec.Eventf(set, corev1.EventTypeNormal, "SuccessfulUpdate", "update Pod %s in StatefulSet %s successful", pod.Name, set.Name)
 	}

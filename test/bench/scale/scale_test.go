@@ -5,7 +5,9 @@
 //	flock /tmp/skiff-e2e.lock go test -run '^$' -bench . -benchtime 1x -timeout 2h ./test/bench/scale
 //
 // SKIFF_SCALE_NODES and SKIFF_SCALE_PODS change the size (default 5,000 and
-// 150,000); SKIFF_BENCH_ARGS adds server flags (--profiling-address=...).
+// 150,000); SKIFF_BENCH_ARGS adds server flags. SKIFF_SCALE_PROFILE=DIR writes
+// into DIR the server's CPU profile of the idle window, its heap profile after
+// it, and CPU profiles of server and kubectl for a second `kubectl get pods -A`.
 package scale
 
 import (
@@ -43,7 +45,12 @@ func BenchmarkScale(b *testing.B) {
 	// The collector's trace (one line a cycle, in the server's log) is how the
 	// GC's CPU and the live heap are read.
 	b.Setenv("GODEBUG", "gctrace=1")
-	srv, err := framework.StartServer(b.TempDir(), append([]string{"--disable-agent"}, strings.Fields(os.Getenv("SKIFF_BENCH_ARGS"))...)...)
+	args := append([]string{"--disable-agent"}, strings.Fields(os.Getenv("SKIFF_BENCH_ARGS"))...)
+	prof := newProfiler(b)
+	if prof != nil {
+		args = append(args, "--profiling-address", prof.addr)
+	}
+	srv, err := framework.StartServer(b.TempDir(), args...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -76,14 +83,28 @@ func BenchmarkScale(b *testing.B) {
 		return err == nil && len(l.Items) == 0, "some pods unbound"
 	})
 	b.Logf("%d pods bound after %v", pods, time.Since(t0).Round(time.Second))
+	// The idle window starts once the simulated kubelets have written every
+	// pod's status, not while they still are.
+	waitFor(b, "pods running", func() (bool, string) {
+		l, err := c.CoreV1().Pods("").List(ctx, metav1.ListOptions{ResourceVersion: "0", FieldSelector: "status.phase!=Running", Limit: 1})
+		return err == nil && len(l.Items) == 0, "some pods not running"
+	})
+	b.Logf("%d pods running after %v", pods, time.Since(t0).Round(time.Second))
 
 	time.Sleep(10 * time.Second) // the last status writes settle
 	logAt := fileSize(b, srv.LogPath)
 	cpu0, w0 := cpuTime(b, srv.PID()), time.Now()
-	time.Sleep(idleWindow)
+	if prof != nil {
+		prof.cpu("server-idle", idleWindow)
+		prof.heap("server-heap")
+	} else {
+		time.Sleep(idleWindow)
+	}
 	cpu, window := cpuTime(b, srv.PID())-cpu0, time.Since(w0)
 	gcCPU, heapMB := gcTrace(b, srv.LogPath, logAt)
 	b.ReportMetric(rssMB(b, srv.PID()), "server-rss-MB")
+	// The part of it that is files mapped in: etcd's database, mostly.
+	b.ReportMetric(statusMB(b, srv.PID(), "RssFile:"), "server-rss-file-MB")
 	b.ReportMetric(heapMB, "live-heap-MB")
 	b.ReportMetric(cpu.Seconds()/window.Seconds(), "idle-cores")
 	if cpu > 0 {
@@ -91,16 +112,31 @@ func BenchmarkScale(b *testing.B) {
 	}
 	b.ReportMetric(rssMB(b, sim.Pid()), "simulate-rss-MB")
 
-	t1 := time.Now()
-	out, err := exec.Command("kubectl", "--kubeconfig", srv.Kubeconfig, "get", "pods", "-A", "--no-headers").Output()
-	if err != nil {
-		b.Fatalf("kubectl get pods -A: %v", err)
-	}
-	b.ReportMetric(time.Since(t1).Seconds(), "get-pods-A-s")
-	if n := strings.Count(string(out), "\n"); n != pods {
-		b.Fatalf("kubectl get pods -A printed %d pods, want %d", n, pods)
-	}
+	took := getPods(b, srv.Kubeconfig, pods)
+	b.ReportMetric(took.Seconds(), "get-pods-A-s")
 	b.ReportMetric(rssMB(b, srv.PID()), "server-rss-after-get-MB")
+	// kubectl sends at most 5 requests a second after a burst of 10 (client-go's
+	// default, which it keeps for all but discovery), so its pages of 500 take
+	// at least pods/2500 seconds whatever the server does; in one request the
+	// time is the server's and kubectl's work.
+	b.ReportMetric(getPods(b, srv.Kubeconfig, pods, "--chunk-size=0").Seconds(), "get-pods-A-one-request-s")
+	if prof != nil {
+		prof.getPods(srv.Kubeconfig, took+2*time.Second)
+	}
+}
+
+// getPods times `kubectl get pods -A` with args and checks it printed every pod.
+func getPods(b *testing.B, kubeconfig string, pods int, args ...string) time.Duration {
+	t0 := time.Now()
+	out, err := exec.Command("kubectl", append([]string{"--kubeconfig", kubeconfig, "get", "pods", "-A", "--no-headers"}, args...)...).Output()
+	if err != nil {
+		b.Fatalf("kubectl get pods -A %v: %v", args, err)
+	}
+	took := time.Since(t0)
+	if n := strings.Count(string(out), "\n"); n != pods {
+		b.Fatalf("kubectl get pods -A %v printed %d pods, want %d", args, n, pods)
+	}
+	return took
 }
 
 func createPods(b *testing.B, c kubernetes.Interface, n int) {
@@ -168,30 +204,33 @@ func waitFor(b *testing.B, what string, done func() (bool, string)) {
 var gcLine = regexp.MustCompile(`^gc \d+ @[\d.]+s \d+%: [\d.+]+ ms clock, ([\d.+/]+) ms cpu, (\d+)->(\d+)->(\d+) MB`)
 
 // gcTrace sums the CPU of the collections logged after offset and returns the
-// live heap after the last one.
+// live heap after the last one (before offset if none came after: an idle
+// server may not collect at all).
 func gcTrace(b *testing.B, path string, offset int64) (time.Duration, float64) {
 	f, err := os.Open(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := f.Seek(offset, 0); err != nil {
-		b.Fatal(err)
-	}
 	var cpu time.Duration
 	var live float64
+	var at int64
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
+		at += int64(len(sc.Bytes())) + 1
 		m := gcLine.FindStringSubmatch(sc.Text())
 		if m == nil {
+			continue
+		}
+		live, _ = strconv.ParseFloat(m[4], 64)
+		if at <= offset {
 			continue
 		}
 		for _, part := range strings.FieldsFunc(m[1], func(r rune) bool { return r == '+' || r == '/' }) {
 			ms, _ := strconv.ParseFloat(part, 64)
 			cpu += time.Duration(ms * float64(time.Millisecond))
 		}
-		live, _ = strconv.ParseFloat(m[4], 64)
 	}
 	return cpu, live
 }
@@ -217,13 +256,16 @@ func cpuTime(b *testing.B, pid int) time.Duration {
 	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
 }
 
-func rssMB(b *testing.B, pid int) float64 {
+func rssMB(b *testing.B, pid int) float64 { return statusMB(b, pid, "VmRSS:") }
+
+// statusMB reads a size field (in kB) of /proc/PID/status, in MB.
+func statusMB(b *testing.B, pid int, field string) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, l := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(l, field); ok {
 			kb, _ := strconv.ParseFloat(strings.Fields(rest)[0], 64)
 			return kb / 1024
 		}
