@@ -235,16 +235,18 @@ func (w *podWorker) pullImage(ctx context.Context, pod *corev1.Pod, key, image s
 		return "", 10 * time.Second, waiting("ErrImageNeverPull", msg)
 	}
 	backoffKey := restartKey(pod, "image:"+image)
-	if wait := w.k.pulls.Wait(backoffKey, w.pullFailed[key], time.Now()); wait > 0 {
-		w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", image)
-		return "", wait, waiting("ImagePullBackOff", fmt.Sprintf("Back-off pulling image %q", image))
+	if wait := w.k.pulls.Wait(backoffKey, w.pullFailed[key].at, time.Now()); wait > 0 {
+		msg := fmt.Sprintf("Back-off pulling image %q", image)
+		w.k.recorder.Event(pod, corev1.EventTypeNormal, "BackOff", msg)
+		// The status keeps saying why the last pull failed, as Kubernetes' does.
+		return "", wait, waiting("ImagePullBackOff", msg+": "+w.pullFailed[key].err)
 	}
 	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", image)
 	start := time.Now()
 	ref, err := w.k.runtime.Pull(ctx, image)
 	if err != nil {
 		w.k.pulls.Retried(backoffKey, time.Now())
-		w.pullFailed[key] = time.Now()
+		w.pullFailed[key] = failedPull{at: time.Now(), err: err.Error()}
 		msg := fmt.Sprintf("Failed to pull image %q: %v", image, err)
 		w.k.recorder.Event(pod, corev1.EventTypeWarning, "Failed", msg)
 		w.k.recorder.Event(pod, corev1.EventTypeWarning, "Failed", "Error: ErrImagePull")
@@ -252,6 +254,12 @@ func (w *podWorker) pullImage(ctx context.Context, pod *corev1.Pod, key, image s
 	}
 	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s", image, time.Since(start).Round(time.Millisecond))
 	return ref, 0, nil
+}
+
+// failedPull is a pull that failed, for the back-off before the next.
+type failedPull struct {
+	at  time.Time
+	err string
 }
 
 // defaultPullPolicy is Always for :latest or untagged images, IfNotPresent otherwise.

@@ -164,7 +164,9 @@ spec:
 	waitFor(t, n, "ghost", "{.status.containerStatuses[0].state.waiting.reason}", 60*time.Second, func(r string) bool {
 		return r == "ErrImagePull" || r == "ImagePullBackOff"
 	})
-	msg := waitFor(t, n, "ghost", "{.status.containerStatuses[0].state.waiting.message}", 30*time.Second, contains("skiff.local/no-such-volume:1"))
+	msg := waitFor(t, n, "ghost", "{.status.containerStatuses[0].state.waiting.message}", 30*time.Second, func(m string) bool {
+		return strings.Contains(m, "skiff.local/no-such-volume:1") && strings.Contains(m, "not in the cluster's registry")
+	})
 	t.Logf("waiting message: %s", msg)
 	describe := cluster.MustKubectl(t, "-n", n, "describe", "pod", "ghost")
 	if !strings.Contains(describe, "not in the cluster's registry") || strings.Contains(describe, "no such host") {
