@@ -3,12 +3,14 @@ package node_test
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,13 +83,8 @@ func importDataImage(t *testing.T) {
 // imageViews lists the snapshot keys of the node's image-volume views.
 func imageViews(t *testing.T) string {
 	t.Helper()
-	sock := filepath.Join(cluster.Dir, "agent", "containerd", "containerd.sock")
-	out, err := exec.Command("ctr", "-a", sock, "-n", "k8s.io", "snapshots", "ls").CombinedOutput()
-	if err != nil {
-		t.Fatalf("ctr snapshots ls: %v\n%s", err, out)
-	}
 	var keys []string
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range strings.Split(ctr(t, "snapshots", "ls"), "\n") {
 		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "skiff/image-volume/") {
 			keys = append(keys, f[0])
 		}
@@ -183,4 +180,76 @@ spec:
 		}
 		return nil
 	})
+}
+
+// ctr runs containerd's client against the server node's containerd, in the CRI
+// plugin's namespace.
+func ctr(t *testing.T, args ...string) string {
+	t.Helper()
+	sock := filepath.Join(cluster.Dir, "agent", "containerd", "containerd.sock")
+	out, err := exec.Command("ctr", append([]string{"-a", sock, "-n", "k8s.io"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ctr %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// imageVolumeAcrossRestart runs a pod with an image volume and leaves, beside it,
+// what an agent that went down while tearing a pod down would leave: a view snapshot
+// and its mount for a pod the node no longer has. The function it returns checks,
+// once the agent is back, that the stale view is gone while the pod keeps its
+// volume, also in a container restarted after the agent restarted.
+func imageVolumeAcrossRestart(t *testing.T, n string) func() {
+	t.Helper()
+	_, err := exec.LookPath("ctr")
+	framework.Require(t, err == nil, "ctr (containerd's client, installed with containerd)")
+	importDataImage(t)
+	apply(t, n, `
+apiVersion: v1
+kind: Pod
+metadata: {name: withimage}
+spec:
+  containers:
+  - {name: c, image: `+toolbox+`, command: [sh, -c, "sleep 3600 & wait"], volumeMounts: [{name: data, mountPath: /volume}]}
+  volumes:
+  - {name: data, image: {reference: `+dataImage+`, pullPolicy: IfNotPresent}}
+`)
+	running(t, n, "withimage")
+	uid := get(t, n, "withimage", "{.metadata.uid}")
+	var info struct{ Parent string }
+	if err := json.Unmarshal([]byte(ctr(t, "snapshots", "info", "skiff/image-volume/e2e-main/"+uid+"/data")), &info); err != nil || info.Parent == "" {
+		t.Fatalf("the pod's view snapshot: %+v %v", info, err)
+	}
+	const staleUID = "0000-stale-image-volume"
+	key := "skiff/image-volume/e2e-main/" + staleUID + "/data"
+	target := filepath.Join(cluster.Dir, "agent", "kubelet", "pods", staleUID, "volumes", "kubernetes.io~image", "data")
+	ctr(t, "snapshots", "view", key, info.Parent)
+	ctr(t, "snapshots", "label", key, "containerd.io/gc.root=e2e", "skiff.io/image-volume.node=e2e-main",
+		"skiff.io/image-volume.pod-uid="+staleUID, "skiff.io/image-volume.target="+target)
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount(t.TempDir(), target, "", syscall.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		framework.Eventually(t, 30*time.Second, func() error {
+			if views := imageViews(t); strings.Contains(views, staleUID) {
+				return fmt.Errorf("the stale view is still there: %s", views)
+			}
+			if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), target) {
+				return fmt.Errorf("the stale view is still mounted at %s", target)
+			}
+			return nil
+		})
+		if views := imageViews(t); !strings.Contains(views, uid) {
+			t.Errorf("the running pod's view went with the stale one: %s", views)
+		}
+		waitExec(t, 10*time.Second, n, "withimage", "", equals("from layer two\n"), "cat", "/volume/data/b.txt")
+		// A container started by the restarted agent finds the volume too.
+		_, _ = execOut(n, "withimage", "", "killall", "sleep")
+		waitFor(t, n, "withimage", "{.status.containerStatuses[0].restartCount}", 60*time.Second, equals("1"))
+		running(t, n, "withimage")
+		waitExec(t, 30*time.Second, n, "withimage", "", equals("from layer two\n"), "cat", "/volume/data/b.txt")
+	}
 }
