@@ -266,6 +266,8 @@ func TestPrometheusMetrics(t *testing.T) {
 		`apiserver_request_total{code="200",group="",resource="pods",subresource="",verb="LIST"}`,
 		`apiserver_request_total{code="201",group="",resource="pods",subresource="",verb="POST"}`,
 		`apiserver_request_duration_seconds_bucket{group="",resource="pods",subresource="",verb="LIST",le="60"}`,
+		"go_memstats_heap_alloc_bytes ",
+		"process_resident_memory_bytes ",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -33,7 +34,10 @@ func newRequestMetrics() *requestMetrics {
 			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60}},
 			[]string{"verb", "group", "resource", "subresource"}),
 	}
-	m.Registry.MustRegister(m.total, m.duration)
+	// The Go runtime and process series (heap, GC pauses, RSS, CPU) let anyone
+	// watching the server see its memory and CPU without a profiler.
+	m.Registry.MustRegister(m.total, m.duration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

@@ -37,7 +37,7 @@ func Publish(ctx context.Context, client kubernetes.Interface, nodeName string, 
 	if addr == nil || port <= 0 || nodeName == "" {
 		return fmt.Errorf("dns: publish needs a node name, an address and a port")
 	}
-	if err := ensureService(ctx, client, serviceIP, port); err != nil {
+	if err := ensureService(ctx, client, serviceIP); err != nil {
 		return err
 	}
 	return ensureSlice(ctx, client, desiredSlice(ctx, client, nodeName, addr, port))
@@ -79,7 +79,7 @@ func Unpublish(ctx context.Context, client kubernetes.Interface, nodeName string
 
 func sliceName(node string) string { return ServiceName + "-" + node }
 
-func desiredService(serviceIP string, port int32) *corev1.Service {
+func desiredService(serviceIP string) *corev1.Service {
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: ServiceName, Namespace: ServiceNamespace,
@@ -88,8 +88,11 @@ func desiredService(serviceIP string, port int32) *corev1.Service {
 		Spec: corev1.ServiceSpec{
 			Type: corev1.ServiceTypeClusterIP,
 			Ports: []corev1.ServicePort{
-				{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53, TargetPort: intstr.FromInt32(port)},
-				{Name: "dns-tcp", Protocol: corev1.ProtocolTCP, Port: 53, TargetPort: intstr.FromInt32(port)},
+				// Named, not numbered: each node's server may listen on its own
+				// port (its EndpointSlice says which), so a number here would flip
+				// between the agents that publish it.
+				{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53, TargetPort: intstr.FromString("dns")},
+				{Name: "dns-tcp", Protocol: corev1.ProtocolTCP, Port: 53, TargetPort: intstr.FromString("dns-tcp")},
 				{Name: "metrics", Protocol: corev1.ProtocolTCP, Port: MetricsPort, TargetPort: intstr.FromInt32(MetricsPort)},
 			},
 		},
@@ -101,8 +104,8 @@ func desiredService(serviceIP string, port int32) *corev1.Service {
 	return svc
 }
 
-func ensureService(ctx context.Context, client kubernetes.Interface, serviceIP string, port int32) error {
-	want := desiredService(serviceIP, port)
+func ensureService(ctx context.Context, client kubernetes.Interface, serviceIP string) error {
+	want := desiredService(serviceIP)
 	svcs := client.CoreV1().Services(ServiceNamespace)
 	cur, err := svcs.Get(ctx, ServiceName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {

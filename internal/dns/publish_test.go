@@ -28,6 +28,13 @@ func TestPublish(t *testing.T) {
 	if err := Publish(ctx, client, "node-b", net.ParseIP("192.168.1.11"), 1053, "10.96.0.10"); err != nil {
 		t.Fatal(err)
 	}
+	// Nodes whose servers listen on different ports share one Service: none of
+	// them rewrites it.
+	for _, a := range client.Actions() {
+		if a.GetVerb() == "update" && a.GetResource().Resource == "services" {
+			t.Errorf("the Service was rewritten when node-b published port 1053")
+		}
+	}
 
 	svc, err := client.CoreV1().Services("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
 	if err != nil {
