@@ -35,6 +35,9 @@ type hostpathDriver struct {
 	csi.UnimplementedControllerServer
 	csi.UnimplementedNodeServer
 	name, node, state string
+	// maxSize is the largest volume the driver makes or grows, as the upstream
+	// driver's --max-volume-size: asking for more fails with OutOfRange.
+	maxSize int64
 }
 
 func runCSIHostpath(ctx context.Context, args []string) error {
@@ -44,6 +47,7 @@ func runCSIHostpath(ctx context.Context, args []string) error {
 	fs.StringVar(&d.name, "drivername", "hostpath.csi.k8s.io", "driver name")
 	fs.StringVar(&d.node, "nodeid", os.Getenv("NODE_NAME"), "this node's ID")
 	fs.StringVar(&d.state, "state-dir", "/csi-data-dir", "where volumes are kept")
+	fs.Int64Var(&d.maxSize, "max-volume-size", 1<<40, "largest volume size in bytes")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -102,6 +106,10 @@ func (d *hostpathDriver) topology() []*csi.Topology {
 	return []*csi.Topology{{Segments: map[string]string{topologyKey: d.node}}}
 }
 
+// failAttachKey is the class parameter, kept in the volume's context, that makes
+// ControllerPublishVolume of the volume fail with its value, for tests.
+const failAttachKey = "failAttach"
+
 // CreateVolume makes a volume; the class parameters "fail" and "hang" make it fail
 // or never answer (until the caller gives up), as a broken backend would, for tests.
 func (d *hostpathDriver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest) (*csi.CreateVolumeResponse, error) {
@@ -117,16 +125,31 @@ func (d *hostpathDriver) CreateVolume(ctx context.Context, req *csi.CreateVolume
 		return nil, err
 	}
 	size := req.GetCapacityRange().GetRequiredBytes()
+	if err := d.fits(size); err != nil {
+		return nil, err
+	}
 	if err := makeVolume(dir, size); err != nil {
 		return nil, err
 	}
 	if err := d.populate(dir, req.GetVolumeContentSource()); err != nil {
 		return nil, err
 	}
+	var volumeContext map[string]string
+	if why := req.GetParameters()[failAttachKey]; why != "" {
+		volumeContext = map[string]string{failAttachKey: why}
+	}
 	return &csi.CreateVolumeResponse{Volume: &csi.Volume{
 		VolumeId: req.GetName(), CapacityBytes: size, ContentSource: req.GetVolumeContentSource(),
-		AccessibleTopology: d.topology(),
+		AccessibleTopology: d.topology(), VolumeContext: volumeContext,
 	}}, nil
+}
+
+// fits refuses a size above the driver's maximum.
+func (d *hostpathDriver) fits(size int64) error {
+	if size > d.maxSize {
+		return status.Errorf(codes.OutOfRange, "requested capacity %d exceeds maximum allowed %d", size, d.maxSize)
+	}
+	return nil
 }
 
 // makeVolume makes a volume's directory, a tmpfs of size bytes when size is set.
@@ -152,6 +175,9 @@ func (d *hostpathDriver) ControllerExpandVolume(_ context.Context, req *csi.Cont
 	}
 	if _, err := os.Stat(dir); err != nil {
 		return nil, status.Errorf(codes.NotFound, "volume %s: %v", req.GetVolumeId(), err)
+	}
+	if err := d.fits(req.GetCapacityRange().GetRequiredBytes()); err != nil {
+		return nil, err
 	}
 	return &csi.ControllerExpandVolumeResponse{CapacityBytes: req.GetCapacityRange().GetRequiredBytes(), NodeExpansionRequired: true}, nil
 }
@@ -199,6 +225,9 @@ func (d *hostpathDriver) ControllerPublishVolume(_ context.Context, req *csi.Con
 	}
 	if req.GetNodeId() != d.node {
 		return nil, status.Errorf(codes.NotFound, "node %q: this driver's volumes stay on %q", req.GetNodeId(), d.node)
+	}
+	if why := req.GetVolumeContext()[failAttachKey]; why != "" {
+		return nil, status.Errorf(codes.Unavailable, "asked to fail attaching: %s", why)
 	}
 	return &csi.ControllerPublishVolumeResponse{PublishContext: map[string]string{"attached-to": d.node}}, nil
 }

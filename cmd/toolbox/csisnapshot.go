@@ -29,8 +29,12 @@ func (d *hostpathDriver) snapshotFile(id string) (string, error) {
 }
 
 // CreateSnapshot packs the source volume into a tar file; a snapshot that exists
-// already is returned as it is (the call is idempotent by name).
+// already is returned as it is (the call is idempotent by name). The class
+// parameter "fail" makes it fail, as a full backend would, for tests.
 func (d *hostpathDriver) CreateSnapshot(_ context.Context, req *csi.CreateSnapshotRequest) (*csi.CreateSnapshotResponse, error) {
+	if why := req.GetParameters()["fail"]; why != "" {
+		return nil, status.Errorf(codes.ResourceExhausted, "asked to fail: %s", why)
+	}
 	src, err := d.volumeDir(req.GetSourceVolumeId())
 	if err != nil {
 		return nil, err

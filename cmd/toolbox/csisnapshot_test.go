@@ -24,7 +24,7 @@ func TestHostpathSizedVolumes(t *testing.T) {
 		t.Skip("needs root to mount tmpfs")
 	}
 	ctx := context.Background()
-	d := &hostpathDriver{name: "test", node: "n1", state: t.TempDir()}
+	d := &hostpathDriver{name: "test", node: "n1", state: t.TempDir(), maxSize: 1 << 40}
 	create := func(name string, size int64, src *csi.VolumeContentSource) string {
 		t.Helper()
 		if _, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: name, VolumeContentSource: src,
@@ -85,7 +85,7 @@ func TestHostpathSizedVolumes(t *testing.T) {
 // backend make CreateVolume fail, or hang until its caller's deadline, and make no
 // volume either way.
 func TestHostpathBrokenBackend(t *testing.T) {
-	d := &hostpathDriver{name: "test", node: "n1", state: t.TempDir()}
+	d := &hostpathDriver{name: "test", node: "n1", state: t.TempDir(), maxSize: 1 << 40}
 	_, err := d.CreateVolume(context.Background(), &csi.CreateVolumeRequest{Name: "v", Parameters: map[string]string{"fail": "full"}})
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Errorf("fail: %v, want ResourceExhausted", err)

@@ -153,7 +153,9 @@ func (n *Node) Unpublish(ctx context.Context, uid types.UID) error {
 		if err := n.unpublish(ctx, uid, p); err != nil {
 			failed = append(failed, p)
 			errs = append(errs, err)
+			continue
 		}
+		drop(p)
 	}
 	n.mu.Lock()
 	if len(failed) == 0 {
@@ -222,6 +224,7 @@ func (n *Node) isPublished(uid types.UID, volume string) bool {
 }
 
 func (n *Node) remember(uid types.UID, p publication) {
+	save(p)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.published[string(uid)] = append(n.published[string(uid)], p)

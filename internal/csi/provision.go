@@ -6,15 +6,19 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	storagelisters "k8s.io/client-go/listers/storage/v1"
 	"k8s.io/client-go/tools/record"
@@ -32,6 +36,12 @@ const fsTypeParam = "csi.storage.k8s.io/fstype"
 // scheduled here (WaitForFirstConsumer), or, for Immediate classes, when this is the
 // first node (by name) whose CSINode lists the driver. It deletes Released volumes
 // with the Delete policy that it can reach the same way.
+//
+// A CreateVolume that timed out (or failed in a way that says the driver may still
+// be at it) may leave a volume behind. As external-provisioner does, the provisioner
+// remembers the request until it knows: if the claim is deleted (or replaced) in the
+// meantime, it asks CreateVolume again with the same name, which is idempotent, and
+// then deletes what that returns.
 type Provisioner struct {
 	node     *Node
 	claims   corelisters.PersistentVolumeClaimLister
@@ -42,6 +52,21 @@ type Provisioner struct {
 
 	claimQueue  *controller.Controller
 	volumeQueue *controller.Controller
+
+	// timeout bounds CreateVolume and DeleteVolume (provisionTimeout).
+	timeout time.Duration
+	mu      sync.Mutex
+	// uncertain are the CreateVolume requests that may have made a volume no
+	// PersistentVolume records yet, by claim key.
+	uncertain map[string]uncertainCreate
+}
+
+// uncertainCreate is a CreateVolume request whose outcome is not known, and the
+// claim it was for.
+type uncertainCreate struct {
+	claim  types.UID
+	driver string
+	req    *csi.CreateVolumeRequest
 }
 
 // NewProvisioner registers the provisioner's informers on c.
@@ -49,7 +74,8 @@ func NewProvisioner(c *controller.Context, n *Node) *Provisioner {
 	core, st := c.Informers.Core().V1(), c.Informers.Storage().V1()
 	ci, vi, si, ni := core.PersistentVolumeClaims(), core.PersistentVolumes(), st.StorageClasses(), st.CSINodes()
 	p := &Provisioner{node: n, claims: ci.Lister(), volumes: vi.Lister(), classes: si.Lister(),
-		csiNodes: ni.Lister(), rec: c.Recorder("csi-provisioner/" + n.name)}
+		csiNodes: ni.Lister(), rec: c.Recorder("csi-provisioner/" + n.name),
+		timeout: provisionTimeout, uncertain: map[string]uncertainCreate{}}
 	p.claimQueue = controller.New("csi-provision", p.syncClaim, 2)
 	p.volumeQueue = controller.New("csi-delete", p.syncVolume, 1)
 	p.claimQueue.Watch(ci.Informer(), p.claimQueue.Handler())
@@ -116,8 +142,14 @@ func VolumeName(pvc *corev1.PersistentVolumeClaim) string { return "pvc-" + stri
 
 func (p *Provisioner) syncClaim(ctx context.Context, key string) error {
 	pvc, found, err := controller.Get(key, p.claims.PersistentVolumeClaims)
-	if !found || err != nil || pvc.DeletionTimestamp != nil || pvc.Spec.VolumeName != "" {
+	if err != nil {
 		return err
+	}
+	if err := p.settle(ctx, key, pvc, found); err != nil {
+		return err
+	}
+	if !found || pvc.DeletionTimestamp != nil || pvc.Spec.VolumeName != "" {
+		return nil
 	}
 	sc, err := p.classes.Get(vb.ClaimClass(pvc))
 	if err != nil {
@@ -128,27 +160,31 @@ func (p *Provisioner) syncClaim(ctx context.Context, key string) error {
 		return nil
 	}
 	if _, err := p.volumes.Get(VolumeName(pvc)); err == nil {
+		p.forget(key)
 		return nil
 	}
-	pv, err := p.provision(ctx, d, pvc, sc)
+	pv, err := p.provision(ctx, key, d, pvc, sc)
 	if err != nil {
 		p.rec.Eventf(pvc, corev1.EventTypeWarning, "ProvisioningFailed", "failed to provision volume with StorageClass %q: %v", sc.Name, err)
 		return err
 	}
 	_, err = p.node.client.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
+		p.forget(key)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	p.forget(key)
 	p.rec.Eventf(pvc, corev1.EventTypeNormal, "ProvisioningSucceeded", "Successfully provisioned volume %s", pv.Name)
 	return nil
 }
 
 // provision calls CreateVolume (idempotent by name) and describes the result as a PV
-// pre-bound to the claim.
-func (p *Provisioner) provision(ctx context.Context, d *Driver, pvc *corev1.PersistentVolumeClaim, sc *storagev1.StorageClass) (*corev1.PersistentVolume, error) {
+// pre-bound to the claim. The request is remembered under key until a PV records
+// its volume or the driver's answer says it made none.
+func (p *Provisioner) provision(ctx context.Context, key string, d *Driver, pvc *corev1.PersistentVolumeClaim, sc *storagev1.StorageClass) (*corev1.PersistentVolume, error) {
 	if pvc.Spec.VolumeMode != nil && *pvc.Spec.VolumeMode == corev1.PersistentVolumeBlock {
 		return nil, fmt.Errorf("volumeMode Block is not supported by skiff's CSI provisioner")
 	}
@@ -175,10 +211,14 @@ func (p *Provisioner) provision(ctx context.Context, d *Driver, pvc *corev1.Pers
 		here := &csi.Topology{Segments: d.Topology}
 		req.AccessibilityRequirements = &csi.TopologyRequirement{Requisite: []*csi.Topology{here}, Preferred: []*csi.Topology{here}}
 	}
-	cctx, cancel := context.WithTimeout(ctx, provisionTimeout)
+	p.remember(key, uncertainCreate{claim: pvc.UID, driver: d.Name, req: req})
+	cctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	resp, err := d.controller.CreateVolume(cctx, req)
 	if err != nil {
+		if !mayBeInProgress(err) {
+			p.forget(key)
+		}
 		return nil, fmt.Errorf("CreateVolume: %w", err)
 	}
 	v := resp.GetVolume()
@@ -245,7 +285,7 @@ func (p *Provisioner) syncVolume(ctx context.Context, key string) error {
 	if err != nil || !d.provision || !p.reaches(d, pv) {
 		return nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, provisionTimeout)
+	cctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	if _, err := d.controller.DeleteVolume(cctx, &csi.DeleteVolumeRequest{VolumeId: pv.Spec.CSI.VolumeHandle}); err != nil {
 		p.rec.Eventf(pv, corev1.EventTypeWarning, "VolumeFailedDelete", "DeleteVolume: %v", err)
@@ -266,4 +306,62 @@ func (p *Provisioner) reaches(d *Driver, pv *corev1.PersistentVolume) bool {
 		return p.firstNodeWith(d.Name) == p.node.name
 	}
 	return vb.Reachable(pv, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: p.node.name, Labels: d.Topology}})
+}
+
+// mayBeInProgress says whether a CreateVolume error leaves open that the driver
+// makes (or made) the volume anyway, as external-provisioner judges it: the call
+// timed out, was cut off, or the driver is busy.
+func mayBeInProgress(err error) bool {
+	switch status.Code(err) {
+	case codes.DeadlineExceeded, codes.Canceled, codes.Unavailable, codes.ResourceExhausted, codes.Aborted:
+		return true
+	}
+	return false
+}
+
+func (p *Provisioner) remember(key string, u uncertainCreate) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.uncertain[key] = u
+}
+
+func (p *Provisioner) forget(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.uncertain, key)
+}
+
+// settle cleans up after a CreateVolume whose outcome was unknown when its claim
+// went away (deleted, being deleted, or replaced by a claim of the same name): it
+// asks CreateVolume again, with the same request, and deletes the volume that
+// answer names. A claim still there is provisioned the usual way instead. An
+// error is retried with the queue's backoff.
+func (p *Provisioner) settle(ctx context.Context, key string, pvc *corev1.PersistentVolumeClaim, found bool) error {
+	p.mu.Lock()
+	u, ok := p.uncertain[key]
+	p.mu.Unlock()
+	if !ok || (found && pvc.DeletionTimestamp == nil && pvc.UID == u.claim) {
+		return nil
+	}
+	d, err := p.node.Driver(u.driver)
+	if err != nil {
+		return fmt.Errorf("volume %s of deleted claim %s may exist: %w", u.req.GetName(), key, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	resp, err := d.controller.CreateVolume(cctx, u.req)
+	if err != nil {
+		if mayBeInProgress(err) {
+			return fmt.Errorf("volume %s of deleted claim %s: CreateVolume: %w", u.req.GetName(), key, err)
+		}
+		p.forget(key) // the driver says it made no such volume
+		return nil
+	}
+	id := resp.GetVolume().GetVolumeId()
+	if _, err := d.controller.DeleteVolume(cctx, &csi.DeleteVolumeRequest{VolumeId: id}); err != nil {
+		return fmt.Errorf("volume %s of deleted claim %s: DeleteVolume: %w", id, key, err)
+	}
+	slog.Info("csi: deleted the volume made for a claim deleted while it was being created", "claim", key, "volume", id, "driver", d.Name)
+	p.forget(key)
+	return nil
 }

@@ -54,10 +54,13 @@ func (n *Node) UseSnapshots(rc *rest.Config) error {
 	return nil
 }
 
-// NewNode returns the CSI side of the agent whose kubelet directory is root.
+// NewNode returns the CSI side of the agent whose kubelet directory is root, with
+// the publications an earlier run of the agent left recorded there.
 func NewNode(root, node string, client kubernetes.Interface) *Node {
-	return &Node{root: root, name: node, client: client, drivers: map[string]*Driver{},
+	n := &Node{root: root, name: node, client: client, drivers: map[string]*Driver{},
 		sockets: map[string]string{}, failed: map[string]string{}, published: map[string][]publication{}}
+	n.restore()
+	return n
 }
 
 // RegistrationDir is where plugins put their registration sockets.

@@ -23,13 +23,11 @@ import (
 // registration, and the provisioner, attacher, resizer and snapshotter for the
 // drivers found.
 func (n *Node) Start(ctx context.Context) {
+	// The shared mount, and the volumes staged and published below it, outlive
+	// the agent, as a kubelet's mounts do: a restarted agent finds them where its
+	// records say (records.go). `skiff agent reset` unmounts them all.
 	if err := makeShared(n.root); err != nil {
 		slog.Warn("csi: the kubelet directory is not a shared mount; drivers in containers cannot publish volumes", "dir", n.root, "err", err)
-	} else {
-		go func() {
-			<-ctx.Done()
-			_ = unix.Unmount(n.root, unix.MNT_DETACH)
-		}()
 	}
 	c := controller.NewContext(n.client, 10*time.Minute)
 	p, a := NewProvisioner(c, n), NewAttacher(c, n)

@@ -149,10 +149,12 @@ func (w *podWorker) runtimeHandler(ctx context.Context, pod *corev1.Pod) (string
 // in w.waiting and returns when to retry.
 func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, sb *runtimeSandbox, a startAction, parent string) time.Duration {
 	c := a.Container
+	checked := time.Now()
 	imageRef, retry, err := w.ensureImage(ctx, pod, c)
 	if err != nil {
 		return retry
 	}
+	w.log().Debug("image ready", "container", c.Name, "took", time.Since(checked))
 	if retry, ok := w.ensureImageVolumes(ctx, pod, c); !ok {
 		return retry
 	}
@@ -173,6 +175,8 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, sb *run
 	}
 	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
 	w.k.resizes.created(pod.UID, created, c)
+	w.log().Debug("container created", "container", c.Name, "took", time.Since(start))
+	start = time.Now()
 	if err := w.k.runtime.runtime.StartContainer(ctx, created); err != nil {
 		return w.startFailed(pod, c, "RunContainerError", err)
 	}

@@ -45,11 +45,12 @@ func (m *statusManager) newest(pod *corev1.Pod) *corev1.Pod {
 	return pod
 }
 
-// put writes st as pod's status unless it is already that; on a conflict it
-// writes it over the pod as the API holds it now (the kubelet owns the status).
-func (m *statusManager) put(ctx context.Context, pod *corev1.Pod, st corev1.PodStatus) error {
+// put writes st as pod's status unless it is already that, and reports whether it
+// wrote; on a conflict it writes it over the pod as the API holds it now (the
+// kubelet owns the status).
+func (m *statusManager) put(ctx context.Context, pod *corev1.Pod, st corev1.PodStatus) (bool, error) {
 	if equality.Semantic.DeepEqual(pod.Status, st) {
-		return nil
+		return false, nil
 	}
 	p := pod.DeepCopy()
 	p.Status = st
@@ -58,18 +59,18 @@ func (m *statusManager) put(ctx context.Context, pod *corev1.Pod, st corev1.PodS
 	if apierrors.IsConflict(err) {
 		fresh, gerr := pods.Get(ctx, pod.Name, metav1.GetOptions{})
 		if gerr != nil || fresh.UID != pod.UID {
-			return nil
+			return false, nil
 		}
 		fresh.Status = st
 		updated, err = pods.UpdateStatus(ctx, fresh, metav1.UpdateOptions{})
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	m.mu.Lock()
 	m.latest[pod.UID] = updated
 	m.mu.Unlock()
-	return nil
+	return true, nil
 }
 
 // forget drops what was remembered of a pod that left the node.

@@ -47,7 +47,7 @@ func TestStatusManagerPut(t *testing.T) {
 			if tt.same {
 				st = pod.Status
 			}
-			if err := m.put(context.Background(), pod, st); err != nil {
+			if _, err := m.put(context.Background(), pod, st); err != nil {
 				t.Fatal(err)
 			}
 			got, _ := client.CoreV1().Pods("default").Get(context.Background(), "p", metav1.GetOptions{})

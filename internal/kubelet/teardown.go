@@ -58,7 +58,9 @@ func RemoveHostState(ctx context.Context, node, cgroupPrefix string) error {
 }
 
 // RemoveVolumes unmounts and deletes every pod's volume directories under the
-// kubelet's root directory (memory-backed emptyDirs are tmpfs mounts).
+// kubelet's root directory (memory-backed emptyDirs are tmpfs mounts), then
+// unmounts what is left mounted there (CSI staging) and the root directory's own
+// shared mount, which outlive the agent.
 func RemoveVolumes(rootDir string) error {
-	return volume.RemoveAll(rootDir)
+	return errors.Join(volume.RemoveAll(rootDir), volume.UnmountTree(rootDir))
 }

@@ -161,7 +161,9 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, rt *podRun
 		return time.Second
 	}
 	// Every sync re-projects ConfigMaps, Secrets and tokens into running pods.
+	mounted := time.Now()
 	w.vols = w.k.volumes.Setup(ctx, pod)
+	w.log().Debug("volumes ready", "took", time.Since(mounted))
 	pl := planPod(pod, rt, sb.ID, w.k.restarts, time.Now())
 	w.killStale(ctx, pl.Kill)
 	w.applyWaiting(pod, rt, pl)
@@ -259,8 +261,10 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *corev1.Pod, rt *podRun
 
 func (w *podWorker) putStatus(ctx context.Context, pod *corev1.Pod, st corev1.PodStatus) {
 	start := time.Now()
-	err := w.k.statuses.put(ctx, pod, st)
-	w.log().Debug("status put", "phase", st.Phase, "took", time.Since(start))
+	wrote, err := w.k.statuses.put(ctx, pod, st)
+	if wrote {
+		w.log().Debug("status put", "phase", st.Phase, "took", time.Since(start))
+	}
 	if err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) {
 		w.log().Warn("updating pod status failed", "err", err)
 	}

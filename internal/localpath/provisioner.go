@@ -6,10 +6,11 @@
 // claim; the PV controller completes the binding. When such a volume is Released
 // with reclaim policy Delete, the agent removes the directory and the PV.
 //
-// Sizes are recorded, and a claim larger than the free space of the node's data
-// dir is refused, but a volume is not limited to its size (no project quotas).
-// Claims grow (allowVolumeExpansion) by recording the new size, after the same
-// free-space check.
+// A claim larger than the free space of the node's data dir is refused. Where
+// the data dir's filesystem enforces project quotas, each volume is limited to
+// its size (quota.go); elsewhere the size is only recorded, and the volume's
+// annotation and the claim's event say so. Claims grow (allowVolumeExpansion)
+// after the same free-space check, raising the quota where there is one.
 package localpath
 
 import (
@@ -18,7 +19,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -54,6 +57,12 @@ type Provisioner struct {
 	rec     record.EventRecorder
 	// free reports the bytes available under dir; a variable so tests can fake a full disk.
 	free func(dir string) (int64, error)
+	// quotas limits volumes to their size where the filesystem allows it.
+	quotas Quotas
+	mu     sync.Mutex
+	// unenforced says, per data dir, why sizes are not enforced there ("": they
+	// are), found out once.
+	unenforced map[string]string
 
 	claimQueue  *controller.Controller
 	volumeQueue *controller.Controller
@@ -66,7 +75,8 @@ func New(c *controller.Context, dirs Dirs) *Provisioner {
 	ci, vi := core.PersistentVolumeClaims(), core.PersistentVolumes()
 	si := c.Informers.Storage().V1().StorageClasses()
 	p := &Provisioner{client: c.Client, dirs: dirs, claims: ci.Lister(), volumes: vi.Lister(),
-		classes: si.Lister(), rec: c.Recorder(vb.LocalPathProvisioner), free: freeBytes}
+		classes: si.Lister(), rec: c.Recorder(vb.LocalPathProvisioner), free: freeBytes,
+		quotas: ProjectQuotas{}, unenforced: map[string]string{}}
 	p.claimQueue = controller.New("local-path-provision", p.syncClaim, 2)
 	p.volumeQueue = controller.New("local-path-delete", p.syncVolume, 1)
 	p.claimQueue.Watch(ci.Informer(), p.claimQueue.Handler())
@@ -91,6 +101,13 @@ func Start(ctx context.Context, client kubernetes.Interface, dirs Dirs) {
 	slog.Info("local-path provisioner started")
 	p.Run(ctx)
 }
+
+// Annotations of the volumes: the project whose quota limits the volume, or why
+// its size is not enforced.
+const (
+	AnnProjectID       = "local-path.skiff.dev/project-id"
+	AnnSizeNotEnforced = "local-path.skiff.dev/size-not-enforced"
+)
 
 // VolumeName is the PV made for a claim: one per claim, so a retry finds the one
 // made before.
@@ -130,6 +147,7 @@ func (p *Provisioner) syncClaim(ctx context.Context, key string) error {
 	if err := os.Chmod(pv.Spec.Local.Path, 0o777); err != nil {
 		return err
 	}
+	limit := p.limit(dir, pv)
 	_, err = p.client.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return nil
@@ -138,8 +156,50 @@ func (p *Provisioner) syncClaim(ctx context.Context, key string) error {
 		return err
 	}
 	p.rec.Eventf(pvc, corev1.EventTypeNormal, "ProvisioningSucceeded",
-		"Successfully provisioned volume %s on node %s at %s (its size is recorded, not enforced: local-path sets no project quotas)", pv.Name, node, pv.Spec.Local.Path)
+		"Successfully provisioned volume %s on node %s at %s (%s)", pv.Name, node, pv.Spec.Local.Path, limit)
 	return nil
+}
+
+// limit gives a new volume's directory a project quota of its size where dir's
+// filesystem enforces them, and notes on pv which it is, or why there is none.
+// It returns what a person reads about the size.
+func (p *Provisioner) limit(dir string, pv *corev1.PersistentVolume) string {
+	why := p.unenforcedIn(dir)
+	if why == "" {
+		id := ProjectID(pv.Name)
+		size := pv.Spec.Capacity[corev1.ResourceStorage]
+		if err := p.quotas.Limit(pv.Spec.Local.Path, id, size.Value()); err != nil {
+			why = err.Error()
+		} else {
+			pv.Annotations[AnnProjectID] = strconv.FormatUint(uint64(id), 10)
+			return fmt.Sprintf("limited to %s by project quota %d", size.String(), id)
+		}
+	}
+	pv.Annotations[AnnSizeNotEnforced] = why
+	return "its size is recorded, not enforced: " + why
+}
+
+// unenforcedIn says why dir's filesystem cannot limit sizes, or "", asking once.
+func (p *Provisioner) unenforcedIn(dir string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	why, known := p.unenforced[dir]
+	if !known {
+		why = p.quotas.Unsupported(dir)
+		p.unenforced[dir] = why
+		if why == "" {
+			slog.Info("local-path: volume sizes are enforced with project quotas", "dir", dir)
+		} else {
+			slog.Info("local-path: volume sizes are not enforced", "dir", dir, "why", why)
+		}
+	}
+	return why
+}
+
+// projectOf is the project whose quota limits pv, if any.
+func projectOf(pv *corev1.PersistentVolume) (uint32, bool) {
+	id, err := strconv.ParseUint(pv.Annotations[AnnProjectID], 10, 32)
+	return uint32(id), err == nil
 }
 
 // refuse says why a claim cannot be made here, or "".
@@ -209,6 +269,11 @@ func (p *Provisioner) syncVolume(ctx context.Context, key string) error {
 	if err := os.RemoveAll(pv.Spec.Local.Path); err != nil {
 		p.rec.Eventf(pv, corev1.EventTypeWarning, "VolumeFailedDelete", "remove %s: %v", pv.Spec.Local.Path, err)
 		return err
+	}
+	if id, ok := projectOf(pv); ok {
+		if err := p.quotas.Clear(filepath.Dir(pv.Spec.Local.Path), id); err != nil {
+			slog.Warn("local-path: clearing the quota of a deleted volume", "pv", pv.Name, "err", err)
+		}
 	}
 	err = p.client.CoreV1().PersistentVolumes().Delete(ctx, pv.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pv.UID}})
 	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {

@@ -41,6 +41,12 @@ func (p *Provisioner) resize(ctx context.Context, pvc *corev1.PersistentVolumeCl
 				vr.ControllerFailed(vr.StartController(pvc, want), msg, true), metav1.UpdateOptions{})
 			return err
 		}
+		if id, ok := projectOf(pv); ok {
+			if err := p.quotas.Limit(pv.Spec.Local.Path, id, want.Value()); err != nil {
+				p.rec.Eventf(pvc, corev1.EventTypeWarning, "VolumeResizeFailed", "raise the quota of volume %s: %v", pv.Name, err)
+				return err
+			}
+		}
 		grown := pv.DeepCopy()
 		grown.Spec.Capacity[corev1.ResourceStorage] = want
 		if _, err := p.client.CoreV1().PersistentVolumes().Update(ctx, grown, metav1.UpdateOptions{}); err != nil {
@@ -51,7 +57,11 @@ func (p *Provisioner) resize(ctx context.Context, pvc *corev1.PersistentVolumeCl
 		vr.Finish(vr.StartController(pvc, want), want), metav1.UpdateOptions{}); err != nil {
 		return err
 	}
+	enforced := "its project quota too"
+	if _, ok := projectOf(pv); !ok {
+		enforced = "local-path records the size; it is not enforced"
+	}
 	p.rec.Eventf(pvc, corev1.EventTypeNormal, "VolumeResizeSuccessful",
-		"Resize volume succeeded: %s is now %s (local-path records the size; it is not enforced)", pv.Name, want.String())
+		"Resize volume succeeded: %s is now %s (%s)", pv.Name, want.String(), enforced)
 	return nil
 }

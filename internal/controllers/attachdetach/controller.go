@@ -3,7 +3,8 @@
 // volume's driver needs attaching (CSIDriver attachRequired, true when there is no
 // CSIDriver), and deletes the attachments no pod needs any more. The node agent's
 // attacher (internal/csi) does the ControllerPublish and reports in the status; the
-// kubelet waits for it before staging the volume.
+// kubelet waits for it before staging the volume. An attach error the attacher
+// reports is told to the pods waiting for it (a FailedAttachVolume event).
 package attachdetach
 
 import (
@@ -20,6 +21,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	storagelisters "k8s.io/client-go/listers/storage/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/ptr"
 
 	"skiff/internal/controllers/controller"
 	"skiff/internal/csi"
@@ -44,6 +47,10 @@ type Controller struct {
 	drivers     storagelisters.CSIDriverLister
 	attachments storagelisters.VolumeAttachmentLister
 	queue       *controller.Controller
+	rec         record.EventRecorder
+	// reported is the time of each attachment's attach error last told to its
+	// pods, so that one error is one event per pod however often the queue syncs.
+	reported map[string]metav1.Time
 }
 
 // New returns the attach/detach controller.
@@ -55,7 +62,8 @@ func New(c *controller.Context) *Controller {
 		utilruntime.HandleError(err)
 	}
 	ad := &Controller{client: c.Client, pods: pi.Informer().GetIndexer(), claims: ci.Lister(), volumes: vi.Lister(),
-		drivers: di.Lister(), attachments: ai.Lister()}
+		drivers: di.Lister(), attachments: ai.Lister(), rec: c.Recorder("attachdetach-controller"),
+		reported: map[string]metav1.Time{}}
 	ad.queue = controller.New("attachdetach", ad.sync, 1)
 	all := controller.Each(func(any) { ad.queue.Queue.Add(key) })
 	// A pod's volumes never change: one without claims never matters here.
@@ -75,7 +83,7 @@ func New(c *controller.Context) *Controller {
 func (ad *Controller) Run(ctx context.Context) { ad.queue.Run(ctx) }
 
 func (ad *Controller) sync(ctx context.Context, _ string) error {
-	want, err := ad.desired()
+	want, users, err := ad.desired()
 	if err != nil {
 		return err
 	}
@@ -83,6 +91,7 @@ func (ad *Controller) sync(ctx context.Context, _ string) error {
 	if err != nil {
 		return err
 	}
+	ad.reportErrors(have, users)
 	var errs []error
 	for _, va := range have {
 		if _, ok := want[va.Name]; ok {
@@ -104,14 +113,40 @@ func (ad *Controller) sync(ctx context.Context, _ string) error {
 	return errors.Join(errs...)
 }
 
-// desired are the attachments the pods on nodes need, by name. A pod keeps its
-// volumes attached until it is finished or gone: the kubelet unpublishes first.
-func (ad *Controller) desired() (map[string]*storagev1.VolumeAttachment, error) {
+// reportErrors tells the pods that need an attachment about its new attach error.
+func (ad *Controller) reportErrors(have []*storagev1.VolumeAttachment, users map[string][]*corev1.Pod) {
+	seen := map[string]bool{}
+	for _, va := range have {
+		e := va.Status.AttachError
+		if e == nil || va.Status.Attached {
+			continue
+		}
+		seen[va.Name] = true
+		if last, ok := ad.reported[va.Name]; ok && last.Equal(&e.Time) {
+			continue
+		}
+		ad.reported[va.Name] = e.Time
+		for _, pod := range users[va.Name] {
+			ad.rec.Eventf(pod, corev1.EventTypeWarning, "FailedAttachVolume",
+				"AttachVolume.Attach failed for volume %q : %s", ptr.Deref(va.Spec.Source.PersistentVolumeName, ""), e.Message)
+		}
+	}
+	for name := range ad.reported {
+		if !seen[name] {
+			delete(ad.reported, name)
+		}
+	}
+}
+
+// desired are the attachments the pods on nodes need, by name, and the pods that
+// need each. A pod keeps its volumes attached until it is finished or gone: the
+// kubelet unpublishes first.
+func (ad *Controller) desired() (map[string]*storagev1.VolumeAttachment, map[string][]*corev1.Pod, error) {
 	pods, err := ad.pods.ByIndex(claimIndex, "yes")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := map[string]*storagev1.VolumeAttachment{}
+	out, users := map[string]*storagev1.VolumeAttachment{}, map[string][]*corev1.Pod{}
 	for _, obj := range pods {
 		pod := obj.(*corev1.Pod)
 		if pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
@@ -121,10 +156,11 @@ func (ad *Controller) desired() (map[string]*storagev1.VolumeAttachment, error) 
 			if pv := ad.csiVolume(pod.Namespace, name); pv != nil && ad.attachRequired(pv.Spec.CSI.Driver) {
 				va := attachment(pv, pod.Spec.NodeName)
 				out[va.Name] = va
+				users[va.Name] = append(users[va.Name], pod)
 			}
 		}
 	}
-	return out, nil
+	return out, users, nil
 }
 
 // claimIndex files the pods that use persistent volume claims under "yes".

@@ -123,6 +123,16 @@ func UnmountUnder(dir string, flags int) error {
 	return errors.Join(errs...)
 }
 
+// UnmountTree unmounts every mount below dir and dir itself, if it is one,
+// detaching those still busy.
+func UnmountTree(dir string) error {
+	err := UnmountUnder(dir, syscall.MNT_DETACH)
+	if uerr := syscall.Unmount(dir, syscall.MNT_DETACH); uerr != nil && !errors.Is(uerr, syscall.EINVAL) && !errors.Is(uerr, syscall.ENOENT) {
+		err = errors.Join(err, fmt.Errorf("unmounting %s: %w", dir, uerr))
+	}
+	return err
+}
+
 // RemoveAll unmounts and removes the volumes of every pod under root (a node being
 // reset). Pod log directories stay.
 func RemoveAll(root string) error {

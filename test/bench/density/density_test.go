@@ -10,12 +10,16 @@
 // and prints p50/p99 create→Running and create→Ready, pods/s, the CPU the server
 // and containerd used, and the load average. DENSITY_CPUPROFILE=file profiles the
 // server (API server, controllers and the node's kubelet in one process).
+// DENSITY_TRACE=1 also prints where the time went, step by step (create, sandbox,
+// volumes, image, container create and start, status write, watch), from the
+// server's debug log.
 package density
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -29,6 +33,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"skiff/internal/images"
+	"skiff/internal/kubelet/cri"
 	"skiff/test/e2e/framework"
 )
 
@@ -62,6 +67,11 @@ func run(m *testing.M) int {
 	if prof := os.Getenv("DENSITY_CPUPROFILE"); prof != "" {
 		args = append(args, "--cpuprofile", prof) // written when the server stops
 	}
+	if tracing() {
+		os.Setenv("SKIFF_DEBUG", "1") // the server inherits it: its debug lines feed the breakdown
+	}
+	joinCPUGroup()
+	defer leaveCPUGroup()
 	cluster, err = framework.StartServer(dir, args...)
 	if err == nil {
 		err = cluster.WaitNodeReady(nodeName)
@@ -119,6 +129,7 @@ func density(b *testing.B, n int) {
 	}
 	defer w.Stop()
 	load0, cpu0 := loadAvg(), serverCPU()
+	node0, _ := nodeCPU()
 	created := make([]time.Time, n)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -132,46 +143,37 @@ func density(b *testing.B, n int) {
 			}
 		}()
 	}
-	running, ready := collect(b, ctx, w, n, created)
+	runningAt, readyAt := collect(b, ctx, w, n)
 	wg.Wait()
 	total := time.Since(start)
 	cpu := serverCPU() - cpu0
 	b.ReportMetric(cpu.Seconds(), "server-cpu-s")
 	b.Logf("CPU used by skiff server and containerd meanwhile: %v", cpu.Round(10*time.Millisecond))
-	report(b, n, running, ready, total, load0)
+	if node1, ok := nodeCPU(); ok {
+		perPod := (node1 - node0) / time.Duration(n)
+		b.ReportMetric(float64(perPod.Milliseconds()), "node-cpu-ms/pod")
+		b.Logf("CPU used by the whole node (server, containerd, shims, runc, CNI plugins, pods) meanwhile: %v, %v per pod",
+			(node1 - node0).Round(10*time.Millisecond), perPod.Round(time.Millisecond))
+	}
+	report(b, n, since(created, runningAt), since(created, readyAt), total, load0)
+	if tracing() {
+		reportPhases(b, ns, created, runningAt)
+	}
 }
 
-// serverCPU is the CPU time of the server process and of its children that still
-// run (containerd; the shims are containerd's and not counted).
-func serverCPU() time.Duration {
-	pid := cluster.PID()
-	total := procCPU(pid)
-	children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	for _, c := range strings.Fields(string(children)) {
-		var child int
-		fmt.Sscan(c, &child)
-		total += procCPU(child)
+// since returns each pod's time from its create to at.
+func since(created, at []time.Time) []time.Duration {
+	d := make([]time.Duration, len(at))
+	for i := range at {
+		d[i] = at[i].Sub(created[i])
 	}
-	return total
-}
-
-// procCPU reads utime+stime of a process, in clock ticks of 10 ms.
-func procCPU(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	var utime, stime int64
-	fmt.Sscan(fields[11], &utime)
-	fmt.Sscan(fields[12], &stime)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
+	return d
 }
 
 // collect reads the watch until every pod was seen Running and Ready, and returns
-// each pod's create→Running and create→Ready durations.
-func collect(b *testing.B, ctx context.Context, w watch.Interface, n int, created []time.Time) (running, ready []time.Duration) {
+// when each pod (by index) was first seen Running and Ready.
+func collect(b *testing.B, ctx context.Context, w watch.Interface, n int) (running, ready []time.Time) {
+	running, ready = make([]time.Time, n), make([]time.Time, n)
 	seenRunning, seenReady := map[string]bool{}, map[string]bool{}
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
@@ -190,11 +192,11 @@ func collect(b *testing.B, ctx context.Context, w watch.Interface, n int, create
 			now := time.Now()
 			if pod.Status.Phase == corev1.PodRunning && !seenRunning[pod.Name] {
 				seenRunning[pod.Name] = true
-				running = append(running, now.Sub(created[i]))
+				running[i] = now
 			}
 			if podReady(pod) && !seenReady[pod.Name] {
 				seenReady[pod.Name] = true
-				ready = append(ready, now.Sub(created[i]))
+				ready[i] = now
 			}
 		case <-tick.C:
 			fmt.Fprintf(os.Stderr, "bench: %d running, %d ready of %d\n", len(seenRunning), len(seenReady), n)
@@ -208,7 +210,6 @@ func collect(b *testing.B, ctx context.Context, w watch.Interface, n int, create
 func report(b *testing.B, n int, running, ready []time.Duration, total time.Duration, load0 string) {
 	slices.Sort(running)
 	slices.Sort(ready)
-	pct := func(d []time.Duration, p float64) time.Duration { return d[min(len(d)-1, int(float64(len(d))*p))] }
 	b.ReportMetric(pct(running, 0.5).Seconds(), "running-p50-s")
 	b.ReportMetric(pct(running, 0.99).Seconds(), "running-p99-s")
 	b.ReportMetric(pct(ready, 0.5).Seconds(), "ready-p50-s")
@@ -272,19 +273,28 @@ func waitServiceAccount(b *testing.B, ctx context.Context, ns string) {
 }
 
 // deleteNamespace removes the benchmark's pods and waits until the node has
-// stopped them, so the next benchmark starts on an empty node.
+// removed their sandboxes too, so the next benchmark starts on an idle node (the
+// API forgets a pod before the node has torn it down) and the server never stops
+// mid-removal, which would leave the sandboxes' shims running.
 func deleteNamespace(b *testing.B, ns string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	_ = client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	rt, _, err := cri.Dial(ctx, filepath.Join(cluster.Dir, "agent", "containerd", "containerd.sock"), 30*time.Second)
+	if err != nil {
+		b.Errorf("runtime of the node: %v", err)
+		return
+	}
+	defer rt.Close()
 	for ctx.Err() == nil {
 		l, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-		if err == nil && len(l.Items) == 0 {
+		sbs, rerr := rt.Sandboxes(ctx, map[string]string{cri.LabelPodNamespace: ns})
+		if err == nil && rerr == nil && len(l.Items) == 0 && len(sbs) == 0 {
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	b.Error("pods not deleted within 5 minutes")
+	b.Error("pods not removed from the node within 5 minutes")
 }
 
 func loadAvg() string {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -181,6 +182,10 @@ func (c *Cluster) PID() int { return c.cmd.Process.Pid }
 
 // Stop ends the server and everything it started.
 func (c *Cluster) Stop() { c.signal(false) }
+
+// Args are the extra arguments the server was last started with, for a test that
+// restarts it with different ones and then as it was.
+func (c *Cluster) Args() []string { return slices.Clone(c.args) }
 
 // Logs returns the tail of the server's log.
 func (c *Cluster) Logs() string {

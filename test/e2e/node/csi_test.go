@@ -78,8 +78,10 @@ spec:
 // published into the pod, which writes to it; an inline CSI volume works too; the
 // claim grows while in use (csiExpand), is snapshotted, restored and cloned
 // (csiSnapshotRestore); a CreateVolume that fails or hangs shows on its claim
-// (csiProvisionFails); deleting pods, snapshot and claims unpublishes, detaches and
-// deletes the volumes and the snapshot.
+// (csiProvisionFails), and so do failed expansion, attach and snapshot
+// (csiDriverErrors); an agent restart keeps what is staged, and unstages the
+// volumes of a pod deleted meanwhile (csiStagingSurvivesRestart); deleting pods,
+// snapshot and claims unpublishes, detaches and deletes the volumes and the snapshot.
 func TestCSIHostpathDriver(t *testing.T) {
 	n := ns(t, "csi")
 	kubeletDir := filepath.Join(cluster.Dir, "agent", "kubelet")
@@ -169,8 +171,11 @@ spec:
 	csiExpand(t, n, "csi-app", "csi-pvc")
 	csiSnapshotRestore(t, n, "csi-pvc")
 	csiProvisionFails(t, n)
+	csiDriverErrors(t, n)
+	csiStagingSurvivesRestart(t, n, kubeletDir, "csi-restored-app", "csi-restored", "csi-clone")
+	waitExec(t, 30*time.Second, n, "csi-app", "", equals("csi\n"), "cat", "/data/note")
 
-	cluster.MustKubectl(t, "-n", n, "delete", "pod", "csi-app", "csi-restored-app")
+	cluster.MustKubectl(t, "-n", n, "delete", "pod", "csi-app")
 	cluster.MustKubectl(t, "-n", n, "delete", "volumesnapshot", "csi-snap")
 	cluster.MustKubectl(t, "-n", n, "delete", "pvc", "csi-pvc", "csi-restored", "csi-clone")
 	gone(t, time.Minute, "volume "+pv, "get", "pv", pv)

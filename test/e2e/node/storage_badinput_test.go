@@ -9,8 +9,9 @@ import (
 	"skiff/test/e2e/framework"
 )
 
-// waitClaimEvent waits for an event of reason on the claim whose message holds text.
-func waitClaimEvent(t *testing.T, n, claim, reason, text string) {
+// waitEvent waits for an event of reason on the object (a claim, a pod, a
+// snapshot) named claim whose message holds text.
+func waitEvent(t *testing.T, n, claim, reason, text string) {
 	t.Helper()
 	framework.Eventually(t, time.Minute, func() error {
 		events, _ := cluster.Kubectl("-n", n, "get", "events", "--field-selector", "involvedObject.name="+claim,
@@ -20,7 +21,7 @@ func waitClaimEvent(t *testing.T, n, claim, reason, text string) {
 				return nil
 			}
 		}
-		return fmt.Errorf("no %s event saying %q on claim %s:\n%s", reason, text, claim, events)
+		return fmt.Errorf("no %s event saying %q on %s:\n%s", reason, text, claim, events)
 	})
 }
 
@@ -91,8 +92,8 @@ spec:
   - name: data
     persistentVolumeClaim: {claimName: huge}
 `)
-	waitClaimEvent(t, n, "external", "ExternalProvisioning", `"example.com/nobody"`)
-	waitClaimEvent(t, n, "huge", "ProvisioningFailed", "requested 1Ei but")
+	waitEvent(t, n, "external", "ExternalProvisioning", `"example.com/nobody"`)
+	waitEvent(t, n, "huge", "ProvisioningFailed", "requested 1Ei but")
 	for _, c := range []string{"external", "huge"} {
 		if phase := cluster.MustKubectl(t, "-n", n, "get", "pvc", c, "-o", "jsonpath={.status.phase}"); phase != "Pending" {
 			t.Errorf("claim %s is %s, want Pending", c, phase)
@@ -129,8 +130,8 @@ spec:
   resources: {requests: {storage: 1Gi}}
 `)
 	}
-	waitClaimEvent(t, n, "csi-hostpath-full", "ProvisioningFailed", "CreateVolume: rpc error: code = ResourceExhausted desc = asked to fail: backend is broken")
-	waitClaimEvent(t, n, "csi-hostpath-hung", "ProvisioningFailed", "CreateVolume: rpc error: code = DeadlineExceeded")
+	waitEvent(t, n, "csi-hostpath-full", "ProvisioningFailed", "CreateVolume: rpc error: code = ResourceExhausted desc = asked to fail: backend is broken")
+	waitEvent(t, n, "csi-hostpath-hung", "ProvisioningFailed", "CreateVolume: rpc error: code = DeadlineExceeded")
 	for _, c := range []string{"csi-hostpath-full", "csi-hostpath-hung"} {
 		if phase := cluster.MustKubectl(t, "-n", n, "get", "pvc", c, "-o", "jsonpath={.status.phase}"); phase != "Pending" {
 			t.Errorf("claim %s is %s, want Pending", c, phase)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"skiff/internal/localpath"
 	"skiff/test/e2e/framework"
 )
 
@@ -94,6 +95,7 @@ spec:
 	if !strings.HasPrefix(dir0, cluster.Dir) {
 		t.Errorf("volume of mongodb-0 at %s, not under the node's data dir %s", dir0, cluster.Dir)
 	}
+	sizeEnforcement(t, n, "mongo-data-mongodb-0", filepath.Dir(dir0))
 
 	// Data written by mongodb-0 is there for its replacement.
 	if _, err := execOut(n, "mongodb-0", "", "sh", "-c", "echo kept > /data/db/note"); err != nil {
@@ -324,4 +326,27 @@ spec:
 	if phase := get(t, n, "squatter", "{.status.phase}"); phase == "Running" {
 		t.Errorf("pod squatter runs on a claim it does not own")
 	}
+}
+
+// sizeEnforcement: a local-path volume says whether its size is enforced, as this
+// machine's filesystem allows: a project quota (annotation and event) where the
+// data dir's filesystem has project quotas turned on, else why not.
+func sizeEnforcement(t *testing.T, n, claim, dataDir string) {
+	t.Helper()
+	pv := cluster.MustKubectl(t, "-n", n, "get", "pvc", claim, "-o", "jsonpath={.spec.volumeName}")
+	got := cluster.MustKubectl(t, "get", "pv", pv, "-o", "go-template={{index .metadata.annotations \""+localpath.AnnProjectID+
+		"\"}}/{{index .metadata.annotations \""+localpath.AnnSizeNotEnforced+"\"}}")
+	why := localpath.ProjectQuotas{}.Unsupported(dataDir)
+	if why == "" {
+		want := fmt.Sprint(localpath.ProjectID(pv)) + "/<no value>"
+		if got != want {
+			t.Errorf("pv %s project/not-enforced annotations = %q, want %q", pv, got, want)
+		}
+		waitEvent(t, n, claim, "ProvisioningSucceeded", "by project quota "+fmt.Sprint(localpath.ProjectID(pv)))
+		return
+	}
+	if got != "<no value>/"+why {
+		t.Errorf("pv %s project/not-enforced annotations = %q, want %q", pv, got, "<no value>/"+why)
+	}
+	waitEvent(t, n, claim, "ProvisioningSucceeded", "its size is recorded, not enforced: "+why)
 }
