@@ -10,16 +10,20 @@
 #   - agnhost: getent, which the DNS querier specs run.
 #   - nonewprivs: the suite's nnp program (built from the e2e module), setuid root, which
 #     the AllowPrivilegeEscalation specs run.
+#   - kitten: upstream's is Alpine-based, and the ImageVolume spec mounts it as a volume
+#     and reads its /etc/os-release for "Alpine Linux"; the stand-in gets that file,
+#     which says it is a stand-in.
 # Each image keeps the names and config (entrypoint, cmd, user) of the archive it
 # replaces. It works on the root filesystems build-images.sh left in $CONFORMANCE_WORK/
-# imgwork and writes into OUT (default $CONFORMANCE_WORK/images), then stamps OUT.
+# imgwork and writes into OUT (default $CONFORMANCE_WORK/images), then stamps OUT with
+# this script's hash, so that hack/conformance.sh runs it again when it changes.
 set -euo pipefail
 WORK=${CONFORMANCE_WORK:-$HOME/.cache/skiff-conformance}
 IMG=$WORK/imgwork
 OUT=${OUT:-$WORK/images}
 MOD=$WORK/mod
 MKIMAGE=$IMG/bin/mkimage
-for p in "$IMG/busybox" "$IMG/agnhost" "$MKIMAGE" "$WORK/images/busybox.tar" "$WORK/images/agnhost.tar"; do
+for p in "$IMG/busybox" "$IMG/agnhost" "$IMG/kitten" "$MKIMAGE" "$WORK/images/busybox.tar" "$WORK/images/agnhost.tar" "$WORK/images/kitten.tar"; do
 	[ -e "$p" ] || { echo "missing $p: run the shared harness's build.sh first" >&2; exit 2; }
 done
 mkdir -p "$OUT"
@@ -89,6 +93,7 @@ pack() { # pack ROOT ARCHIVE FLAGS...: ROOT as one layer, into OUT/ARCHIVE
 mapfile -t busybox_flags < <(image_flags "$WORK/images/busybox.tar")
 mapfile -t nonroot_flags < <(image_flags "$WORK/images/nonroot.tar")
 mapfile -t agnhost_flags < <(image_flags "$WORK/images/agnhost.tar")
+mapfile -t kitten_flags < <(image_flags "$WORK/images/kitten.tar")
 
 cp -a "$IMG/busybox" "$FIX/busybox"
 bash_on_path "$FIX/busybox"
@@ -101,6 +106,15 @@ with_libs "$FIX/agnhost" /usr/bin/getent
 applets_in_bin "$FIX/agnhost"
 pack "$FIX/agnhost" agnhost.tar "${agnhost_flags[@]}"
 
+cp -a "$IMG/kitten" "$FIX/kitten"
+cat > "$FIX/kitten/etc/os-release" <<'OSRELEASE'
+# skiff's stand-in for the Alpine-based upstream kitten image (hack/conformance-images.sh)
+NAME="Alpine Linux"
+ID=alpine
+PRETTY_NAME="Alpine Linux (skiff conformance stand-in)"
+OSRELEASE
+pack "$FIX/kitten" kitten.tar "${kitten_flags[@]}"
+
 images=$("$WORK/e2e.test" --list-images 2>/dev/null)
 nnp_tag=$(grep -m1 '/nonewprivs:' <<< "$images") || { echo "e2e.test lists no nonewprivs image" >&2; exit 1; }
 N=$FIX/nonewprivs
@@ -112,5 +126,5 @@ chmod 4755 "$N/usr/local/bin/nnp"
 pack "$N" nonewprivs.tar -tag "$nnp_tag" -cmd '["nnp"]'
 
 rm -rf "$FIX"
-date -u +%FT%TZ > "$OUT/.skiff-fixes"
+sha256sum "$0" | cut -d' ' -f1 > "$OUT/.skiff-fixes"
 echo "corrected images in $OUT"

@@ -30,6 +30,7 @@ type fakeNode struct {
 	pods    cache.Indexer
 	events  *record.FakeRecorder
 	workers map[types.UID]*podWorker
+	views   *fakeViews
 }
 
 const fakeNodeName = "node-1"
@@ -59,9 +60,10 @@ func newFakeNode(t *testing.T) *fakeNode {
 	k.networkReady.Store(true)
 	k.probes = newProber(k)
 	k.statuses = newStatusManager(client)
+	views := &fakeViews{mounted: map[string]string{}}
 	k.volumes = volume.New(ctx, volume.Config{Root: dir, Client: client, Recorder: events,
-		Wake: func(types.UID, string, string) {}, Resource: k.volumeResource})
-	return &fakeNode{t: t, k: k, rt: rs, images: is, client: client, pods: pods, events: events, workers: map[types.UID]*podWorker{}}
+		Wake: func(types.UID, string, string) {}, Resource: k.volumeResource, Images: views})
+	return &fakeNode{t: t, k: k, rt: rs, images: is, client: client, pods: pods, events: events, workers: map[types.UID]*podWorker{}, views: views}
 }
 
 // add creates pod in the API as bound to the node.

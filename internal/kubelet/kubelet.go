@@ -37,6 +37,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"skiff/internal/kubelet/cri"
+	"skiff/internal/kubelet/imageview"
 	"skiff/internal/kubelet/server"
 	"skiff/internal/kubelet/stats"
 	"skiff/internal/kubelet/volume"
@@ -110,6 +111,7 @@ type Kubelet struct {
 	srv          *server.Server
 	probes       *prober
 	volumes      *volume.Manager
+	imageViews   *imageview.Views
 	stats        *stats.Collector
 	eviction     *evictionManager
 	metrics      *kubeletMetrics
@@ -158,6 +160,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: events.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	k.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: k.cfg.NodeName})
+	k.imageViews = imageview.New(ctx, k.rt.Conn(), k.runtime.runtime, k.runtime.images, k.cfg.NodeName)
 	k.volumes = k.newVolumeManager(ctx)
 
 	if err := k.cgroups.ensurePrefix(); err != nil {
@@ -181,6 +184,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	}
 	// Stats start once the pod cache is filled: the eviction manager reads it.
 	k.startStats(ctx, srv)
+	go k.sweepImageViews(ctx)
 	slog.Info("kubelet started", "node", k.cfg.NodeName, "port", k.port)
 	go k.heartbeat(ctx)
 	go k.watchRuntime(ctx)

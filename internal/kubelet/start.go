@@ -155,6 +155,9 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, sb *run
 		return retry
 	}
 	w.log().Debug("image ready", "container", c.Name, "took", time.Since(checked))
+	if retry, ok := w.ensureImageVolumes(ctx, pod, c); !ok {
+		return retry
+	}
 	cfg, err := w.containerConfig(ctx, pod, c, a, imageRef)
 	if err != nil {
 		var ce *configError
@@ -201,49 +204,66 @@ func (w *podWorker) startFailed(pod *corev1.Pod, c *corev1.Container, reason str
 	return 5 * time.Second
 }
 
-// ensureImage applies the pull policy; a failed pull waits with ErrImagePull, and
-// retries wait out a backoff shown as ImagePullBackOff.
+// ensureImage applies c's pull policy; a failed pull keeps c waiting (see pullImage).
 func (w *podWorker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (string, time.Duration, error) {
-	policy := c.ImagePullPolicy
-	if policy == "" {
-		policy = defaultPullPolicy(c.Image)
+	ref, retry, wt := w.pullImage(ctx, pod, c.Name, c.Image, c.ImagePullPolicy)
+	if wt != nil {
+		w.waiting[c.Name] = *wt
+		return "", retry, errors.New(wt.Message)
 	}
-	present, id, err := w.k.runtime.ImagePresent(ctx, c.Image)
-	if err != nil {
-		return "", 5 * time.Second, w.imageWaiting(c, "ErrImagePull", err.Error())
-	}
-	if present && policy != corev1.PullAlways {
-		w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
-		return id, 0, nil
-	}
-	if policy == corev1.PullNever {
-		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
-		w.k.recorder.Event(pod, corev1.EventTypeWarning, "ErrImageNeverPull", msg)
-		return "", 10 * time.Second, w.imageWaiting(c, "ErrImageNeverPull", msg)
-	}
-	key := restartKey(pod, "image:"+c.Image)
-	if wait := w.k.pulls.Wait(key, w.pullFailed[c.Name], time.Now()); wait > 0 {
-		w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.Image)
-		return "", wait, w.imageWaiting(c, "ImagePullBackOff", fmt.Sprintf("Back-off pulling image %q", c.Image))
-	}
-	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
-	start := time.Now()
-	ref, err := w.k.runtime.Pull(ctx, c.Image)
-	if err != nil {
-		w.k.pulls.Retried(key, time.Now())
-		w.pullFailed[c.Name] = time.Now()
-		msg := fmt.Sprintf("Failed to pull image %q: %v", c.Image, err)
-		w.k.recorder.Event(pod, corev1.EventTypeWarning, "Failed", msg)
-		w.k.recorder.Event(pod, corev1.EventTypeWarning, "Failed", "Error: ErrImagePull")
-		return "", w.k.pulls.Delay(key), w.imageWaiting(c, "ErrImagePull", msg)
-	}
-	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s", c.Image, time.Since(start).Round(time.Millisecond))
 	return ref, 0, nil
 }
 
-func (w *podWorker) imageWaiting(c *corev1.Container, reason, msg string) error {
-	w.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: reason, Message: msg}
-	return errors.New(msg)
+// pullImage applies policy to image and returns its reference. A failed pull
+// returns the waiting state it puts its container in, ErrImagePull, and retries wait
+// out a backoff shown as ImagePullBackOff; key names what pulls (a container, an
+// image volume) in w.pullFailed.
+func (w *podWorker) pullImage(ctx context.Context, pod *corev1.Pod, key, image string, policy corev1.PullPolicy) (string, time.Duration, *corev1.ContainerStateWaiting) {
+	if policy == "" {
+		policy = defaultPullPolicy(image)
+	}
+	waiting := func(reason, msg string) *corev1.ContainerStateWaiting {
+		return &corev1.ContainerStateWaiting{Reason: reason, Message: msg}
+	}
+	present, id, err := w.k.runtime.ImagePresent(ctx, image)
+	if err != nil {
+		return "", 5 * time.Second, waiting("ErrImagePull", err.Error())
+	}
+	if present && policy != corev1.PullAlways {
+		w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", image)
+		return id, 0, nil
+	}
+	if policy == corev1.PullNever {
+		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", image)
+		w.k.recorder.Event(pod, corev1.EventTypeWarning, "ErrImageNeverPull", msg)
+		return "", 10 * time.Second, waiting("ErrImageNeverPull", msg)
+	}
+	backoffKey := restartKey(pod, "image:"+image)
+	if wait := w.k.pulls.Wait(backoffKey, w.pullFailed[key].at, time.Now()); wait > 0 {
+		msg := fmt.Sprintf("Back-off pulling image %q", image)
+		w.k.recorder.Event(pod, corev1.EventTypeNormal, "BackOff", msg)
+		// The status keeps saying why the last pull failed, as Kubernetes' does.
+		return "", wait, waiting("ImagePullBackOff", msg+": "+w.pullFailed[key].err)
+	}
+	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", image)
+	start := time.Now()
+	ref, err := w.k.runtime.Pull(ctx, image)
+	if err != nil {
+		w.k.pulls.Retried(backoffKey, time.Now())
+		w.pullFailed[key] = failedPull{at: time.Now(), err: err.Error()}
+		msg := fmt.Sprintf("Failed to pull image %q: %v", image, err)
+		w.k.recorder.Event(pod, corev1.EventTypeWarning, "Failed", msg)
+		w.k.recorder.Event(pod, corev1.EventTypeWarning, "Failed", "Error: ErrImagePull")
+		return "", w.k.pulls.Delay(backoffKey), waiting("ErrImagePull", msg)
+	}
+	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s", image, time.Since(start).Round(time.Millisecond))
+	return ref, 0, nil
+}
+
+// failedPull is a pull that failed, for the back-off before the next.
+type failedPull struct {
+	at  time.Time
+	err string
 }
 
 // defaultPullPolicy is Always for :latest or untagged images, IfNotPresent otherwise.

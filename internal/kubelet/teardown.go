@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 
+	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"skiff/internal/kubelet/cri"
+	"skiff/internal/kubelet/imageview"
 	"skiff/internal/kubelet/network"
 	"skiff/internal/kubelet/volume"
 )
@@ -38,6 +40,10 @@ func RemoveAllPods(ctx context.Context, rt *cri.Client, node string) error {
 			errs = append(errs, err)
 		}
 	}
+	// Image volumes' views are snapshots the runtime keeps until they are removed.
+	rs, is := rt.Services()
+	views := imageview.New(ctx, rt.Conn(), rs, is, node)
+	errs = append(errs, views.Sweep(ctx, func(types.UID) bool { return false }))
 	return errors.Join(errs...)
 }
 

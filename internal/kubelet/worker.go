@@ -29,8 +29,9 @@ type podWorker struct {
 	// backoffSeen is the run whose crash was last reported, so BackOff events are
 	// recorded once per crash.
 	backoffSeen map[string]string
-	// pullFailed is when each container's image last failed to pull.
-	pullFailed map[string]time.Time
+	// pullFailed is when and why each container's (or image volume's) image last
+	// failed to pull.
+	pullFailed map[string]failedPull
 	// probeKilled holds the runs stopped for a failed liveness or startup probe.
 	probeKilled map[string]bool
 	// vols are the pod's volumes as prepared in the current sync.
@@ -39,7 +40,7 @@ type podWorker struct {
 
 func newPodWorker(k *Kubelet, uid types.UID, ns, name string) *podWorker {
 	return &podWorker{k: k, uid: uid, ns: ns, name: name, wakeCh: make(chan struct{}, 1),
-		waiting: map[string]corev1.ContainerStateWaiting{}, backoffSeen: map[string]string{}, pullFailed: map[string]time.Time{},
+		waiting: map[string]corev1.ContainerStateWaiting{}, backoffSeen: map[string]string{}, pullFailed: map[string]failedPull{},
 		probeKilled: map[string]bool{}}
 }
 

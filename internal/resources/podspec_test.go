@@ -101,6 +101,9 @@ spec:
   - name: scratch
   - {name: cfg, configMap: {name: cfg}}
   - {name: host, hostPath: {path: /var/log}}
+  - {name: data, image: {reference: skiff.local/data:1}}
+  - {name: latest, image: {reference: skiff.local/data}}
+  - {name: pinned, image: {reference: skiff.local/data:latest, pullPolicy: Never}}
   containers:
   - name: app
     image: registry.local:5000/app@sha256:0123
@@ -123,6 +126,9 @@ spec:
   - {name: scratch, emptyDir: {}}
   - {name: cfg, configMap: {name: cfg, defaultMode: 420}}
   - {name: host, hostPath: {path: /var/log, type: ""}}
+  - {name: data, image: {reference: skiff.local/data:1, pullPolicy: IfNotPresent}}
+  - {name: latest, image: {reference: skiff.local/data, pullPolicy: Always}}
+  - {name: pinned, image: {reference: skiff.local/data:latest, pullPolicy: Never}}
   containers:
   - name: app
     image: registry.local:5000/app@sha256:0123

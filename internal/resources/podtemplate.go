@@ -204,6 +204,13 @@ func defaultPodVolume(v *corev1.Volume) {
 			}
 		}
 	}
+	// An image volume's image is pulled as a container's is: always for :latest.
+	if vs.Image != nil && vs.Image.PullPolicy == "" {
+		vs.Image.PullPolicy = corev1.PullIfNotPresent
+		if podImageIsLatest(vs.Image.Reference) {
+			vs.Image.PullPolicy = corev1.PullAlways
+		}
+	}
 	if vs.HostPath != nil && vs.HostPath.Type == nil {
 		vs.HostPath.Type = podPtr(corev1.HostPathUnset)
 	}

@@ -93,6 +93,9 @@ func Dial(ctx context.Context, endpoint string, timeout time.Duration) (*Client,
 	return c, v, nil
 }
 
+// Conn is the connection, for containerd's own API services on the same socket.
+func (c *Client) Conn() grpc.ClientConnInterface { return c.conn }
+
 // Close ends the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 

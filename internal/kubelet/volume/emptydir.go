@@ -66,8 +66,8 @@ func isMountPoint(dir string) (bool, error) {
 	return st.Dev != parent.Dev, nil
 }
 
-// mountsUnder lists the mount points below dir, deepest first.
-func mountsUnder(dir string) ([]string, error) {
+// mountPoints lists the mount points of the agent's mount namespace.
+func mountPoints() ([]string, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
@@ -76,14 +76,35 @@ func mountsUnder(dir string) ([]string, error) {
 	var out []string
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
+		if fields := strings.Fields(s.Text()); len(fields) > 4 {
 			out = append(out, fields[4])
+		}
+	}
+	return out, s.Err()
+}
+
+// mountsUnder lists the mount points below dir, deepest first.
+func mountsUnder(dir string) ([]string, error) {
+	all, err := mountPoints()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range all {
+		if strings.HasPrefix(m, dir+"/") {
+			out = append(out, m)
 		}
 	}
 	slices.Sort(out)
 	slices.Reverse(out)
-	return out, s.Err()
+	return out, nil
+}
+
+// Mounted reports whether something is mounted at dir itself. Unlike comparing
+// device numbers, it sees a bind mount from the same filesystem.
+func Mounted(dir string) (bool, error) {
+	all, err := mountPoints()
+	return slices.Contains(all, filepath.Clean(dir)), err
 }
 
 // UnmountUnder unmounts every mount below dir, deepest first, with the given

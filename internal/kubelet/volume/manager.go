@@ -2,6 +2,7 @@ package volume
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -27,6 +28,18 @@ type Config struct {
 	Resource ResourceFunc
 	// CSI publishes CSI volumes (persistent and inline); nil when the node has no CSI.
 	CSI CSI
+	// Images mounts image volumes; nil when the node's runtime cannot.
+	Images Images
+}
+
+// Images makes read-only views of pulled images' root filesystems on the host, for
+// image volumes (internal/kubelet/imageview).
+type Images interface {
+	// Mount shows image at target as the volume name of pod uid; a view already
+	// mounted there is kept.
+	Mount(ctx context.Context, uid types.UID, name, image, target string) error
+	// Unmount removes every view of pod uid.
+	Unmount(ctx context.Context, uid types.UID) error
 }
 
 // CSI is the node's CSI side (internal/csi): it publishes a pod's CSI volumes at a
@@ -50,6 +63,7 @@ type Manager struct {
 	tokens map[string]token      // by uid/volume/path
 	claims map[string]string     // host path of a bound claim, by uid/volume
 	failed map[string]string     // last failure reported as an event, by uid/volume
+	images map[string]string     // image a mounted image volume shows, by uid/volume
 }
 
 type podRefs struct {
@@ -60,7 +74,7 @@ type podRefs struct {
 // New returns a manager whose watches live as long as ctx.
 func New(ctx context.Context, cfg Config) *Manager {
 	m := &Manager{cfg: cfg, refs: map[types.UID]podRefs{}, tokens: map[string]token{},
-		claims: map[string]string{}, failed: map[string]string{}}
+		claims: map[string]string{}, failed: map[string]string{}, images: map[string]string{}}
 	m.objects = &objectCache{ctx: ctx, client: cfg.Client, onChange: m.objectChanged}
 	m.certs = newPodCerts(ctx, cfg.Client, cfg.NodeName, cfg.Wake)
 	return m
@@ -74,7 +88,8 @@ type Pod struct {
 
 type prepared struct {
 	path     string
-	readOnly bool // the source is read-only whatever the mount says
+	readOnly bool   // the source is read-only whatever the mount says
+	image    string // the image an image volume shows
 }
 
 // Setup prepares every volume of pod. Failures are kept per volume: only the
@@ -117,7 +132,7 @@ func (m *Manager) report(pod *corev1.Pod, volume string, err error) {
 	key := string(pod.UID) + "/" + volume
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err == nil {
+	if err == nil || errors.Is(err, errImageNotMounted) {
 		delete(m.failed, key)
 		return
 	}
@@ -154,6 +169,8 @@ func (m *Manager) setupVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 	case vs.Ephemeral != nil:
 		path, err := m.claimPath(ctx, pod, v.Name, pod.Name+"-"+v.Name, false, true)
 		return prepared{path: path}, err
+	case vs.Image != nil:
+		return m.imageVolume(pod.UID, v.Name)
 	case vs.CSI != nil && m.cfg.CSI != nil:
 		target := csiTarget(m.cfg.Root, pod.UID, v.Name)
 		return prepared{path: target}, m.cfg.CSI.PublishInline(ctx, pod, v.Name, vs.CSI, target)
@@ -280,6 +297,14 @@ func (m *Manager) Teardown(uid types.UID) error {
 			return err
 		}
 	}
+	if m.cfg.Images != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := m.cfg.Images.Unmount(ctx, uid)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
 	if err := removePodVolumes(PodDir(m.cfg.Root, uid)); err != nil {
 		return err
 	}
@@ -290,6 +315,7 @@ func (m *Manager) Teardown(uid types.UID) error {
 	forgetPrefix(m.tokens, prefix)
 	forgetPrefix(m.claims, prefix)
 	forgetPrefix(m.failed, prefix)
+	forgetPrefix(m.images, prefix)
 	used := m.usedObjects()
 	m.mu.Unlock()
 	m.objects.keepOnly(used)

@@ -43,7 +43,12 @@ func (p *Pod) Mounts(c *corev1.Container, expand func(string) string) ([]*runtim
 		}
 		if sub != "" {
 			var err error
-			if host, err = subPath(v.path, sub); err != nil {
+			// An image cannot grow the directory other volumes create for a
+			// missing subPath.
+			if host, err = subPath(v.path, sub, v.image == ""); err != nil {
+				if errors.Is(err, errNoSubPath) {
+					err = fmt.Errorf("it does not exist in image %s", v.image)
+				}
 				return nil, fmt.Errorf("volume %q subPath %q: %w", vm.Name, sub, err)
 			}
 		}
@@ -76,15 +81,21 @@ func propagation(p *corev1.MountPropagationMode) runtimeapi.MountPropagation {
 	return runtimeapi.MountPropagation_PROPAGATION_PRIVATE
 }
 
+// errNoSubPath is a subPath missing from a volume where it is not created.
+var errNoSubPath = errors.New("no such file or directory in the volume")
+
 // subPath resolves sub inside the volume at base, creating it as a directory when
-// missing (as Kubernetes does), and refuses anything that leads out of the volume,
-// symlinks included.
-func subPath(base, sub string) (string, error) {
+// missing and create is set (as Kubernetes does), and refuses anything that leads
+// out of the volume, symlinks included.
+func subPath(base, sub string, create bool) (string, error) {
 	if filepath.IsAbs(sub) || slices.Contains(strings.Split(filepath.ToSlash(sub), "/"), "..") {
 		return "", errors.New("must be a relative path without '..'")
 	}
 	full := filepath.Join(base, sub)
 	if _, err := os.Lstat(full); errors.Is(err, fs.ErrNotExist) {
+		if !create {
+			return "", errNoSubPath
+		}
 		if err := os.MkdirAll(full, 0o755); err != nil {
 			return "", err
 		}

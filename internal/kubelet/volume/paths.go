@@ -4,7 +4,8 @@
 //
 //	<root>/pods/<pod uid>/volumes/<plugin>/<volume name>
 //
-// emptyDir, configMap, secret, downwardAPI and projected volumes live there;
+// emptyDir, configMap, secret, downwardAPI and projected volumes live there, and
+// image volumes are mounted there;
 // hostPath and persistentVolumeClaim volumes are bind-mounted from where they are.
 package volume
 
@@ -23,6 +24,9 @@ const (
 	PluginDownward  = "kubernetes.io~downward-api"
 	PluginProjected = "kubernetes.io~projected"
 	PluginCSI       = "kubernetes.io~csi"
+	// PluginImage is skiff's own: Kubernetes leaves image volumes to the runtime,
+	// which here cannot mount them.
+	PluginImage = "kubernetes.io~image"
 )
 
 // PodDir is the directory that holds everything of one pod.
@@ -54,6 +58,8 @@ func pluginOf(vs *corev1.VolumeSource) string {
 		return PluginDownward
 	case vs.Projected != nil:
 		return PluginProjected
+	case vs.Image != nil:
+		return PluginImage
 	}
 	return ""
 }
