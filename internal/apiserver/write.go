@@ -190,25 +190,40 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, q request, ep *endp
 		writeError(w, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
 		return
 	}
-	cur, err := a.updateBase(r.Context(), ep, q, m.GetResourceVersion())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+	// An update that names no resourceVersion is unconditional: when the object
+	// changes between the read and the write (a controller writing status), it is
+	// applied again to the new version, as Kubernetes does, instead of failing
+	// with a conflict the client could not have avoided.
 	rv := m.GetResourceVersion()
-	if rv == "" { // unconditional update
-		rv = resourceVersion(cur)
-	}
-	if rv != resourceVersion(cur) {
-		writeError(w, apierrors.NewConflict(ep.GroupResource(), q.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again")))
+	for try := 0; ; try++ {
+		attempt := obj
+		if rv == "" { // updateObject changes what it is given; a retry needs the original
+			attempt = obj.DeepCopyObject()
+		}
+		updated, err := a.updateAt(r.Context(), ep, q, rv, attempt, c.opts)
+		if apierrors.IsConflict(err) && rv == "" && try < conflictRetries {
+			continue
+		}
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		a.respond(w, r, c.out, http.StatusOK, ep, updated)
 		return
 	}
-	updated, err := a.updateObject(r.Context(), ep, q, cur, obj, c.opts, true)
+}
+
+// updateAt applies obj to the stored object, which must be at rv unless rv is
+// empty.
+func (a *API) updateAt(ctx context.Context, ep *endpoint, q request, rv string, obj runtime.Object, opts writeOptions) (runtime.Object, error) {
+	cur, err := a.updateBase(ctx, ep, q, rv)
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
-	a.respond(w, r, c.out, http.StatusOK, ep, updated)
+	if rv != "" && rv != resourceVersion(cur) {
+		return nil, apierrors.NewConflict(ep.GroupResource(), q.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
+	}
+	return a.updateObject(ctx, ep, q, cur, obj, opts, true)
 }
 
 // updateBase is the stored object an update applies to. When the client names the
