@@ -2,8 +2,10 @@ package apiserver_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -53,7 +55,15 @@ func TestRBACEscalationNeedsEscalateOrBind(t *testing.T) {
 	}
 	alice := as(t, srv.Config, "alice")
 	all := []rbacv1.PolicyRule{{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}}}
-	_, err := alice.RbacV1().Roles("default").Create(ctx, role("all", all), metav1.CreateOptions{})
+	// The authorizer learns of the binding through its watch: until then alice
+	// may not create roles at all, which is not the refusal under test.
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, err = alice.RbacV1().Roles("default").Create(ctx, role("all", all), metav1.CreateOptions{})
+		if !strings.Contains(fmt.Sprint(err), `cannot create resource "roles"`) || time.Now().After(deadline) {
+			break
+		}
+	}
 	wantForbidden(t, "*/*/* role", err, `user "alice" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held`)
 	if _, err := admin.RbacV1().Roles("default").Get(ctx, "all", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("refused role was stored: %v", err)
