@@ -369,6 +369,9 @@ func (a *API) endpointFor(q request) (*endpoint, error) {
 }
 
 func (a *API) serveResource(w http.ResponseWriter, r *http.Request, q request, ep *endpoint) {
+	if q.Verb != "watch" { // a watch waits, shallow, for as long as it lasts
+		growStack()
+	}
 	if ep.ReadOnly {
 		a.serveMetrics(w, r, q, ep)
 		return
