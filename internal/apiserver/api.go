@@ -36,6 +36,9 @@ type endpoint struct {
 	store *store.Resource
 	// managers track managedFields, one per subresource that writes ("" and "status").
 	managers map[string]*managedfields.FieldManager
+	// owned records updates of fields their manager already owns without the
+	// library's compare; nil for custom resources.
+	owned *ownedUpdates
 	// custom is the CRD version a custom resource's endpoint serves; nil for built-ins.
 	custom *apiextensions.Version
 }
@@ -97,6 +100,7 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 	a.Extra["/metrics"] = a.metrics.handler()
 	tc := newTypeConverter(newBuiltinTypes())
 	managers := map[schema.GroupVersionKind]map[string]*managedfields.FieldManager{}
+	owned := map[schema.GroupVersionKind]*ownedUpdates{}
 	for _, info := range a.infos {
 		ep := &endpoint{Info: info}
 		a.endpoints[info.GroupVersionResource] = ep
@@ -111,8 +115,9 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 				return nil, fmt.Errorf("field manager for %s: %w", gvk, err)
 			}
 			managers[gvk] = m
+			owned[gvk] = newOwnedUpdates(tc, info)
 		}
-		ep.managers = managers[gvk]
+		ep.managers, ep.owned = managers[gvk], owned[gvk]
 	}
 	a.rbac = auth.RBAC{Source: rbacSource{api: a}}
 	a.pods = auth.NewPodIndex()
@@ -140,21 +145,30 @@ func newManagersWith(newManager fieldManagerFactory, tc managedfields.TypeConver
 	hub := info.Storage
 	apiVersion := fieldpath.APIVersion(gvk.GroupVersion().String())
 	out := map[string]*managedfields.FieldManager{}
-	subs := []string{""}
-	reset := map[string]map[fieldpath.APIVersion]fieldpath.Filter{}
-	if info.HasSubresource("status") {
-		subs = append(subs, "status")
-		reset[""] = map[fieldpath.APIVersion]fieldpath.Filter{apiVersion: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("status")))}
-		reset["status"] = map[fieldpath.APIVersion]fieldpath.Filter{apiVersion: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("spec"), fieldpath.MakePathOrDie("metadata")))}
-	}
-	for _, sub := range subs {
-		m, err := newManager(tc, conv, defaulter, creater, gvk, hub, sub, reset[sub])
+	for sub, filter := range resetFields(info) {
+		var reset map[fieldpath.APIVersion]fieldpath.Filter
+		if filter != nil {
+			reset = map[fieldpath.APIVersion]fieldpath.Filter{apiVersion: filter}
+		}
+		m, err := newManager(tc, conv, defaulter, creater, gvk, hub, sub, reset)
 		if err != nil {
 			return nil, err
 		}
 		out[sub] = m
 	}
 	return out, nil
+}
+
+// resetFields are the subresources whose writes a kind's field managers track,
+// each with the fields its writes leave to the others (nil: none).
+func resetFields(info *resources.Info) map[string]fieldpath.Filter {
+	if !info.HasSubresource("status") {
+		return map[string]fieldpath.Filter{"": nil}
+	}
+	return map[string]fieldpath.Filter{
+		"":       fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("status"))),
+		"status": fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("spec"), fieldpath.MakePathOrDie("metadata"))),
+	}
 }
 
 // allowedMethods are the HTTP methods the API answers; TRACE in particular would

@@ -278,11 +278,7 @@ func (a *API) updateObject(ctx context.Context, ep *endpoint, q request, cur, ob
 		return nil, err
 	}
 	if track {
-		mgr := ep.managers[q.Subresource]
-		if mgr == nil {
-			mgr = ep.managers[""]
-		}
-		obj = mgr.UpdateNoErrors(cur, obj, opts.manager)
+		obj = ep.trackUpdate(cur, obj, q.Subresource, opts.manager)
 	}
 	if apiequality.Semantic.DeepEqual(obj, cur) {
 		release(false)
