@@ -152,7 +152,7 @@ func encoded(entries []metav1.ManagedFieldsEntry) string {
 }
 
 // emptyOf is what a create compares against, as createObject makes it.
-func emptyOf(t *testing.T, info *resources.Info) runtime.Object {
+func emptyOf(t testing.TB, info *resources.Info) runtime.Object {
 	empty, err := resources.Scheme.New(info.StorageGVK())
 	if err != nil {
 		t.Fatal(err)
@@ -375,5 +375,54 @@ func podMutations() []mutation {
 		{"resize", "creator", "resize", func(r *rand.Rand, o runtime.Object) {
 			pod(o).Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = *resource.NewMilliQuantity(int64(100+r.IntN(3)*100), resource.DecimalSI)
 		}},
+	}
+}
+
+// BenchmarkOwnedUpdate measures the managed fields of a kubelet's Lease renewal
+// and of its node status heartbeat, through the library and the fast path.
+func BenchmarkOwnedUpdate(b *testing.B) {
+	tc := newTypeConverter(newBuiltinTypes())
+	for _, c := range []struct {
+		resource, subresource string
+		obj                   func() runtime.Object
+		change                func(runtime.Object)
+	}{
+		{"leases", "", testLease, func(o runtime.Object) {
+			o.(*coordinationv1.Lease).Spec.RenewTime = ptr.To(metav1.NewMicroTime(time.Now()))
+		}},
+		{"nodes", "status", testNode, func(o runtime.Object) {
+			for i := range o.(*corev1.Node).Status.Conditions {
+				o.(*corev1.Node).Status.Conditions[i].LastHeartbeatTime = metav1.NewTime(time.Now().Add(time.Minute))
+			}
+		}},
+	} {
+		info := infoFor(b, c.resource)
+		managers, err := newManagers(tc, info)
+		if err != nil {
+			b.Fatal(err)
+		}
+		owned := newOwnedUpdates(tc, info)
+		live := c.obj()
+		live.GetObjectKind().SetGroupVersionKind(info.StorageGVK())
+		live = managers[""].UpdateNoErrors(emptyOf(b, info), live, "kubelet")
+		first := live.DeepCopyObject()
+		c.change(first)
+		live = managers[c.subresource].UpdateNoErrors(live, first, "kubelet")
+		next := live.DeepCopyObject()
+		c.change(next)
+		b.Run(c.resource+"/library", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				managers[c.subresource].UpdateNoErrors(live, next.DeepCopyObject(), "kubelet")
+			}
+		})
+		b.Run(c.resource+"/fast", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := owned.update(live, next.DeepCopyObject(), "kubelet", c.subresource, time.Now()); !ok {
+					b.Fatal("the fast path declined")
+				}
+			}
+		})
 	}
 }
