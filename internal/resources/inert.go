@@ -39,8 +39,8 @@ func inertKinds() []*Info {
 		{kind{storage, "volumeattachments", "VolumeAttachment", false, nil, nil, []string{"status"}, generic{}}, ""},
 		{kind{storage, "volumeattributesclasses", "VolumeAttributesClass", false, []string{"vac"}, nil, nil, generic{}},
 			"skiff stores VolumeAttributesClasses, but nothing modifies volumes by them"},
-		{kind{storageMigration, "storageversionmigrations", "StorageVersionMigration", false, nil, nil, []string{"status"}, generic{}},
-			"skiff stores every object in one version; StorageVersionMigrations are stored but nothing migrates"},
+		// StorageVersionMigrations act (internal/apiserver/migration.go).
+		{kind{storageMigration, "storageversionmigrations", "StorageVersionMigration", false, nil, nil, []string{"status"}, generic{}}, ""},
 	}
 	out := make([]*Info, 0, len(rows))
 	for _, r := range rows {
