@@ -9,11 +9,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	smdschema "sigs.k8s.io/structured-merge-diff/v6/schema"
 	smdtyped "sigs.k8s.io/structured-merge-diff/v6/typed"
 	"sigs.k8s.io/structured-merge-diff/v6/value"
+
 	"skiff/internal/resources"
 )
 
@@ -137,9 +137,10 @@ func (o *ownedUpdates) update(live, obj runtime.Object, manager, subresource str
 }
 
 // decode reads every entry's field set, and finds the one of manager's updates
-// through subresource (-1: none). It declines what the library would not keep as it is:
-// entries in another version or beyond the cap, sets it would reconcile with the
-// schema or encode differently, and any that owns managedFields itself.
+// through subresource (-1: none). It declines what the library would not keep
+// as it is: entries in another version, beyond the cap or naming one owner
+// twice, sets it would reconcile with the schema or encode differently, and any
+// that owns managedFields itself.
 func (o *ownedUpdates) decode(entries []metav1.ManagedFieldsEntry, manager, subresource string, live runtime.Object) ([]*fieldpath.Set, int, bool) {
 	if len(entries) == 0 {
 		return nil, 0, false
@@ -151,7 +152,13 @@ func (o *ownedUpdates) decode(entries []metav1.ManagedFieldsEntry, manager, subr
 	tv := smdtyped.AsTypedUnvalidated(lv, o.schema, o.typeRef)
 	sets := make([]*fieldpath.Set, len(entries))
 	mine, updates := -1, 0
+	owners := make(map[metav1.ManagedFieldsEntry]bool, len(entries))
 	for i, e := range entries {
+		owner := metav1.ManagedFieldsEntry{Manager: e.Manager, Operation: e.Operation, Subresource: e.Subresource}
+		if owners[owner] {
+			return nil, 0, false
+		}
+		owners[owner] = true
 		switch {
 		case e.APIVersion != o.apiVersion || e.FieldsType != "FieldsV1" || e.FieldsV1 == nil:
 			return nil, 0, false
@@ -245,7 +252,7 @@ func (w *differ) object(path fieldpath.Path, tr smdschema.TypeRef, a, b reflect.
 			continue
 		case omitA != omitB:
 			return false // added or removed
-		case len(path) == 1 && f.JsonName == "managedFields":
+		case len(path) == 1 && *path[0].FieldName == "metadata" && f.JsonName == "managedFields":
 			continue // recorded apart: every set was checked not to hold it
 		case equal(fa, fb):
 			continue

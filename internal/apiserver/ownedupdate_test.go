@@ -67,8 +67,11 @@ func TestOwnedUpdatesMatchLibrary(t *testing.T) {
 				for step := 0; step < 150; step++ {
 					mu := c.mutations[r.IntN(len(c.mutations))]
 					shuffleTimes(r, live)
-					if r.IntN(10) == 0 {
-						respace(r, live) // as another server might have stored them
+					switch r.IntN(10) { // as another writer might have stored them
+					case 0:
+						respace(r, live)
+					case 1:
+						duplicate(r, live)
 					}
 					obj := live.DeepCopyObject()
 					mu.change(r, obj)
@@ -206,6 +209,14 @@ func rewriteManagedFields() []mutation {
 				e[i].FieldsV1 = &metav1.FieldsV1{Raw: raw}
 			}
 		}},
+	}
+}
+
+// duplicate names one owner twice, which the library merges into one entry.
+func duplicate(r *rand.Rand, o runtime.Object) {
+	m, _ := meta.Accessor(o)
+	if e := m.GetManagedFields(); len(e) > 0 {
+		m.SetManagedFields(append(e, e[r.IntN(len(e))]))
 	}
 }
 
