@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"skiff/internal/agent"
+	"skiff/internal/apiserver"
 	"skiff/internal/kubelet"
 	"skiff/internal/server"
 	"skiff/internal/simulate"
@@ -36,6 +37,8 @@ func runServer(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Audit.MaxAge, "audit-log-maxage", 0, "days to keep rotated audit log files (0: no limit)")
 	fs.IntVar(&cfg.Audit.MaxBackups, "audit-log-maxbackup", 0, "rotated audit log files to keep (0: no limit)")
 	fs.IntVar(&cfg.Audit.MaxSize, "audit-log-maxsize", 0, "megabytes an audit log file grows to before it is rotated (0: 100)")
+	fs.IntVar(&cfg.MaxRequestsInflight, "max-requests-inflight", apiserver.DefaultMaxRequestsInflight, "with --max-mutating-requests-inflight, the requests the API server executes at once, shared by priority and fairness' priority levels")
+	fs.IntVar(&cfg.MaxMutatingRequestsInflight, "max-mutating-requests-inflight", apiserver.DefaultMaxMutatingRequestsInflight, "added to --max-requests-inflight for the server's concurrency limit")
 	fs.StringVar(&etcd, "etcd-endpoints", "", "comma-separated URLs of an external etcd cluster (default: embedded etcd in the data dir)")
 	fs.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run the control plane only, without a node on this machine")
 	fs.BoolVar(&cfg.DisableScheduler, "disable-scheduler", false, "do not run the scheduler")

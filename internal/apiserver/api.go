@@ -55,8 +55,9 @@ type API struct {
 	pods      *auth.PodIndex // pods by node, for the node authorizer
 	saTokens  *auth.ServiceAccountTokens
 	metrics   *requestMetrics
-	caPEM     []byte      // the cluster CA, published in kube-public/cluster-info
-	audit     *auditChain // nil: no audit log
+	caPEM     []byte       // the cluster CA, published in kube-public/cluster-info
+	audit     *auditChain  // nil: no audit log
+	flow      *flowControl // nil: no priority and fairness
 	// NodeProxy forwards pods/log, exec, attach and portforward to the node's agent;
 	// nil until the node agent exists.
 	NodeProxy func(w http.ResponseWriter, r *http.Request, q request)
@@ -220,6 +221,15 @@ func (a *API) serveAuthenticated(w http.ResponseWriter, r *http.Request, user *a
 		user = as
 	}
 	r = r.WithContext(auth.WithUser(r.Context(), user))
+	if a.flow != nil {
+		a.flow.serve(w, r, user)
+		return
+	}
+	a.serveClassified(w, r, user)
+}
+
+// serveClassified serves a request that priority and fairness let through.
+func (a *API) serveClassified(w http.ResponseWriter, r *http.Request, user *auth.User) {
 	if svc := a.aggregatedService(r); svc != nil {
 		a.serveAggregated(w, r, svc, user)
 		return
