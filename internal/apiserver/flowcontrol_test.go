@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/apis/flowcontrol/bootstrap"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
@@ -128,8 +129,11 @@ func TestFlowControlBootstrapConfigAndClassification(t *testing.T) {
 			return nil
 		})
 	}
-	// Defaults and validation, as in Kubernetes.
-	made, err := fc.PriorityLevelConfigurations().Create(ctx, &flowcontrolv1.PriorityLevelConfiguration{
+	// Defaults and validation, as in Kubernetes; no warning that the kind is inert.
+	cfg := rest.CopyConfig(srv.Config)
+	warned := &warnings{}
+	cfg.WarningHandler = warned
+	made, err := kubernetes.NewForConfigOrDie(cfg).FlowcontrolV1().PriorityLevelConfigurations().Create(ctx, &flowcontrolv1.PriorityLevelConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: "defaulted"},
 		Spec: flowcontrolv1.PriorityLevelConfigurationSpec{Type: flowcontrolv1.PriorityLevelEnablementLimited,
 			Limited: &flowcontrolv1.LimitedPriorityLevelConfiguration{LimitResponse: flowcontrolv1.LimitResponse{
@@ -137,6 +141,9 @@ func TestFlowControlBootstrapConfigAndClassification(t *testing.T) {
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(warned.got) != 0 {
+		t.Errorf("warnings on create = %q, want none", warned.got)
 	}
 	if l := made.Spec.Limited; *l.NominalConcurrencyShares != 30 || l.LimitResponse.Queuing.Queues != 64 || l.LimitResponse.Queuing.HandSize != 8 {
 		t.Errorf("defaulted priority level = %+v", l)
