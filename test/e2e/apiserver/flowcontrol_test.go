@@ -218,6 +218,11 @@ spec:
 	if _, err := cluster.Kubectl("-n", n, "get", "configmaps"); err != nil {
 		t.Fatalf("the admin's read while the service account is refused: %v", err)
 	}
+	// The library's series are on the server's /metrics.
+	metrics := cluster.MustKubectl(t, "get", "--raw", "/metrics")
+	if want := `apiserver_flowcontrol_rejected_requests_total{flow_schema="` + n + `"`; !strings.Contains(metrics, want) {
+		t.Errorf("/metrics has no %s...}", want)
+	}
 	released()
 	wg.Wait()
 	if _, err := as("get", "configmaps"); err != nil {
