@@ -178,9 +178,6 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/healthz", "/livez", "/readyz":
 		a.serveHealth(w, r)
 		return
-	case "/version":
-		serveVersion(w)
-		return
 	case serverjoin.CACertsPath:
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		_, _ = w.Write(a.CAPEM)
@@ -192,6 +189,11 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, ok := a.authn.Authenticate(r)
+	if !ok && r.URL.Path == "/version" {
+		// Public, as Kubernetes' system:public-info-viewer makes it.
+		serveVersion(w)
+		return
+	}
 	if !ok {
 		if a.audit != nil {
 			a.audit.unauthorized.ServeHTTP(w, r)
@@ -230,6 +232,10 @@ func (a *API) serveAuthenticated(w http.ResponseWriter, r *http.Request, user *a
 
 // serveClassified serves a request that priority and fairness let through.
 func (a *API) serveClassified(w http.ResponseWriter, r *http.Request, user *auth.User) {
+	if r.URL.Path == "/version" {
+		serveVersion(w)
+		return
+	}
 	if svc := a.aggregatedService(r); svc != nil {
 		a.serveAggregated(w, r, svc, user)
 		return

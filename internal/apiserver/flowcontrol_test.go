@@ -122,12 +122,20 @@ func TestFlowControlBootstrapConfigAndClassification(t *testing.T) {
 	} {
 		client := httpAs(t, srv, c.user, c.groups...)
 		waitFor(t, c.user+"'s classification", func() error {
-			fs, pl, code := pfHeaders(t, client, srv.Config.Host+"/api")
-			if code != http.StatusOK || fs != uid(c.schema) || pl == "" {
-				return fmt.Errorf("GET /api: %d, FlowSchema UID %q (want %s's, %s), priority level UID %q", code, fs, c.schema, uid(c.schema), pl)
+			// /version too, which the conformance spec asks with impersonation.
+			for _, path := range []string{"/api", "/version"} {
+				fs, pl, code := pfHeaders(t, client, srv.Config.Host+path)
+				if code != http.StatusOK || fs != uid(c.schema) || pl == "" {
+					return fmt.Errorf("GET %s: %d, FlowSchema UID %q (want %s's, %s), priority level UID %q", path, code, fs, c.schema, uid(c.schema), pl)
+				}
 			}
 			return nil
 		})
+	}
+	// /version stays public; unauthenticated, it is not classified.
+	anonymous := httpClient(t, &rest.Config{Host: srv.Config.Host, TLSClientConfig: rest.TLSClientConfig{CAData: srv.Config.CAData}})
+	if fs, _, code := pfHeaders(t, anonymous, srv.Config.Host+"/version"); code != http.StatusOK || fs != "" {
+		t.Errorf("unauthenticated GET /version: %d, FlowSchema UID %q; want 200, unclassified", code, fs)
 	}
 	// Defaults and validation, as in Kubernetes; no warning that the kind is inert.
 	cfg := rest.CopyConfig(srv.Config)
