@@ -31,7 +31,7 @@ func TestInertKindsWorkAndSayTheyDoNothing(t *testing.T) {
 
 	rule, err := c.ResourceV1().DeviceTaintRules().Create(ctx, &resourcev1.DeviceTaintRule{
 		ObjectMeta: metav1.ObjectMeta{Name: "rule"},
-		Spec: resourcev1.DeviceTaintRuleSpec{Taint: resourcev1.DeviceTaint{Key: "example.com/broken", Effect: resourcev1.DeviceTaintEffectNoSchedule}},
+		Spec:       resourcev1.DeviceTaintRuleSpec{Taint: resourcev1.DeviceTaint{Key: "example.com/broken", Effect: resourcev1.DeviceTaintEffectNoSchedule}},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
