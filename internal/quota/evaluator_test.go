@@ -137,10 +137,10 @@ func TestPodUsageDuringInPlaceResize(t *testing.T) {
 			t.Errorf("%s: got %v (%v), want requests.cpu and limits.cpu %s", tt.name, got, err, tt.want)
 		}
 	}
-	if !PodUsageChanged(resizedTo("200m", "500m"), resizedTo("200m", "200m")) {
+	if !PodChargeChanged(resizedTo("200m", "500m"), resizedTo("200m", "200m")) {
 		t.Error("an applied resize down does not count as a change of usage")
 	}
-	if PodUsageChanged(resizedTo("500m", ""), resizedTo("500m", "500m")) {
+	if PodChargeChanged(resizedTo("500m", ""), resizedTo("500m", "500m")) {
 		t.Error("the kubelet allocating what the spec asks counts as a change of usage")
 	}
 }
