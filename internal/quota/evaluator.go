@@ -116,8 +116,8 @@ func (e *evaluator) UsageStats(o quota.UsageStatsOptions) (quota.UsageStats, err
 }
 
 // NewRegistry returns the evaluators for the kinds with their own quota resources
-// (pods, services, volume claims, device claims) and the legacy counted kinds. Counters for other resources
-// (count/<resource>.<group>) join with AddCounters.
+// (pods, services, volume claims, device claims) and the legacy counted kinds.
+// Counters for other resources (count/<resource>.<group>) join with AddCounters.
 func NewRegistry(list Lister) quota.Registry {
 	r := generic.NewRegistry([]quota.Evaluator{podEvaluator(list), serviceEvaluator(list), claimEvaluator(list), deviceClaimEvaluator(list)})
 	for _, res := range []string{"configmaps", "secrets", "replicationcontrollers", "resourcequotas"} {

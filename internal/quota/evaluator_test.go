@@ -145,8 +145,9 @@ func TestPodUsageDuringInPlaceResize(t *testing.T) {
 	}
 }
 
-// Pods are charged on creation and on resizes; other updates and subresources of
-// pods, and resizes of anything else, are not quota's business.
+// Pods are charged on creation and on resizes; other updates (but a deadline set,
+// TestHandlesScopeChanges) and subresources of pods, and resizes of anything else,
+// are not quota's business.
 func TestHandlesResizes(t *testing.T) {
 	attrs := func(op admission.Operation, sub string) admission.Attributes {
 		return admission.NewAttributesRecord(&corev1.Pod{}, &corev1.Pod{}, corev1.SchemeGroupVersion.WithKind("Pod"), "ns", "p",
