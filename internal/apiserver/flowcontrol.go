@@ -62,21 +62,26 @@ type flowControl struct {
 // EnableFlowControl puts API Priority and Fairness in front of every request after
 // authentication, with serverLimit seats shared by the priority levels; client
 // (an exempt, system:masters identity) reads the configuration and writes its
-// status and the bootstrap objects. RunFlowControl starts it.
+// status and the bootstrap objects. The server's Run starts it.
 func (a *API) EnableFlowControl(client kubernetes.Interface, serverLimit int) {
 	// The library's series live in component-base's global registry; /metrics
 	// shows them beside the server's own.
 	fcmetrics.Register()
 	a.Extra["/metrics"] = promhttp.HandlerFor(prometheus.Gatherers{a.metrics.Registry, flowControlSeries{}}, promhttp.HandlerOpts{})
+	a.flow = newFlowControl(client, serverLimit, a.objectStats, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.serveClassified(w, r, auth.UserFrom(r.Context()))
+	}))
+}
+
+// newFlowControl builds the controller and the filter in front of next; stats
+// gives the number and size of a resource's objects.
+func newFlowControl(client kubernetes.Interface, serverLimit int, stats func(string) (storage.Stats, error), next http.Handler) *flowControl {
 	f := &flowControl{client: client, informers: informers.NewSharedInformerFactory(client, 0),
 		infos: &genericrequest.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")}}
 	f.ctl = utilflowcontrol.New(f.informers, client.FlowcontrolV1(), serverLimit)
-	estimate := fcrequest.NewWorkEstimator(a.objectStats, f.ctl.GetInterestedWatchCount, fcrequest.DefaultWorkEstimatorConfig(), f.ctl.GetMaxSeats)
-	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.serveClassified(w, r, auth.UserFrom(r.Context()))
-	})
+	estimate := fcrequest.NewWorkEstimator(stats, f.ctl.GetInterestedWatchCount, fcrequest.DefaultWorkEstimatorConfig(), f.ctl.GetMaxSeats)
 	f.filter = serverfilters.WithPriorityAndFairness(next, longRunningCheck, f.ctl, estimate, requestWaitLimit)
-	a.flow = f
+	return f
 }
 
 // run keeps the bootstrap configuration in place and runs the config

@@ -2,12 +2,23 @@ package apiserver
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apiserver/pkg/storage"
+	fcrequest "k8s.io/apiserver/pkg/util/flowcontrol/request"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
+
+	"skiff/internal/auth"
 )
 
 func TestBootstrapConfigIsKeptAsKubernetesKeepsIt(t *testing.T) {
@@ -82,5 +93,59 @@ func TestBootstrapConfigIsKeptAsKubernetesKeepsIt(t *testing.T) {
 	}
 	if _, err := fc.FlowSchemas().Get(ctx, "mine", metav1.GetOptions{}); err != nil {
 		t.Errorf("a user's FlowSchema: %v, want it kept", err)
+	}
+}
+
+// BenchmarkFlowControlFilter measures what priority and fairness adds to a request
+// (a ConfigMap create) in front of a handler that does nothing, for the admin
+// (exempt) and for a user classified into global-default.
+func BenchmarkFlowControlFilter(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := fake.NewClientset()
+	// Objects are named by their UIDs, which the filter's headers carry.
+	c.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if m, err := meta.Accessor(a.(k8stesting.CreateAction).GetObject()); err == nil {
+			m.SetUID(types.UID(m.GetName()))
+		}
+		return false, nil, nil
+	})
+	if err := ensureFlowControlObjects(ctx, c.FlowcontrolV1()); err != nil {
+		b.Fatal(err)
+	}
+	noCounts := func(string) (storage.Stats, error) { return storage.Stats{}, fcrequest.ObjectCountNotFoundErr }
+	f := newFlowControl(c, 600, noCounts, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	f.informers.Start(ctx.Done())
+	go func() { _ = f.ctl.Run(ctx.Done()) }()
+	// The request and recorder alone, for comparison.
+	b.Run("no-filter", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r := httptest.NewRequest(http.MethodPost, "/api/v1/namespaces/default/configmaps", nil)
+			http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}).ServeHTTP(httptest.NewRecorder(), r)
+		}
+	})
+	for schema, u := range map[string]*auth.User{
+		"exempt":         {Name: "admin", Groups: []string{auth.Masters, auth.Authenticated}},
+		"global-default": {Name: "someone", Groups: []string{auth.Authenticated}},
+	} {
+		serve := func() *httptest.ResponseRecorder {
+			r := httptest.NewRequest(http.MethodPost, "/api/v1/namespaces/default/configmaps", nil)
+			w := httptest.NewRecorder()
+			f.serve(w, r.WithContext(auth.WithUser(r.Context(), u)), u)
+			return w
+		}
+		for deadline := time.Now().Add(10 * time.Second); serve().Header().Get(flowcontrolv1.ResponseHeaderMatchedFlowSchemaUID) != schema; {
+			if time.Now().After(deadline) {
+				b.Fatal("the bootstrap configuration was not digested")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		b.Run(u.Name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				serve()
+			}
+		})
 	}
 }
