@@ -6,6 +6,7 @@ package memtune
 
 import (
 	"context"
+	"log/slog"
 	"runtime/debug"
 )
 
@@ -22,4 +23,7 @@ func Start(ctx context.Context) {
 // that garbage only slowly, or never on an idle process that rarely collects.
 func Release() {
 	debug.FreeOSMemory()
+	if err := releaseBinaryPages(); err != nil {
+		slog.Warn("cannot release the binary's pages", "err", err)
+	}
 }
