@@ -14,6 +14,7 @@ import (
 	"skiff/internal/agent"
 	"skiff/internal/apiserver"
 	"skiff/internal/kubelet"
+	"skiff/internal/memtune"
 	"skiff/internal/server"
 	"skiff/internal/simulate"
 )
@@ -74,8 +75,7 @@ func runServer(ctx context.Context, args []string) error {
 	if _, err := kubelet.ParseEvictionHard(cfg.Agent.EvictionHard); err != nil {
 		return fmt.Errorf("--eviction-hard: %w", err)
 	}
-	setMemoryLimit()
-	go tuneGC(ctx)
+	memtune.Start(ctx)
 	stop, err := prof.start()
 	if err != nil {
 		return err
@@ -110,6 +110,7 @@ func runAgent(ctx context.Context, args []string) error {
 	if reset {
 		return agent.Reset(ctx, cfg)
 	}
+	memtune.Start(ctx)
 	return agent.Run(ctx, cfg, nil)
 }
 
