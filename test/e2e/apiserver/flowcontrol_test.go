@@ -195,7 +195,8 @@ spec:
 	t.Cleanup(wg.Wait)
 	released := sync.OnceFunc(func() { close(hold.release) })
 	t.Cleanup(released)
-	for i := range 4 {
+	seats := levelSeats(t, n)
+	for i := range seats + 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -203,12 +204,11 @@ spec:
 		}()
 	}
 	framework.Eventually(t, 30*time.Second, func() error {
-		if hold.held.Load() == 0 {
-			return fmt.Errorf("none held yet")
+		if got := hold.held.Load(); int(got) < seats {
+			return fmt.Errorf("%d held, the level has %d seats", got, seats)
 		}
 		return nil
 	})
-	time.Sleep(time.Second) // the rest arrive, or are turned away
 	_, err := as("get", "configmaps")
 	if err == nil || !strings.Contains(err.Error(), "TooManyRequests") {
 		t.Fatalf("the service account's read while its seats are taken: %v, want 429 (TooManyRequests)", err)
@@ -228,4 +228,22 @@ spec:
 	if _, err := as("get", "configmaps"); err != nil {
 		t.Fatalf("the service account's read once its seats are free: %v", err)
 	}
+}
+
+// levelSeats reads the seats of priority level pl from the server's metrics.
+func levelSeats(t *testing.T, pl string) int {
+	t.Helper()
+	prefix := `apiserver_flowcontrol_current_limit_seats{priority_level="` + pl + `"} `
+	var seats int
+	framework.Eventually(t, 30*time.Second, func() error {
+		for _, line := range strings.Split(cluster.MustKubectl(t, "get", "--raw", "/metrics"), "\n") {
+			if v, ok := strings.CutPrefix(line, prefix); ok {
+				if _, err := fmt.Sscan(v, &seats); err == nil && seats > 0 {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("no %s... on /metrics", prefix)
+	})
+	return seats
 }
