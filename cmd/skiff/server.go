@@ -12,7 +12,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"skiff/internal/agent"
+	"skiff/internal/apiserver"
 	"skiff/internal/kubelet"
+	"skiff/internal/memtune"
 	"skiff/internal/server"
 	"skiff/internal/simulate"
 )
@@ -36,6 +38,8 @@ func runServer(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Audit.MaxAge, "audit-log-maxage", 0, "days to keep rotated audit log files (0: no limit)")
 	fs.IntVar(&cfg.Audit.MaxBackups, "audit-log-maxbackup", 0, "rotated audit log files to keep (0: no limit)")
 	fs.IntVar(&cfg.Audit.MaxSize, "audit-log-maxsize", 0, "megabytes an audit log file grows to before it is rotated (0: 100)")
+	fs.IntVar(&cfg.MaxRequestsInflight, "max-requests-inflight", apiserver.DefaultMaxRequestsInflight, "with --max-mutating-requests-inflight, the requests the API server executes at once, shared by priority and fairness' priority levels")
+	fs.IntVar(&cfg.MaxMutatingRequestsInflight, "max-mutating-requests-inflight", apiserver.DefaultMaxMutatingRequestsInflight, "added to --max-requests-inflight for the server's concurrency limit")
 	fs.StringVar(&etcd, "etcd-endpoints", "", "comma-separated URLs of an external etcd cluster (default: embedded etcd in the data dir)")
 	fs.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run the control plane only, without a node on this machine")
 	fs.BoolVar(&cfg.DisableScheduler, "disable-scheduler", false, "do not run the scheduler")
@@ -71,8 +75,7 @@ func runServer(ctx context.Context, args []string) error {
 	if _, err := kubelet.ParseEvictionHard(cfg.Agent.EvictionHard); err != nil {
 		return fmt.Errorf("--eviction-hard: %w", err)
 	}
-	setMemoryLimit()
-	go tuneGC(ctx)
+	memtune.Start(ctx)
 	stop, err := prof.start()
 	if err != nil {
 		return err
@@ -107,6 +110,7 @@ func runAgent(ctx context.Context, args []string) error {
 	if reset {
 		return agent.Reset(ctx, cfg)
 	}
+	memtune.Start(ctx)
 	return agent.Run(ctx, cfg, nil)
 }
 

@@ -1,14 +1,17 @@
 package apiextensions
 
 import (
+	"fmt"
 	"sync"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apiextensions-apiserver/pkg/controller/openapi/builder"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/kube-openapi/pkg/spec3"
 	"k8s.io/kube-openapi/pkg/util"
 	"k8s.io/kube-openapi/pkg/validation/spec"
+	"sigs.k8s.io/structured-merge-diff/v6/typed"
 
 	"skiff/internal/openapi"
 )
@@ -60,4 +63,32 @@ func typeConverter(crd *apiextensionsv1.CustomResourceDefinition) (managedfields
 		return nil, err
 	}
 	return managedfields.NewTypeConverter(merged.Components.Schemas, crd.Spec.PreserveUnknownFields)
+}
+
+// lazyTypes is typeConverter(crd) built on the first write of the CRD's
+// objects: the CRDs the server installs itself (VPA, volume snapshots) see
+// none on most clusters, and each converter holds a few hundred KB of parsed
+// schemas.
+func lazyTypes(crd *apiextensionsv1.CustomResourceDefinition) managedfields.TypeConverter {
+	return &lazyConverter{build: sync.OnceValues(func() (managedfields.TypeConverter, error) { return typeConverter(crd) })}
+}
+
+type lazyConverter struct {
+	build func() (managedfields.TypeConverter, error)
+}
+
+func (l *lazyConverter) ObjectToTyped(obj runtime.Object, opts ...typed.ValidationOptions) (*typed.TypedValue, error) {
+	tc, err := l.build()
+	if err != nil {
+		return nil, fmt.Errorf("the schema's structure for server-side apply: %w", err)
+	}
+	return tc.ObjectToTyped(obj, opts...)
+}
+
+func (l *lazyConverter) TypedToObject(v *typed.TypedValue) (runtime.Object, error) {
+	tc, err := l.build()
+	if err != nil {
+		return nil, fmt.Errorf("the schema's structure for server-side apply: %w", err)
+	}
+	return tc.TypedToObject(v)
 }

@@ -63,10 +63,7 @@ func Versions(crd *apiextensionsv1.CustomResourceDefinition, conv *Conversions) 
 	if storage == "" {
 		return nil, fmt.Errorf("CustomResourceDefinition %s has no storage version", crd.Name)
 	}
-	types, err := typeConverter(crd)
-	if err != nil {
-		return nil, err
-	}
+	types := lazyTypes(crd)
 	converter, err := conv.converter(crd)
 	if err != nil {
 		return nil, err

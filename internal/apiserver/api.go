@@ -58,8 +58,9 @@ type API struct {
 	pods      *auth.PodIndex // pods by node, for the node authorizer
 	saTokens  *auth.ServiceAccountTokens
 	metrics   *requestMetrics
-	caPEM     []byte      // the cluster CA, published in kube-public/cluster-info
-	audit     *auditChain // nil: no audit log
+	caPEM     []byte       // the cluster CA, published in kube-public/cluster-info
+	audit     *auditChain  // nil: no audit log
+	flow      *flowControl // nil: no priority and fairness
 	// NodeProxy forwards pods/log, exec, attach and portforward to the node's agent;
 	// nil until the node agent exists.
 	NodeProxy func(w http.ResponseWriter, r *http.Request, q request)
@@ -191,9 +192,6 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/healthz", "/livez", "/readyz":
 		a.serveHealth(w, r)
 		return
-	case "/version":
-		serveVersion(w)
-		return
 	case serverjoin.CACertsPath:
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		_, _ = w.Write(a.CAPEM)
@@ -205,6 +203,11 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, ok := a.authn.Authenticate(r)
+	if !ok && r.URL.Path == "/version" {
+		// Public, as Kubernetes' system:public-info-viewer makes it.
+		serveVersion(w)
+		return
+	}
 	if !ok {
 		if a.audit != nil {
 			a.audit.unauthorized.ServeHTTP(w, r)
@@ -234,6 +237,19 @@ func (a *API) serveAuthenticated(w http.ResponseWriter, r *http.Request, user *a
 		user = as
 	}
 	r = r.WithContext(auth.WithUser(r.Context(), user))
+	if a.flow != nil {
+		a.flow.serve(w, r, user)
+		return
+	}
+	a.serveClassified(w, r, user)
+}
+
+// serveClassified serves a request that priority and fairness let through.
+func (a *API) serveClassified(w http.ResponseWriter, r *http.Request, user *auth.User) {
+	if r.URL.Path == "/version" {
+		serveVersion(w)
+		return
+	}
 	if svc := a.aggregatedService(r); svc != nil {
 		a.serveAggregated(w, r, svc, user)
 		return

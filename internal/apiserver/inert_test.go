@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
 	resourcev1 "k8s.io/api/resource/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -30,23 +29,22 @@ func TestInertKindsWorkAndSayTheyDoNothing(t *testing.T) {
 	cfg.WarningHandler = w
 	c := kubernetes.NewForConfigOrDie(cfg)
 
-	fs, err := c.FlowcontrolV1().FlowSchemas().Create(ctx, &flowcontrolv1.FlowSchema{
-		ObjectMeta: metav1.ObjectMeta{Name: "fs"},
-		Spec: flowcontrolv1.FlowSchemaSpec{PriorityLevelConfiguration: flowcontrolv1.PriorityLevelConfigurationReference{Name: "global-default"},
-			MatchingPrecedence: 500},
+	rule, err := c.ResourceV1().DeviceTaintRules().Create(ctx, &resourcev1.DeviceTaintRule{
+		ObjectMeta: metav1.ObjectMeta{Name: "rule"},
+		Spec:       resourcev1.DeviceTaintRuleSpec{Taint: resourcev1.DeviceTaint{Key: "example.com/broken", Effect: resourcev1.DeviceTaintEffectNoSchedule}},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(w.got) != 1 || !strings.Contains(w.got[0], "does not yet apply priority and fairness") {
+	if len(w.got) != 1 || !strings.Contains(w.got[0], "no dynamic resource allocation") {
 		t.Errorf("warnings on create = %q, want the inert warning", w.got)
 	}
-	fs.Status.Conditions = []flowcontrolv1.FlowSchemaCondition{{Type: "Dangling", Status: "False", Reason: "Found"}}
-	if fs, err = c.FlowcontrolV1().FlowSchemas().UpdateStatus(ctx, fs, metav1.UpdateOptions{}); err != nil || len(fs.Status.Conditions) != 1 {
-		t.Fatalf("status update: %v %+v", err, fs.Status)
+	rule.Status.Conditions = []metav1.Condition{{Type: "EvictionInProgress", Status: "False", Reason: "NoEffect", LastTransitionTime: metav1.Now()}}
+	if rule, err = c.ResourceV1().DeviceTaintRules().UpdateStatus(ctx, rule, metav1.UpdateOptions{}); err != nil || len(rule.Status.Conditions) != 1 {
+		t.Fatalf("status update: %v %+v", err, rule.Status)
 	}
 	w.got = nil
-	if _, err := c.FlowcontrolV1().FlowSchemas().Get(ctx, "fs", metav1.GetOptions{}); err != nil || len(w.got) != 0 {
+	if _, err := c.ResourceV1().DeviceTaintRules().Get(ctx, "rule", metav1.GetOptions{}); err != nil || len(w.got) != 0 {
 		t.Errorf("get: err=%v warnings=%q, want none on reads", err, w.got)
 	}
 

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/streaming"
 	"k8s.io/apimachinery/pkg/watch"
+	utilflowcontrol "k8s.io/apiserver/pkg/util/flowcontrol"
 
 	"skiff/internal/store"
 )
@@ -244,6 +245,8 @@ func (a *API) watch(w http.ResponseWriter, r *http.Request, q request, ep *endpo
 		}
 		ws.flush()
 	}
+	// Priority and fairness holds a watch's seats only until it has started.
+	utilflowcontrol.WatchInitialized(r.Context())
 	bookmarks := qs.Get("allowWatchBookmarks") == "true"
 	ticker := time.NewTicker(time.Minute)
 	defer ticker.Stop()

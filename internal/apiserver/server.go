@@ -62,6 +62,10 @@ type Config struct {
 	JoinServer, JoinToken string
 	// Audit configures the audit log (off without a policy file and a log path).
 	Audit audit.Config
+	// MaxRequestsInflight and MaxMutatingRequestsInflight are kube-apiserver's
+	// flags: their sum is the seats priority and fairness shares among the
+	// priority levels (0: Kubernetes' defaults, 400 and 200).
+	MaxRequestsInflight, MaxMutatingRequestsInflight int
 }
 
 // Server is a running API server.
@@ -209,6 +213,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if auditor != nil {
 		s.API.EnableAudit(auditor)
 	}
+	if err := s.enableFlowControl(); err != nil {
+		return nil, err
+	}
 	// The node authorizer and RBAC read the API's own caches, so they join the union
 	// once the API exists. Nodes get nothing from RBAC beyond what every
 	// authenticated user has: the node authorizer is their whole grant.
@@ -350,6 +357,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { errc <- s.http.ServeTLS(s.listener, "", "") }()
 	s.plugins.Start(ctx)
 	s.startAggregator(ctx)
+	go s.API.flow.run(ctx)
 	select {
 	case err := <-errc:
 		s.etcd.Close()

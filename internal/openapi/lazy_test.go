@@ -3,6 +3,7 @@ package openapi
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"k8s.io/kube-openapi/pkg/spec3"
 	"k8s.io/kube-openapi/pkg/validation/spec"
@@ -37,4 +38,47 @@ func TestBuiltWhenAskedFor(t *testing.T) {
 	if asked != 2 {
 		t.Fatalf("after a change: custom documents asked %d times, want twice", asked)
 	}
+}
+
+// TestDroppedWhenUnused: documents nobody asked for during keepUnused are
+// forgotten; the next request builds them again, with the same ETag, and
+// merges the custom resources' documents again.
+func TestDroppedWhenUnused(t *testing.T) {
+	defer func(d time.Duration) { keepUnused = d }(keepUnused)
+	// Long enough for a build and a first serialization on a busy machine.
+	keepUnused = 3 * time.Second
+	asked := 0
+	h := New(testScheme(t), testResources, func() ([]*spec.Swagger, map[string]*spec3.OpenAPI) {
+		asked++
+		return nil, nil
+	})
+	first := get(t, h, "/openapi/v3", "")
+	// Requests more often than keepUnused keep the documents.
+	for range 3 {
+		time.Sleep(keepUnused / 2)
+		get(t, h, "/openapi/v2", "application/json")
+		if built(h) == nil {
+			t.Fatal("documents dropped while they were asked for")
+		}
+	}
+	deadline := time.Now().Add(2 * keepUnused)
+	for built(h) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("documents not dropped after keepUnused without requests")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	again := get(t, h, "/openapi/v3", "")
+	if again.StatusCode != http.StatusOK || again.Header.Get("ETag") != first.Header.Get("ETag") {
+		t.Errorf("rebuilt index: %s ETag %q, want 200 and the first ETag %q", again.Status, again.Header.Get("ETag"), first.Header.Get("ETag"))
+	}
+	if asked != 2 {
+		t.Errorf("custom documents asked %d times, want once per build", asked)
+	}
+}
+
+func built(h *Handler) *documents {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.built
 }

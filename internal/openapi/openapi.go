@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/kube-openapi/pkg/builder"
@@ -37,21 +38,27 @@ type Resource struct {
 }
 
 // Handler serves /openapi/v2 and /openapi/v3[/...]. The documents are built on
-// the first request for one and then kept: building them allocates over 100 MB,
-// and a server that nobody asks (no kubectl apply, explain or edit) should not
-// carry them. Their serialized forms are made on first use and cached with
-// their ETags.
+// the first request for one and kept while they are asked for: building them
+// allocates over 100 MB and keeping them holds about 50, which a server that
+// nobody asks (no kubectl apply, explain or edit) should not carry. Their
+// serialized forms are made on first use and cached with their ETags; a
+// rebuild makes the same bytes, so clients' cached copies stay valid.
 type Handler struct {
 	scheme    *runtime.Scheme
 	resources []Resource
 	custom    CustomSource
 
 	mu sync.Mutex
-	// built is nil until the first request.
-	built *documents
+	// built is nil until the first request, and again once no request came
+	// for keepUnused.
+	built    *documents
+	lastUsed time.Time
 	// customStale asks custom again before the next request is served.
 	customStale bool
 }
+
+// keepUnused is how long the built documents outlive their last request.
+var keepUnused = 10 * time.Minute
 
 // CustomSource gives what the documents say about custom resources: v2
 // definitions and paths to merge into the built-in document, and a v3 document
@@ -95,8 +102,10 @@ func (h *Handler) current() (*documents, error) {
 		if err != nil {
 			return nil, err
 		}
-		h.built = d
+		h.built, h.customStale = d, h.custom != nil
+		time.AfterFunc(keepUnused, h.dropUnused)
 	}
+	h.lastUsed = time.Now()
 	if h.customStale {
 		h.customStale = false
 		if err := h.built.setCustom(h.custom()); err != nil {
@@ -105,6 +114,18 @@ func (h *Handler) current() (*documents, error) {
 		}
 	}
 	return h.built, nil
+}
+
+// dropUnused forgets the built documents when no request came for
+// keepUnused, else looks again when that much time has passed since the last.
+func (h *Handler) dropUnused() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if idle := time.Since(h.lastUsed); idle < keepUnused {
+		time.AfterFunc(keepUnused-idle, h.dropUnused)
+		return
+	}
+	h.built = nil
 }
 
 func build(scheme *runtime.Scheme, resources []Resource) (*documents, error) {

@@ -10,6 +10,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -221,6 +222,24 @@ func TestOtherKinds(t *testing.T) {
 			obj: &schedulingv1.PriorityClass{ObjectMeta: meta("system-node-critical"), Value: 2000001000,
 				PreemptionPolicy: ptr(corev1.PreemptLowerPriority)},
 			want: []interface{}{"system-node-critical", int64(2000001000), false, "10m", "PreemptLowerPriority"},
+		},
+		{
+			name: "flow schema",
+			gk:   schema.GroupKind{Group: "flowcontrol.apiserver.k8s.io", Kind: "FlowSchema"},
+			obj: &flowcontrolv1.FlowSchema{ObjectMeta: meta("service-accounts"), Spec: flowcontrolv1.FlowSchemaSpec{
+				PriorityLevelConfiguration: flowcontrolv1.PriorityLevelConfigurationReference{Name: "workload-low"}, MatchingPrecedence: 9000,
+				DistinguisherMethod: &flowcontrolv1.FlowDistinguisherMethod{Type: flowcontrolv1.FlowDistinguisherMethodByUserType}},
+				Status: flowcontrolv1.FlowSchemaStatus{Conditions: []flowcontrolv1.FlowSchemaCondition{{Type: "Dangling", Status: "False"}}}},
+			want: []interface{}{"service-accounts", "workload-low", int64(9000), "ByUser", "10m", "False"},
+		},
+		{
+			name: "priority level",
+			gk:   schema.GroupKind{Group: "flowcontrol.apiserver.k8s.io", Kind: "PriorityLevelConfiguration"},
+			obj: &flowcontrolv1.PriorityLevelConfiguration{ObjectMeta: meta("workload-low"), Spec: flowcontrolv1.PriorityLevelConfigurationSpec{
+				Type: flowcontrolv1.PriorityLevelEnablementLimited, Limited: &flowcontrolv1.LimitedPriorityLevelConfiguration{
+					NominalConcurrencyShares: ptr(int32(100)), LimitResponse: flowcontrolv1.LimitResponse{Type: flowcontrolv1.LimitResponseTypeQueue,
+						Queuing: &flowcontrolv1.QueuingConfiguration{Queues: 128, HandSize: 6, QueueLengthLimit: 50}}}}},
+			want: []interface{}{"workload-low", "Limited", "100", "128", "6", "50", "10m"},
 		},
 		{
 			name: "runtime class",

@@ -62,6 +62,7 @@ var registry = func() map[schema.GroupKind]*Printer {
 	for _, add := range []func(map[schema.GroupKind]*Printer){
 		addPods, addWorkloads, addBatch, addNetworking, addNodes, addConfig,
 		addEvents, addStorage, addAutoscaling, addRBAC, addCertificates, addAPIExtensions, addExtension,
+		addFlowControl,
 	} {
 		add(m)
 	}

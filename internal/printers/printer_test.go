@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -92,9 +93,13 @@ var zeroObjects = map[schema.GroupKind]func() runtime.Object{
 	{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}: func() runtime.Object {
 		return &apiextensionsv1.CustomResourceDefinition{}
 	},
-	{Group: "scheduling.k8s.io", Kind: "PriorityClass"}: func() runtime.Object { return &schedulingv1.PriorityClass{} },
-	{Group: "node.k8s.io", Kind: "RuntimeClass"}:        func() runtime.Object { return &nodev1.RuntimeClass{} },
-	{Group: "coordination.k8s.io", Kind: "Lease"}:       func() runtime.Object { return &coordinationv1.Lease{} },
+	{Group: "scheduling.k8s.io", Kind: "PriorityClass"}:         func() runtime.Object { return &schedulingv1.PriorityClass{} },
+	{Group: "flowcontrol.apiserver.k8s.io", Kind: "FlowSchema"}: func() runtime.Object { return &flowcontrolv1.FlowSchema{} },
+	{Group: "flowcontrol.apiserver.k8s.io", Kind: "PriorityLevelConfiguration"}: func() runtime.Object {
+		return &flowcontrolv1.PriorityLevelConfiguration{}
+	},
+	{Group: "node.k8s.io", Kind: "RuntimeClass"}:  func() runtime.Object { return &nodev1.RuntimeClass{} },
+	{Group: "coordination.k8s.io", Kind: "Lease"}: func() runtime.Object { return &coordinationv1.Lease{} },
 	{Group: "certificates.k8s.io", Kind: "CertificateSigningRequest"}: func() runtime.Object {
 		return &certificatesv1.CertificateSigningRequest{}
 	},

@@ -17,14 +17,13 @@ func inertKinds() []*Info {
 		kind
 		inert string
 	}{
-		{kind{flowcontrol, "flowschemas", "FlowSchema", false, nil, nil, []string{"status"}, generic{}},
-			"skiff stores FlowSchemas but does not yet apply priority and fairness to requests"},
-		{kind{flowcontrol, "prioritylevelconfigurations", "PriorityLevelConfiguration", false, nil, nil, []string{"status"}, generic{}},
-			"skiff stores PriorityLevelConfigurations but does not yet apply priority and fairness to requests"},
+		// FlowSchemas and PriorityLevelConfigurations act (internal/apiserver/flowcontrol.go).
+		{kind{flowcontrol, "flowschemas", "FlowSchema", false, nil, nil, []string{"status"}, flowSchemaStrategy{}}, ""},
+		{kind{flowcontrol, "prioritylevelconfigurations", "PriorityLevelConfiguration", false, nil, nil, []string{"status"}, priorityLevelStrategy{}}, ""},
 		{kind{resourceAPI, "deviceclasses", "DeviceClass", false, nil, nil, nil, generic{}}, noDRA},
 		{kind{resourceAPI, "devicetaintrules", "DeviceTaintRule", false, nil, nil, []string{"status"}, generic{}}, noDRA},
-		{kind{resourceAPI, "resourceclaims", "ResourceClaim", true, nil, nil, []string{"status"}, generic{}}, noDRA},
-		{kind{resourceAPI, "resourceclaimtemplates", "ResourceClaimTemplate", true, nil, nil, nil, generic{}}, noDRA},
+		{kind{resourceAPI, "resourceclaims", "ResourceClaim", true, nil, nil, []string{"status"}, deviceClaimStrategy{}}, noDRA},
+		{kind{resourceAPI, "resourceclaimtemplates", "ResourceClaimTemplate", true, nil, nil, nil, deviceClaimStrategy{}}, noDRA},
 		{kind{resourceAPI, "resourceslices", "ResourceSlice", false, nil, nil, nil, generic{}}, noDRA},
 		{kind{networking, "servicecidrs", "ServiceCIDR", false, nil, nil, []string{"status"}, serviceCIDRStrategy{}},
 			"skiff allocates Service IPs from --service-cidr; ServiceCIDR objects are stored but not used for allocation yet"},

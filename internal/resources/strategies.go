@@ -10,6 +10,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	storagemigrationv1 "k8s.io/api/storagemigration/v1"
 
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,7 +54,7 @@ func statusKeepsMeta(obj runtime.Object) bool {
 	switch obj.(type) {
 	case *corev1.Pod, *admissionregistrationv1.ValidatingAdmissionPolicy, *networkingv1.ServiceCIDR,
 		*storagev1.CSINode, *storagev1.VolumeAttachment, *resourcev1.ResourceClaim, *resourcev1.DeviceTaintRule,
-		*storagemigrationv1.StorageVersionMigration:
+		*storagemigrationv1.StorageVersionMigration, *flowcontrolv1.FlowSchema, *flowcontrolv1.PriorityLevelConfiguration:
 		return true
 	}
 	return false

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -33,6 +32,7 @@ import (
 	"skiff/internal/controllers/servicelb"
 	"skiff/internal/controllers/statefulset"
 	"skiff/internal/leader"
+	"skiff/internal/memtune"
 	"skiff/internal/scheduler"
 )
 
@@ -63,10 +63,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return g.Wait()
 	}
 	// Starting built the built-in images and loaded every resource: garbage
-	// that the runtime would hand back to the system only slowly, or never on
-	// an idle server that rarely collects. Return it now.
-	debug.FreeOSMemory()
-	g.Go(func() error { trimWhenSmall(ctx); return nil })
+	// that is no use once the server is ready.
+	memtune.Release()
 	var shared informers.SharedInformerFactory
 	if !cfg.DisableControllers && !cfg.DisableScheduler {
 		if shared, err = sharedInformers(ctx, srv); err != nil {

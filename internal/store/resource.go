@@ -532,3 +532,23 @@ func (r *Resource) Peek(namespace, name string) (runtime.Object, bool) {
 	obj := r.mustObject(key, c)
 	return obj, obj != nil
 }
+
+// Stats returns how many objects the cache holds and their average encoded size,
+// estimated from a few of them (map iteration starts anywhere), for priority and
+// fairness' estimate of what a list of them costs.
+func (r *Resource) Stats() (count, avgBytes int64) {
+	const sample = 32
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var n, size int64
+	for _, c := range r.objs {
+		size += int64(len(c.data))
+		if n++; n == sample {
+			break
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return int64(len(r.objs)), size / n
+}

@@ -38,6 +38,17 @@ func Start(t testing.TB) *Server {
 // StartIn runs a server with its data in dir (reuse dir to test restarts).
 func StartIn(t testing.TB, dir string) *Server {
 	t.Helper()
+	return start(t, dir, nil)
+}
+
+// StartWith runs a server that setup may change (add handlers to) before it serves.
+func StartWith(t testing.TB, setup func(*apiserver.Server)) *Server {
+	t.Helper()
+	return start(t, t.TempDir(), setup)
+}
+
+func start(t testing.TB, dir string, setup func(*apiserver.Server)) *Server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := apiserver.Start(ctx, apiserver.Config{
 		DataDir: dir, BindAddress: "127.0.0.1", HTTPSPort: 0,
@@ -46,6 +57,9 @@ func StartIn(t testing.TB, dir string) *Server {
 	if err != nil {
 		cancel()
 		t.Fatalf("start API server: %v", err)
+	}
+	if setup != nil {
+		setup(srv)
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()

@@ -9,15 +9,19 @@ package garbagecollector
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/restmapper"
@@ -49,6 +53,10 @@ type Collector struct {
 	orphanQ workqueue.TypedRateLimitingInterface[types.UID]
 	absent  *absentCache
 	factory metadatainformer.SharedInformerFactory
+	// shared are the typed informers of the process's other controllers;
+	// unhook undoes the collector's handlers on them when it stops.
+	shared informers.SharedInformerFactory
+	unhook []func()
 
 	// pause stops the workers while newly found resource types fill their caches, so
 	// no decision is made on a graph missing a kind of dependents.
@@ -81,6 +89,7 @@ func New(c *controller.Context, md metadata.Interface, opts Options) *Collector 
 		orphanQ: newQ("garbage_collector_attempt_to_orphan"),
 		absent:  newAbsentCache(10000),
 		factory: metadatainformer.NewSharedInformerFactoryWithOptions(md, 0, metadatainformer.WithTransform(controller.StripManagedFields)),
+		shared:  c.Informers,
 		watched: map[schema.GroupVersionResource]bool{},
 	}
 }
@@ -91,6 +100,13 @@ func (gc *Collector) Run(ctx context.Context) {
 	defer gc.deleteQ.ShutDown()
 	defer gc.orphanQ.ShutDown()
 	defer gc.factory.Shutdown()
+	defer func() {
+		gc.mu.Lock()
+		defer gc.mu.Unlock()
+		for _, f := range gc.unhook {
+			f()
+		}
+	}()
 	gc.resync(ctx)
 	slog.Info("controller started", "controller", "garbagecollector", "resources", len(gc.watched), "objects", gc.graph.size())
 	var wg sync.WaitGroup
@@ -154,11 +170,12 @@ func (gc *Collector) resync(ctx context.Context) {
 	}
 	var fresh []cache.InformerSynced
 	gc.mu.Lock()
+	running := gc.runningKinds()
 	for _, gvr := range gvrs {
 		if gc.watched[gvr] {
 			continue
 		}
-		if synced := gc.watch(gvr); synced != nil {
+		if synced := gc.watch(gvr, running); synced != nil {
 			gc.watched[gvr] = true
 			fresh = append(fresh, synced)
 		}
@@ -199,9 +216,48 @@ func deletableResources(disc discovery.DiscoveryInterface) ([]schema.GroupVersio
 	return out, err
 }
 
-// watch makes the metadata informer of gvr feed the graph; the result reports when
-// the graph has seen everything the informer first listed.
-func (gc *Collector) watch(gvr schema.GroupVersionResource) cache.InformerSynced {
+// runningKinds are the kinds the other controllers' typed informers already
+// watch: the shared factory's started informers (WaitForCacheSync returns them
+// by type; with a closed channel it does not wait).
+func (gc *Collector) runningKinds() map[schema.GroupVersionKind]bool {
+	closed := make(chan struct{})
+	close(closed)
+	kinds := map[schema.GroupVersionKind]bool{}
+	for typ := range gc.shared.WaitForCacheSync(closed) {
+		if typ.Kind() != reflect.Pointer {
+			continue
+		}
+		obj, ok := reflect.New(typ.Elem()).Interface().(runtime.Object)
+		if !ok {
+			continue
+		}
+		gvks, _, err := scheme.Scheme.ObjectKinds(obj)
+		if err != nil {
+			continue
+		}
+		for _, gvk := range gvks {
+			kinds[gvk] = true
+		}
+	}
+	return kinds
+}
+
+// informerFor is the informer that feeds gvr to the graph: the running typed
+// informer of its kind when another controller has one (a second watch and
+// cache of the same objects, pods above all, would cost as much again), else
+// a metadata informer of the collector's own.
+func (gc *Collector) informerFor(gvr schema.GroupVersionResource, gvk schema.GroupVersionKind, running map[schema.GroupVersionKind]bool) (inf cache.SharedIndexInformer, shared bool) {
+	if running[gvk] {
+		if inf, err := gc.shared.ForResource(gvr); err == nil {
+			return inf.Informer(), true
+		}
+	}
+	return gc.factory.ForResource(gvr).Informer(), false
+}
+
+// watch makes an informer of gvr feed the graph; the result reports when the
+// graph has seen everything the informer first listed.
+func (gc *Collector) watch(gvr schema.GroupVersionResource, running map[schema.GroupVersionKind]bool) cache.InformerSynced {
 	gvk, err := gc.mapper.KindFor(gvr)
 	if err != nil {
 		gc.mapper.Reset()
@@ -211,13 +267,14 @@ func (gc *Collector) watch(gvr schema.GroupVersionResource) cache.InformerSynced
 		}
 	}
 	apiVersion, kind := gvk.GroupVersion().String(), gvk.Kind
-	inf := gc.factory.ForResource(gvr).Informer()
+	inf, shared := gc.informerFor(gvr, gvk, running)
 	upsert := func(obj any) {
 		if m, ok := obj.(metav1.Object); ok {
 			gc.enqueue(gc.graph.upsert(observed{gvr: gvr, apiVersion: apiVersion, kind: kind, obj: m}))
 		}
 	}
-	reg, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	// No resyncs: a shared informer's period is for its own controllers.
+	reg, err := inf.AddEventHandlerWithResyncPeriod(cache.ResourceEventHandlerFuncs{
 		AddFunc:    upsert,
 		UpdateFunc: func(_, n any) { upsert(n) },
 		DeleteFunc: func(obj any) {
@@ -225,9 +282,12 @@ func (gc *Collector) watch(gvr schema.GroupVersionResource) cache.InformerSynced
 				gc.enqueue(gc.graph.remove(m.GetUID()))
 			}
 		},
-	})
+	}, 0)
 	if err != nil {
 		return nil
+	}
+	if shared {
+		gc.unhook = append(gc.unhook, func() { _ = inf.RemoveEventHandler(reg) })
 	}
 	return reg.HasSynced
 }

@@ -3,9 +3,11 @@ package garbagecollector
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -91,16 +93,7 @@ func TestGraph(t *testing.T) {
 
 func newCollector(t *testing.T, objs map[schema.GroupVersionResource][]*metav1.PartialObjectMetadata) (*Collector, *metadatafake.FakeMetadataClient) {
 	t.Helper()
-	client := fake.NewClientset()
-	client.Discovery().(*fakediscovery.FakeDiscovery).Resources = []*metav1.APIResourceList{
-		{GroupVersion: "v1", APIResources: []metav1.APIResource{{Name: "pods", Namespaced: true, Kind: "Pod", Verbs: []string{"list", "watch", "delete"}}}},
-		{GroupVersion: "apps/v1", APIResources: []metav1.APIResource{{Name: "replicasets", Namespaced: true, Kind: "ReplicaSet", Verbs: []string{"list", "watch", "delete"}}}},
-	}
-	scheme := runtime.NewScheme()
-	metav1.AddMetaToScheme(scheme)
-	md := metadatafake.NewSimpleMetadataClient(scheme)
-	c := &controller.Context{Client: client, Informers: informers.NewSharedInformerFactory(client, 0),
-		Recorder: func(string) record.EventRecorder { return record.NewFakeRecorder(10) }}
+	c, md := fakeClients()
 	gc := New(c, md, Options{})
 	for gvr, list := range objs {
 		for _, o := range list {
@@ -112,6 +105,20 @@ func newCollector(t *testing.T, objs map[schema.GroupVersionResource][]*metav1.P
 	}
 	md.ClearActions()
 	return gc, md
+}
+
+// fakeClients serve pods and replicasets, from objs.
+func fakeClients(objs ...runtime.Object) (*controller.Context, *metadatafake.FakeMetadataClient) {
+	client := fake.NewClientset(objs...)
+	client.Discovery().(*fakediscovery.FakeDiscovery).Resources = []*metav1.APIResourceList{
+		{GroupVersion: "v1", APIResources: []metav1.APIResource{{Name: "pods", Namespaced: true, Kind: "Pod", Verbs: []string{"list", "watch", "delete"}}}},
+		{GroupVersion: "apps/v1", APIResources: []metav1.APIResource{{Name: "replicasets", Namespaced: true, Kind: "ReplicaSet", Verbs: []string{"list", "watch", "delete"}}}},
+	}
+	scheme := runtime.NewScheme()
+	metav1.AddMetaToScheme(scheme)
+	md := metadatafake.NewSimpleMetadataClient(scheme)
+	return &controller.Context{Client: client, Informers: informers.NewSharedInformerFactory(client, 0),
+		Recorder: func(string) record.EventRecorder { return record.NewFakeRecorder(10) }}, md
 }
 
 func verbs(md *metadatafake.FakeMetadataClient) []string {
@@ -191,5 +198,35 @@ func TestOrphanStripsReferencesThenFinalizer(t *testing.T) {
 	i := slices.IndexFunc(md.Actions(), func(a k8stesting.Action) bool { return a.GetVerb() == "patch" })
 	if p := string(md.Actions()[i].(k8stesting.PatchActionImpl).Patch); p != `{"metadata":{"ownerReferences":[],"resourceVersion":"5"}}` {
 		t.Errorf("dependent patch %s", p)
+	}
+}
+
+// A kind that another controller's typed informer already watches reaches the
+// graph from that informer; other kinds get metadata informers of their own.
+func TestSharesRunningTypedInformers(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "pod",
+		OwnerReferences: []metav1.OwnerReference{owned("ReplicaSet", "gone", "gone-uid", true)}}}
+	c, md := fakeClients(pod)
+	c.Informers.Core().V1().Pods().Informer() // another controller's
+	c.Informers.Start(ctx.Done())
+	gc := New(c, md, Options{})
+	gc.resync(ctx)
+	if n, ok := gc.graph.get("pod"); !ok || n.ref.Kind != "Pod" || n.gvr != podGVR {
+		t.Fatalf("pod in the graph: %+v, %v", n, ok)
+	}
+	if owner, ok := gc.graph.get("gone-uid"); !ok || !owner.virtual {
+		t.Errorf("the pod's owner in the graph: %+v, %v; want a virtual node to check", owner, ok)
+	}
+	var resources []string
+	for _, a := range md.Actions() {
+		resources = append(resources, a.GetVerb()+" "+a.GetResource().Resource)
+	}
+	if slices.ContainsFunc(resources, func(r string) bool { return strings.HasSuffix(r, " pods") }) {
+		t.Errorf("pods were read through metadata too: %v", resources)
+	}
+	if !slices.ContainsFunc(resources, func(r string) bool { return strings.HasSuffix(r, " replicasets") }) {
+		t.Errorf("replicasets were not watched through metadata: %v", resources)
 	}
 }

@@ -17,12 +17,16 @@ import (
 	"skiff/test/e2e/framework"
 )
 
-// BenchmarkIdleRSS: the resident memory (VmRSS) of `skiff server --disable-agent`
-// once it has been idle for a minute (SKIFF_IDLE_SECONDS changes that), and its
-// live Go heap then (after a GC, from the pprof endpoint), and the CPU it used
-// meanwhile (ms per second, in 10 ms clock ticks). Each iteration starts a
-// fresh server; -count gives several samples. SKIFF_HEAP_PROFILE=file keeps the
-// last idle server's heap profile for `go tool pprof`.
+// BenchmarkIdleRSS: the resident memory of `skiff server --disable-agent` once
+// it is idle: sampled every second over the second half of a minute's idling
+// (SKIFF_IDLE_SECONDS changes that), which spans a whole 30 s trim cycle, as the
+// mean and the largest sample; the mean's anonymous part (what the server
+// allocated), file-backed part (the binary's pages, clean and shared with the
+// page cache) and PSS; its live Go heap then (after a GC, from the pprof
+// endpoint), and the CPU it used meanwhile (ms per second, in 10 ms clock
+// ticks). Each iteration starts a fresh server; -count gives several samples.
+// SKIFF_HEAP_PROFILE=file keeps the last idle server's heap profile for `go
+// tool pprof`.
 //
 //	go test -run '^$' -bench IdleRSS -benchtime 1x -count 3 ./test/bench/apiserver
 func BenchmarkIdleRSS(b *testing.B) {
@@ -34,15 +38,11 @@ func BenchmarkIdleRSS(b *testing.B) {
 			b.Fatal(err)
 		}
 		ready, cpu := rssMB(b, cl), procCPU(b, cl.PID())
-		time.Sleep(idle)
+		mem := idleMemory(b, idle, cl.PID())[0]
 		// The CPU an idle server spends (leases, resyncs, trimming its heap).
 		b.ReportMetric(float64((procCPU(b, cl.PID())-cpu).Milliseconds())/idle.Seconds(), "idle-cpu-ms/s")
 		b.ReportMetric(ready, "ready-rss-MB")
-		b.ReportMetric(rssMB(b, cl), "idle-rss-MB")
-		// The binary's own pages (file-backed) apart from the memory the
-		// server allocated (anonymous).
-		b.ReportMetric(procStatusMB(b, cl.PID(), "RssFile"), "idle-rss-file-MB")
-		b.ReportMetric(procStatusMB(b, cl.PID(), "RssAnon"), "idle-rss-anon-MB")
+		mem.report(b, "idle-")
 		stats := get(b, "http://"+pprofAddr+"/debug/pprof/heap?debug=1&gc=1")
 		b.ReportMetric(memStat(b, stats, "HeapInuse")/(1<<20), "idle-heap-inuse-MB")
 		b.ReportMetric(memStat(b, stats, "HeapAlloc")/(1<<20), "idle-heap-live-MB")
@@ -97,8 +97,7 @@ func memStat(b *testing.B, profile []byte, name string) float64 {
 
 // BenchmarkIdleNodeRSS: the same with the server's own node (kubelet, proxy, DNS,
 // CNI and the containerd it starts), idle for a minute once the node is Ready:
-// the server's and containerd's resident memory apart, each as anonymous
-// (allocated) and file-backed (the binary's pages). It needs root, containerd,
+// the server's and containerd's memory apart, sampled as BenchmarkIdleRSS does. It needs root, containerd,
 // runc, nft and the CNI plugins, and must hold the machine-wide e2e lock:
 //
 //	make build
@@ -139,7 +138,6 @@ func idleNode(b *testing.B, idle time.Duration) {
 	if err := cl.WaitNodeReady("bench-idle"); err != nil {
 		b.Fatal(err)
 	}
-	time.Sleep(idle)
 	pidFile, err := os.ReadFile(filepath.Join(cl.Dir, "agent", "containerd", "containerd.pid"))
 	if err != nil {
 		b.Fatal(err)
@@ -148,14 +146,11 @@ func idleNode(b *testing.B, idle time.Duration) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	skiff, ctrd := procStatusMB(b, cl.PID(), "VmRSS"), procStatusMB(b, containerd, "VmRSS")
-	b.ReportMetric(skiff, "skiff-rss-MB")
-	b.ReportMetric(procStatusMB(b, cl.PID(), "RssAnon"), "skiff-rss-anon-MB")
-	b.ReportMetric(procStatusMB(b, cl.PID(), "RssFile"), "skiff-rss-file-MB")
-	b.ReportMetric(ctrd, "containerd-rss-MB")
-	b.ReportMetric(procStatusMB(b, containerd, "RssAnon"), "containerd-rss-anon-MB")
-	b.ReportMetric(procStatusMB(b, containerd, "RssFile"), "containerd-rss-file-MB")
-	b.ReportMetric(skiff+ctrd, "node-rss-MB")
+	mem := idleMemory(b, idle, cl.PID(), containerd)
+	mem[0].report(b, "skiff-")
+	mem[1].report(b, "containerd-")
+	b.ReportMetric(mem[0].rss+mem[1].rss, "node-rss-MB")
+	b.ReportMetric(mem[0].pss+mem[1].pss, "node-pss-MB")
 	stats := get(b, "http://"+pprofAddr+"/debug/pprof/heap?debug=1&gc=1")
 	b.ReportMetric(memStat(b, stats, "HeapAlloc")/(1<<20), "skiff-heap-live-MB")
 }
@@ -165,4 +160,64 @@ func idleTime() time.Duration {
 		return time.Duration(s) * time.Second
 	}
 	return time.Minute
+}
+
+// memory is a process's resident memory in MB: the mean of samples from
+// /proc/PID/smaps_rollup, and the largest RSS sample.
+type memory struct{ rss, maxRSS, anon, pss float64 }
+
+// report reports m as prefix+"rss-MB" and so on.
+func (m memory) report(b *testing.B, prefix string) {
+	b.ReportMetric(m.rss, prefix+"rss-MB")
+	b.ReportMetric(m.maxRSS, prefix+"rss-max-MB")
+	// What the process allocated, apart from the binary's clean pages.
+	b.ReportMetric(m.anon, prefix+"rss-anon-MB")
+	b.ReportMetric(m.rss-m.anon, prefix+"rss-file-MB")
+	// Shared pages divided among the processes that map them.
+	b.ReportMetric(m.pss, prefix+"pss-MB")
+}
+
+// idleMemory waits for d and samples each process's memory once a second over
+// its second half: a single sample would fall anywhere in the server's 30 s
+// trim cycle.
+func idleMemory(b *testing.B, d time.Duration, pids ...int) []memory {
+	time.Sleep(d / 2)
+	sum := make([]memory, len(pids))
+	n := 0
+	for end := time.Now().Add(d / 2); time.Now().Before(end); time.Sleep(time.Second) {
+		for i, pid := range pids {
+			s := smapsRollup(b, pid)
+			sum[i].rss += s["Rss"]
+			sum[i].anon += s["Anonymous"]
+			sum[i].pss += s["Pss"]
+			sum[i].maxRSS = max(sum[i].maxRSS, s["Rss"])
+		}
+		n++
+	}
+	for i := range sum {
+		sum[i].rss /= float64(n)
+		sum[i].anon /= float64(n)
+		sum[i].pss /= float64(n)
+	}
+	return sum
+}
+
+// smapsRollup reads the kB fields of /proc/PID/smaps_rollup, in MB.
+func smapsRollup(b *testing.B, pid int) map[string]float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 3 && f[2] == "kB" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			out[strings.TrimSuffix(f[0], ":")] = kb / 1024
+		}
+	}
+	if _, ok := out["Rss"]; !ok {
+		b.Fatalf("no Rss in /proc/%d/smaps_rollup", pid)
+	}
+	return out
 }

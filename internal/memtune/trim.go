@@ -1,8 +1,7 @@
-package server
+package memtune
 
 import (
 	"context"
-	"runtime/debug"
 	"runtime/metrics"
 	"time"
 )
@@ -33,7 +32,7 @@ func trimWhenSmall(ctx context.Context) {
 		}
 		metrics.Read(live)
 		if small(live[0].Value.Uint64()) {
-			debug.FreeOSMemory()
+			Release()
 		}
 	}
 }
