@@ -89,7 +89,8 @@ var zeroObjects = map[schema.GroupKind]func() runtime.Object{
 	{Group: rbacGroup, Kind: "RoleBinding"}:        func() runtime.Object { return &rbacv1.RoleBinding{} },
 	{Group: rbacGroup, Kind: "ClusterRoleBinding"}: func() runtime.Object { return &rbacv1.ClusterRoleBinding{} },
 
-	{Group: "storage.k8s.io", Kind: "StorageClass"}: func() runtime.Object { return &storagev1.StorageClass{} },
+	{Group: "storage.k8s.io", Kind: "StorageClass"}:          func() runtime.Object { return &storagev1.StorageClass{} },
+	{Group: "storage.k8s.io", Kind: "VolumeAttributesClass"}: func() runtime.Object { return &storagev1.VolumeAttributesClass{} },
 	{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}: func() runtime.Object {
 		return &apiextensionsv1.CustomResourceDefinition{}
 	},

@@ -36,8 +36,9 @@ func inertKinds() []*Info {
 		{kind{storage, "csinodes", "CSINode", false, nil, nil, nil, generic{}}, ""},
 		{kind{storage, "csistoragecapacities", "CSIStorageCapacity", true, nil, nil, nil, generic{}}, ""},
 		{kind{storage, "volumeattachments", "VolumeAttachment", false, nil, nil, []string{"status"}, generic{}}, ""},
-		{kind{storage, "volumeattributesclasses", "VolumeAttributesClass", false, []string{"vac"}, nil, nil, generic{}},
-			"skiff stores VolumeAttributesClasses, but nothing modifies volumes by them"},
+		// VolumeAttributesClasses act: the CSI provisioner passes them to CreateVolume,
+		// the agent's modifier to ControllerModifyVolume (internal/csi/modify.go).
+		{kind{storage, "volumeattributesclasses", "VolumeAttributesClass", false, []string{"vac"}, nil, nil, vacStrategy{}}, ""},
 		// StorageVersionMigrations act (internal/apiserver/migration.go).
 		{kind{storageMigration, "storageversionmigrations", "StorageVersionMigration", false, nil, nil, []string{"status"}, generic{}}, ""},
 	}
