@@ -32,6 +32,7 @@ import (
 	"skiff/internal/controllers/podgc"
 	"skiff/internal/controllers/resourcequota"
 	"skiff/internal/controllers/serviceaccount"
+	"skiff/internal/controllers/servicecidr"
 	"skiff/internal/controllers/verticalpodautoscaler"
 )
 
@@ -106,6 +107,7 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 		"clusterrole-aggregation": func(c *controller.Context) Runner {
 			return clusterroleaggregation.New(c)
 		},
+		"servicecidr": func(c *controller.Context) Runner { return servicecidr.New(c) },
 	}, nil
 }
 
