@@ -27,20 +27,19 @@ func inertKinds() []*Info {
 		{kind{resourceAPI, "resourceclaimtemplates", "ResourceClaimTemplate", true, nil, nil, nil, generic{}}, noDRA},
 		{kind{resourceAPI, "resourceslices", "ResourceSlice", false, nil, nil, nil, generic{}}, noDRA},
 		// CSIDriver, CSINode and VolumeAttachment act (internal/csi, the attach/detach
-		// controller), as do ServiceCIDR and IPAddress (Service cluster IPs, the
-		// servicecidr controller): served here without a warning, with the kinds
-		// that do not.
+		// controller), CSIStorageCapacity too (the scheduler's volume binding), and
+		// ServiceCIDR and IPAddress (Service cluster IPs, the servicecidr controller):
+		// served here without a warning, with the kinds that do not.
 		{kind{networking, "servicecidrs", "ServiceCIDR", false, nil, nil, []string{"status"}, serviceCIDRStrategy{}}, ""},
 		{kind{networking, "ipaddresses", "IPAddress", false, []string{"ip"}, nil, nil, ipAddressStrategy{}}, ""},
 		{kind{storage, "csidrivers", "CSIDriver", false, nil, nil, nil, generic{}}, ""},
 		{kind{storage, "csinodes", "CSINode", false, nil, nil, nil, generic{}}, ""},
-		{kind{storage, "csistoragecapacities", "CSIStorageCapacity", true, nil, nil, nil, generic{}},
-			"skiff stores CSIStorageCapacity objects, but the scheduler does not consult them"},
+		{kind{storage, "csistoragecapacities", "CSIStorageCapacity", true, nil, nil, nil, generic{}}, ""},
 		{kind{storage, "volumeattachments", "VolumeAttachment", false, nil, nil, []string{"status"}, generic{}}, ""},
 		{kind{storage, "volumeattributesclasses", "VolumeAttributesClass", false, []string{"vac"}, nil, nil, generic{}},
 			"skiff stores VolumeAttributesClasses, but nothing modifies volumes by them"},
-		{kind{storageMigration, "storageversionmigrations", "StorageVersionMigration", false, nil, nil, []string{"status"}, generic{}},
-			"skiff stores every object in one version; StorageVersionMigrations are stored but nothing migrates"},
+		// StorageVersionMigrations act (internal/apiserver/migration.go).
+		{kind{storageMigration, "storageversionmigrations", "StorageVersionMigration", false, nil, nil, []string{"status"}, generic{}}, ""},
 	}
 	out := make([]*Info, 0, len(rows))
 	for _, r := range rows {
