@@ -23,8 +23,8 @@ func inertKinds() []*Info {
 			"skiff stores PriorityLevelConfigurations but does not yet apply priority and fairness to requests"},
 		{kind{resourceAPI, "deviceclasses", "DeviceClass", false, nil, nil, nil, generic{}}, noDRA},
 		{kind{resourceAPI, "devicetaintrules", "DeviceTaintRule", false, nil, nil, []string{"status"}, generic{}}, noDRA},
-		{kind{resourceAPI, "resourceclaims", "ResourceClaim", true, nil, nil, []string{"status"}, generic{}}, noDRA},
-		{kind{resourceAPI, "resourceclaimtemplates", "ResourceClaimTemplate", true, nil, nil, nil, generic{}}, noDRA},
+		{kind{resourceAPI, "resourceclaims", "ResourceClaim", true, nil, nil, []string{"status"}, deviceClaimStrategy{}}, noDRA},
+		{kind{resourceAPI, "resourceclaimtemplates", "ResourceClaimTemplate", true, nil, nil, nil, deviceClaimStrategy{}}, noDRA},
 		{kind{resourceAPI, "resourceslices", "ResourceSlice", false, nil, nil, nil, generic{}}, noDRA},
 		// CSIDriver, CSINode and VolumeAttachment act (internal/csi, the attach/detach
 		// controller), CSIStorageCapacity too (the scheduler's volume binding), and
