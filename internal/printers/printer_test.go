@@ -83,6 +83,8 @@ var zeroObjects = map[schema.GroupKind]func() runtime.Object{
 	{Group: "networking.k8s.io", Kind: "Ingress"}:       func() runtime.Object { return &networkingv1.Ingress{} },
 	{Group: "networking.k8s.io", Kind: "IngressClass"}:  func() runtime.Object { return &networkingv1.IngressClass{} },
 	{Group: "networking.k8s.io", Kind: "NetworkPolicy"}: func() runtime.Object { return &networkingv1.NetworkPolicy{} },
+	{Group: "networking.k8s.io", Kind: "ServiceCIDR"}:   func() runtime.Object { return &networkingv1.ServiceCIDR{} },
+	{Group: "networking.k8s.io", Kind: "IPAddress"}:     func() runtime.Object { return &networkingv1.IPAddress{} },
 
 	{Group: rbacGroup, Kind: "Role"}:               func() runtime.Object { return &rbacv1.Role{} },
 	{Group: rbacGroup, Kind: "ClusterRole"}:        func() runtime.Object { return &rbacv1.ClusterRole{} },

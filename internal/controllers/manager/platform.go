@@ -32,6 +32,7 @@ import (
 	"skiff/internal/controllers/podgc"
 	"skiff/internal/controllers/resourcequota"
 	"skiff/internal/controllers/serviceaccount"
+	"skiff/internal/controllers/servicecidr"
 	"skiff/internal/controllers/vacprotection"
 	"skiff/internal/controllers/verticalpodautoscaler"
 )
@@ -53,8 +54,7 @@ type PlatformOptions struct {
 // garbagecollector, namespace, endpoints, endpointslice, endpointslicemirroring,
 // serviceaccount, podgc, nodelifecycle, disruption, persistentvolume-binder,
 // ephemeral-volume, vac-protection, attachdetach, horizontalpodautoscaling, verticalpodautoscaling,
-// clusterautoscaler, resourcequota and
-// clusterrole-aggregation. The garbage collector and the namespace controller reach
+// clusterautoscaler, resourcequota, clusterrole-aggregation and servicecidr. The garbage collector and the namespace controller reach
 // objects of every kind through a metadata client built from cfg; the autoscaler
 // reaches scale subresources and metrics.k8s.io; the quota controller counts resources
 // without a typed informer through the metadata client.
@@ -108,6 +108,7 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 		"clusterrole-aggregation": func(c *controller.Context) Runner {
 			return clusterroleaggregation.New(c)
 		},
+		"servicecidr": func(c *controller.Context) Runner { return servicecidr.New(c) },
 	}, nil
 }
 
