@@ -115,29 +115,43 @@ func explainUnscheduled(ctx context.Context, w io.Writer, client kubernetes.Inte
 
 // storageOf lists what the volume filter needs to judge a pod's claims.
 func storageOf(ctx context.Context, client kubernetes.Interface) (scheduler.Storage, error) {
+	core, storage, all := client.CoreV1(), client.StorageV1(), metav1.ListOptions{}
 	var st scheduler.Storage
-	claims, err := client.CoreV1().PersistentVolumeClaims("").List(ctx, metav1.ListOptions{})
+	claims, err := core.PersistentVolumeClaims("").List(ctx, all)
 	if err != nil {
 		return st, err
 	}
-	volumes, err := client.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
+	volumes, err := core.PersistentVolumes().List(ctx, all)
 	if err != nil {
 		return st, err
 	}
-	classes, err := client.StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
+	classes, err := storage.StorageClasses().List(ctx, all)
 	if err != nil {
 		return st, err
 	}
-	for i := range claims.Items {
-		st.Claims = append(st.Claims, &claims.Items[i])
+	csiNodes, err := storage.CSINodes().List(ctx, all)
+	if err != nil {
+		return st, err
 	}
-	for i := range volumes.Items {
-		st.Volumes = append(st.Volumes, &volumes.Items[i])
+	drivers, err := storage.CSIDrivers().List(ctx, all)
+	if err != nil {
+		return st, err
 	}
-	for i := range classes.Items {
-		st.Classes = append(st.Classes, &classes.Items[i])
+	capacities, err := storage.CSIStorageCapacities("").List(ctx, all)
+	if err != nil {
+		return st, err
 	}
-	return st, nil
+	return scheduler.Storage{Claims: pointers(claims.Items), Volumes: pointers(volumes.Items),
+		Classes: pointers(classes.Items), CSINodes: pointers(csiNodes.Items),
+		Drivers: pointers(drivers.Items), Capacities: pointers(capacities.Items)}, nil
+}
+
+func pointers[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
 }
 
 // explainContainers says, for a pod on a node, what each container is doing. When

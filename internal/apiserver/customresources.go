@@ -42,6 +42,18 @@ func (c *customEndpoints) get(gvr schema.GroupVersionResource) *endpoint {
 	return c.byGVR[gvr]
 }
 
+// storageEndpoint is the endpoint of a custom resource's storage version.
+func (c *customEndpoints) storageEndpoint(gr schema.GroupResource) *endpoint {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for gvr, ep := range c.byGVR {
+		if gvr.GroupResource() == gr && gvr.Version == ep.Storage.Version {
+			return ep
+		}
+	}
+	return nil
+}
+
 // infos lists the custom resources in a stable order (by CRD name, then as the
 // CRD lists its versions).
 func (c *customEndpoints) infos() []*resources.Info {

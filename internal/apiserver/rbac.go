@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"skiff/internal/store"
@@ -47,15 +48,27 @@ func typed[T runtime.Object](objs []runtime.Object) []T {
 // serviceAccountExists backs token authentication: deleting a service account, or the
 // pod a token is bound to, revokes its tokens.
 func (a *API) serviceAccountExists(ctx context.Context, ns, sa, saUID, pod, podUID string) bool {
-	obj, ok := a.endpoints[corev1.SchemeGroupVersion.WithResource("serviceaccounts")].store.Peek(ns, sa)
-	if !ok || (saUID != "" && string(obj.(*corev1.ServiceAccount).UID) != saUID) {
+	if !a.existsWithUID(ctx, "serviceaccounts", ns, sa, saUID) {
 		return false
 	}
-	if pod == "" {
+	return pod == "" || a.existsWithUID(ctx, "pods", ns, pod, podUID)
+}
+
+// existsWithUID says whether the object is there with that UID (any UID when uid is
+// ""). The cache answers almost always; when it does not know the object or knows
+// another UID, etcd decides, since a token is often used right after its service
+// account or pod was created, before this server's cache has seen it.
+func (a *API) existsWithUID(ctx context.Context, resource, ns, name, uid string) bool {
+	st := a.endpoints[corev1.SchemeGroupVersion.WithResource(resource)].store
+	matches := func(obj runtime.Object) bool {
+		m, err := meta.Accessor(obj)
+		return err == nil && (uid == "" || string(m.GetUID()) == uid)
+	}
+	if obj, ok := st.Peek(ns, name); ok && matches(obj) {
 		return true
 	}
-	p, ok := a.endpoints[corev1.SchemeGroupVersion.WithResource("pods")].store.Peek(ns, pod)
-	return ok && (podUID == "" || string(p.(*corev1.Pod).UID) == podUID)
+	obj, err := st.Get(ctx, ns, name)
+	return err == nil && matches(obj)
 }
 
 // kubeSystemSecret reads a Secret of kube-system from the cache (bootstrap tokens).

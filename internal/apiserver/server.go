@@ -346,6 +346,7 @@ func (s *Server) Run(ctx context.Context) error {
 		slog.Warn("the API server listens on loopback only; pods cannot reach it through the kubernetes Service (use --bind-address 0.0.0.0)")
 	}
 	go s.API.runCRDs(ctx)
+	go s.API.runMigrations(ctx)
 	s.API.ready.Store(true)
 	close(s.ready)
 	slog.Info("API server ready", "address", "https://"+s.Addr, "kubeconfig", s.Kubeconfig())

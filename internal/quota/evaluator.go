@@ -1,7 +1,8 @@
 // Package quota measures what objects consume against ResourceQuotas. It supplies the
 // k8s.io/apiserver quota evaluators that Kubernetes keeps in-tree (pods, services,
-// persistent volume claims) and object counters for everything else, so that the
-// library's quota admission and skiff's quota controller count the same way.
+// persistent volume claims, resource claims) and object counters for everything
+// else, so that the library's quota admission and skiff's quota controller count
+// the same way.
 package quota
 
 import (
@@ -34,10 +35,9 @@ type evaluator struct {
 	scope func(corev1.ScopedResourceSelectorRequirement, runtime.Object) (bool, error)
 	// constraints refuses an object that cannot be measured against required names.
 	constraints func([]corev1.ResourceName, runtime.Object) error
-	// updates: whether an update can change usage (a service's type, a claim's size).
-	updates bool
-	// resizes: whether a write through the resize subresource can (a pod's resources).
-	resizes bool
+	// updates tells whether an update through subresource ("" for the object itself)
+	// changes what the object is charged; nil: only creates are charged.
+	updates func(subresource string, old, cur runtime.Object) bool
 }
 
 var _ quota.Evaluator = (*evaluator)(nil)
@@ -52,14 +52,17 @@ func (e *evaluator) Constraints(required []corev1.ResourceName, obj runtime.Obje
 func (e *evaluator) GroupResource() schema.GroupResource { return e.gr }
 
 func (e *evaluator) Handles(a admission.Attributes) bool {
-	switch a.GetSubresource() {
-	case "":
-		return a.GetOperation() == admission.Create || (e.updates && a.GetOperation() == admission.Update)
-	case "resize":
-		return e.resizes && a.GetOperation() == admission.Update
+	switch a.GetOperation() {
+	case admission.Create:
+		return a.GetSubresource() == ""
+	case admission.Update:
+		return e.updates != nil && e.updates(a.GetSubresource(), a.GetOldObject(), a.GetObject())
 	}
 	return false
 }
+
+// mainUpdates charges every update of the object itself, never one of a subresource.
+func mainUpdates(sub string, _, _ runtime.Object) bool { return sub == "" }
 
 func (e *evaluator) Matches(q *corev1.ResourceQuota, obj runtime.Object) (bool, error) {
 	return generic.Matches(q, obj, e.MatchingResources, e.scopeFunc())
@@ -113,10 +116,10 @@ func (e *evaluator) UsageStats(o quota.UsageStatsOptions) (quota.UsageStats, err
 }
 
 // NewRegistry returns the evaluators for the kinds with their own quota resources
-// (pods, services, claims) and the legacy counted kinds. Counters for other resources
-// (count/<resource>.<group>) join with AddCounters.
+// (pods, services, volume claims, device claims) and the legacy counted kinds.
+// Counters for other resources (count/<resource>.<group>) join with AddCounters.
 func NewRegistry(list Lister) quota.Registry {
-	r := generic.NewRegistry([]quota.Evaluator{podEvaluator(list), serviceEvaluator(list), claimEvaluator(list)})
+	r := generic.NewRegistry([]quota.Evaluator{podEvaluator(list), serviceEvaluator(list), claimEvaluator(list), deviceClaimEvaluator(list)})
 	for _, res := range []string{"configmaps", "secrets", "replicationcontrollers", "resourcequotas"} {
 		gr := corev1.Resource(res)
 		r.Add(generic.NewObjectCountEvaluator(gr, listIn(list, gr), corev1.ResourceName(res)))

@@ -137,16 +137,17 @@ func TestPodUsageDuringInPlaceResize(t *testing.T) {
 			t.Errorf("%s: got %v (%v), want requests.cpu and limits.cpu %s", tt.name, got, err, tt.want)
 		}
 	}
-	if !PodUsageChanged(resizedTo("200m", "500m"), resizedTo("200m", "200m")) {
+	if !PodChargeChanged(resizedTo("200m", "500m"), resizedTo("200m", "200m")) {
 		t.Error("an applied resize down does not count as a change of usage")
 	}
-	if PodUsageChanged(resizedTo("500m", ""), resizedTo("500m", "500m")) {
+	if PodChargeChanged(resizedTo("500m", ""), resizedTo("500m", "500m")) {
 		t.Error("the kubelet allocating what the spec asks counts as a change of usage")
 	}
 }
 
-// Pods are charged on creation and on resizes; other updates and subresources of
-// pods, and resizes of anything else, are not quota's business.
+// Pods are charged on creation and on resizes; other updates (but a deadline set,
+// TestHandlesScopeChanges) and subresources of pods, and resizes of anything else,
+// are not quota's business.
 func TestHandlesResizes(t *testing.T) {
 	attrs := func(op admission.Operation, sub string) admission.Attributes {
 		return admission.NewAttributesRecord(&corev1.Pod{}, &corev1.Pod{}, corev1.SchemeGroupVersion.WithKind("Pod"), "ns", "p",

@@ -41,8 +41,26 @@ func podEvaluator(list Lister) *evaluator {
 		usage:       podUsage,
 		scope:       podMatchesScope,
 		constraints: podConstraints,
-		resizes:     true, // an in-place resize up takes more, charged when it is asked for
+		updates:     podUpdates,
 	}
+}
+
+// podUpdates charges an in-place resize (a resize up takes more, charged when it is
+// asked for) and an update that gives a pod an active deadline, which moves it under
+// Terminating quotas. Kubernetes leaves the latter to its quota controller, which
+// leaves a window in which a Terminating quota admits pods beyond its limit; charging
+// it here closes the window, and the controller gives back what NotTerminating quotas
+// no longer hold.
+func podUpdates(sub string, old, cur runtime.Object) bool {
+	switch sub {
+	case "resize":
+		return true
+	case "":
+		o, ok1 := old.(*corev1.Pod)
+		n, ok2 := cur.(*corev1.Pod)
+		return ok1 && ok2 && terminating(o) != terminating(n)
+	}
+	return false
 }
 
 // extendedPodName matches hugepages and extended resources, which quota names by request.
@@ -72,12 +90,13 @@ func podUsage(obj runtime.Object) (corev1.ResourceList, error) {
 	return quota.Add(out, computeUsage(requests, limits)), nil
 }
 
-// PodUsageChanged reports a pod update that changes what the pod is charged (an
-// applied in-place resize, say), for the quota controller to recount.
-func PodUsageChanged(old, cur *corev1.Pod) bool {
+// PodChargeChanged reports a pod update that changes what the pod is charged (an
+// applied in-place resize, say) or which quotas it falls under (an active deadline
+// set), for the quota controller to recount.
+func PodChargeChanged(old, cur *corev1.Pod) bool {
 	a, errA := podUsage(old)
 	b, errB := podUsage(cur)
-	return errA != nil || errB != nil || !quota.Equals(a, b)
+	return errA != nil || errB != nil || !quota.Equals(a, b) || terminating(old) != terminating(cur)
 }
 
 // Live reports whether a pod still holds its resources: not finished, and not past
@@ -148,49 +167,31 @@ func podConstraints(required []corev1.ResourceName, obj runtime.Object) error {
 }
 
 // podMatchesScope implements the pod scopes: Terminating (an active deadline),
-// BestEffort (QoS class), PriorityClass (by name) and CrossNamespacePodAffinity.
+// BestEffort (QoS class), CrossNamespacePodAffinity, whose selectors validation
+// allows only with Exists, and PriorityClass, selected by name.
 func podMatchesScope(sel corev1.ScopedResourceSelectorRequirement, obj runtime.Object) (bool, error) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
 		return false, fmt.Errorf("expected a Pod, got %T", obj)
 	}
-	var in bool
 	switch sel.ScopeName {
 	case corev1.ResourceQuotaScopeTerminating:
-		in = terminating(pod)
+		return terminating(pod), nil
 	case corev1.ResourceQuotaScopeNotTerminating:
-		in = !terminating(pod)
+		return !terminating(pod), nil
 	case corev1.ResourceQuotaScopeBestEffort:
-		in = resources.QOSClass(pod) == corev1.PodQOSBestEffort
+		return resources.QOSClass(pod) == corev1.PodQOSBestEffort, nil
 	case corev1.ResourceQuotaScopeNotBestEffort:
-		in = resources.QOSClass(pod) != corev1.PodQOSBestEffort
+		return resources.QOSClass(pod) != corev1.PodQOSBestEffort, nil
 	case corev1.ResourceQuotaScopeCrossNamespacePodAffinity:
-		in = crossNamespaceAffinity(pod)
+		return crossNamespaceAffinity(pod), nil
 	case corev1.ResourceQuotaScopePriorityClass:
-		return matchValue(sel, pod.Spec.PriorityClassName)
-	default:
-		return false, nil
+		if pod.Spec.PriorityClassName == "" {
+			return namedScopeMatches(sel)
+		}
+		return namedScopeMatches(sel, pod.Spec.PriorityClassName)
 	}
-	if sel.Operator == corev1.ScopeSelectorOpDoesNotExist {
-		return !in, nil
-	}
-	return in, nil
-}
-
-// matchValue applies a scope selector's operator to a value, as a label selector on
-// a label that every pod has.
-func matchValue(sel corev1.ScopedResourceSelectorRequirement, v string) (bool, error) {
-	switch sel.Operator {
-	case corev1.ScopeSelectorOpIn:
-		return slices.Contains(sel.Values, v), nil
-	case corev1.ScopeSelectorOpNotIn:
-		return !slices.Contains(sel.Values, v), nil
-	case corev1.ScopeSelectorOpExists:
-		return true, nil
-	case corev1.ScopeSelectorOpDoesNotExist:
-		return false, nil
-	}
-	return false, fmt.Errorf("unsupported scope selector operator %q", sel.Operator)
+	return false, nil
 }
 
 func terminating(pod *corev1.Pod) bool {

@@ -23,24 +23,24 @@ func inertKinds() []*Info {
 			"skiff stores PriorityLevelConfigurations but does not yet apply priority and fairness to requests"},
 		{kind{resourceAPI, "deviceclasses", "DeviceClass", false, nil, nil, nil, generic{}}, noDRA},
 		{kind{resourceAPI, "devicetaintrules", "DeviceTaintRule", false, nil, nil, []string{"status"}, generic{}}, noDRA},
-		{kind{resourceAPI, "resourceclaims", "ResourceClaim", true, nil, nil, []string{"status"}, generic{}}, noDRA},
-		{kind{resourceAPI, "resourceclaimtemplates", "ResourceClaimTemplate", true, nil, nil, nil, generic{}}, noDRA},
+		{kind{resourceAPI, "resourceclaims", "ResourceClaim", true, nil, nil, []string{"status"}, deviceClaimStrategy{}}, noDRA},
+		{kind{resourceAPI, "resourceclaimtemplates", "ResourceClaimTemplate", true, nil, nil, nil, deviceClaimStrategy{}}, noDRA},
 		{kind{resourceAPI, "resourceslices", "ResourceSlice", false, nil, nil, nil, generic{}}, noDRA},
 		{kind{networking, "servicecidrs", "ServiceCIDR", false, nil, nil, []string{"status"}, serviceCIDRStrategy{}},
 			"skiff allocates Service IPs from --service-cidr; ServiceCIDR objects are stored but not used for allocation yet"},
 		{kind{networking, "ipaddresses", "IPAddress", false, []string{"ip"}, nil, nil, ipAddressStrategy{}},
 			"skiff allocates Service IPs from --service-cidr; IPAddress objects are stored but not used for allocation yet"},
 		// CSIDriver, CSINode and VolumeAttachment act (internal/csi, the attach/detach
-		// controller): served here without a warning, with the kinds that do not.
+		// controller), CSIStorageCapacity too (the scheduler's volume binding): served
+		// here without a warning, with the kinds that do not.
 		{kind{storage, "csidrivers", "CSIDriver", false, nil, nil, nil, generic{}}, ""},
 		{kind{storage, "csinodes", "CSINode", false, nil, nil, nil, generic{}}, ""},
-		{kind{storage, "csistoragecapacities", "CSIStorageCapacity", true, nil, nil, nil, generic{}},
-			"skiff stores CSIStorageCapacity objects, but the scheduler does not consult them"},
+		{kind{storage, "csistoragecapacities", "CSIStorageCapacity", true, nil, nil, nil, generic{}}, ""},
 		{kind{storage, "volumeattachments", "VolumeAttachment", false, nil, nil, []string{"status"}, generic{}}, ""},
 		{kind{storage, "volumeattributesclasses", "VolumeAttributesClass", false, []string{"vac"}, nil, nil, generic{}},
 			"skiff stores VolumeAttributesClasses, but nothing modifies volumes by them"},
-		{kind{storageMigration, "storageversionmigrations", "StorageVersionMigration", false, nil, nil, []string{"status"}, generic{}},
-			"skiff stores every object in one version; StorageVersionMigrations are stored but nothing migrates"},
+		// StorageVersionMigrations act (internal/apiserver/migration.go).
+		{kind{storageMigration, "storageversionmigrations", "StorageVersionMigration", false, nil, nil, []string{"status"}, generic{}}, ""},
 	}
 	out := make([]*Info, 0, len(rows))
 	for _, r := range rows {

@@ -29,13 +29,6 @@ var quotaIntegerNames = sets.New(
 	"persistentvolumeclaims", "services.nodeports", "services.loadbalancers",
 )
 
-var quotaScopes = sets.New(
-	corev1.ResourceQuotaScopeTerminating, corev1.ResourceQuotaScopeNotTerminating,
-	corev1.ResourceQuotaScopeBestEffort, corev1.ResourceQuotaScopeNotBestEffort,
-	corev1.ResourceQuotaScopePriorityClass, corev1.ResourceQuotaScopeCrossNamespacePodAffinity,
-	corev1.ResourceQuotaScopeVolumeAttributesClass,
-)
-
 func (resourceQuotaStrategy) Validate(obj, old runtime.Object) field.ErrorList {
 	rq, ok := obj.(*corev1.ResourceQuota)
 	if !ok {
@@ -46,37 +39,8 @@ func (resourceQuotaStrategy) Validate(obj, old runtime.Object) field.ErrorList {
 	errs = append(errs, validateQuotaList(rq.Status.Hard, field.NewPath("status", "hard"))...)
 	errs = append(errs, validateQuotaList(rq.Status.Used, field.NewPath("status", "used"))...)
 	scopesPath := field.NewPath("spec", "scopes")
-	seen := sets.New[corev1.ResourceQuotaScope]()
-	for _, s := range rq.Spec.Scopes {
-		if !quotaScopes.Has(s) {
-			errs = append(errs, field.Invalid(scopesPath, rq.Spec.Scopes, "unsupported scope"))
-		}
-		seen.Insert(s)
-	}
-	if seen.HasAll(corev1.ResourceQuotaScopeBestEffort, corev1.ResourceQuotaScopeNotBestEffort) ||
-		seen.HasAll(corev1.ResourceQuotaScopeTerminating, corev1.ResourceQuotaScopeNotTerminating) {
-		errs = append(errs, field.Invalid(scopesPath, rq.Spec.Scopes, "conflicting scopes"))
-	}
-	if sel := rq.Spec.ScopeSelector; sel != nil {
-		mp := field.NewPath("spec", "scopeSelector", "matchExpressions")
-		for _, req := range sel.MatchExpressions {
-			if !quotaScopes.Has(req.ScopeName) {
-				errs = append(errs, field.Invalid(mp.Child("scopeName"), req.ScopeName, "unsupported scope"))
-			}
-			switch req.Operator {
-			case corev1.ScopeSelectorOpIn, corev1.ScopeSelectorOpNotIn:
-				if len(req.Values) == 0 {
-					errs = append(errs, field.Required(mp.Child("values"), "must be at least one value when `operator` is 'In' or 'NotIn' for scope selector"))
-				}
-			case corev1.ScopeSelectorOpExists, corev1.ScopeSelectorOpDoesNotExist:
-				if len(req.Values) != 0 {
-					errs = append(errs, field.Invalid(mp.Child("values"), req.Values, "must be no value when `operator` is 'Exist' or 'DoesNotExist' for scope selector"))
-				}
-			default:
-				errs = append(errs, field.Invalid(mp.Child("operator"), req.Operator, "not a valid selector operator"))
-			}
-		}
-	}
+	errs = append(errs, validateQuotaScopes(rq.Spec, scopesPath)...)
+	errs = append(errs, validateScopeSelector(rq.Spec, field.NewPath("spec", "scopeSelector"))...)
 	// Usage already counted under one set of scopes cannot be recounted under another.
 	if oldRQ, ok := old.(*corev1.ResourceQuota); ok {
 		if !sets.New(rq.Spec.Scopes...).Equal(sets.New(oldRQ.Spec.Scopes...)) {

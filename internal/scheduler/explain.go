@@ -29,35 +29,33 @@ func (s *Scheduler) Explain(pod *v1.Pod) string {
 	return explain(s.prof, s.cache, fw.NewPodInfo(pod))
 }
 
-// Storage is what the volume filter reads: the cluster's claims, volumes and classes.
+// Storage is what the volume filter reads: the cluster's claims, volumes and
+// classes, and the CSI drivers' registrations and reported capacities.
 type Storage struct {
-	Claims  []*v1.PersistentVolumeClaim
-	Volumes []*v1.PersistentVolume
-	Classes []*storagev1.StorageClass
+	Claims     []*v1.PersistentVolumeClaim
+	Volumes    []*v1.PersistentVolume
+	Classes    []*storagev1.StorageClass
+	CSINodes   []*storagev1.CSINode
+	Drivers    []*storagev1.CSIDriver
+	Capacities []*storagev1.CSIStorageCapacity
 }
 
 // listers indexes the lists the way the scheduler's informers do.
 func (st Storage) listers() *plugins.VolumeBinding {
-	index := func(objs ...any) cache.Indexer {
-		ix := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
-		for _, o := range objs {
-			_ = ix.Add(o)
-		}
-		return ix
+	return &plugins.VolumeBinding{Claims: corelisters.NewPersistentVolumeClaimLister(indexOf(st.Claims)),
+		Volumes:    corelisters.NewPersistentVolumeLister(indexOf(st.Volumes)),
+		Classes:    storagelisters.NewStorageClassLister(indexOf(st.Classes)),
+		CSINodes:   storagelisters.NewCSINodeLister(indexOf(st.CSINodes)),
+		Drivers:    storagelisters.NewCSIDriverLister(indexOf(st.Drivers)),
+		Capacities: storagelisters.NewCSIStorageCapacityLister(indexOf(st.Capacities))}
+}
+
+func indexOf[T any](objs []*T) cache.Indexer {
+	ix := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	for _, o := range objs {
+		_ = ix.Add(o)
 	}
-	claims, volumes, classes := make([]any, 0, len(st.Claims)), make([]any, 0, len(st.Volumes)), make([]any, 0, len(st.Classes))
-	for _, o := range st.Claims {
-		claims = append(claims, o)
-	}
-	for _, o := range st.Volumes {
-		volumes = append(volumes, o)
-	}
-	for _, o := range st.Classes {
-		classes = append(classes, o)
-	}
-	return &plugins.VolumeBinding{Claims: corelisters.NewPersistentVolumeClaimLister(index(claims...)),
-		Volumes: corelisters.NewPersistentVolumeLister(index(volumes...)),
-		Classes: storagelisters.NewStorageClassLister(index(classes...))}
+	return ix
 }
 
 // Explain is the offline form of (*Scheduler).Explain: it builds a snapshot from

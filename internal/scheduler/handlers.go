@@ -28,6 +28,8 @@ func (s *Scheduler) addHandlers(inf informers.SharedInformerFactory) error {
 		{core.PersistentVolumes().Informer(), s.retryOn(plugins.VolumeBindingName)},
 		{inf.Storage().V1().StorageClasses().Informer(), s.retryOn(plugins.VolumeBindingName)},
 		{inf.Storage().V1().CSINodes().Informer(), s.retryOn(plugins.VolumeBindingName)},
+		{inf.Storage().V1().CSIDrivers().Informer(), s.retryOn(plugins.VolumeBindingName)},
+		{inf.Storage().V1().CSIStorageCapacities().Informer(), s.retryOn(plugins.VolumeBindingName)},
 		{core.Namespaces().Informer(), s.retryOn(plugins.InterPodAffinityName)},
 		{inf.Policy().V1().PodDisruptionBudgets().Informer(), nil},
 		// The default topology spread reads workload selectors from these.

@@ -79,7 +79,8 @@ func New(client kubernetes.Interface, inf informers.SharedInformerFactory, recor
 	core, storage := inf.Core().V1(), inf.Storage().V1()
 	vol := &plugins.VolumeBinding{Claims: core.PersistentVolumeClaims().Lister(),
 		Volumes: core.PersistentVolumes().Lister(), Classes: storage.StorageClasses().Lister(),
-		CSINodes: storage.CSINodes().Lister()}
+		CSINodes: storage.CSINodes().Lister(), Drivers: storage.CSIDrivers().Lister(),
+		Capacities: storage.CSIStorageCapacities().Lister()}
 	apps := inf.Apps().V1()
 	workloads := plugins.WorkloadSelectors{Services: core.Services().Lister(),
 		RCs: core.ReplicationControllers().Lister(), ReplicaSets: apps.ReplicaSets().Lister(),

@@ -122,19 +122,25 @@ func (r *Resource) keyOf(obj runtime.Object) (string, error) {
 // encode serializes obj for the etcd key, encrypted when the resource is; the key
 // is the authenticated data, so a value copied to another key does not decrypt.
 func (r *Resource) encode(ctx context.Context, key string, obj runtime.Object) ([]byte, error) {
+	data, err := r.encodePlain(obj)
+	if err != nil {
+		return nil, err
+	}
+	return r.transformer.TransformToStorage(ctx, data, value.DefaultContext(key))
+}
+
+// encodePlain serializes obj as stored, before encryption: JSON for custom
+// resources, protobuf in the storage version for built-in ones.
+func (r *Resource) encodePlain(obj runtime.Object) ([]byte, error) {
 	if r.unstructured {
-		data, err := encodeJSON(obj)
-		if err != nil {
-			return nil, err
-		}
-		return r.transformer.TransformToStorage(ctx, data, value.DefaultContext(key))
+		return encodeJSON(obj)
 	}
 	var buf bytes.Buffer
 	enc := runtime.WithVersionEncoder{Version: r.gv, Encoder: r.store.proto, ObjectTyper: r.store.scheme}
 	if err := enc.Encode(obj, &buf); err != nil {
 		return nil, err
 	}
-	return r.transformer.TransformToStorage(ctx, buf.Bytes(), value.DefaultContext(key))
+	return buf.Bytes(), nil
 }
 
 func (r *Resource) decode(key string, data []byte, rev int64) (runtime.Object, error) {

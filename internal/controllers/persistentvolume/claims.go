@@ -172,6 +172,9 @@ func (pc *Controller) bind(ctx context.Context, pvc *corev1.PersistentVolumeClai
 		// grown by a resizer reaches the claim when the resizer says the expansion is
 		// done (filesystem included), as in Kubernetes.
 		want.Status.Capacity = pv.Spec.Capacity
+		// Likewise the volume's attributes class: a statically provisioned volume
+		// comes with one; afterwards only a modifier changes it.
+		want.Status.CurrentVolumeAttributesClassName = pv.Spec.VolumeAttributesClassName
 	}
 	want.Status.Phase = corev1.ClaimBound
 	want.Status.AccessModes = pv.Spec.AccessModes

@@ -167,6 +167,7 @@ func createNS(t testing.TB, c kubernetes.Interface, name string) {
 func TestStorage(t *testing.T) {
 	s := startStorage(t)
 	t.Run("static volume binds", s.testStatic)
+	t.Run("pre-bound volume's attributes class reaches the claim", s.testAttributesClass)
 	t.Run("static local volume on the selected node", s.testStaticLocal)
 	t.Run("local-path provisions on the selected node and deletes", s.testLocalPath)
 	t.Run("retain keeps the directory", s.testRetain)
@@ -174,6 +175,31 @@ func TestStorage(t *testing.T) {
 	t.Run("unknown provisioner", s.testExternal)
 	t.Run("hand-made volume cannot be deleted", s.testFailedDelete)
 	t.Run("claim larger than the node", s.testTooLarge)
+}
+
+// testAttributesClass: a claim bound to a statically provisioned volume takes the
+// volume's attributes class as its current one (quota by class counts it there).
+func (s *storageCluster) testAttributesClass(t *testing.T) {
+	ctx := context.Background()
+	createNS(t, s.c, "vac")
+	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "vac-gold"},
+		Spec: corev1.PersistentVolumeSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			VolumeAttributesClassName: ptr.To("gold"),
+			ClaimRef:                  &corev1.ObjectReference{Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespace: "vac", Name: "data"},
+			Capacity:                  corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+			PersistentVolumeSource:    corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/vac-gold"}}}}
+	if _, err := s.c.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	claim := newClaim("data", ptr.To(""), "1Gi")
+	claim.Spec.VolumeName, claim.Spec.VolumeAttributesClassName = pv.Name, ptr.To("gold")
+	if _, err := s.c.CoreV1().PersistentVolumeClaims("vac").Create(ctx, claim, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c := s.waitPhase(t, "vac", "data", corev1.ClaimBound)
+	if got := ptr.Deref(c.Status.CurrentVolumeAttributesClassName, "<nil>"); got != "gold" {
+		t.Errorf("bound claim's current attributes class %s, want the volume's gold", got)
+	}
 }
 
 // testStatic: a claim with class "" binds the smallest fitting free volume, and

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	resourcev1 "k8s.io/api/resource/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -44,9 +45,13 @@ type syncer struct {
 	mapper   *restmapper.DeferredDiscoveryRESTMapper
 	// counted are informers, started on demand, for the other resources quotas count.
 	counted metadatainformer.SharedInformerFactory
-	mu      sync.Mutex
-	watched map[schema.GroupVersionResource]bool
-	stop    <-chan struct{}
+	// typed are informers, started on demand, for the counted kinds whose usage
+	// depends on their spec (ResourceClaims charge the devices they ask for).
+	typed         informers.SharedInformerFactory
+	mu            sync.Mutex
+	watched       map[schema.GroupVersionResource]bool
+	claimsWatched bool
+	stop          <-chan struct{}
 }
 
 // Controller is the quota controller.
@@ -65,7 +70,8 @@ func (c *Controller) Run(ctx context.Context) {
 // count/<resource>.<group> that have no typed informer here.
 func New(c *controller.Context, md metadata.Interface, disc discovery.DiscoveryInterface) *Controller {
 	s := &syncer{c: c, md: md, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc)),
-		counted: metadatainformer.NewSharedInformerFactory(md, 0), watched: map[schema.GroupVersionResource]bool{}}
+		counted: metadatainformer.NewSharedInformerFactory(md, 0), typed: informers.NewSharedInformerFactory(c.Client, 0),
+		watched: map[schema.GroupVersionResource]bool{}}
 	s.ctl = controller.New("resourcequota", s.sync, 2)
 	qInf := c.Informers.Core().V1().ResourceQuotas()
 	s.quotas = qInf.Lister()
@@ -95,7 +101,7 @@ func (s *syncer) watchReleases() {
 		return asObjects(pods.Lister().Pods(ns).List(labels.Everything()))
 	}, func(old, cur any) bool {
 		o, n := old.(*corev1.Pod), cur.(*corev1.Pod)
-		return (o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil) || quota.PodUsageChanged(o, n)
+		return (o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil) || quota.PodChargeChanged(o, n)
 	})
 	always := func(_, _ any) bool { return true }
 	never := func(_, _ any) bool { return false }
@@ -169,6 +175,9 @@ func (s *syncer) list(gr schema.GroupResource, ns string) ([]runtime.Object, err
 	if l, ok := s.listers[gr]; ok {
 		return l(ns)
 	}
+	if gr == resourcev1.Resource("resourceclaims") {
+		return s.listDeviceClaims(ns)
+	}
 	gvr, err := s.mapper.ResourceFor(gr.WithVersion(""))
 	if err != nil {
 		s.mapper.Reset() // perhaps installed since discovery was cached
@@ -204,6 +213,37 @@ func (s *syncer) watchCounted(gvr schema.GroupVersionResource) informers.Generic
 		s.counted.Start(s.stop)
 	}
 	return inf
+}
+
+// listDeviceClaims lists ResourceClaims whole, for the devices they ask for: from an
+// informer started the first time a quota counts them (its deletes recount the
+// namespace), read live until it has synced.
+func (s *syncer) listDeviceClaims(ns string) ([]runtime.Object, error) {
+	s.mu.Lock()
+	inf := s.typed.Resource().V1().ResourceClaims()
+	if !s.claimsWatched && s.stop != nil {
+		s.claimsWatched = true
+		if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: s.enqueueNamespace}); err != nil {
+			utilruntime.HandleError(err)
+		}
+		s.typed.Start(s.stop)
+	}
+	s.mu.Unlock()
+	if inf.Informer().HasSynced() {
+		return asObjects(inf.Lister().ResourceClaims(ns).List(labels.Everything()))
+	}
+	items, err := s.c.Client.ResourceV1().ResourceClaims(ns).List(context.Background(), metav1.ListOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil // not served: counts nothing
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runtime.Object, len(items.Items))
+	for i := range items.Items {
+		out[i] = &items.Items[i]
+	}
+	return out, nil
 }
 
 func (s *syncer) sync(ctx context.Context, key string) error {

@@ -23,8 +23,9 @@ const (
 	ReasonVolumeNodeAffinity = "node(s) had volume node affinity conflict"
 	ReasonNoVolumeToBind     = "node(s) didn't find available persistent volumes to bind"
 	// ReasonNoCSIDriver is followed by the driver's name.
-	ReasonNoCSIDriver  = "node(s) did not have the CSI driver registered: "
-	volumeBindingState = VolumeBindingName
+	ReasonNoCSIDriver    = "node(s) did not have the CSI driver registered: "
+	ReasonNotEnoughSpace = "node(s) did not have enough free storage"
+	volumeBindingState   = VolumeBindingName
 )
 
 // VolumeBinding keeps pods whose claims cannot be used off nodes: an unbound claim
@@ -41,6 +42,11 @@ type VolumeBinding struct {
 	// CSINodes, when set, keeps pods whose CSI volumes (bound, to be provisioned by
 	// a CSI driver, or inline) need a driver off nodes whose CSINode lacks it.
 	CSINodes storagelisters.CSINodeLister
+	// Drivers and Capacities, when set, keep a pod whose claim a CSI driver with
+	// storageCapacity: true is to provision off nodes for which the driver reports
+	// no CSIStorageCapacity of the claim's class large enough for it.
+	Drivers    storagelisters.CSIDriverLister
+	Capacities storagelisters.CSIStorageCapacityLister
 }
 
 // Name implements fw.Plugin.
@@ -53,6 +59,13 @@ type volumeState struct {
 	static []staticClaim
 	// drivers are the CSI drivers the pod's volumes need on the node.
 	drivers []string
+	// sized are claims to be provisioned by a driver that reports its capacity.
+	sized []sizedClaim
+}
+
+type sizedClaim struct {
+	class string
+	bytes int64
 }
 
 type staticClaim struct {
@@ -89,7 +102,7 @@ func (b *VolumeBinding) PreFilter(_ context.Context, state *fw.CycleState, pod *
 	if b.CSINodes == nil {
 		s.drivers = nil
 	}
-	if len(s.terms) == 0 && len(s.static) == 0 && len(s.drivers) == 0 {
+	if len(s.terms) == 0 && len(s.static) == 0 && len(s.drivers) == 0 && len(s.sized) == 0 {
 		return fw.NewStatus(fw.Skip)
 	}
 	state.Write(volumeBindingState, s)
@@ -137,6 +150,10 @@ func (b *VolumeBinding) preFilterClaim(s *volumeState, ns, name string) *fw.Stat
 	}
 	if sc.Provisioner != vb.NoProvisioner && sc.Provisioner != vb.LocalPathProvisioner {
 		s.needDriver(sc.Provisioner) // every other provisioner is a CSI driver here
+		if b.reportsCapacity(sc.Provisioner) {
+			req := pvc.Spec.Resources.Requests[v1.ResourceStorage]
+			s.sized = append(s.sized, sizedClaim{class: sc.Name, bytes: req.Value()})
+		}
 	}
 	if sc.Provisioner == vb.NoProvisioner {
 		pvs, err := b.Volumes.List(labels.Everything())
@@ -194,6 +211,12 @@ func (b *VolumeBinding) Filter(state *fw.CycleState, _ *fw.PodInfo, n *fw.NodeIn
 			return unresolvable(ReasonNoVolumeToBind)
 		}
 	}
+	for _, c := range s.sized {
+		if !b.hasCapacity(n.Node, c) {
+			// Not unresolvable: the driver may report more capacity later.
+			return unschedulable(ReasonNotEnoughSpace)
+		}
+	}
 	for _, d := range s.drivers {
 		if !b.hasDriver(n.Node.Name, d) {
 			// Not unresolvable: the driver's DaemonSet may register it soon.
@@ -216,6 +239,41 @@ func (b *VolumeBinding) hasDriver(node, driver string) bool {
 		return false
 	}
 	return slices.ContainsFunc(cn.Spec.Drivers, func(d storagev1.CSINodeDriver) bool { return d.Name == driver })
+}
+
+// reportsCapacity says whether the driver's CSIDriver object asks the scheduler to
+// consult its CSIStorageCapacity objects (spec.storageCapacity).
+func (b *VolumeBinding) reportsCapacity(driver string) bool {
+	if b.Drivers == nil || b.Capacities == nil {
+		return false
+	}
+	d, err := b.Drivers.Get(driver)
+	return err == nil && d.Spec.StorageCapacity != nil && *d.Spec.StorageCapacity
+}
+
+// hasCapacity says whether some CSIStorageCapacity of the claim's class, in any
+// namespace, is reachable from the node and could hold the claim: its
+// maximumVolumeSize if the driver reports one, else its capacity. One without
+// nodeTopology is reachable from no node, as in Kubernetes.
+func (b *VolumeBinding) hasCapacity(node *v1.Node, c sizedClaim) bool {
+	all, err := b.Capacities.List(labels.Everything())
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(all, func(cap *storagev1.CSIStorageCapacity) bool {
+		if cap.StorageClassName != c.class || cap.NodeTopology == nil {
+			return false
+		}
+		limit := cap.MaximumVolumeSize
+		if limit == nil {
+			limit = cap.Capacity
+		}
+		if limit == nil || limit.Value() < c.bytes {
+			return false
+		}
+		sel, err := metav1.LabelSelectorAsSelector(cap.NodeTopology)
+		return err == nil && sel.Matches(labels.Set(node.Labels))
+	})
 }
 
 // SelectNode records node on the pod's unbound WaitForFirstConsumer claims, as

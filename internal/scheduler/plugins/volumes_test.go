@@ -6,6 +6,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	storagelisters "k8s.io/client-go/listers/storage/v1"
@@ -149,4 +150,64 @@ func TestVolumeBindingCSIDriver(t *testing.T) {
 			diff(t, want, runFilter(t, pl, p, snap))
 		})
 	}
+}
+
+// TestVolumeBindingStorageCapacity: a claim to be provisioned by a driver that
+// reports capacity fits only nodes reached by a CSIStorageCapacity of its class
+// big enough for it (maximumVolumeSize before capacity; no topology reaches no
+// node); a driver that does not report capacity is not held to it.
+func TestVolumeBindingStorageCapacity(t *testing.T) {
+	const driver = "csi.example.com"
+	claims := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	classes := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	csiNodes := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	drivers := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	capacities := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	_ = claims.Add(&v1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "big", Namespace: "default"},
+		Spec: v1.PersistentVolumeClaimSpec{StorageClassName: ptr.To("csi"),
+			Resources: v1.VolumeResourceRequirements{Requests: v1.ResourceList{v1.ResourceStorage: resource.MustParse("10Gi")}}}})
+	_ = classes.Add(&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "csi"}, Provisioner: driver,
+		VolumeBindingMode: ptr.To(storagev1.VolumeBindingWaitForFirstConsumer)})
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		_ = csiNodes.Add(&storagev1.CSINode{ObjectMeta: metav1.ObjectMeta{Name: n},
+			Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{{Name: driver, NodeID: n}}}})
+	}
+	capacity := func(name, class, node string, capacity, max string) {
+		c := &storagev1.CSIStorageCapacity{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kube-system"}, StorageClassName: class}
+		if node != "" {
+			c.NodeTopology = &metav1.LabelSelector{MatchLabels: map[string]string{"zone": node}}
+		}
+		if capacity != "" {
+			c.Capacity = ptr.To(resource.MustParse(capacity))
+		}
+		if max != "" {
+			c.MaximumVolumeSize = ptr.To(resource.MustParse(max))
+		}
+		_ = capacities.Add(c)
+	}
+	capacity("a-roomy", "csi", "a", "100Gi", "")
+	capacity("b-small-volumes", "csi", "b", "100Gi", "5Gi") // room, but no volume over 5Gi
+	capacity("c-other-class", "other", "c", "100Gi", "")
+	capacity("d-full", "csi", "d", "1Gi", "")
+	capacity("nowhere", "csi", "", "100Gi", "")
+	pl := &VolumeBinding{Claims: corelisters.NewPersistentVolumeClaimLister(claims), Classes: storagelisters.NewStorageClassLister(classes),
+		CSINodes: storagelisters.NewCSINodeLister(csiNodes), Drivers: storagelisters.NewCSIDriverLister(drivers),
+		Capacities: storagelisters.NewCSIStorageCapacityLister(capacities)}
+	var snap snapshot
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		snap = append(snap, nodeInfo(node(n, "1", "1Gi", "zone", n)))
+	}
+	p := pod("p", "", "")
+	p.Spec.Volumes = []v1.Volume{{Name: "data", VolumeSource: v1.VolumeSource{
+		PersistentVolumeClaim: &v1.PersistentVolumeClaimVolumeSource{ClaimName: "big"}}}}
+
+	// The driver does not report capacity (no CSIDriver, then storageCapacity false).
+	all := map[string]verdict{"a": fits, "b": fits, "c": fits, "d": fits, "e": fits}
+	diff(t, all, runFilter(t, pl, p, snap))
+	_ = drivers.Add(&storagev1.CSIDriver{ObjectMeta: metav1.ObjectMeta{Name: driver}, Spec: storagev1.CSIDriverSpec{StorageCapacity: ptr.To(false)}})
+	diff(t, all, runFilter(t, pl, p, snap))
+
+	_ = drivers.Update(&storagev1.CSIDriver{ObjectMeta: metav1.ObjectMeta{Name: driver}, Spec: storagev1.CSIDriverSpec{StorageCapacity: ptr.To(true)}})
+	full := reject(fw.Unschedulable, ReasonNotEnoughSpace)
+	diff(t, map[string]verdict{"a": fits, "b": full, "c": full, "d": full, "e": full}, runFilter(t, pl, p, snap))
 }

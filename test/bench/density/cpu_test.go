@@ -78,7 +78,7 @@ func cgroupUsage(dir string) time.Duration {
 // serverCPU is the CPU time of the server process and of its children that still
 // run (containerd; the shims are containerd's and not counted).
 func serverCPU() time.Duration {
-	pid := cluster.PID()
+	pid := node.Cluster.PID()
 	total := procCPU(pid)
 	children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
 	for _, c := range strings.Fields(string(children)) {

@@ -29,8 +29,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"skiff/internal/images"
 	"skiff/internal/kubelet/cri"
@@ -39,31 +37,11 @@ import (
 
 const nodeName = "bench-density"
 
-var (
-	cluster *framework.Cluster
-	client  kubernetes.Interface
-)
+// node is the server with its own node that every benchmark here shares.
+var node framework.BenchNode
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if missing := framework.NodePrerequisites(); missing != "" {
-		fmt.Fprintln(os.Stderr, "bench density: prerequisite missing:", missing)
-		if framework.InCI() {
-			return 1
-		}
-		return 0
-	}
-	dir, err := os.MkdirTemp("", "skiff-bench-density-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	args := []string{"--kubelet-port", "0", "--node-name", nodeName, "--dns-port", "0",
-		"--ingress-http-port", "0", "--ingress-https-port", "0",
-		"--cluster-cidr", "10.246.0.0/16", "--service-cidr", "10.98.0.0/16"}
+	var args []string
 	if prof := os.Getenv("DENSITY_CPUPROFILE"); prof != "" {
 		args = append(args, "--cpuprofile", prof) // written when the server stops
 	}
@@ -71,35 +49,9 @@ func run(m *testing.M) int {
 		os.Setenv("SKIFF_DEBUG", "1") // the server inherits it: its debug lines feed the breakdown
 	}
 	joinCPUGroup()
-	defer leaveCPUGroup()
-	cluster, err = framework.StartServer(dir, args...)
-	if err == nil {
-		err = cluster.WaitNodeReady(nodeName)
-	}
-	if err == nil {
-		var cfg, cerr = clientcmd.BuildConfigFromFlags("", cluster.Kubeconfig)
-		if err = cerr; err == nil {
-			cfg.QPS, cfg.Burst = 500, 1000
-			client, err = kubernetes.NewForConfig(cfg)
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench density: start server:", err)
-		if cluster != nil {
-			cluster.Stop()
-			cluster.Cleanup()
-		}
-		return 1
-	}
-	code := m.Run()
-	cluster.Stop()
-	cluster.Cleanup()
-	if code == 0 {
-		os.RemoveAll(dir)
-	} else {
-		fmt.Fprintf(os.Stderr, "bench density: logs kept in %s\n", dir)
-	}
-	return code
+	code := framework.RunBenchNode(m, &node, "density", nodeName, "10.246.0.0/16", "10.98.0.0/16", args...)
+	leaveCPUGroup()
+	os.Exit(code)
 }
 
 func BenchmarkDensity50Pods(b *testing.B)  { density(b, 50) }
@@ -114,7 +66,7 @@ func density(b *testing.B, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	ns := fmt.Sprintf("density-%d-%d", n, time.Now().UnixNano()%100000)
-	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+	if _, err := node.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	defer deleteNamespace(b, ns)
@@ -123,7 +75,7 @@ func density(b *testing.B, n int) {
 	// with the image present.
 	warm(b, ctx, ns)
 
-	w, err := client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "bench=density"})
+	w, err := node.Client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "bench=density"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -138,7 +90,7 @@ func density(b *testing.B, n int) {
 		go func() {
 			defer wg.Done()
 			created[i] = time.Now()
-			if _, err := client.CoreV1().Pods(ns).Create(ctx, benchPod(i), metav1.CreateOptions{}); err != nil {
+			if _, err := node.Client.CoreV1().Pods(ns).Create(ctx, benchPod(i), metav1.CreateOptions{}); err != nil {
 				b.Error(err)
 			}
 		}()
@@ -248,23 +200,23 @@ func podReady(pod *corev1.Pod) bool {
 func warm(b *testing.B, ctx context.Context, ns string) {
 	p := benchPod(0)
 	p.Name, p.Labels = "warm", nil
-	if _, err := client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+	if _, err := node.Client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		got, err := client.CoreV1().Pods(ns).Get(ctx, p.Name, metav1.GetOptions{})
+		got, err := node.Client.CoreV1().Pods(ns).Get(ctx, p.Name, metav1.GetOptions{})
 		if err == nil && podReady(got) {
 			return
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	b.Fatalf("warm-up pod not ready within 2 minutes (is the image built in? see %s)", cluster.LogPath)
+	b.Fatalf("warm-up pod not ready within 2 minutes (is the image built in? see %s)", node.Cluster.LogPath)
 }
 
 func waitServiceAccount(b *testing.B, ctx context.Context, ns string) {
 	for ctx.Err() == nil {
-		if _, err := client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{}); err == nil {
+		if _, err := node.Client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{}); err == nil {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -279,15 +231,15 @@ func waitServiceAccount(b *testing.B, ctx context.Context, ns string) {
 func deleteNamespace(b *testing.B, ns string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	_ = client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
-	rt, _, err := cri.Dial(ctx, filepath.Join(cluster.Dir, "agent", "containerd", "containerd.sock"), 30*time.Second)
+	_ = node.Client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	rt, _, err := cri.Dial(ctx, filepath.Join(node.Cluster.Dir, "agent", "containerd", "containerd.sock"), 30*time.Second)
 	if err != nil {
 		b.Errorf("runtime of the node: %v", err)
 		return
 	}
 	defer rt.Close()
 	for ctx.Err() == nil {
-		l, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		l, err := node.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		sbs, rerr := rt.Sandboxes(ctx, map[string]string{cri.LabelPodNamespace: ns})
 		if err == nil && rerr == nil && len(l.Items) == 0 && len(sbs) == 0 {
 			return

@@ -115,7 +115,7 @@ func parseLine(line string) (time.Time, string, map[string]string) {
 // reportPhases prints p50/p99 of each step of the start, from the create call to
 // the client seeing Running.
 func reportPhases(b *testing.B, ns string, created, runningAt []time.Time) {
-	traces, err := readTraces(cluster.LogPath, ns)
+	traces, err := readTraces(node.Cluster.LogPath, ns)
 	if err != nil {
 		b.Logf("phase breakdown: %v", err)
 		return

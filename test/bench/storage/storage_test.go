@@ -27,8 +27,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	vb "skiff/internal/volumebinding"
 	"skiff/test/e2e/framework"
@@ -36,58 +34,11 @@ import (
 
 const nodeName = "bench-storage"
 
-var (
-	cluster *framework.Cluster
-	client  kubernetes.Interface
-)
+// node is the server with its own node that every benchmark here shares.
+var node framework.BenchNode
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if missing := framework.NodePrerequisites(); missing != "" {
-		fmt.Fprintln(os.Stderr, "bench storage: prerequisite missing:", missing)
-		if framework.InCI() {
-			return 1
-		}
-		return 0
-	}
-	dir, err := os.MkdirTemp("", "skiff-bench-storage-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cluster, err = framework.StartServer(dir, "--kubelet-port", "0", "--node-name", nodeName, "--dns-port", "0",
-		"--ingress-http-port", "0", "--ingress-https-port", "0",
-		"--cluster-cidr", "10.247.0.0/16", "--service-cidr", "10.99.0.0/16")
-	if err == nil {
-		err = cluster.WaitNodeReady(nodeName)
-	}
-	if err == nil {
-		cfg, cerr := clientcmd.BuildConfigFromFlags("", cluster.Kubeconfig)
-		if err = cerr; err == nil {
-			cfg.QPS, cfg.Burst = 500, 1000
-			client, err = kubernetes.NewForConfig(cfg)
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench storage: start server:", err)
-		if cluster != nil {
-			cluster.Stop()
-			cluster.Cleanup()
-		}
-		return 1
-	}
-	code := m.Run()
-	cluster.Stop()
-	cluster.Cleanup()
-	if code == 0 {
-		os.RemoveAll(dir)
-	} else {
-		fmt.Fprintf(os.Stderr, "bench storage: logs kept in %s\n", dir)
-	}
-	return code
+	os.Exit(framework.RunBenchNode(m, &node, "storage", nodeName, "10.247.0.0/16", "10.99.0.0/16"))
 }
 
 // BenchmarkProvision200Claims creates 200 local-path claims at once and reports
@@ -101,16 +52,16 @@ func BenchmarkProvision200Claims(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ns := fmt.Sprintf("provision-%d", time.Now().UnixNano()%100000)
-	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+	if _, err := node.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	defer deleteClaims(b, ns)
-	w, err := client.CoreV1().PersistentVolumeClaims(ns).Watch(ctx, metav1.ListOptions{})
+	w, err := node.Client.CoreV1().PersistentVolumeClaims(ns).Watch(ctx, metav1.ListOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer w.Stop()
-	pvw, err := client.CoreV1().PersistentVolumes().Watch(ctx, metav1.ListOptions{})
+	pvw, err := node.Client.CoreV1().PersistentVolumes().Watch(ctx, metav1.ListOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -128,7 +79,7 @@ func BenchmarkProvision200Claims(b *testing.B) {
 			mu.Lock()
 			created[c.Name] = time.Now()
 			mu.Unlock()
-			if _, err := client.CoreV1().PersistentVolumeClaims(ns).Create(ctx, c, metav1.CreateOptions{}); err != nil {
+			if _, err := node.Client.CoreV1().PersistentVolumeClaims(ns).Create(ctx, c, metav1.CreateOptions{}); err != nil {
 				b.Error(err)
 			}
 		}()
@@ -197,7 +148,7 @@ func collect(b *testing.B, ctx context.Context, claims, volumes watch.Interface,
 		case <-tick.C:
 			fmt.Fprintf(os.Stderr, "bench: %d volumes made, %d of %d bound\n", len(seenPV), len(seen), n)
 		case <-ctx.Done():
-			b.Fatalf("not all claims bound: %d volumes made, %d of %d bound (see %s)", len(seenPV), len(seen), n, cluster.LogPath)
+			b.Fatalf("not all claims bound: %d volumes made, %d of %d bound (see %s)", len(seenPV), len(seen), n, node.Cluster.LogPath)
 		}
 	}
 	return made, bound
@@ -208,9 +159,9 @@ func collect(b *testing.B, ctx context.Context, claims, volumes watch.Interface,
 func deleteClaims(b *testing.B, ns string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	_ = client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	_ = node.Client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
 	for ctx.Err() == nil {
-		l, err := client.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
+		l, err := node.Client.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
 		if err == nil && len(l.Items) == 0 {
 			return
 		}

@@ -201,3 +201,89 @@ spec:
 		t.Fatalf("skiff why waits: %v\n%s", err, why)
 	}
 }
+
+// TestStorageCapacityGuidesScheduling: a claim that a driver with storageCapacity
+// is to provision keeps its pod off nodes for which the driver reports too little
+// room, and the pod is placed once a node reports enough.
+func TestStorageCapacityGuidesScheduling(t *testing.T) {
+	n := ns(t, "capacity")
+	const driver = "capacity.e2e.skiff.dev"
+	t.Cleanup(func() {
+		_, _ = cluster.Kubectl("delete", "storageclass", "e2e-capacity", "--ignore-not-found")
+		_, _ = cluster.Kubectl("delete", "csidriver", driver, "--ignore-not-found")
+		_, _ = cluster.Kubectl("delete", "csinode", "worker-0", "worker-1", "worker-2", "special-0", "--ignore-not-found")
+	})
+	manifest := `apiVersion: storage.k8s.io/v1
+kind: CSIDriver
+metadata: {name: ` + driver + `}
+spec: {attachRequired: false, storageCapacity: true}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: e2e-capacity}
+provisioner: ` + driver + `
+volumeBindingMode: WaitForFirstConsumer
+---
+apiVersion: storage.k8s.io/v1
+kind: CSIStorageCapacity
+metadata: {name: worker-1-small, namespace: ` + n + `}
+storageClassName: e2e-capacity
+nodeTopology: {matchLabels: {kubernetes.io/hostname: worker-1}}
+capacity: 1Gi
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: ` + n + `}
+spec:
+  storageClassName: e2e-capacity
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 5Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: roomy, namespace: ` + n + `}
+spec:
+  containers: [{name: c, image: skiff.local/toolbox:1}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+`
+	// Every node has the driver registered, so only capacity can keep the pod off.
+	for _, node := range []string{"worker-0", "worker-1", "worker-2", "special-0"} {
+		manifest += "---\napiVersion: storage.k8s.io/v1\nkind: CSINode\nmetadata: {name: " + node + "}\nspec: {drivers: [{name: " + driver + ", nodeID: " + node + "}]}\n"
+	}
+	out, err := cluster.KubectlStdin(manifest, "apply", "-f", "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "Warning") {
+		t.Errorf("apply warned although CSIStorageCapacity now acts:\n%s", out)
+	}
+	framework.Eventually(t, 30*time.Second, func() error {
+		ev := cluster.MustKubectl(t, "-n", n, "get", "events", "--field-selector", "involvedObject.name=roomy,reason=FailedScheduling", "-o", "jsonpath={.items[*].message}")
+		if !strings.Contains(ev, "did not have enough free storage") {
+			return fmt.Errorf("no FailedScheduling event naming the storage capacity yet: %q", ev)
+		}
+		return nil
+	})
+	if node := jsonpath(t, "{.spec.nodeName}", "-n", n, "get", "pod", "roomy"); node != "" {
+		t.Fatalf("pod placed on %s, where no driver reported room for 5Gi", node)
+	}
+	if why, err := cluster.Skiff("why", "roomy", "-n", n, "--kubeconfig", cluster.Kubeconfig); err != nil || !strings.Contains(why, "did not have enough free storage") {
+		t.Errorf("skiff why roomy: %v\n%s", err, why)
+	}
+	// worker-2 reports room, with no volume over 8Gi: the pod goes there and its
+	// claim learns the node, for the driver to provision on.
+	if _, err := cluster.KubectlStdin(`apiVersion: storage.k8s.io/v1
+kind: CSIStorageCapacity
+metadata: {name: worker-2-roomy, namespace: `+n+`}
+storageClassName: e2e-capacity
+nodeTopology: {matchLabels: {kubernetes.io/hostname: worker-2}}
+capacity: 100Gi
+maximumVolumeSize: 8Gi
+`, "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	waitJSON(t, 30*time.Second, "{.spec.nodeName}", "worker-2", "-n", n, "get", "pod", "roomy")
+	if sel := jsonpath(t, `{.metadata.annotations.volume\.kubernetes\.io/selected-node}`, "-n", n, "get", "pvc", "data"); sel != "worker-2" {
+		t.Errorf("claim's selected node = %q, want worker-2", sel)
+	}
+}
