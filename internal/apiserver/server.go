@@ -50,6 +50,9 @@ type Config struct {
 	// SnapshotRetention how many scheduled snapshots are kept.
 	SnapshotInterval  time.Duration
 	SnapshotRetention int
+	// EtcdCompactionInterval is the embedded member's history (store.Member's
+	// CompactionInterval).
+	EtcdCompactionInterval time.Duration
 	// RestoreSnapshot, when set, replaces the embedded etcd's data with the snapshot
 	// before starting, as a fresh single-member cluster.
 	RestoreSnapshot string
@@ -305,6 +308,7 @@ func startEmbedded(ctx context.Context, cfg Config, m store.Member) (*store.Etcd
 		slog.Warn("etcd restored from a snapshot as a new single-member cluster; start without --cluster-reset --restore from now on",
 			"snapshot", cfg.RestoreSnapshot, "previous data", aside)
 	}
+	m.CompactionInterval = cfg.EtcdCompactionInterval
 	return store.StartMember(ctx, dir, m)
 }
 
