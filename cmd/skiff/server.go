@@ -60,6 +60,8 @@ func runServer(ctx context.Context, args []string) error {
 	})
 	fs.DurationVar(&cfg.SnapshotInterval, "etcd-snapshot-interval", 12*time.Hour, "how often the embedded etcd is snapshotted into DATA-DIR/snapshots (0 disables)")
 	fs.IntVar(&cfg.SnapshotRetention, "etcd-snapshot-retention", 5, "how many scheduled snapshots are kept")
+	fs.DurationVar(&cfg.EtcdCompactionInterval, "etcd-compaction-interval", 5*time.Minute,
+		"how often the embedded etcd compacts the revisions older than this interval (the history watches and paging can resume from; a shorter one keeps the database smaller under many writes)")
 	fs.DurationVar(&cfg.VPARecommenderInterval, "vpa-recommender-interval", time.Minute, "how often the vertical pod autoscaler's recommender and updater run")
 	fs.StringVar(&cfg.JoinServer, "server", "", "join the control plane of this running server (https://HOST:PORT), with --token")
 	fs.StringVar(&cfg.JoinToken, "token", "", "with --server: the server join token (the first server's <data-dir>/server-join-token; an agent token is refused)")

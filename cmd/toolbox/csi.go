@@ -7,9 +7,9 @@ package main
 // directory, so that df in a pod shows the size and expansion (a remount with the
 // new size) shows as a bigger filesystem; the data is in memory and lasts as long as
 // the node's mounts. It offers the controller service (create from nothing, a
-// snapshot or another volume; delete; publish; expand; snapshots as tar files) and
-// the node service (stage, publish, expand), and reports the node as its topology,
-// so volumes stay on the node that made them.
+// snapshot or another volume; delete; publish; expand; modify, see csimodify.go;
+// snapshots as tar files) and the node service (stage, publish, expand), and
+// reports the node as its topology, so volumes stay on the node that made them.
 
 import (
 	"context"
@@ -120,6 +120,9 @@ func (d *hostpathDriver) CreateVolume(ctx context.Context, req *csi.CreateVolume
 		<-ctx.Done()
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
+	if err := attributesRefused(req.GetMutableParameters()); err != nil {
+		return nil, err
+	}
 	dir, err := d.volumeDir(req.GetName())
 	if err != nil {
 		return nil, err
@@ -132,6 +135,9 @@ func (d *hostpathDriver) CreateVolume(ctx context.Context, req *csi.CreateVolume
 		return nil, err
 	}
 	if err := d.populate(dir, req.GetVolumeContentSource()); err != nil {
+		return nil, err
+	}
+	if err := writeAttributes(dir, req.GetMutableParameters()); err != nil {
 		return nil, err
 	}
 	var volumeContext map[string]string
@@ -249,6 +255,7 @@ func (d *hostpathDriver) ControllerGetCapabilities(context.Context, *csi.Control
 		csi.ControllerServiceCapability_RPC_EXPAND_VOLUME,
 		csi.ControllerServiceCapability_RPC_CREATE_DELETE_SNAPSHOT,
 		csi.ControllerServiceCapability_RPC_CLONE_VOLUME,
+		csi.ControllerServiceCapability_RPC_MODIFY_VOLUME,
 	} {
 		caps = append(caps, &csi.ControllerServiceCapability{Type: &csi.ControllerServiceCapability_Rpc{
 			Rpc: &csi.ControllerServiceCapability_RPC{Type: t}}})

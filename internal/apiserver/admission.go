@@ -35,8 +35,9 @@ var (
 func noRelease()         {}
 func noReleaseOn(_ bool) {}
 
-// create admits a new object. release undoes its allocations if the write fails.
-func (ad *admission) create(ctx context.Context, ep *endpoint, obj runtime.Object) (release func(), err error) {
+// create admits a new object. release undoes its allocations if the write fails;
+// a dry run allocates no cluster IP.
+func (ad *admission) create(ctx context.Context, ep *endpoint, obj runtime.Object, dryRun bool) (release func(), err error) {
 	if ep.Namespaced {
 		if err := ad.namespaceOpen(ctx, obj); err != nil {
 			return noRelease, err
@@ -44,7 +45,7 @@ func (ad *admission) create(ctx context.Context, ep *endpoint, obj runtime.Objec
 	}
 	switch o := obj.(type) {
 	case *corev1.Service:
-		undo, err := ad.allocate(o, nil)
+		undo, err := ad.allocate(ctx, o, nil, dryRun)
 		if err != nil {
 			return noRelease, err
 		}
@@ -63,7 +64,7 @@ func (ad *admission) create(ctx context.Context, ep *endpoint, obj runtime.Objec
 
 // update admits a change. release(committed) frees what the losing side holds: the
 // new allocations if the write failed, the old ones no longer used if it succeeded.
-func (ad *admission) update(ctx context.Context, ep *endpoint, obj, old runtime.Object) (func(bool), error) {
+func (ad *admission) update(ctx context.Context, ep *endpoint, obj, old runtime.Object, dryRun bool) (func(bool), error) {
 	if pvc, ok := obj.(*corev1.PersistentVolumeClaim); ok {
 		return noReleaseOn, ad.claimResize(pvc, old.(*corev1.PersistentVolumeClaim))
 	}
@@ -72,7 +73,7 @@ func (ad *admission) update(ctx context.Context, ep *endpoint, obj, old runtime.
 		return noReleaseOn, nil
 	}
 	oldSvc := old.(*corev1.Service)
-	undo, err := ad.allocate(svc, oldSvc)
+	undo, err := ad.allocate(ctx, svc, oldSvc, dryRun)
 	if err != nil {
 		return noReleaseOn, err
 	}
@@ -81,14 +82,14 @@ func (ad *admission) update(ctx context.Context, ep *endpoint, obj, old runtime.
 			undo()
 			return
 		}
-		ad.releaseUnused(oldSvc, svc)
+		ad.releaseUnused(ctx, oldSvc, svc)
 	}, nil
 }
 
 // deleted frees what a deleted object held.
 func (ad *admission) deleted(ep *endpoint, obj runtime.Object) {
 	if svc, ok := obj.(*corev1.Service); ok {
-		ad.releaseUnused(svc, nil)
+		ad.releaseUnused(context.Background(), svc, nil)
 	}
 }
 
@@ -149,12 +150,13 @@ func (ad *admission) podPriority(ctx context.Context, pod *corev1.Pod) error {
 }
 
 // allocate gives a Service its cluster IP and node ports, keeping those of old.
-func (ad *admission) allocate(svc, old *corev1.Service) (undo func(), err error) {
+func (ad *admission) allocate(ctx context.Context, svc, old *corev1.Service, dryRun bool) (undo func(), err error) {
 	var ips []netip.Addr
 	var ports []int
+	ref := resources.ServiceRef{Namespace: svc.Namespace, Name: svc.Name}
 	undo = func() {
 		for _, ip := range ips {
-			ad.alloc.ClusterIPs.Release(ip)
+			ad.alloc.ClusterIPs.Release(ctx, ip, ref)
 		}
 		for _, p := range ports {
 			ad.alloc.NodePorts.Release(p)
@@ -175,21 +177,25 @@ func (ad *admission) allocate(svc, old *corev1.Service) (undo func(), err error)
 	case old != nil && old.Spec.ClusterIP != "" && old.Spec.ClusterIP != corev1.ClusterIPNone && (svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == old.Spec.ClusterIP):
 		svc.Spec.ClusterIP, svc.Spec.ClusterIPs = old.Spec.ClusterIP, old.Spec.ClusterIPs
 	case svc.Spec.ClusterIP == "":
-		ip, err := ad.alloc.ClusterIPs.Next()
+		ip, err := ad.alloc.ClusterIPs.Next(ctx, ref, dryRun)
 		if err != nil {
 			return fail(field.NewPath("spec", "clusterIPs"), svc.Spec.ClusterIPs, fmt.Errorf("failed to allocate IP: %v", err))
 		}
-		ips = append(ips, ip)
+		if !dryRun {
+			ips = append(ips, ip)
+		}
 		svc.Spec.ClusterIP, svc.Spec.ClusterIPs = ip.String(), []string{ip.String()}
 	default:
 		ip, perr := netip.ParseAddr(svc.Spec.ClusterIP)
 		if perr != nil {
 			return fail(field.NewPath("spec", "clusterIPs").Index(0), svc.Spec.ClusterIP, fmt.Errorf("must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
 		}
-		if err := ad.alloc.ClusterIPs.Allocate(ip); err != nil {
+		if err := ad.alloc.ClusterIPs.Allocate(ctx, ip, ref, dryRun); err != nil {
 			return fail(field.NewPath("spec", "clusterIPs"), []string{svc.Spec.ClusterIP}, fmt.Errorf("failed to allocate IP %s: %v", ip, err))
 		}
-		ips = append(ips, ip)
+		if !dryRun {
+			ips = append(ips, ip)
+		}
 		svc.Spec.ClusterIPs = []string{ip.String()}
 	}
 	if !needsNodePorts(svc) {
@@ -238,7 +244,7 @@ func needsNodePorts(svc *corev1.Service) bool {
 }
 
 // releaseUnused frees what old held that cur (nil when deleted) no longer uses.
-func (ad *admission) releaseUnused(old, cur *corev1.Service) {
+func (ad *admission) releaseUnused(ctx context.Context, old, cur *corev1.Service) {
 	keepIP, keepPorts := "", map[int32]bool{}
 	if cur != nil {
 		keepIP = cur.Spec.ClusterIP
@@ -247,7 +253,7 @@ func (ad *admission) releaseUnused(old, cur *corev1.Service) {
 		}
 	}
 	if ip, err := netip.ParseAddr(old.Spec.ClusterIP); err == nil && old.Spec.ClusterIP != keepIP {
-		ad.alloc.ClusterIPs.Release(ip)
+		ad.alloc.ClusterIPs.Release(ctx, ip, resources.ServiceRef{Namespace: old.Namespace, Name: old.Name})
 	}
 	for _, p := range old.Spec.Ports {
 		if p.NodePort != 0 && !keepPorts[p.NodePort] {
@@ -265,7 +271,7 @@ func (ad *admission) loadAllocations(ctx context.Context) error {
 	for _, o := range objs {
 		svc := o.(*corev1.Service)
 		if ip, err := netip.ParseAddr(svc.Spec.ClusterIP); err == nil {
-			if err := ad.alloc.ClusterIPs.Mark(ip); err != nil {
+			if err := ad.alloc.ClusterIPs.Mark(ctx, ip, resources.ServiceRef{Namespace: svc.Namespace, Name: svc.Name}); err != nil {
 				return err
 			}
 		}

@@ -93,8 +93,9 @@ func (nodeRestriction) Validate(_ context.Context, at admissionapi.Attributes, _
 	return nil
 }
 
-// admitVolume lets a node create and delete its own volumes, and grow them: an
-// update may change nothing but a larger spec.capacity.
+// admitVolume lets a node create and delete its own volumes, grow and modify them:
+// an update may change nothing but a larger spec.capacity and the volume's
+// attributes class.
 func admitVolume(node string, at admissionapi.Attributes) error {
 	pv, _ := at.GetObject().(*corev1.PersistentVolume)
 	old, _ := at.GetOldObject().(*corev1.PersistentVolume)
@@ -110,16 +111,21 @@ func admitVolume(node string, at admissionapi.Attributes) error {
 	size, oldSize := pv.Spec.Capacity[corev1.ResourceStorage], old.Spec.Capacity[corev1.ResourceStorage]
 	grown := pv.DeepCopy()
 	grown.Spec.Capacity = old.Spec.Capacity
+	// The node's modifier records the class its driver applied (never none).
+	if pv.Spec.VolumeAttributesClassName != nil {
+		grown.Spec.VolumeAttributesClassName = old.Spec.VolumeAttributesClassName
+	}
 	if at.GetSubresource() != "" || size.Cmp(oldSize) < 0 || !apiequality.Semantic.DeepEqual(grown.Spec, old.Spec) ||
 		!maps.Equal(pv.Labels, old.Labels) || !maps.Equal(pv.Annotations, old.Annotations) {
-		return fmt.Errorf("node %q can only grow spec.capacity of its volumes", node)
+		return fmt.Errorf("node %q can only grow spec.capacity and set spec.volumeAttributesClassName of its volumes", node)
 	}
 	return nil
 }
 
-// admitClaimStatus lets a node record an expansion in a claim's status (the node
-// authorizer checked the claim is its own or its pods'): capacity, allocated
-// resources, their statuses and conditions.
+// admitClaimStatus lets a node record an expansion or a modification in a claim's
+// status (the node authorizer checked the claim is its own or its pods'):
+// capacity, allocated resources, their statuses, conditions, and the class of
+// volume attributes with the modification's status.
 func admitClaimStatus(node string, at admissionapi.Attributes) error {
 	pvc, _ := at.GetObject().(*corev1.PersistentVolumeClaim)
 	old, _ := at.GetOldObject().(*corev1.PersistentVolumeClaim)
@@ -129,8 +135,9 @@ func admitClaimStatus(node string, at admissionapi.Attributes) error {
 	st := pvc.Status.DeepCopy()
 	st.Capacity, st.AllocatedResources, st.AllocatedResourceStatuses, st.Conditions =
 		old.Status.Capacity, old.Status.AllocatedResources, old.Status.AllocatedResourceStatuses, old.Status.Conditions
+	st.CurrentVolumeAttributesClassName, st.ModifyVolumeStatus = old.Status.CurrentVolumeAttributesClassName, old.Status.ModifyVolumeStatus
 	if !apiequality.Semantic.DeepEqual(*st, old.Status) {
-		return fmt.Errorf("node %q can only update status.capacity, allocatedResources, allocatedResourceStatuses and conditions of claims", node)
+		return fmt.Errorf("node %q can only update status.capacity, allocatedResources, allocatedResourceStatuses, conditions, currentVolumeAttributesClassName and modifyVolumeStatus of claims", node)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	admissionapi "k8s.io/apiserver/pkg/admission"
+	"k8s.io/utils/ptr"
 )
 
 func updateOf(obj, old runtime.Object, resource, subresource string) admissionapi.Attributes {
@@ -23,7 +24,7 @@ func TestNodeGrowsOnlyItsVolumes(t *testing.T) {
 	pv := &corev1.PersistentVolume{Spec: corev1.PersistentVolumeSpec{
 		Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
 		PersistentVolumeSource: corev1.PersistentVolumeSource{Local: &corev1.LocalVolumeSource{Path: "/x"}},
-		NodeAffinity:           affinity(corev1.LabelHostname, "n1")}}
+		NodeAffinity:           affinity(corev1.LabelHostname, "n1"), VolumeAttributesClassName: ptr.To("silver")}}
 	sized := func(pv *corev1.PersistentVolume, size string) *corev1.PersistentVolume {
 		pv = pv.DeepCopy()
 		pv.Spec.Capacity[corev1.ResourceStorage] = resource.MustParse(size)
@@ -31,6 +32,12 @@ func TestNodeGrowsOnlyItsVolumes(t *testing.T) {
 	}
 	otherPolicy := sized(pv, "2Gi")
 	otherPolicy.Spec.PersistentVolumeReclaimPolicy = corev1.PersistentVolumeReclaimRetain
+	classed := func(pv *corev1.PersistentVolume, class *string) *corev1.PersistentVolume {
+		pv = pv.DeepCopy()
+		pv.Spec.VolumeAttributesClassName = class
+		return pv
+	}
+	gold := "gold"
 	for _, tc := range []struct {
 		name string
 		node string
@@ -41,6 +48,8 @@ func TestNodeGrowsOnlyItsVolumes(t *testing.T) {
 		{"shrink", "n1", sized(pv, "512Mi"), false},
 		{"grow and change the policy", "n1", otherPolicy, false},
 		{"another node's volume", "n2", sized(pv, "2Gi"), false},
+		{"modified to another class", "n1", classed(pv, &gold), true},
+		{"class dropped", "n1", classed(pv, nil), false},
 	} {
 		if err := admitVolume(tc.node, updateOf(tc.pv, pv, "persistentvolumes", "")); (err == nil) != tc.ok {
 			t.Errorf("%s: err = %v, want ok %v", tc.name, err, tc.ok)
@@ -56,6 +65,12 @@ func TestNodeGrowsOnlyItsVolumes(t *testing.T) {
 	lost.Status.Phase = corev1.ClaimLost
 	if err := admitClaimStatus("n1", updateOf(grown, pvc, "persistentvolumeclaims", "status")); err != nil {
 		t.Errorf("recording an expansion: %v", err)
+	}
+	modified := pvc.DeepCopy()
+	modified.Status.CurrentVolumeAttributesClassName = &gold
+	modified.Status.ModifyVolumeStatus = &corev1.ModifyVolumeStatus{TargetVolumeAttributesClassName: "gold", Status: corev1.PersistentVolumeClaimModifyVolumeInProgress}
+	if err := admitClaimStatus("n1", updateOf(modified, pvc, "persistentvolumeclaims", "status")); err != nil {
+		t.Errorf("recording a modification: %v", err)
 	}
 	if err := admitClaimStatus("n1", updateOf(lost, pvc, "persistentvolumeclaims", "status")); err == nil {
 		t.Error("a node changed a claim's phase")

@@ -3,6 +3,8 @@ package apiserver
 import (
 	"context"
 	"log/slog"
+	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,8 +15,9 @@ import (
 	"skiff/internal/store"
 )
 
-// Where the allocation records of cluster IPs and node ports live in etcd.
-const clusterIPClaims, nodePortClaims = "clusterips/", "nodeports/"
+// Where the allocation records of node ports live in etcd (cluster IPs have
+// IPAddress objects).
+const nodePortClaims = "nodeports/"
 
 // How often every server looks for allocation records no Service holds, and
 // how long such a record must stay unheld before it is released.
@@ -23,16 +26,19 @@ const (
 	allocRepairGrace    = time.Minute
 )
 
-// allocRepair releases one kind of allocation record that no Service holds and
-// brings this server's view of what is taken in line with the records (another
-// server's releases free values here too).
+// allocRepair releases one kind of allocation record that no Service holds, and
+// gives every value a Service holds its record back if it was lost.
 type allocRepair struct {
 	what     string
 	claims   claimRecords
 	services func(context.Context) ([]runtime.Object, error)
 	leaks    resources.LeakedClaims
 	held     func(*corev1.Service) []string
-	resync   func([]string)
+	// resync, if set, is told the records that remain: the node port allocator
+	// counts exactly those as taken (another server's releases free ports here).
+	resync func([]string)
+	// record, if set, writes the record of a value svc holds that has none.
+	record func(ctx context.Context, value string, svc resources.ServiceRef) error
 }
 
 // claimRecords lists and releases allocation records (store.Claims).
@@ -41,15 +47,17 @@ type claimRecords interface {
 	ReleaseRecord(ctx context.Context, r resources.ClaimRecord) (bool, error)
 }
 
-// repairAllocations runs the repair of cluster IPs and node ports until ctx ends.
+// repairAllocations runs the repair of cluster IPs and node ports, and brings
+// back the default ServiceCIDR if it was deleted, until ctx ends.
 func (s *Server) repairAllocations(ctx context.Context, alloc *resources.Allocators) {
 	services := func(ctx context.Context) ([]runtime.Object, error) {
 		objs, _, _, err := s.API.endpoints[servicesGVR].store.List(ctx, store.ListOptions{ResourceVersion: "0"})
 		return objs, err
 	}
+	ips := ipAddressClaims{records: ipAddressRecords{api: s.API}}
 	repairs := []*allocRepair{
-		{what: "cluster IP", claims: s.Store.Claims(clusterIPClaims), services: services,
-			leaks: resources.LeakedClaims{Grace: allocRepairGrace}, held: clusterIPsOf, resync: alloc.ClusterIPs.Resync},
+		{what: "cluster IP", claims: ips, services: services,
+			leaks: resources.LeakedClaims{Grace: allocRepairGrace}, held: clusterIPsOf, record: ips.recordHeld},
 		{what: "node port", claims: s.Store.Claims(nodePortClaims), services: services,
 			leaks: resources.LeakedClaims{Grace: allocRepairGrace}, held: nodePortsOf, resync: alloc.NodePorts.Resync},
 	}
@@ -66,6 +74,9 @@ func (s *Server) repairAllocations(ctx context.Context, alloc *resources.Allocat
 				slog.Debug("allocation repair skipped a round", "what", r.what, "err", err)
 			}
 		}
+		if err := s.API.ensure(ctx, "servicecidrs", defaultServiceCIDR(s.cfg)); err != nil {
+			slog.Debug("default ServiceCIDR not checked", "err", err)
+		}
 	}
 }
 
@@ -81,9 +92,19 @@ func (r *allocRepair) step(ctx context.Context) error {
 		return err
 	}
 	held := map[string]bool{}
+	recorded := map[string]bool{}
+	for _, rec := range records {
+		recorded[rec.Value] = true
+	}
 	for _, o := range objs {
-		for _, v := range r.held(o.(*corev1.Service)) {
+		svc := o.(*corev1.Service)
+		for _, v := range r.held(svc) {
 			held[v] = true
+			if r.record != nil && !recorded[v] {
+				if err := r.record(ctx, v, resources.ServiceRef{Namespace: svc.Namespace, Name: svc.Name}); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	released := map[string]bool{}
@@ -97,6 +118,9 @@ func (r *allocRepair) step(ctx context.Context) error {
 			slog.Info("released an allocation no Service holds", "what", r.what, "value", rec.Value, "grace", r.leaks.Grace)
 		}
 	}
+	if r.resync == nil {
+		return nil
+	}
 	var taken []string
 	for _, rec := range records {
 		if !released[rec.Value] {
@@ -107,8 +131,15 @@ func (r *allocRepair) step(ctx context.Context) error {
 	return nil
 }
 
+// clusterIPsOf are the addresses svc holds ("None" and "" are none).
 func clusterIPsOf(svc *corev1.Service) []string {
-	return append([]string{svc.Spec.ClusterIP}, svc.Spec.ClusterIPs...)
+	var out []string
+	for _, ip := range append([]string{svc.Spec.ClusterIP}, svc.Spec.ClusterIPs...) {
+		if _, err := netip.ParseAddr(ip); err == nil && !slices.Contains(out, ip) {
+			out = append(out, ip)
+		}
+	}
+	return out
 }
 
 func nodePortsOf(svc *corev1.Service) []string {

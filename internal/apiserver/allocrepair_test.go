@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"skiff/internal/resources"
@@ -47,5 +48,30 @@ func TestAllocRepairReleasesWhatNoServiceHolds(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"30001", "30003"}, resynced); diff != "" {
 		t.Errorf("taken after the repair (-want +got):\n%s", diff)
+	}
+}
+
+// TestAllocRepairRecordsWhatServicesHold: an address a Service holds without a
+// record (its IPAddress lost or deleted by hand) gets one back for that
+// Service; one recorded is left alone, and "None" is no address.
+func TestAllocRepairRecordsWhatServicesHold(t *testing.T) {
+	f := &fakeRecords{records: []resources.ClaimRecord{{Value: "10.96.0.5", Created: 5}}}
+	svcs := []runtime.Object{
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "recorded"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.5", ClusterIPs: []string{"10.96.0.5"}}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "lost"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.6", ClusterIPs: []string{"10.96.0.6"}}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "c", Name: "headless"}, Spec: corev1.ServiceSpec{ClusterIP: "None", ClusterIPs: []string{"None"}}},
+	}
+	var recorded []string
+	r := &allocRepair{what: "cluster IP", claims: f, held: clusterIPsOf,
+		services: func(context.Context) ([]runtime.Object, error) { return svcs, nil },
+		record: func(_ context.Context, v string, svc resources.ServiceRef) error {
+			recorded = append(recorded, v+" "+svc.Namespace+"/"+svc.Name)
+			return nil
+		}}
+	if err := r.step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"10.96.0.6 b/lost"}, recorded); diff != "" {
+		t.Errorf("recorded (-want +got):\n%s", diff)
 	}
 }

@@ -122,6 +122,8 @@ func NewAPI(s *store.Store, authn *auth.Authenticator, authz auth.Authorizer, al
 	}
 	a.rbac = auth.RBAC{Source: rbacSource{api: a}}
 	a.pods = auth.NewPodIndex()
+	// Cluster IPs come from the ServiceCIDRs and are held by IPAddress objects.
+	alloc.ClusterIPs = &resources.ClusterIPs{Records: ipAddressRecords{api: a}, Ranges: a.serviceRanges}
 	a.admit = &admission{api: a, alloc: alloc}
 	a.serveOpenAPI()
 	return a, nil

@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"skiff/internal/auth"
+	"skiff/internal/resources"
 	"skiff/internal/volumebinding"
 	"skiff/internal/volumesnapshot"
 	"skiff/internal/vpa"
@@ -34,11 +35,11 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 	pc := func(name string, value int32, desc string) runtime.Object {
 		return &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value, Description: desc}
 	}
-	apiIP := a.admit.alloc.ClusterIPs.Nth(1).String()
-	serviceCIDR, err := netip.ParsePrefix(cfg.ServiceCIDR)
+	serviceCIDR, err := serviceRange(cfg.ServiceCIDR)
 	if err != nil {
-		return fmt.Errorf("service CIDR %q: %w", cfg.ServiceCIDR, err)
+		return err
 	}
+	apiIP := resources.NthAddr(serviceCIDR, 1).String()
 	objs := []struct {
 		gvr string
 		obj runtime.Object
@@ -50,9 +51,7 @@ func (a *API) bootstrap(ctx context.Context, cfg Config, addr *net.TCPAddr) erro
 		{"priorityclasses", pc("system-cluster-critical", 2000000000, "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.")},
 		{"priorityclasses", pc("system-node-critical", 2000001000, "Used for system critical pods that must not be moved from their current node.")},
 		{"storageclasses", localPathClass()},
-		// The range Service addresses come from, under the name Kubernetes gives it.
-		{"servicecidrs", &networkingv1.ServiceCIDR{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes"},
-			Spec: networkingv1.ServiceCIDRSpec{CIDRs: []string{serviceCIDR.Masked().String()}}}},
+		{"servicecidrs", defaultServiceCIDR(cfg)},
 		{"services", &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default",
 				Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
@@ -174,4 +173,25 @@ func (a *API) ensure(ctx context.Context, resource string, obj runtime.Object) e
 		return err
 	}
 	return nil
+}
+
+// defaultServiceCIDR is the range --service-cidr gives, under the name
+// Kubernetes gives the default ServiceCIDR; it comes back if deleted.
+func defaultServiceCIDR(cfg Config) *networkingv1.ServiceCIDR {
+	p, _ := serviceRange(cfg.ServiceCIDR) // checked at start
+	return &networkingv1.ServiceCIDR{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes"},
+		Spec: networkingv1.ServiceCIDRSpec{CIDRs: []string{p.String()}}}
+}
+
+// serviceRange is --service-cidr, which must be an IPv4 range: skiff is
+// single-stack.
+func serviceRange(cidr string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("service CIDR %q: %w", cidr, err)
+	}
+	if !p.Addr().Is4() || p.Bits() > 30 || p.Bits() < 12 {
+		return netip.Prefix{}, fmt.Errorf("service CIDR %q must be an IPv4 range between /12 and /30", cidr)
+	}
+	return p.Masked(), nil
 }

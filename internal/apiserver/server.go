@@ -50,6 +50,9 @@ type Config struct {
 	// SnapshotRetention how many scheduled snapshots are kept.
 	SnapshotInterval  time.Duration
 	SnapshotRetention int
+	// EtcdCompactionInterval is the embedded member's history (store.Member's
+	// CompactionInterval).
+	EtcdCompactionInterval time.Duration
 	// RestoreSnapshot, when set, replaces the embedded etcd's data with the snapshot
 	// before starting, as a fresh single-member cluster.
 	RestoreSnapshot string
@@ -142,10 +145,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	alloc, err := allocators(cfg)
+	serviceCIDR, err := serviceRange(cfg.ServiceCIDR)
 	if err != nil {
 		return nil, err
 	}
+	alloc := &resources.Allocators{NodePorts: resources.NewPortAllocator(30000, 2768)}
 	if s.listener, err = net.Listen("tcp", net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HTTPSPort))); err != nil {
 		return nil, fmt.Errorf("listen on %s:%d: %w (choose another --https-port, or 0 for any free port)", cfg.BindAddress, cfg.HTTPSPort, err)
 	}
@@ -155,7 +159,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		host = "127.0.0.1"
 	}
 	s.Addr = net.JoinHostPort(host, strconv.Itoa(port))
-	serving, err := s.CA.ServingCert(filepath.Join(cfg.DataDir, "tls"), "serving", servingHosts(cfg, alloc))
+	serving, err := s.CA.ServingCert(filepath.Join(cfg.DataDir, "tls"), "serving", servingHosts(cfg, serviceCIDR))
 	if err != nil {
 		return nil, err
 	}
@@ -172,8 +176,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Store = store.New(s.etcd.Client, resources.Scheme)
-	// Several API servers share one etcd: allocations are recorded there.
-	alloc.ClusterIPs.Share(s.Store.Claims(clusterIPClaims))
+	// Several API servers share one etcd: node ports are recorded there (cluster
+	// IPs have IPAddress objects).
 	alloc.NodePorts.Share(s.Store.Claims(nodePortClaims))
 	if s.cluster != nil {
 		s.share = &encryption.Share{Etcd: s.etcd.Client, Member: memberName(cfg), Secret: serverSecret,
@@ -304,6 +308,7 @@ func startEmbedded(ctx context.Context, cfg Config, m store.Member) (*store.Etcd
 		slog.Warn("etcd restored from a snapshot as a new single-member cluster; start without --cluster-reset --restore from now on",
 			"snapshot", cfg.RestoreSnapshot, "previous data", aside)
 	}
+	m.CompactionInterval = cfg.EtcdCompactionInterval
 	return store.StartMember(ctx, dir, m)
 }
 
@@ -442,17 +447,9 @@ func (s *Server) ensureBuiltinImages() error {
 	return s.Registry.EnsureBuiltins(dir)
 }
 
-func allocators(cfg Config) (*resources.Allocators, error) {
-	ips, err := resources.NewIPAllocator(cfg.ServiceCIDR)
-	if err != nil {
-		return nil, err
-	}
-	return &resources.Allocators{ClusterIPs: ips, NodePorts: resources.NewPortAllocator(30000, 2768)}, nil
-}
-
-func servingHosts(cfg Config, alloc *resources.Allocators) []string {
+func servingHosts(cfg Config, serviceCIDR netip.Prefix) []string {
 	hosts := []string{"127.0.0.1", "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-		"kubernetes.default.svc.cluster.local", alloc.ClusterIPs.Nth(1).String()}
+		"kubernetes.default.svc.cluster.local", resources.NthAddr(serviceCIDR, 1).String()}
 	if cfg.BindAddress != "" && cfg.BindAddress != "0.0.0.0" && cfg.BindAddress != "::" {
 		hosts = append(hosts, cfg.BindAddress)
 	}

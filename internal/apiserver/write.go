@@ -129,7 +129,7 @@ func (a *API) createObject(ctx context.Context, ep *endpoint, namespace string, 
 	}
 	ep.Strategy.Default(obj)
 	ep.Strategy.PrepareForCreate(obj)
-	release, err := a.admit.create(ctx, ep, obj)
+	release, err := a.admit.create(ctx, ep, obj, opts.dryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +260,7 @@ func (a *API) updateObject(ctx context.Context, ep *endpoint, q request, cur, ob
 	if hasSpec(obj) && !sameSpec(obj, cur) {
 		m.SetGeneration(old.GetGeneration() + 1)
 	}
-	release, err := a.admit.update(ctx, ep, obj, cur)
+	release, err := a.admit.update(ctx, ep, obj, cur, opts.dryRun)
 	if err != nil {
 		return nil, err
 	}

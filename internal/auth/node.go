@@ -215,7 +215,7 @@ var NodeRules = []rbacv1.PolicyRule{
 	nodeRule(nodeRead, "", "namespaces"), // network policies select namespaces by label
 	nodeRule([]string{"update", "patch"}, "networking.k8s.io", "ingresses/status"),
 	nodeRule(nodeRead, "node.k8s.io", "runtimeclasses"),
-	nodeRule(nodeRead, "storage.k8s.io", "csidrivers", "storageclasses", "csinodes", "volumeattachments"),
+	nodeRule(nodeRead, "storage.k8s.io", "csidrivers", "storageclasses", "csinodes", "volumeattachments", "volumeattributesclasses"),
 	// The agent's CSI side: its own CSINode, and the attachments to itself that its
 	// attacher works (NodeRestriction checks both).
 	nodeRule([]string{"create", "update", "patch"}, "storage.k8s.io", "csinodes", "volumeattachments", "volumeattachments/status"),

@@ -51,6 +51,7 @@ type Driver struct {
 	expand     bool // ControllerExpandVolume is supported
 	nodeExpand bool // NodeExpandVolume is supported
 	snapshot   bool // CreateSnapshot/DeleteSnapshot are supported
+	modify     bool // ControllerModifyVolume is supported
 }
 
 // dial connects to a driver's socket and learns its name, node ID and capabilities.
@@ -117,6 +118,8 @@ func (d *Driver) learn(ctx context.Context) error {
 			d.expand = true
 		case csi.ControllerServiceCapability_RPC_CREATE_DELETE_SNAPSHOT:
 			d.snapshot = true
+		case csi.ControllerServiceCapability_RPC_MODIFY_VOLUME:
+			d.modify = true
 		}
 	}
 	return nil

@@ -47,6 +47,7 @@ type Provisioner struct {
 	claims   corelisters.PersistentVolumeClaimLister
 	volumes  corelisters.PersistentVolumeLister
 	classes  storagelisters.StorageClassLister
+	attrs    storagelisters.VolumeAttributesClassLister
 	csiNodes storagelisters.CSINodeLister
 	rec      record.EventRecorder
 
@@ -73,7 +74,8 @@ type uncertainCreate struct {
 func NewProvisioner(c *controller.Context, n *Node) *Provisioner {
 	core, st := c.Informers.Core().V1(), c.Informers.Storage().V1()
 	ci, vi, si, ni := core.PersistentVolumeClaims(), core.PersistentVolumes(), st.StorageClasses(), st.CSINodes()
-	p := &Provisioner{node: n, claims: ci.Lister(), volumes: vi.Lister(), classes: si.Lister(),
+	ai := st.VolumeAttributesClasses()
+	p := &Provisioner{node: n, claims: ci.Lister(), volumes: vi.Lister(), classes: si.Lister(), attrs: ai.Lister(),
 		csiNodes: ni.Lister(), rec: c.Recorder("csi-provisioner/" + n.name),
 		timeout: provisionTimeout, uncertain: map[string]uncertainCreate{}}
 	p.claimQueue = controller.New("csi-provision", p.syncClaim, 2)
@@ -82,6 +84,8 @@ func NewProvisioner(c *controller.Context, n *Node) *Provisioner {
 	p.claimQueue.Watch(si.Informer(), nil)
 	p.claimQueue.Watch(vi.Informer(), nil)
 	p.claimQueue.Watch(ni.Informer(), nil)
+	// A claim waiting for its VolumeAttributesClass goes on once the class exists.
+	p.claimQueue.Watch(ai.Informer(), controller.Each(p.classCreated))
 	p.volumeQueue.Watch(vi.Informer(), p.volumeQueue.Handler())
 	return p
 }
@@ -163,7 +167,12 @@ func (p *Provisioner) syncClaim(ctx context.Context, key string) error {
 		p.forget(key)
 		return nil
 	}
-	pv, err := p.provision(ctx, key, d, pvc, sc)
+	mutable, why := p.mutableParameters(pvc, d)
+	if why != "" {
+		p.rec.Eventf(pvc, corev1.EventTypeWarning, "ProvisioningFailed", "failed to provision volume with StorageClass %q: %s", sc.Name, why)
+		return nil
+	}
+	pv, err := p.provision(ctx, key, d, pvc, sc, mutable)
 	if err != nil {
 		p.rec.Eventf(pvc, corev1.EventTypeWarning, "ProvisioningFailed", "failed to provision volume with StorageClass %q: %v", sc.Name, err)
 		return err
@@ -184,7 +193,7 @@ func (p *Provisioner) syncClaim(ctx context.Context, key string) error {
 // provision calls CreateVolume (idempotent by name) and describes the result as a PV
 // pre-bound to the claim. The request is remembered under key until a PV records
 // its volume or the driver's answer says it made none.
-func (p *Provisioner) provision(ctx context.Context, key string, d *Driver, pvc *corev1.PersistentVolumeClaim, sc *storagev1.StorageClass) (*corev1.PersistentVolume, error) {
+func (p *Provisioner) provision(ctx context.Context, key string, d *Driver, pvc *corev1.PersistentVolumeClaim, sc *storagev1.StorageClass, mutable map[string]string) (*corev1.PersistentVolume, error) {
 	if pvc.Spec.VolumeMode != nil && *pvc.Spec.VolumeMode == corev1.PersistentVolumeBlock {
 		return nil, fmt.Errorf("volumeMode Block is not supported by skiff's CSI provisioner")
 	}
@@ -206,6 +215,7 @@ func (p *Provisioner) provision(ctx context.Context, key string, d *Driver, pvc 
 		CapacityRange:       &csi.CapacityRange{RequiredBytes: want.Value()},
 		VolumeCapabilities:  []*csi.VolumeCapability{mountCapability(fsType, accessMode(pvc.Spec.AccessModes))},
 		Parameters:          params,
+		MutableParameters:   mutable,
 	}
 	if len(d.Topology) > 0 {
 		here := &csi.Topology{Segments: d.Topology}
@@ -241,7 +251,8 @@ func (p *Provisioner) provision(ctx context.Context, key string, d *Driver, pvc 
 			MountOptions:                  sc.MountOptions,
 			PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{
 				Driver: d.Name, VolumeHandle: v.GetVolumeId(), FSType: fsType, VolumeAttributes: v.GetVolumeContext()}},
-			NodeAffinity: topologyAffinity(v.GetAccessibleTopology()),
+			NodeAffinity:              topologyAffinity(v.GetAccessibleTopology()),
+			VolumeAttributesClassName: attributesClass(pvc),
 			ClaimRef: &corev1.ObjectReference{Kind: "PersistentVolumeClaim", APIVersion: "v1",
 				Namespace: pvc.Namespace, Name: pvc.Name, UID: pvc.UID, ResourceVersion: pvc.ResourceVersion},
 		},

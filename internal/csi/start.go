@@ -20,7 +20,7 @@ import (
 
 // Start runs the agent's CSI work until ctx ends: the kubelet directory made a shared
 // mount (so mounts a driver container makes below it reach the host), plugin
-// registration, and the provisioner, attacher, resizer and snapshotter for the
+// registration, and the provisioner, attacher, resizer, modifier and snapshotter for the
 // drivers found.
 func (n *Node) Start(ctx context.Context) {
 	// The shared mount, and the volumes staged and published below it, outlive
@@ -31,7 +31,7 @@ func (n *Node) Start(ctx context.Context) {
 	}
 	c := controller.NewContext(n.client, 10*time.Minute)
 	p, a := NewProvisioner(c, n), NewAttacher(c, n)
-	r := NewResizer(c, p)
+	r, m := NewResizer(c, p), NewModifier(c, p)
 	n.onPublish = r.published
 	if n.snapshots != nil {
 		f := snapinformers.NewSharedInformerFactory(n.snapshots, 10*time.Minute)
@@ -43,6 +43,7 @@ func (n *Node) Start(ctx context.Context) {
 	go n.WatchRegistrations(ctx)
 	go a.Run(ctx)
 	go r.Run(ctx)
+	go m.Run(ctx)
 	p.Run(ctx)
 }
 

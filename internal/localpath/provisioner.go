@@ -210,6 +210,9 @@ func (p *Provisioner) refuse(pvc *corev1.PersistentVolumeClaim, dir string) stri
 	if pvc.Spec.DataSource != nil || pvc.Spec.DataSourceRef != nil {
 		return "local-path volumes cannot be populated from a data source"
 	}
+	if name := pvc.Spec.VolumeAttributesClassName; name != nil && *name != "" {
+		return fmt.Sprintf("VolumeAttributesClass %q: only CSI drivers apply volume attributes, local-path volumes have none", *name)
+	}
 	want := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err.Error()

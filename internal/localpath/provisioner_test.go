@@ -58,6 +58,8 @@ func TestRefuse(t *testing.T) {
 	block.Spec.VolumeMode = ptr.To(corev1.PersistentVolumeBlock)
 	fromSnapshot := claimOf("1Gi")
 	fromSnapshot.Spec.DataSource = &corev1.TypedLocalObjectReference{Kind: "VolumeSnapshot", Name: "s"}
+	gold := claimOf("1Gi")
+	gold.Spec.VolumeAttributesClassName = ptr.To("gold")
 	for _, tc := range []struct {
 		name string
 		pvc  *corev1.PersistentVolumeClaim
@@ -67,6 +69,7 @@ func TestRefuse(t *testing.T) {
 		{"too large", claimOf("3Gi"), "requested 3Gi but " + dir + " has only 2Gi free"},
 		{"block", block, "local-path volumes are directories: volumeMode Block is not supported"},
 		{"data source", fromSnapshot, "local-path volumes cannot be populated from a data source"},
+		{"attributes class", gold, `VolumeAttributesClass "gold": only CSI drivers apply volume attributes, local-path volumes have none`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := p.refuse(tc.pvc, dir); got != tc.want {

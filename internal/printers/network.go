@@ -85,6 +85,8 @@ func addNetworking(m map[schema.GroupKind]*Printer) {
 	}, func(np *networkingv1.NetworkPolicy, now time.Time) []interface{} {
 		return []interface{}{np.Name, metav1.FormatLabelSelector(&np.Spec.PodSelector), age(now, np.CreationTimestamp)}
 	}), "networking.k8s.io", "NetworkPolicy")
+
+	addServiceAddresses(m)
 }
 
 func serviceRow(svc *corev1.Service, now time.Time) []interface{} {

@@ -201,6 +201,12 @@ func TestOtherKinds(t *testing.T) {
 			want: []interface{}{"local (default)", "skiff.dev/local-path", "Delete", "WaitForFirstConsumer", false, "10m"},
 		},
 		{
+			name: "volume attributes class",
+			gk:   schema.GroupKind{Group: "storage.k8s.io", Kind: "VolumeAttributesClass"},
+			obj:  &storagev1.VolumeAttributesClass{ObjectMeta: meta("gold"), DriverName: "hostpath.csi.k8s.io", Parameters: map[string]string{"iops": "500"}},
+			want: []interface{}{"gold", "hostpath.csi.k8s.io", "10m"},
+		},
+		{
 			name: "role binding",
 			gk:   schema.GroupKind{Group: rbacGroup, Kind: "RoleBinding"},
 			obj: &rbacv1.RoleBinding{ObjectMeta: meta("read"), RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: "view"},

@@ -83,13 +83,16 @@ var zeroObjects = map[schema.GroupKind]func() runtime.Object{
 	{Group: "networking.k8s.io", Kind: "Ingress"}:       func() runtime.Object { return &networkingv1.Ingress{} },
 	{Group: "networking.k8s.io", Kind: "IngressClass"}:  func() runtime.Object { return &networkingv1.IngressClass{} },
 	{Group: "networking.k8s.io", Kind: "NetworkPolicy"}: func() runtime.Object { return &networkingv1.NetworkPolicy{} },
+	{Group: "networking.k8s.io", Kind: "ServiceCIDR"}:   func() runtime.Object { return &networkingv1.ServiceCIDR{} },
+	{Group: "networking.k8s.io", Kind: "IPAddress"}:     func() runtime.Object { return &networkingv1.IPAddress{} },
 
 	{Group: rbacGroup, Kind: "Role"}:               func() runtime.Object { return &rbacv1.Role{} },
 	{Group: rbacGroup, Kind: "ClusterRole"}:        func() runtime.Object { return &rbacv1.ClusterRole{} },
 	{Group: rbacGroup, Kind: "RoleBinding"}:        func() runtime.Object { return &rbacv1.RoleBinding{} },
 	{Group: rbacGroup, Kind: "ClusterRoleBinding"}: func() runtime.Object { return &rbacv1.ClusterRoleBinding{} },
 
-	{Group: "storage.k8s.io", Kind: "StorageClass"}: func() runtime.Object { return &storagev1.StorageClass{} },
+	{Group: "storage.k8s.io", Kind: "StorageClass"}:          func() runtime.Object { return &storagev1.StorageClass{} },
+	{Group: "storage.k8s.io", Kind: "VolumeAttributesClass"}: func() runtime.Object { return &storagev1.VolumeAttributesClass{} },
 	{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}: func() runtime.Object {
 		return &apiextensionsv1.CustomResourceDefinition{}
 	},

@@ -57,6 +57,14 @@ func addStorage(m map[schema.GroupKind]*Printer) {
 		col("AllowVolumeExpansion", typeString, scDoc["allowVolumeExpansion"]),
 		ageColumn(),
 	}, storageClassRow), "storage.k8s.io", "StorageClass")
+
+	register(m, printerOf([]metav1.TableColumnDefinition{
+		nameColumn(),
+		col("DriverName", typeString, storagev1.VolumeAttributesClass{}.SwaggerDoc()["driverName"]),
+		ageColumn(),
+	}, func(v *storagev1.VolumeAttributesClass, now time.Time) []interface{} {
+		return []interface{}{v.Name, v.DriverName, age(now, v.CreationTimestamp)}
+	}), "storage.k8s.io", "VolumeAttributesClass")
 }
 
 func pvRow(pv *corev1.PersistentVolume, now time.Time) []interface{} {

@@ -1,7 +1,6 @@
 package resources
 
 import (
-	"net/netip"
 	"strconv"
 	"time"
 )
@@ -46,21 +45,6 @@ func (l *LeakedClaims) Step(now time.Time, records []ClaimRecord, held map[strin
 	}
 	l.since = since
 	return leaked
-}
-
-// Resync makes the addresses this server counts as used exactly those recorded
-// in values (the records in etcd): one that another server released is free
-// again here too.
-func (a *IPAllocator) Resync(values []string) {
-	used := map[netip.Addr]bool{}
-	for _, v := range values {
-		if ip, err := netip.ParseAddr(v); err == nil {
-			used[ip] = true
-		}
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.used = used
 }
 
 // Resync makes the ports this server counts as used exactly those in values.

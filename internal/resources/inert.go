@@ -25,19 +25,19 @@ func inertKinds() []*Info {
 		{kind{resourceAPI, "resourceclaims", "ResourceClaim", true, nil, nil, []string{"status"}, deviceClaimStrategy{}}, noDRA},
 		{kind{resourceAPI, "resourceclaimtemplates", "ResourceClaimTemplate", true, nil, nil, nil, deviceClaimStrategy{}}, noDRA},
 		{kind{resourceAPI, "resourceslices", "ResourceSlice", false, nil, nil, nil, generic{}}, noDRA},
-		{kind{networking, "servicecidrs", "ServiceCIDR", false, nil, nil, []string{"status"}, serviceCIDRStrategy{}},
-			"skiff allocates Service IPs from --service-cidr; ServiceCIDR objects are stored but not used for allocation yet"},
-		{kind{networking, "ipaddresses", "IPAddress", false, []string{"ip"}, nil, nil, ipAddressStrategy{}},
-			"skiff allocates Service IPs from --service-cidr; IPAddress objects are stored but not used for allocation yet"},
 		// CSIDriver, CSINode and VolumeAttachment act (internal/csi, the attach/detach
-		// controller), CSIStorageCapacity too (the scheduler's volume binding): served
-		// here without a warning, with the kinds that do not.
+		// controller), CSIStorageCapacity too (the scheduler's volume binding), and
+		// ServiceCIDR and IPAddress (Service cluster IPs, the servicecidr controller):
+		// served here without a warning, with the kinds that do not.
+		{kind{networking, "servicecidrs", "ServiceCIDR", false, nil, nil, []string{"status"}, serviceCIDRStrategy{}}, ""},
+		{kind{networking, "ipaddresses", "IPAddress", false, []string{"ip"}, nil, nil, ipAddressStrategy{}}, ""},
 		{kind{storage, "csidrivers", "CSIDriver", false, nil, nil, nil, generic{}}, ""},
 		{kind{storage, "csinodes", "CSINode", false, nil, nil, nil, generic{}}, ""},
 		{kind{storage, "csistoragecapacities", "CSIStorageCapacity", true, nil, nil, nil, generic{}}, ""},
 		{kind{storage, "volumeattachments", "VolumeAttachment", false, nil, nil, []string{"status"}, generic{}}, ""},
-		{kind{storage, "volumeattributesclasses", "VolumeAttributesClass", false, []string{"vac"}, nil, nil, generic{}},
-			"skiff stores VolumeAttributesClasses, but nothing modifies volumes by them"},
+		// VolumeAttributesClasses act: the CSI provisioner passes them to CreateVolume,
+		// the agent's modifier to ControllerModifyVolume (internal/csi/modify.go).
+		{kind{storage, "volumeattributesclasses", "VolumeAttributesClass", false, []string{"vac"}, nil, nil, vacStrategy{}}, ""},
 		// StorageVersionMigrations act (internal/apiserver/migration.go).
 		{kind{storageMigration, "storageversionmigrations", "StorageVersionMigration", false, nil, nil, []string{"status"}, generic{}}, ""},
 	}

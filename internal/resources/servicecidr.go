@@ -10,9 +10,10 @@ import (
 )
 
 // ServiceCIDRs and IPAddresses are Kubernetes' objects for Service address
-// allocation. skiff allocates from --service-cidr (the default ServiceCIDR,
-// "kubernetes", says which range that is); the objects are validated as Kubernetes
-// validates them.
+// allocation: cluster IPs come from the ranges of the ServiceCIDRs (the default
+// one, "kubernetes", is --service-cidr), and each address in use has an
+// IPAddress naming its Service (see ClusterIPs). The objects are validated as
+// Kubernetes validates them.
 type (
 	serviceCIDRStrategy struct{ generic }
 	ipAddressStrategy   struct{ generic }

@@ -101,7 +101,9 @@ func (pvStrategy) Validate(obj, old runtime.Object) field.ErrorList {
 	} else if na != nil && len(na.Required.NodeSelectorTerms) == 0 {
 		errs = append(errs, field.Required(sp.Child("nodeAffinity", "required", "nodeSelectorTerms"), "must have at least one node selector term"))
 	}
-	if oldPV, ok := old.(*corev1.PersistentVolume); ok {
+	oldPV, _ := old.(*corev1.PersistentVolume)
+	errs = append(errs, validateVolumeVAC(pv, oldPV)...)
+	if oldPV != nil {
 		// The data lives where the source says; pointing the object elsewhere
 		// would silently hand a claim someone else's disk.
 		if !equality.Semantic.DeepEqual(spec.PersistentVolumeSource, oldPV.Spec.PersistentVolumeSource) {
@@ -236,7 +238,9 @@ func (pvcStrategy) Validate(obj, old runtime.Object) field.ErrorList {
 		}
 	}
 	errs = append(errs, validateStorageVolumeMode(spec.VolumeMode, sp.Child("volumeMode"))...)
-	if oldPVC, ok := old.(*corev1.PersistentVolumeClaim); ok {
+	oldPVC, _ := old.(*corev1.PersistentVolumeClaim)
+	errs = append(errs, validateClaimVAC(pvc, oldPVC)...)
+	if oldPVC != nil {
 		errs = append(errs, validatePVCUpdate(pvc, oldPVC)...)
 	}
 	return errs
@@ -260,7 +264,10 @@ func validatePVCUpdate(pvc, old *corev1.PersistentVolumeClaim) field.ErrorList {
 			newSpec.Resources.Requests[corev1.ResourceStorage] = q
 		}
 	}
-	newSpec.VolumeAttributesClassName = oldSpec.VolumeAttributesClassName
+	if pvc.Status.Phase == corev1.ClaimBound {
+		// A bound claim's class is what its volume should become (ControllerModifyVolume).
+		newSpec.VolumeAttributesClassName = oldSpec.VolumeAttributesClassName
+	}
 	if !equality.Semantic.DeepEqual(newSpec, oldSpec) {
 		diff := cmp.Diff(oldSpec, newSpec)
 		errs = append(errs, field.Forbidden(field.NewPath("spec"),
@@ -308,19 +315,7 @@ func (storageClassStrategy) Validate(obj, old runtime.Object) field.ErrorList {
 		}
 	}
 	paramPath := field.NewPath("parameters")
-	if len(sc.Parameters) > storageClassParamLimit {
-		errs = append(errs, field.TooLong(paramPath, "Provisioner Parameters exceeded max allowed", storageClassParamLimit))
-	}
-	size := 0
-	for k, v := range sc.Parameters {
-		if k == "" {
-			errs = append(errs, field.Invalid(paramPath, k, "field can not be empty."))
-		}
-		size += len(k) + len(v)
-	}
-	if size > storageClassParamSize {
-		errs = append(errs, field.TooLong(paramPath, "", storageClassParamSize))
-	}
+	errs = append(errs, validateDriverParameters(sc.Parameters, paramPath)...)
 	if p := sc.ReclaimPolicy; p != nil && !slices.Contains(storageClassReclaim, *p) {
 		errs = append(errs, field.NotSupported(field.NewPath("reclaimPolicy"), *p, storageClassReclaim))
 	}

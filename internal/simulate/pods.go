@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+
+	"skiff/internal/intern"
 )
 
 // podIP hands out addresses from node i's /24, the i-th of opts.PodCIDR, cycling
@@ -167,6 +169,7 @@ func splitKey(key string) (ns, name string) {
 // its whole status, which a status update sends back), since with 150,000 pods
 // the informer's copies are most of the process's memory. A status update
 // takes only the status from the pod it sends; the API server keeps the rest.
+// What is left is shared with earlier pods where equal (intern.Pod).
 func slimPod(obj any) (any, error) {
 	pod, ok := obj.(*v1.Pod)
 	if !ok {
@@ -179,6 +182,7 @@ func slimPod(obj any) (any, error) {
 			InitContainers: slimContainers(pod.Spec.InitContainers), Containers: slimContainers(pod.Spec.Containers)},
 		Status: pod.Status,
 	}
+	intern.Pod(out)
 	return out, nil
 }
 

@@ -154,6 +154,7 @@ func (r *Resource) Protobuf() bool { return !r.unstructured }
 // list costs a copy of the cache's bytes rather than a decode and an encode of
 // every object.
 func (r *Resource) ListEncoded(ctx context.Context, o ListOptions) ([]Encoded, int64, string, error) {
+	o.encoded = true
 	items, rev, cont, err := r.list(ctx, o)
 	if err != nil {
 		return nil, 0, "", err

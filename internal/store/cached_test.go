@@ -89,6 +89,16 @@ func TestEncodedCacheServesWatchesAndReads(t *testing.T) {
 	if err != nil || len(objs) != hotSize+10 {
 		t.Fatalf("list: %d objects, %v; want %d", len(objs), err, hotSize+10)
 	}
+	// A filtered encoded list keeps the bytes of what passed, not the objects
+	// decoded to filter them (a cold one is decoded again on demand).
+	cold := func(obj runtime.Object) bool { return obj.(*corev1.ConfigMap).Name == "b1" }
+	enc, _, _, err := r.ListEncoded(ctx, ListOptions{Namespace: "ns", ResourceVersion: "0", Filter: cold})
+	if err != nil || len(enc) != 1 || enc[0].obj != nil {
+		t.Fatalf("filtered encoded list: %+v, %v; want b1's bytes alone", enc, err)
+	}
+	if obj, err := r.Decode(enc[0]); err != nil || obj.(*corev1.ConfigMap).Name != "b1" {
+		t.Fatalf("Decode of the listed bytes = %v, %v; want b1", obj, err)
+	}
 }
 
 func resourceVersion(t *testing.T, obj runtime.Object) int64 {

@@ -10,7 +10,7 @@ import (
 	"skiff/internal/resources"
 )
 
-// claimsRoot holds allocation records (a Service's cluster IP, its node ports)
+// claimsRoot holds allocation records (a Service's node ports)
 // outside /registry/, so the object caches never see them.
 const claimsRoot = "/skiff/allocations/"
 
@@ -22,7 +22,7 @@ type Claims struct {
 	prefix string
 }
 
-// Claims is the set of records under prefix (e.g. "clusterips/").
+// Claims is the set of records under prefix (e.g. "nodeports/").
 func (s *Store) Claims(prefix string) *Claims {
 	return &Claims{cli: s.cli, prefix: claimsRoot + prefix}
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"net/netip"
 	"sync"
 	"testing"
 
@@ -12,44 +11,41 @@ import (
 )
 
 // TestClaimsKeepTwoServersApart: two allocators, as two API servers would hold,
-// share one etcd and race for every address of a small range; each address goes
-// to exactly one, and the loser of each race moves on to another. (Without the
+// share one etcd and race for every port of a small range; each port goes to
+// exactly one, and the loser of each race moves on to another. (Without the
 // shared claims each would hand out all 30.)
 func TestClaimsKeepTwoServersApart(t *testing.T) {
 	e := startTestEtcd(t)
 	s := New(e.Client, runtime.NewScheme())
-	var servers [2]*resources.IPAllocator
+	var servers [2]*resources.PortAllocator
 	for i := range servers {
-		a, err := resources.NewIPAllocator("10.99.0.0/27")
-		if err != nil {
-			t.Fatal(err)
-		}
-		a.Share(s.Claims("clusterips/"))
+		a := resources.NewPortAllocator(30000, 30)
+		a.Share(s.Claims("nodeports/"))
 		servers[i] = a
 	}
 	var mu sync.Mutex
-	got := map[netip.Addr]int{}
+	got := map[int]int{}
 	var wg sync.WaitGroup
 	for _, a := range servers {
 		wg.Go(func() {
 			for {
-				ip, err := a.Next()
+				port, err := a.Next()
 				if err != nil {
 					return // range is full
 				}
 				mu.Lock()
-				got[ip]++
+				got[port]++
 				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	if len(got) != 30 { // 32 addresses minus the network and broadcast ones
-		t.Fatalf("%d addresses handed out, want 30", len(got))
+	if len(got) != 30 {
+		t.Fatalf("%d ports handed out, want 30", len(got))
 	}
-	for ip, n := range got {
+	for port, n := range got {
 		if n != 1 {
-			t.Errorf("%s handed out %d times", ip, n)
+			t.Errorf("%d handed out %d times", port, n)
 		}
 	}
 }

@@ -43,6 +43,19 @@ type Member struct {
 	// InitialCluster lists every member, this one included, when joining an
 	// existing cluster ("name=url,..."); empty for a new or already joined member.
 	InitialCluster string
+	// CompactionInterval is how much history the member keeps for watches and
+	// paging: every interval, revisions older than one interval are compacted
+	// (so between one and two intervals are kept). 0 means five minutes, the
+	// default of kube-apiserver's --etcd-compaction-interval.
+	CompactionInterval time.Duration
+}
+
+// compactionRetention is CompactionInterval as etcd's periodic retention.
+func (m Member) compactionRetention() string {
+	if m.CompactionInterval == 0 {
+		return "5m"
+	}
+	return m.CompactionInterval.String()
 }
 
 // PeerSocket is where an embedded member in dir takes peer connections: a unix
@@ -71,9 +84,8 @@ func StartMember(ctx context.Context, dir string, m Member) (*Etcd, error) {
 		cfg.PeerTLSInfo = transport.TLSInfo{CertFile: m.PeerCertFile, KeyFile: m.PeerKeyFile,
 			TrustedCAFile: m.CAFile, ClientCertFile: m.PeerCertFile, ClientKeyFile: m.PeerKeyFile}
 	}
-	// Keep five minutes of history for watches and paging; older revisions are compacted.
 	cfg.AutoCompactionMode = "periodic"
-	cfg.AutoCompactionRetention = "5m"
+	cfg.AutoCompactionRetention = m.compactionRetention()
 	cfg.QuotaBackendBytes = 8 << 30
 	cfg.MaxRequestBytes = maxRequestBytes
 	e, err := embed.StartEtcd(cfg)

@@ -107,3 +107,21 @@ func TestEtcdFatalIsLoggedAsTheReasonToStop(t *testing.T) {
 		t.Errorf("log lacks %q:\n%s", want, buf.String())
 	}
 }
+
+// TestCompactionInterval: a member keeps five minutes of history unless told
+// otherwise, and etcd takes a shorter interval as given.
+func TestCompactionInterval(t *testing.T) {
+	if got := (Member{}).compactionRetention(); got != "5m" {
+		t.Errorf("default retention %q, want 5m", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := StartMember(ctx, t.TempDir(), Member{CompactionInterval: 90 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if cfg := e.member.Config(); cfg.AutoCompactionMode != "periodic" || cfg.AutoCompactionRetention != "1m30s" {
+		t.Errorf("member compacts %s every %q, want periodic every 1m30s", cfg.AutoCompactionMode, cfg.AutoCompactionRetention)
+	}
+}

@@ -281,6 +281,10 @@ type ListOptions struct {
 	// Remaining, when set, receives how many objects follow a page that Limit cut
 	// (left alone for filtered lists, whose count is unknown without reading them).
 	Remaining *int64
+	// encoded is set by ListEncoded, whose callers write the stored bytes: an
+	// object decoded for Filter is dropped once it passes, so a filtered list
+	// of 150,000 pods holds their bytes, not all of them decoded at once.
+	encoded bool
 }
 
 // List returns matching objects sorted by key, the revision they reflect, and a
@@ -405,6 +409,9 @@ func (r *Resource) listPage(ctx context.Context, o ListOptions, prefix string, t
 				}
 				if !o.Filter(it.obj) {
 					continue
+				}
+				if o.encoded {
+					it.obj = nil
 				}
 			}
 			out = append(out, it)

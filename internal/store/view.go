@@ -120,6 +120,9 @@ func (r *Resource) page(v *view, rev int64, prefix, start string, o ListOptions)
 			if it.obj = r.mustObject(it.key, it.c); it.obj == nil || !o.Filter(it.obj) {
 				continue
 			}
+			if o.encoded {
+				it.obj = nil
+			}
 		}
 		out = append(out, it)
 		if o.Limit > 0 && int64(len(out)) == o.Limit {

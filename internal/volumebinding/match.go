@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
+	"k8s.io/utils/ptr"
 )
 
 // Annotations and finalizers, with the names Kubernetes gives them so tools that
@@ -72,6 +73,11 @@ func Mismatch(pvc *corev1.PersistentVolumeClaim, pv *corev1.PersistentVolume, no
 	have := pv.Spec.Capacity[corev1.ResourceStorage]
 	if have.Cmp(want) < 0 {
 		return fmt.Sprintf("capacity %s is less than the requested %s", have.String(), want.String())
+	}
+	// A claim's class of attributes is part of what it asks for: a volume made with
+	// other attributes does not serve it (the modifier changes bound volumes only).
+	if want, have := ptr.Deref(pvc.Spec.VolumeAttributesClassName, ""), ptr.Deref(pv.Spec.VolumeAttributesClassName, ""); want != have {
+		return fmt.Sprintf("volumeAttributesClassName %q does not match the claim's %q", have, want)
 	}
 	if volumeMode(pv.Spec.VolumeMode) != volumeMode(pvc.Spec.VolumeMode) {
 		return fmt.Sprintf("volumeMode %s does not match the claim's %s", volumeMode(pv.Spec.VolumeMode), volumeMode(pvc.Spec.VolumeMode))

@@ -75,6 +75,15 @@ func TestMismatch(t *testing.T) {
 			c.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "slow"}}
 			return c
 		}(), volume("a", "1Gi", ""), nil, "labels do not match the claim's selector"},
+		{"attributes class differs", func() *corev1.PersistentVolumeClaim {
+			c := claim("1Gi", nil)
+			c.Spec.VolumeAttributesClassName = ptr.To("gold")
+			return c
+		}(), volume("a", "1Gi", "", func(pv *corev1.PersistentVolume) { pv.Spec.VolumeAttributesClassName = ptr.To("silver") }), nil,
+			`volumeAttributesClassName "silver" does not match the claim's "gold"`},
+		{"a volume with attributes for a claim without", claim("1Gi", nil),
+			volume("a", "1Gi", "", func(pv *corev1.PersistentVolume) { pv.Spec.VolumeAttributesClassName = ptr.To("silver") }), nil,
+			`volumeAttributesClassName "silver" does not match the claim's ""`},
 		{"node allowed", claim("1Gi", nil), volume("a", "1Gi", "", onNode("n1")), node("n1"), ""},
 		{"node refused", claim("1Gi", nil), volume("a", "1Gi", "", onNode("n1")), node("n2"), "node affinity does not allow node n2"},
 		{"no node yet ignores affinity", claim("1Gi", nil), volume("a", "1Gi", "", onNode("n1")), nil, ""},

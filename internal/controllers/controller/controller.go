@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
+	"skiff/internal/intern"
 	"skiff/internal/resources"
 )
 
@@ -64,19 +66,40 @@ func StripManagedFields(obj any) (any, error) {
 	return obj, nil
 }
 
+// SlimMetadata is StripManagedFields that also shares what objects' metadata
+// have in common (intern.Meta): for informers of metadata only, such as the
+// garbage collector's, which hold every object of the cluster.
+func SlimMetadata(obj any) (any, error) {
+	obj, _ = StripManagedFields(obj)
+	if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
+		m.APIVersion, m.Kind = intern.String(m.APIVersion), intern.String(m.Kind)
+		intern.Meta(&m.ObjectMeta)
+	}
+	return obj, nil
+}
+
 // SlimPods is StripManagedFields that also drops from pods what neither the
 // scheduler nor any controller reads: containers' commands, environment,
 // mounts, probes and lifecycle hooks, and projected volumes (every pod's
 // service account token volume). With 150,000 pods that is a fifth of the
-// informer's memory. A pod from such an informer must never be written back
-// whole (its spec, which is immutable, is no longer whole): status updates
-// send only the status, and other changes are patches.
+// informer's memory. What is left is shared with the pods before it where
+// equal (intern.Pod: containers, labels, tolerations, names of nodes and
+// images...), which halves it again. A pod from such an informer must never be
+// written back whole (its spec, which is immutable, is no longer whole): status
+// updates send only the status, and other changes are patches.
 func SlimPods(obj any) (any, error) {
 	obj, _ = StripManagedFields(obj)
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
 		return obj, nil
 	}
+	slimPod(pod)
+	intern.Pod(pod)
+	return pod, nil
+}
+
+// slimPod drops what SlimPods drops.
+func slimPod(pod *corev1.Pod) {
 	for i := range pod.Spec.InitContainers {
 		slimContainer(&pod.Spec.InitContainers[i])
 	}
@@ -91,7 +114,6 @@ func SlimPods(obj any) (any, error) {
 	if pod.Spec.Volumes = slices.DeleteFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Projected != nil }); len(pod.Spec.Volumes) == 0 {
 		pod.Spec.Volumes = nil
 	}
-	return pod, nil
 }
 
 // slimContainer keeps what scheduling and the controllers read: name, image,

@@ -88,7 +88,7 @@ func New(c *controller.Context, md metadata.Interface, opts Options) *Collector 
 		deleteQ: newQ("garbage_collector_attempt_to_delete"),
 		orphanQ: newQ("garbage_collector_attempt_to_orphan"),
 		absent:  newAbsentCache(10000),
-		factory: metadatainformer.NewSharedInformerFactoryWithOptions(md, 0, metadatainformer.WithTransform(controller.StripManagedFields)),
+		factory: metadatainformer.NewSharedInformerFactoryWithOptions(md, 0, metadatainformer.WithTransform(controller.SlimMetadata)),
 		shared:  c.Informers,
 		watched: map[schema.GroupVersionResource]bool{},
 	}

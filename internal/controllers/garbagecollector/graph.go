@@ -23,7 +23,8 @@ type node struct {
 	// gvr is known for objects seen through an informer; virtual nodes have none.
 	gvr    schema.GroupVersionResource
 	owners []metav1.OwnerReference
-	// dependents are the nodes that name this one as an owner.
+	// dependents are the nodes that name this one as an owner; nil until one
+	// does, as for most objects (every pod of a cluster has a node here).
 	dependents map[types.UID]*node
 	// virtual nodes are owners only known from the references to them: whether they
 	// exist is checked against the API server.
@@ -67,7 +68,7 @@ func (g *graph) upsert(o observed) work {
 	uid := m.GetUID()
 	n := g.nodes[uid]
 	if n == nil {
-		n = &node{dependents: map[types.UID]*node{}}
+		n = &node{}
 		g.nodes[uid] = n
 	}
 	n.ref = ref{APIVersion: o.apiVersion, Kind: o.kind, Namespace: m.GetNamespace(), Name: m.GetName(), UID: uid}
@@ -116,10 +117,13 @@ func (g *graph) setOwners(n *node, refs []metav1.OwnerReference, w *work) {
 	for _, r := range refs {
 		owner := g.nodes[r.UID]
 		if owner == nil {
-			owner = &node{virtual: true, dependents: map[types.UID]*node{},
+			owner = &node{virtual: true,
 				ref: ref{APIVersion: r.APIVersion, Kind: r.Kind, Namespace: n.ref.Namespace, Name: r.Name, UID: r.UID}}
 			g.nodes[r.UID] = owner
 			w.delete(r.UID) // does it exist at all?
+		}
+		if owner.dependents == nil {
+			owner.dependents = map[types.UID]*node{}
 		}
 		owner.dependents[uid] = n
 	}

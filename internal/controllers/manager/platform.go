@@ -32,6 +32,8 @@ import (
 	"skiff/internal/controllers/podgc"
 	"skiff/internal/controllers/resourcequota"
 	"skiff/internal/controllers/serviceaccount"
+	"skiff/internal/controllers/servicecidr"
+	"skiff/internal/controllers/vacprotection"
 	"skiff/internal/controllers/verticalpodautoscaler"
 )
 
@@ -51,9 +53,8 @@ type PlatformOptions struct {
 // Platform returns the constructors of the cluster's platform controllers by name:
 // garbagecollector, namespace, endpoints, endpointslice, endpointslicemirroring,
 // serviceaccount, podgc, nodelifecycle, disruption, persistentvolume-binder,
-// ephemeral-volume, attachdetach, horizontalpodautoscaling, verticalpodautoscaling,
-// clusterautoscaler, resourcequota and
-// clusterrole-aggregation. The garbage collector and the namespace controller reach
+// ephemeral-volume, vac-protection, attachdetach, horizontalpodautoscaling, verticalpodautoscaling,
+// clusterautoscaler, resourcequota, clusterrole-aggregation and servicecidr. The garbage collector and the namespace controller reach
 // objects of every kind through a metadata client built from cfg; the autoscaler
 // reaches scale subresources and metrics.k8s.io; the quota controller counts resources
 // without a typed informer through the metadata client.
@@ -93,6 +94,7 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 		"disruption":              func(c *controller.Context) Runner { return disruption.New(c) },
 		"persistentvolume-binder": func(c *controller.Context) Runner { return persistentvolume.New(c) },
 		"ephemeral-volume":        func(c *controller.Context) Runner { return ephemeral.New(c) },
+		"vac-protection":          func(c *controller.Context) Runner { return vacprotection.New(c) },
 		"attachdetach":            func(c *controller.Context) Runner { return attachdetach.New(c) },
 		"horizontalpodautoscaling": func(c *controller.Context) Runner {
 			return podautoscaler.New(c, hpa)
@@ -106,6 +108,7 @@ func Platform(cfg *rest.Config, opts PlatformOptions) (map[string]Constructor, e
 		"clusterrole-aggregation": func(c *controller.Context) Runner {
 			return clusterroleaggregation.New(c)
 		},
+		"servicecidr": func(c *controller.Context) Runner { return servicecidr.New(c) },
 	}, nil
 }
 

@@ -81,6 +81,11 @@ type allocator struct {
 	// reserved holds assignments written but maybe not yet seen by the informer, so
 	// two nodes synced back to back never get the same range.
 	reserved map[string][]string
+	// exhausted is the error of the last pick that found a range full. It
+	// stands until a node is deleted, the only way a subnet is freed (a node's
+	// CIDRs never change): with more nodes than subnets, every status update
+	// of every node without one would otherwise walk all nodes again.
+	exhausted error
 }
 
 func (a *allocator) sync(ctx context.Context, name string) error {
@@ -88,6 +93,7 @@ func (a *allocator) sync(ctx context.Context, name string) error {
 	if apierrors.IsNotFound(err) {
 		a.mu.Lock()
 		delete(a.reserved, name)
+		a.exhausted = nil
 		a.mu.Unlock()
 		return nil
 	}
@@ -99,7 +105,12 @@ func (a *allocator) sync(ctx context.Context, name string) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cidrs, err := a.pick(name)
+	err = a.exhausted
+	var cidrs []string
+	if err == nil {
+		cidrs, err = a.pick(name)
+		a.exhausted = err
+	}
 	if err != nil {
 		a.recorder.Eventf(node, corev1.EventTypeWarning, "CIDRNotAvailable", "Node %s: %v", name, err)
 		return err

@@ -71,3 +71,52 @@ func TestControllerAssignsDistinctCIDRs(t *testing.T) {
 		t.Errorf("assigned %v, want all three nodes", got)
 	}
 }
+
+// TestFullRangeFreedByDeletion: with more nodes than subnets, a node left
+// without one gets the subnet of a node that is deleted.
+func TestFullRangeFreedByDeletion(t *testing.T) {
+	client := fake.NewClientset(
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "a"}, Spec: corev1.NodeSpec{PodCIDR: "10.0.0.0/24", PodCIDRs: []string{"10.0.0.0/24"}}},
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Spec: corev1.NodeSpec{PodCIDR: "10.0.1.0/24", PodCIDRs: []string{"10.0.1.0/24"}}},
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "c"}},
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "d"}},
+	)
+	cc := controller.NewContext(client, 0)
+	ctrl := New(cc, "10.0.0.0/23")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cc.Informers.Start(ctx.Done())
+	go ctrl.Run(ctx)
+	cidrOf := func(name string) string {
+		n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.Spec.PodCIDR
+	}
+	time.Sleep(300 * time.Millisecond) // c and d find the range full
+	if cidrOf("c") != "" || cidrOf("d") != "" {
+		t.Fatal("a node got a subnet of a full range")
+	}
+	if err := client.CoreV1().Nodes().Delete(ctx, "a", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		c, d := cidrOf("c"), cidrOf("d")
+		if c != "" || d != "" {
+			if c+d != "10.0.0.0/24" {
+				t.Fatalf("after a's deletion c has %q and d %q; want one of them a's 10.0.0.0/24", c, d)
+			}
+			return
+		}
+		// A status update, as a kubelet makes, brings the node back to the controller.
+		for _, name := range []string{"c", "d"} {
+			n, _ := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+			n.Labels = map[string]string{"beat": time.Now().Format("150405.000000")}
+			_, _ = client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("no node got the subnet a freed")
+}

@@ -167,6 +167,7 @@ func createNS(t testing.TB, c kubernetes.Interface, name string) {
 func TestStorage(t *testing.T) {
 	s := startStorage(t)
 	t.Run("static volume binds", s.testStatic)
+	t.Run("static volume of the claim's attributes class", s.testStaticAttributes)
 	t.Run("pre-bound volume's attributes class reaches the claim", s.testAttributesClass)
 	t.Run("static local volume on the selected node", s.testStaticLocal)
 	t.Run("local-path provisions on the selected node and deletes", s.testLocalPath)
@@ -187,7 +188,8 @@ func (s *storageCluster) testAttributesClass(t *testing.T) {
 			VolumeAttributesClassName: ptr.To("gold"),
 			ClaimRef:                  &corev1.ObjectReference{Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespace: "vac", Name: "data"},
 			Capacity:                  corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
-			PersistentVolumeSource:    corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/vac-gold"}}}}
+			PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{ // only CSI volumes carry a class
+				Driver: "hostpath.csi.k8s.io", VolumeHandle: "vac-gold"}}}}
 	if _, err := s.c.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -244,6 +246,36 @@ func (s *storageCluster) testStatic(t *testing.T) {
 			t.Fatalf("claim capacity %s after its bound volume grew, want 2Gi until a resizer finishes", got.String())
 		}
 	}
+}
+
+// testStaticAttributes: a claim that names a VolumeAttributesClass binds only a
+// volume of that class (not the smaller one of another), and its status says the
+// class is the volume's current one.
+func (s *storageCluster) testStaticAttributes(t *testing.T) {
+	ctx := context.Background()
+	createNS(t, s.c, "static-vac")
+	for i, class := range []string{"silver", "gold"} {
+		pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "csi-" + class},
+			Spec: corev1.PersistentVolumeSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				StorageClassName:          "csi-static",
+				VolumeAttributesClassName: ptr.To(class),
+				Capacity:                  corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(fmt.Sprintf("%dGi", i+1))},
+				PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{
+					Driver: "hostpath.csi.k8s.io", VolumeHandle: class}}}}
+		if _, err := s.c.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim := newClaim("data", ptr.To("csi-static"), "1Gi")
+	claim.Spec.VolumeAttributesClassName = ptr.To("gold")
+	if _, err := s.c.CoreV1().PersistentVolumeClaims("static-vac").Create(ctx, claim, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c := s.waitPhase(t, "static-vac", "data", corev1.ClaimBound)
+	if c.Spec.VolumeName != "csi-gold" || ptr.Deref(c.Status.CurrentVolumeAttributesClassName, "") != "gold" {
+		t.Errorf("bound to %s with current class %v, want csi-gold and gold", c.Spec.VolumeName, c.Status.CurrentVolumeAttributesClassName)
+	}
+	s.waitVolumePhase(t, "csi-silver", corev1.VolumeAvailable)
 }
 
 // testStaticLocal: with a WaitForFirstConsumer class that makes no volumes, the

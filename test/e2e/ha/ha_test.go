@@ -97,7 +97,7 @@ func TestBadJoinsChangeNothing(t *testing.T) {
 
 // TestServiceAllocationsAreUniqueAcrossServers: the three servers each create
 // Services at once in a 30-address range; no two get the same cluster IP or node
-// port.
+// port, and each cluster IP has its IPAddress naming its Service.
 func TestServiceAllocationsAreUniqueAcrossServers(t *testing.T) {
 	ns := "alloc"
 	servers[0].MustKubectl(t, "create", "namespace", ns)
@@ -135,6 +135,12 @@ func TestServiceAllocationsAreUniqueAcrossServers(t *testing.T) {
 			t.Errorf("%s and %s both have cluster IP %s", other, svc.Name, svc.Spec.ClusterIP)
 		}
 		ips[svc.Spec.ClusterIP] = svc.Name
+		// The address is held by an IPAddress naming this Service, whichever
+		// server allocated it: the IPAddress objects are what keeps them apart.
+		addr, err := servers[1].Client.NetworkingV1().IPAddresses().Get(context.Background(), svc.Spec.ClusterIP, metav1.GetOptions{})
+		if err != nil || addr.Spec.ParentRef == nil || addr.Spec.ParentRef.Namespace != ns || addr.Spec.ParentRef.Name != svc.Name {
+			t.Errorf("IPAddress of %s's cluster IP %s: %+v (%v), want one naming the Service", svc.Name, svc.Spec.ClusterIP, addr, err)
+		}
 		p := svc.Spec.Ports[0].NodePort
 		if other, dup := ports[p]; dup {
 			t.Errorf("%s and %s both have node port %d", other, svc.Name, p)

@@ -79,7 +79,8 @@ spec:
 // claim grows while in use (csiExpand), is snapshotted, restored and cloned
 // (csiSnapshotRestore); a CreateVolume that fails or hangs shows on its claim
 // (csiProvisionFails), and so do failed expansion, attach and snapshot
-// (csiDriverErrors); an agent restart keeps what is staged, and unstages the
+// (csiDriverErrors); VolumeAttributesClasses are applied at CreateVolume and by
+// ControllerModifyVolume (csiVolumeAttributes); an agent restart keeps what is staged, and unstages the
 // volumes of a pod deleted meanwhile (csiStagingSurvivesRestart); deleting pods,
 // snapshot and claims unpublishes, detaches and deletes the volumes and the snapshot.
 func TestCSIHostpathDriver(t *testing.T) {
@@ -172,6 +173,7 @@ spec:
 	csiSnapshotRestore(t, n, "csi-pvc")
 	csiProvisionFails(t, n)
 	csiDriverErrors(t, n)
+	csiVolumeAttributes(t, n)
 	csiStagingSurvivesRestart(t, n, kubeletDir, "csi-restored-app", "csi-restored", "csi-clone")
 	waitExec(t, 30*time.Second, n, "csi-app", "", equals("csi\n"), "cat", "/data/note")
 
