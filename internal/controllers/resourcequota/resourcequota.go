@@ -207,12 +207,29 @@ func (s *syncer) watchCounted(gvr schema.GroupVersionResource) informers.Generic
 	inf := s.counted.ForResource(gvr)
 	if !s.watched[gvr] && s.stop != nil {
 		s.watched[gvr] = true
-		if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: s.enqueueNamespace}); err != nil {
-			utilruntime.HandleError(err)
-		}
+		s.watchDeletes(inf.Informer())
 		s.counted.Start(s.stop)
 	}
 	return inf
+}
+
+// watchDeletes recounts a namespace's quotas when an object of a lazily watched
+// kind is deleted, and every quota once the informer has synced: until then counts
+// came from live lists, and an object deleted before the informer's first list
+// sends no delete event.
+func (s *syncer) watchDeletes(inf cache.SharedIndexInformer) {
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: s.enqueueNamespace}); err != nil {
+		utilruntime.HandleError(err)
+	}
+	go func() {
+		if !cache.WaitForCacheSync(s.stop, inf.HasSynced) {
+			return
+		}
+		qs, _ := s.quotas.List(labels.Everything())
+		for _, q := range qs {
+			s.ctl.Enqueue(q)
+		}
+	}()
 }
 
 // listDeviceClaims lists ResourceClaims whole, for the devices they ask for: from an
@@ -223,9 +240,7 @@ func (s *syncer) listDeviceClaims(ns string) ([]runtime.Object, error) {
 	inf := s.typed.Resource().V1().ResourceClaims()
 	if !s.claimsWatched && s.stop != nil {
 		s.claimsWatched = true
-		if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: s.enqueueNamespace}); err != nil {
-			utilruntime.HandleError(err)
-		}
+		s.watchDeletes(inf.Informer())
 		s.typed.Start(s.stop)
 	}
 	s.mu.Unlock()
