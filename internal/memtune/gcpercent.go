@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"runtime/metrics"
 	"time"
 )
 
@@ -36,27 +35,15 @@ func tuneGC(ctx context.Context) {
 	if _, ok := os.LookupEnv("GOGC"); ok {
 		return
 	}
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	current := 100
-	t := time.NewTicker(gcTuneEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		metrics.Read(sample)
-		if sample[0].Value.Kind() != metrics.KindUint64 {
-			return
-		}
+	everyLiveHeap(ctx, gcTuneEvery, func(live uint64) {
 		// Steps of less than 5 are not worth a change (nor a log line) each.
-		if p := gcPercentFor(sample[0].Value.Uint64()); p != current && (p == 100 || p == minGCPercent || abs(p-current) >= 5) {
+		if p := gcPercentFor(live); p != current && (p == 100 || p == minGCPercent || abs(p-current) >= 5) {
 			debug.SetGCPercent(p)
-			slog.Info("GOGC set for the live heap (the GOGC variable overrides)", "GOGC", p, "live-MiB", sample[0].Value.Uint64()>>20)
+			slog.Info("GOGC set for the live heap (the GOGC variable overrides)", "GOGC", p, "live-MiB", live>>20)
 			current = p
 		}
-	}
+	})
 }
 
 func abs(n int) int { return max(n, -n) }

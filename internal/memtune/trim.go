@@ -21,8 +21,17 @@ const (
 // allocate: meanwhile it keeps up to that much garbage resident. On a busy small
 // server the extra collection costs little (see BenchmarkIdleRSS's idle CPU).
 func trimWhenSmall(ctx context.Context) {
-	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	t := time.NewTicker(trimInterval)
+	everyLiveHeap(ctx, trimInterval, func(live uint64) {
+		if small(live) {
+			Release()
+		}
+	})
+}
+
+// everyLiveHeap calls f with the live heap's size every interval until ctx ends.
+func everyLiveHeap(ctx context.Context, interval time.Duration, f func(live uint64)) {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -30,10 +39,11 @@ func trimWhenSmall(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		metrics.Read(live)
-		if small(live[0].Value.Uint64()) {
-			Release()
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindUint64 {
+			return
 		}
+		f(sample[0].Value.Uint64())
 	}
 }
 

@@ -300,6 +300,19 @@ func (storageClassStrategy) Default(obj runtime.Object) {
 	}
 }
 
+// validateDriverName checks a CSI driver's name where a class names one: required,
+// and a qualified name in lower case.
+func validateDriverName(name string, path *field.Path) field.ErrorList {
+	if name == "" {
+		return field.ErrorList{field.Required(path, "")}
+	}
+	var errs field.ErrorList
+	for _, msg := range validation.IsQualifiedName(strings.ToLower(name)) {
+		errs = append(errs, field.Invalid(path, name, msg))
+	}
+	return errs
+}
+
 func (storageClassStrategy) Validate(obj, old runtime.Object) field.ErrorList {
 	sc, ok := obj.(*storagev1.StorageClass)
 	if !ok {
@@ -307,13 +320,7 @@ func (storageClassStrategy) Validate(obj, old runtime.Object) field.ErrorList {
 	}
 	errs := validateMeta(obj, old, apivalidation.NameIsDNSSubdomain)
 	pp := field.NewPath("provisioner")
-	if sc.Provisioner == "" {
-		errs = append(errs, field.Required(pp, ""))
-	} else {
-		for _, msg := range validation.IsQualifiedName(strings.ToLower(sc.Provisioner)) {
-			errs = append(errs, field.Invalid(pp, sc.Provisioner, msg))
-		}
-	}
+	errs = append(errs, validateDriverName(sc.Provisioner, pp)...)
 	paramPath := field.NewPath("parameters")
 	errs = append(errs, validateDriverParameters(sc.Parameters, paramPath)...)
 	if p := sc.ReclaimPolicy; p != nil && !slices.Contains(storageClassReclaim, *p) {

@@ -3,7 +3,6 @@ package resources
 import (
 	"maps"
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -39,13 +38,7 @@ func (vacStrategy) Validate(obj, old runtime.Object) field.ErrorList {
 	}
 	errs := validateMeta(obj, old, apivalidation.NameIsDNSSubdomain)
 	dp := field.NewPath("driverName")
-	if vac.DriverName == "" {
-		errs = append(errs, field.Required(dp, ""))
-	} else {
-		for _, msg := range validation.IsQualifiedName(strings.ToLower(vac.DriverName)) {
-			errs = append(errs, field.Invalid(dp, vac.DriverName, msg))
-		}
-	}
+	errs = append(errs, validateDriverName(vac.DriverName, dp)...)
 	pp := field.NewPath("parameters")
 	errs = append(errs, validateDriverParameters(vac.Parameters, pp)...)
 	if len(vac.Parameters) == 0 {
